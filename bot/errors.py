@@ -1,0 +1,125 @@
+"""One error tree. `BotError` and its children carry text a human can act on; anything else is a bug.
+
+Expected failures (bad input, a missing permission, throttling that outlasted the retries) become a
+clear message in Slack or on the terminal; unexpected exceptions are logged with a trace.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Root of every expected failure. `str(err)` is safe to show a user; `hint` says what to do."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        if hint:
+            self.hint = hint
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+    def describe(self) -> str:
+        """The message followed by the hint, for terminals and Slack."""
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+
+class ConfigError(BotError):
+    """The configuration is unusable; `problems` lists every problem found, each naming its key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"configuration has {len(self.problems)} problem(s):\n{lines}")
+
+
+class InvalidInput(BotError):
+    """The user typed something the bot cannot act on (malformed UPN, bad arguments)."""
+
+
+class M365Error(BotError):
+    """A Microsoft 365 call failed in a way the caller should report, not retry."""
+
+
+class AuthenticationFailed(M365Error):
+    """The app could not get a token: wrong tenant, client id, secret or certificate, or no consent."""
+
+    def __init__(self, message: str, *, error: str = "", codes: tuple[int, ...] = (), hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.error = error
+        self.codes = codes
+
+
+class UserNotFound(M365Error):
+    def __init__(self, upn: str) -> None:
+        super().__init__(
+            f"No user '{upn}' in this tenant.",
+            hint="Check the spelling of the sign-in name (UPN), not the display name or an alias.",
+        )
+        self.upn = upn
+
+
+class MailboxNotFound(M365Error):
+    def __init__(self, identity: str) -> None:
+        super().__init__(
+            f"'{identity}' has no Exchange Online mailbox.",
+            hint="Assign a licence that includes Exchange Online, then wait for the mailbox to be provisioned.",
+        )
+        self.identity = identity
+
+
+class PermissionMissing(M365Error):
+    """The app registration lacks an application permission or its service principal an Entra role."""
+
+    def __init__(self, operation: str, *, permission: str = "", role: str = "", api: str = "") -> None:
+        needed = " and ".join(
+            part
+            for part in (
+                f"the {api + ' ' if api else ''}application permission {permission}" if permission else "",
+                f"the Entra role '{role}' on the app's service principal" if role else "",
+            )
+            if part
+        )
+        hint = (
+            f"Grant {needed}, then grant admin consent (Entra admin center > App registrations > "
+            "API permissions)."
+            if permission
+            else f"Assign {needed} (Entra admin center > Roles and administrators)."
+        )
+        super().__init__(f"The app is not allowed to {operation}: it needs {needed}.", hint=hint)
+        self.operation = operation
+        self.permission = permission
+        self.role = role
+        self.api = api
+
+
+class Throttled(M365Error):
+    def __init__(self, service: str, retry_after: float | None) -> None:
+        wait = f" Microsoft asked to wait {retry_after:g} s." if retry_after is not None else ""
+        super().__init__(f"{service} is throttling this app and retries ran out.{wait}", hint="Try again later.")
+        self.service = service
+        self.retry_after = retry_after
+
+
+class UpstreamError(M365Error):
+    """Microsoft answered with an error we do not map to anything more specific."""
+
+    def __init__(
+        self,
+        service: str,
+        status: int | None,
+        detail: str,
+        *,
+        code: str = "",
+        request_id: str = "",
+        hint: str = "",
+    ) -> None:
+        where = f"{service} HTTP {status}" if status else service
+        super().__init__(f"{where}: {detail}", hint=hint)
+        self.service = service
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.request_id = request_id

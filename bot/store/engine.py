@@ -1,0 +1,62 @@
+"""Database URLs and engines: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL over psycopg 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Parse a database URL; `postgres://` and `postgresql://` (as Heroku and Render give them) use psycopg 3.
+
+    Raises ValueError for backends other than SQLite and PostgreSQL, and for in-memory SQLite (each pooled
+    connection would see its own empty database).
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {parsed.drivername!r}: use a sqlite:/// or postgresql:// URL")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ValueError("in-memory SQLite is not supported: give a file, e.g. sqlite:///data/bot.db")
+    return parsed
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    """An engine for `url`; creates a SQLite file's directory. Opens no connection."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True, echo=echo)
+    Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        parsed,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Take transaction control from the sqlite3 module so `_sqlite_on_begin` decides how BEGIN is spelt.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # A writer takes the write lock up front (waiting out `busy_timeout`), so a read-then-write transaction
+    # never fails half way with SQLITE_BUSY and concurrent writers run one after another.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

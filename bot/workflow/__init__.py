@@ -1,0 +1,1 @@
+"""The workflow: diagnose -> plan -> gate -> execute -> verify -> audit. The only owner of request state."""

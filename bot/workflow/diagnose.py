@@ -1,0 +1,60 @@
+"""Diagnose why SMTP AUTH fails for one or many users, reading everything in bulk first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.errors import BotError, InvalidInput
+from bot.m365.tenant import M365
+from handlers import CHECKS, STEPS, Finding
+from handlers.facts import Facts, UserInfo, normalize_upn
+
+AUTH_MODES = ("basic", "oauth")
+
+
+@dataclass
+class Diagnosis:
+    """Every check's finding for one user, or the error that stopped the diagnosis (e.g. UserNotFound)."""
+
+    upn: str
+    auth_mode: str
+    user: UserInfo | None = None
+    findings: dict[str, Finding] = field(default_factory=dict)
+    error: BotError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "upn": self.upn,
+            "auth_mode": self.auth_mode,
+            "user": None if self.user is None else {"id": self.user.id, "displayName": self.user.display_name},
+            "findings": {k: f.to_dict() for k, f in self.findings.items()},
+            "error": None if self.error is None else {"type": type(self.error).__name__, "message": self.error.message,
+                                                       "hint": self.error.hint},
+        }
+
+
+def diagnose(
+    m365: M365, upns: list[str], *, auth_mode: str = "basic", clock: Clock = SYSTEM_CLOCK
+) -> list[Diagnosis]:
+    """Diagnose each UPN. Malformed UPNs are rejected before any request is sent."""
+    if auth_mode not in AUTH_MODES:
+        raise InvalidInput(f"Unknown auth mode '{auth_mode}'.", hint="Use basic or oauth.")
+    normalized = list(dict.fromkeys(normalize_upn(u) for u in upns))
+    if not normalized:
+        raise InvalidInput("No user given.", hint="Give at least one UPN, for example scanner@contoso.com.")
+    facts = Facts(m365, clock)
+    facts.prefetch(normalized)
+    return [_diagnose_one(facts, upn, auth_mode) for upn in normalized]
+
+
+def _diagnose_one(facts: Facts, upn: str, auth_mode: str) -> Diagnosis:
+    result = Diagnosis(upn=upn, auth_mode=auth_mode)
+    try:
+        result.user = facts.user(upn)
+        for check in (*CHECKS.values(), *STEPS.values()):
+            result.findings[check.key] = check.inspect(facts, upn, auth_mode=auth_mode)
+    except BotError as exc:
+        result.error = exc
+    return result

@@ -1,0 +1,39 @@
+"""Advisory: Microsoft is retiring Basic authentication for SMTP AUTH; OAuth (XOAUTH2) is the end state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from handlers.base import Check, Finding, Status
+from handlers.facts import Facts
+
+#: Exchange Team blog 2026-01-27 (techcommunity 4489835): unchanged through December 2026, then off by
+#: default for existing tenants (admins can turn it back on); the final removal date comes in H2 2027.
+DEFAULT_OFF_FROM = datetime(2026, 12, 31, tzinfo=UTC)
+OAUTH_ADVICE = (
+    "Move the device or app to OAuth (XOAUTH2, app permission SMTP.SendAsApp) if it supports it; otherwise "
+    "plan for High Volume Email (internal recipients), Azure Communication Services Email or an SMTP relay "
+    "connector."
+)
+
+
+class BasicAuthRetirement(Check):
+    key = "basic_auth_retirement"
+    title = "Basic authentication retirement"
+
+    def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
+        if auth_mode == "oauth":
+            return self.finding(Status.OK, "OAuth (XOAUTH2) is not affected by the Basic auth retirement.")
+        if facts.clock.now() < DEFAULT_OFF_FROM:
+            summary = (
+                "Basic auth for SMTP AUTH keeps working through December 2026; at the end of December 2026 "
+                "Microsoft turns it off by default for existing tenants (admins can turn it back on), and "
+                "announces the final removal date in the second half of 2027."
+            )
+        else:
+            summary = (
+                "Since the end of December 2026 Basic auth for SMTP AUTH is off by default for existing "
+                "tenants; a 550 5.7.30 reply means it is off for this tenant. It can still be turned back "
+                "on until Microsoft's final removal date (announced in the second half of 2027)."
+            )
+        return self.finding(Status.WARN, summary, advice=OAUTH_ADVICE)

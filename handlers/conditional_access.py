@@ -1,0 +1,96 @@
+"""Advisory: enabled Conditional Access policies that block legacy ("other") clients for this user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import Check, Finding, Permission, Status
+from handlers.facts import Facts
+
+EXCHANGE_ONLINE_APP = "00000002-0000-0ff1-ce00-000000000000"
+LEGACY_CLIENT_TYPES = frozenset({"all", "other"})
+UNCONDITIONAL = ("locations", "platforms", "devices", "signInRiskLevels", "userRiskLevels")
+
+
+def _ids(values: list[str] | None) -> set[str]:
+    return {str(v).lower() for v in values or []}
+
+
+def user_in_scope(policy: dict[str, Any], user_id: str, memberships: frozenset[str]) -> bool:
+    users = (policy.get("conditions") or {}).get("users") or {}
+    me = {user_id.lower()}
+    included = (
+        "all" in _ids(users.get("includeUsers"))
+        or me & _ids(users.get("includeUsers"))
+        or memberships & _ids(users.get("includeGroups"))
+        or memberships & _ids(users.get("includeRoles"))
+    )
+    excluded = (
+        me & _ids(users.get("excludeUsers"))
+        or memberships & _ids(users.get("excludeGroups"))
+        or memberships & _ids(users.get("excludeRoles"))
+    )
+    return bool(included) and not excluded
+
+
+def targets_exchange(policy: dict[str, Any]) -> bool:
+    apps = (policy.get("conditions") or {}).get("applications") or {}
+    include, exclude = _ids(apps.get("includeApplications")), _ids(apps.get("excludeApplications"))
+    return bool(include & {"all", "office365", EXCHANGE_ONLINE_APP}) and not exclude & {"office365", EXCHANGE_ONLINE_APP}
+
+
+def blocks_legacy(policy: dict[str, Any]) -> bool:
+    """Legacy clients can satisfy no grant control: block, MFA, compliant device ... all stop them."""
+    conditions = policy.get("conditions") or {}
+    if not _ids(conditions.get("clientAppTypes")) & LEGACY_CLIENT_TYPES:
+        return False
+    grant = policy.get("grantControls") or {}
+    return bool(grant.get("builtInControls") or grant.get("authenticationStrength") or grant.get("termsOfUse"))
+
+
+def conditions_beyond_user(policy: dict[str, Any]) -> list[str]:
+    conditions = policy.get("conditions") or {}
+    return [name for name in UNCONDITIONAL if conditions.get(name)]
+
+
+class ConditionalAccess(Check):
+    key = "conditional_access"
+    title = "Conditional Access"
+    permissions = (
+        Permission("Policy.Read.All", "Microsoft Graph", "list Conditional Access policies"),
+        Permission("GroupMember.Read.All", "Microsoft Graph", "resolve the user's groups and roles"),
+    )
+
+    def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
+        user = facts.user(upn)
+        policies = [p for p in facts.ca_policies() if p.get("state") != "disabled" and targets_exchange(p)
+                    and blocks_legacy(p)]
+        if not policies:
+            return self.finding(Status.OK, "No Conditional Access policy blocks legacy authentication.")
+        memberships = facts.memberships(upn)
+        enforced, report_only = [], []
+        for policy in policies:
+            if not user_in_scope(policy, user.id, memberships):
+                continue
+            extra = conditions_beyond_user(policy)
+            label = policy.get("displayName", policy.get("id", "?")) + (
+                f" (only under its {', '.join(extra)} conditions)" if extra else "")
+            (enforced if policy.get("state") == "enabled" else report_only).append(label)
+        evidence = {"blocking": enforced, "report_only": report_only}
+        if enforced and auth_mode != "oauth":
+            return self.finding(
+                Status.BLOCKED,
+                "Conditional Access blocks legacy authentication, which includes Basic SMTP AUTH, for this "
+                f"user: {'; '.join(enforced)}.",
+                evidence=evidence,
+                advice="Exclude this service account from the policy with a narrowly scoped group (and a "
+                "named-location condition), or move the device to OAuth. Check the Entra sign-in logs "
+                "(client app 'Authenticated SMTP') to confirm.",
+            )
+        if enforced:
+            return self.finding(Status.WARN, "Legacy-auth blocks apply to this user but not to OAuth: "
+                                + "; ".join(enforced) + ".", evidence=evidence)
+        if report_only:
+            return self.finding(Status.WARN, "Report-only policies would block legacy authentication for this "
+                                f"user once enforced: {'; '.join(report_only)}.", evidence=evidence)
+        return self.finding(Status.OK, "Legacy-auth policies exist but do not apply to this user.", evidence=evidence)

@@ -1,0 +1,273 @@
+"""Facts about a tenant and its users, read once and cached: in bulk for a diagnosis, one by one for a step.
+
+`Facts.prefetch(upns)` reads everything a diagnosis needs with as few requests as Microsoft allows
+(two Graph batches, a handful of Exchange cmdlets with OPATH filters); afterwards every lookup is a
+cache hit. Without prefetch each lookup reads just its own value, which is what verify uses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.errors import InvalidInput, M365Error, MailboxNotFound, UserNotFound
+from bot.m365.exchange import ExchangeNotFound
+from bot.m365.graph import BatchItem, NotFound, Op
+from bot.m365.tenant import M365
+
+READ_USER = Op("read users", "User.Read.All")
+READ_MEMBERSHIP = Op("read group and role memberships", "GroupMember.Read.All")
+READ_POLICY = Op("read security defaults and Conditional Access policies", "Policy.Read.All")
+READ_MFA = Op("read per-user MFA state", "Policy.Read.All")
+
+SECURITY_DEFAULTS_PATH = "/policies/identitySecurityDefaultsEnforcementPolicy"
+CA_POLICIES_PATH = "/identity/conditionalAccess/policies"
+USER_SELECT = "id,userPrincipalName,displayName,mail,accountEnabled,assignedLicenses,userType"
+CAS_SELECT = ["Identity", "PrimarySmtpAddress", "ExternalDirectoryObjectId", "SmtpClientAuthenticationDisabled"]
+FILTER_CHUNK = 50  # ids per OPATH filter: keeps the filter short and the request count low
+
+_UPN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_SLACK_MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
+
+
+def normalize_upn(text: str) -> str:
+    """A lower-cased UPN, or InvalidInput saying what to type. Accepts Slack's `<mailto:a@b|a@b>` form."""
+    raw = (text or "").strip()
+    match = _SLACK_MAILTO.match(raw)
+    candidate = match.group(1) if match else raw
+    if not _UPN.match(candidate) or ".." in candidate or candidate.startswith("."):
+        shown = raw if len(raw) <= 80 else raw[:77] + "..."
+        raise InvalidInput(
+            f"'{shown}' is not a user principal name.",
+            hint="Give the mailbox's sign-in name, for example scanner@contoso.com.",
+        )
+    return candidate.lower()
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    upn: str
+    display_name: str
+    account_enabled: bool
+    licensed: bool
+    user_type: str
+
+
+class Facts:
+    """A read-through cache of what Microsoft says about one tenant, for one diagnosis or one step."""
+
+    def __init__(self, m365: M365, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.m365 = m365
+        self.clock = clock
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _get(self, key: tuple[str, str], read: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            try:
+                self._cache[key] = read()
+            except M365Error as exc:
+                self._cache[key] = exc
+        value = self._cache[key]
+        if isinstance(value, M365Error):
+            raise value
+        return value
+
+    def _put(self, key: tuple[str, str], value: Any) -> None:
+        self._cache[key] = value
+
+    # Tenant-wide facts -------------------------------------------------------------------------
+    def security_defaults(self) -> bool:
+        return self._get(("tenant", "security_defaults"), lambda: bool(
+            self.m365.graph.get(SECURITY_DEFAULTS_PATH, READ_POLICY)["isEnabled"]))
+
+    def ca_policies(self) -> list[dict[str, Any]]:
+        return self._get(("tenant", "ca"), lambda: self.m365.graph.get_all(CA_POLICIES_PATH, READ_POLICY))
+
+    def transport_config(self) -> dict[str, Any]:
+        return self._get(("tenant", "transport"), lambda: _first(self.m365.exchange.invoke(
+            "Get-TransportConfig", select=["SmtpClientAuthenticationDisabled", "AllowLegacyTLSClients"]).value))
+
+    def auth_policies(self) -> dict[str, dict[str, Any]]:
+        """Exchange authentication policies by lower-cased name."""
+        return self._get(("tenant", "auth_policies"), lambda: {
+            str(p.get("Name", "")).lower(): p for p in self.m365.exchange.invoke("Get-AuthenticationPolicy").value})
+
+    def default_auth_policy(self) -> str | None:
+        def read() -> str | None:
+            if not self.auth_policies():
+                return None  # no policies at all: nothing can be the default
+            config = _first(self.m365.exchange.invoke(
+                "Get-OrganizationConfig", select=["DefaultAuthenticationPolicy"]).value)
+            return config.get("DefaultAuthenticationPolicy") or None
+        return self._get(("tenant", "default_auth_policy"), read)
+
+    # Per-user facts ----------------------------------------------------------------------------
+    def user(self, upn: str) -> UserInfo:
+        def read() -> UserInfo:
+            try:
+                data = self.m365.graph.get(f"/users/{_path(upn)}", READ_USER, params={"$select": USER_SELECT})
+            except NotFound:
+                raise UserNotFound(upn) from None
+            return _user_info(data)
+        return self._get(("user", upn), read)
+
+    def mailbox(self, upn: str) -> dict[str, Any] | None:
+        """The user's CAS mailbox settings, or None when the user has no Exchange Online mailbox."""
+        def read() -> dict[str, Any] | None:
+            try:
+                found = self.m365.exchange.invoke("Get-CASMailbox", {"Identity": upn}, select=CAS_SELECT).value
+            except ExchangeNotFound:
+                return None
+            return found[0] if found else None
+        return self._get(("mailbox", upn), read)
+
+    def require_mailbox(self, upn: str) -> dict[str, Any]:
+        mailbox = self.mailbox(upn)
+        if mailbox is None:
+            raise MailboxNotFound(upn)
+        return mailbox
+
+    def mfa_state(self, upn: str) -> str:
+        return self._get(("mfa", upn), lambda: str(self.m365.graph.get(
+            f"/users/{_path(upn)}/authentication/requirements", READ_MFA, version="beta")["perUserMfaState"]))
+
+    def memberships(self, upn: str) -> frozenset[str]:
+        """Ids of the groups (transitively) and role templates the user belongs to."""
+        return self._get(("memberships", upn), lambda: _membership_ids(self.m365.graph.get_all(
+            f"/users/{_path(upn)}/transitiveMemberOf", READ_MEMBERSHIP,
+            params={"$select": "id,roleTemplateId", "$top": "999"})))
+
+    def user_auth_policy(self, upn: str) -> str | None:
+        def read() -> str | None:
+            if not self.auth_policies():
+                return None
+            found = self.m365.exchange.invoke("Get-User", {"Identity": upn}, select=["AuthenticationPolicy"]).value
+            return (found[0].get("AuthenticationPolicy") or None) if found else None
+        return self._get(("auth_policy", upn), read)
+
+    # Bulk --------------------------------------------------------------------------------------
+    def prefetch(self, upns: list[str]) -> None:
+        """Read every fact a diagnosis of `upns` needs, in bulk. Failures are cached per fact."""
+        self._prefetch_graph(upns)
+        found = {u: self._cache[("user", u)] for u in upns if isinstance(self._cache.get(("user", u)), UserInfo)}
+        self._prefetch_mfa(list(found))
+        self._prefetch_exchange(found)
+
+    def _prefetch_graph(self, upns: list[str]) -> None:
+        items = [BatchItem("sd", SECURITY_DEFAULTS_PATH, READ_POLICY), BatchItem("ca", CA_POLICIES_PATH, READ_POLICY)]
+        for n, upn in enumerate(upns):
+            items.append(BatchItem(f"u{n}", f"/users/{_path(upn)}?$select={USER_SELECT}", READ_USER))
+            items.append(BatchItem(
+                f"m{n}", f"/users/{_path(upn)}/transitiveMemberOf?$select=id,roleTemplateId&$top=999", READ_MEMBERSHIP))
+        by_id = {item.id: item for item in self.m365.graph.batch(items)}
+        self._store(("tenant", "security_defaults"), by_id["sd"], lambda body: bool(body["isEnabled"]))
+        self._store(("tenant", "ca"), by_id["ca"], lambda body: self._all_pages(body, READ_POLICY))
+        for n, upn in enumerate(upns):
+            user_item = by_id[f"u{n}"]
+            if user_item.status == 404:
+                self._put(("user", upn), UserNotFound(upn))
+                continue
+            self._store(("user", upn), user_item, _user_info)
+            self._store(("memberships", upn), by_id[f"m{n}"],
+                        lambda body: _membership_ids(self._all_pages(body, READ_MEMBERSHIP)))
+
+    def _prefetch_mfa(self, upns: list[str]) -> None:
+        if not upns:
+            return
+        items = [BatchItem(f"f{n}", f"/users/{_path(upn)}/authentication/requirements", READ_MFA)
+                 for n, upn in enumerate(upns)]
+        self.m365.graph.batch(items, version="beta")
+        for upn, item in zip(upns, items, strict=True):
+            self._store(("mfa", upn), item, lambda body: str(body["perUserMfaState"]))
+
+    def _prefetch_exchange(self, users: dict[str, UserInfo]) -> None:
+        exchange = self.m365.exchange
+        if not users:
+            return
+        by_id = {info.id.lower(): upn for upn, info in users.items()}
+        try:
+            mailboxes: dict[str, Any] = {upn: None for upn in users}
+            for chunk in _chunks(list(by_id), FILTER_CHUNK):
+                for box in exchange.invoke("Get-CASMailbox", {"Filter": _id_filter(chunk)}, select=CAS_SELECT).value:
+                    upn = by_id.get(str(box.get("ExternalDirectoryObjectId", "")).lower())
+                    if upn:
+                        mailboxes[upn] = box
+        except M365Error as exc:
+            mailboxes = dict.fromkeys(users, exc)
+        for upn, box in mailboxes.items():
+            self._put(("mailbox", upn), box)
+        self._get_quietly(self.transport_config)
+        if not self._get_quietly(self.auth_policies):
+            return
+        self._get_quietly(self.default_auth_policy)
+        try:
+            assigned: dict[str, Any] = dict.fromkeys(users)
+            for chunk in _chunks(list(by_id), FILTER_CHUNK):
+                for row in exchange.invoke("Get-User", {"Filter": _id_filter(chunk)},
+                                           select=["ExternalDirectoryObjectId", "AuthenticationPolicy"]).value:
+                    upn = by_id.get(str(row.get("ExternalDirectoryObjectId", "")).lower())
+                    if upn:
+                        assigned[upn] = row.get("AuthenticationPolicy") or None
+        except M365Error as exc:
+            assigned = dict.fromkeys(users, exc)
+        for upn, policy in assigned.items():
+            self._put(("auth_policy", upn), policy)
+
+    def _get_quietly(self, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except M365Error:
+            return None
+
+    def _store(self, key: tuple[str, str], item: BatchItem, convert: Callable[[Any], Any]) -> None:
+        try:
+            self._put(key, convert(item.raise_for_status()))
+        except M365Error as exc:
+            self._put(key, exc)
+
+    def _all_pages(self, body: dict[str, Any], op: Op) -> list[Any]:
+        values = list(body.get("value", []))
+        if body.get("@odata.nextLink"):
+            values.extend(self.m365.graph.get_all(body["@odata.nextLink"], op))
+        return values
+
+
+def _path(upn: str) -> str:
+    return quote(upn, safe="@")
+
+
+def _first(values: list[dict[str, Any]]) -> dict[str, Any]:
+    return values[0] if values else {}
+
+
+def _chunks(values: list[str], size: int) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _id_filter(ids: list[str]) -> str:
+    return " -or ".join(f"ExternalDirectoryObjectId -eq '{i}'" for i in ids)
+
+
+def _user_info(data: dict[str, Any]) -> UserInfo:
+    return UserInfo(
+        id=str(data["id"]),
+        upn=str(data.get("userPrincipalName", "")),
+        display_name=str(data.get("displayName") or ""),
+        account_enabled=bool(data.get("accountEnabled", True)),
+        licensed=bool(data.get("assignedLicenses")),
+        user_type=str(data.get("userType") or "Member"),
+    )
+
+
+def _membership_ids(values: list[dict[str, Any]]) -> frozenset[str]:
+    ids: set[str] = set()
+    for entry in values:
+        ids.add(str(entry.get("id", "")).lower())
+        if entry.get("roleTemplateId"):
+            ids.add(str(entry["roleTemplateId"]).lower())
+    return frozenset(ids - {""})

@@ -1,0 +1,84 @@
+"""The mailbox's SMTP AUTH switch (Set-CASMailbox -SmtpClientAuthenticationDisabled): false, true or null."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.m365.tenant import M365
+from handlers.base import Change, Finding, Permission, Status, Step
+from handlers.facts import Facts
+
+
+def describe(value: bool | None, org: bool | None) -> str:
+    """Plain words for the tri-state: null inherits the organisation's value."""
+    if value is None:
+        inherited = "unknown" if org is None else ("off" if org else "on")
+        return f"not set (inherits the organisation's setting: {inherited})"
+    return "off (disabled for this mailbox)" if value else "on (enabled for this mailbox)"
+
+
+class MailboxSmtpAuth(Step):
+    key = "mailbox_smtp_auth"
+    title = "SMTP AUTH for this mailbox"
+    scope = "mailbox"
+    impact = (
+        "This mailbox only: allows authenticated SMTP submission (port 587) for it, so anyone with its "
+        "password can send mail as it from anywhere. Use a strong, unique password or OAuth, and watch "
+        "the SMTP AUTH clients report."
+    )
+    permissions = (
+        Permission("Exchange.ManageAsApp", "Office 365 Exchange Online", "run Get-/Set-CASMailbox"),
+        Permission("Exchange Recipient Administrator", "Entra role", "change a mailbox's protocol settings"),
+    )
+
+    def read(self, facts: Facts, upn: str) -> bool | None:
+        value = facts.require_mailbox(upn).get("SmtpClientAuthenticationDisabled")
+        return None if value is None else bool(value)
+
+    def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
+        if facts.mailbox(upn) is None:
+            return self.finding(Status.NOT_APPLICABLE, "The user has no Exchange Online mailbox.")
+        value = self.read(facts, upn)
+        org = _org_value(facts)
+        effective = value if value is not None else org
+        evidence: dict[str, Any] = {"mailbox": value, "organization": org, "inherited": value is None}
+        if effective is False:
+            return self.finding(Status.OK, f"SMTP AUTH is {describe(value, org)}.", current=value, evidence=evidence)
+        if effective is None:
+            return self.finding(
+                Status.UNKNOWN,
+                "The mailbox inherits the organisation's SMTP AUTH setting, which could not be read.",
+                current=value, evidence=evidence,
+            )
+        reply = "Tenant" if value is None else "Mailbox"
+        return self.finding(
+            Status.CHANGE,
+            f"SMTP AUTH is {describe(value, org)} (535 5.7.139 ... SmtpClientAuthentication is disabled for the "
+            f"{reply}).",
+            current=value,
+            proposed=False,
+            evidence=evidence,
+        )
+
+    def _set(self, m365: M365, upn: str, value: bool | None) -> None:
+        m365.exchange.invoke(
+            "Set-CASMailbox", {"Identity": upn, "SmtpClientAuthenticationDisabled": value}, anchor=f"UPN:{upn}"
+        )
+
+    def apply(self, m365: M365, upn: str) -> Change:
+        before = self.read(Facts(m365), upn)
+        self._set(m365, upn, False)
+        return Change(self.key, upn, before, False)
+
+    def revert(self, m365: M365, change: Change) -> Change:
+        current = self.read(Facts(m365), change.target)
+        self._set(m365, change.target, change.before)  # None puts "inherit" back, as it was
+        return Change(self.key, change.target, current, change.before)
+
+
+def _org_value(facts: Facts) -> bool | None:
+    try:
+        value = facts.transport_config().get("SmtpClientAuthenticationDisabled")
+    except Exception:  # noqa: BLE001 - an unreadable org value leaves the inherited state unknown
+        return None
+    return None if value is None else bool(value)

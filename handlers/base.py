@@ -109,6 +109,10 @@ class Step(Check):
         """Put `change.before` back; returns the reverse change (so it can be verified the same way)."""
         raise NotImplementedError
 
+    def display(self, value: Any) -> str:
+        """Plain words for a value of this setting, as a plan card shows it."""
+        return str(value)
+
     def read(self, facts: Facts, upn: str) -> Any:
         """The raw value this step changes, as stored in `Change.before` / `Change.after`."""
         raise NotImplementedError

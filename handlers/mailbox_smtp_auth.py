@@ -31,6 +31,11 @@ class MailboxSmtpAuth(Step):
         Permission("Exchange Recipient Administrator", "Entra role", "change a mailbox's protocol settings"),
     )
 
+    def display(self, value: Any) -> str:
+        if value is None:
+            return "not set (inherits the organisation)"
+        return "disabled" if value else "enabled"
+
     def read(self, facts: Facts, upn: str) -> bool | None:
         value = facts.require_mailbox(upn).get("SmtpClientAuthenticationDisabled")
         return None if value is None else bool(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.m365.tenant import M365
 from handlers.base import Change, Finding, Permission, Status, Step
 from handlers.facts import Facts
@@ -19,6 +21,9 @@ class OrgSmtpAuth(Step):
         Permission("Exchange.ManageAsApp", "Office 365 Exchange Online", "run Get-/Set-TransportConfig"),
         Permission("Exchange Administrator", "Entra role", "change organisation transport settings"),
     )
+
+    def display(self, value: Any) -> str:
+        return "disabled" if value or value is None else "enabled"
 
     def read(self, facts: Facts, upn: str) -> bool | None:
         value = facts.transport_config().get("SmtpClientAuthenticationDisabled")

@@ -24,6 +24,9 @@ class SecurityDefaults(Step):
         Permission("Policy.ReadWrite.SecurityDefaults", "Microsoft Graph", "turn security defaults off or on"),
     )
 
+    def display(self, value: object) -> str:
+        return "on" if value else "off"
+
     def read(self, facts: Facts, upn: str) -> bool:
         return facts.security_defaults()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Cloud:
-    """One national cloud. Scopes derive from the real resource URLs, so endpoint overrides never change them."""
+    """One cloud. Scopes derive from its real resource URLs, so endpoint overrides never change them."""
 
     name: str
     login_url: str

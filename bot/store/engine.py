@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_SWITCH_ATTEMPTS = 20
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -28,15 +31,14 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+def make_engine(url: str | URL) -> Engine:
     """An engine for `url`; creates a SQLite file's directory. Opens no connection."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, echo=echo)
+        return create_engine(parsed, pool_pre_ping=True)
     Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         parsed,
-        echo=echo,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
     event.listen(engine, "connect", _sqlite_on_connect)
@@ -48,11 +50,25 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
     # Take transaction control from the sqlite3 module so `_sqlite_on_begin` decides how BEGIN is spelt.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _enable_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    # WAL is a property of the file, so only the first connection to a new database switches it. That switch
+    # upgrades a shared lock, and SQLite answers "locked" at once rather than wait (deadlock avoidance) when
+    # another process is opening the same new file: retry briefly.
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -12,6 +12,9 @@ from handlers import CHECKS, STEPS, Finding
 from handlers.facts import Facts, UserInfo, normalize_upn
 
 AUTH_MODES = ("basic", "oauth")
+#: The order findings are reported in: the account first, then the settings from narrowest to widest.
+REPORT_ORDER = ("account", "mailbox_smtp_auth", "org_smtp_auth", "per_user_mfa", "security_defaults",
+                "auth_policy", "conditional_access", "basic_auth_retirement")
 
 
 @dataclass
@@ -53,8 +56,9 @@ def _diagnose_one(facts: Facts, upn: str, auth_mode: str) -> Diagnosis:
     result = Diagnosis(upn=upn, auth_mode=auth_mode)
     try:
         result.user = facts.user(upn)
-        for check in (*CHECKS.values(), *STEPS.values()):
-            result.findings[check.key] = check.inspect(facts, upn, auth_mode=auth_mode)
+        for key in REPORT_ORDER:
+            check = STEPS.get(key) or CHECKS[key]
+            result.findings[key] = check.inspect(facts, upn, auth_mode=auth_mode)
     except BotError as exc:
         result.error = exc
     return result

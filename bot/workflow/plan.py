@@ -15,6 +15,8 @@ class PlannedStep:
     title: str
     current: Any
     proposed: Any
+    current_text: str
+    proposed_text: str
     reason: str
     impact: str
     scope: str
@@ -75,8 +77,9 @@ def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
     for key, finding in findings.items():
         step = STEPS.get(key)
         if key in chosen and step is not None:
-            plan.steps.append(PlannedStep(key, step.title, finding.current, finding.proposed, finding.summary,
-                                          step.impact, step.scope))
+            plan.steps.append(PlannedStep(key, step.title, finding.current, finding.proposed,
+                                          step.display(finding.current), step.display(finding.proposed),
+                                          finding.summary, step.impact, step.scope))
         elif finding.status is Status.CHANGE:
             plan.not_proposed.append((finding, _why_not(key, chosen)))
         elif finding.status in (Status.BLOCKED, Status.WARN, Status.UNKNOWN):

@@ -1,0 +1,171 @@
+"""`python -m bot [--config PATH] COMMAND`: run the bot, check the configuration, diagnose users, run the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from bot.config import AppConfig, check_config_main, load_config
+from bot.errors import BotError, ConfigError
+from bot.m365.tenant import M365, connect
+from bot.workflow.diagnose import AUTH_MODES, diagnose
+from bot.workflow.plan import make_plan
+from bot.workflow.report import format_report
+
+log = logging.getLogger("bot")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument("--config", metavar="PATH", help="configuration file (default: $APP_CONFIG or ./app.yaml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run the bot (the default; the sandbox when no credentials are set)")
+    sub.add_parser("check-config", help="print the effective configuration, secrets masked")
+    diag = sub.add_parser("diagnose", help="diagnose SMTP AUTH for users and print the plan (read-only)")
+    diag.add_argument("upns", nargs="+", metavar="UPN")
+    diag.add_argument("--json", action="store_true", help="machine-readable output")
+    diag.add_argument("--auth", choices=AUTH_MODES, default="basic", help="how the device signs in (default basic)")
+    diag.add_argument("--org", action="store_true", help="propose the organisation-wide switch instead of the mailbox's")
+    box = sub.add_parser("sandbox", help="run the sandbox tenant as its own process")
+    box.add_argument("--host", default="127.0.0.1")
+    box.add_argument("--port", type=int, default=8443)
+    box.add_argument("--state-dir", default=".sandbox", help="where the CA and sandbox.env are written")
+    return parser
+
+
+def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
+         stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
+    env = dict(os.environ) if env is None else env
+    out = stdout or sys.stdout
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    command = args.command or "run"
+    try:
+        if command == "check-config":
+            return check_config_main(args.config, env, out)
+        if command == "sandbox":
+            from bot.sandbox.testing import serve_forever
+
+            serve_forever(args.host, args.port, args.state_dir)
+            return EXIT_OK
+        cfg = load_config(args.config, env)
+        logging.getLogger().setLevel(cfg.logging.level)
+        if command == "diagnose":
+            with open_tenant(cfg) as m365:
+                return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth,
+                                    include_org=args.org, out=out)
+        return run(cfg, stdin or sys.stdin, out)
+    except ConfigError as exc:
+        print(exc.describe(), file=out)
+        return EXIT_USAGE
+    except BotError as exc:
+        print(f"error: {exc.describe()}", file=out)
+        return EXIT_USAGE if exc.__class__.__name__ == "InvalidInput" else EXIT_FINDINGS
+
+
+@contextlib.contextmanager
+def open_tenant(cfg: AppConfig) -> Iterator[M365]:
+    """The configured tenant, or a freshly started sandbox tenant when no credentials are set."""
+    if not cfg.sandbox:
+        yield connect(cfg.m365)
+        return
+    with sandbox_config(cfg) as (sandboxed, _):
+        yield connect(sandboxed.m365)
+
+
+@contextlib.contextmanager
+def sandbox_config(cfg: AppConfig) -> Iterator[tuple[AppConfig, Any]]:
+    """Start the sandbox in this process and plug it into the configuration: endpoints and CA only."""
+    from bot.config import with_overrides
+    from bot.sandbox.testing import start_sandbox
+
+    with tempfile.TemporaryDirectory(prefix="smtp-auth-bot-sandbox-") as workdir:
+        sandbox = start_sandbox(Path(workdir))
+        try:
+            tenant_id, client_id, secret = sandbox.creds("contoso")
+            yield with_overrides(cfg, {"m365": {
+                "tenant_id": tenant_id, "client_id": client_id, "client_secret": secret,
+                "endpoints": {"login": sandbox.url, "graph": sandbox.url, "exchange": sandbox.url},
+                "ca_bundle": str(sandbox.ca_path),
+            }}), sandbox
+        finally:
+            sandbox.stop()
+
+
+def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, include_org: bool,
+                 out: IO[str]) -> int:
+    results = diagnose(m365, upns, auth_mode=auth_mode)
+    plans = [make_plan(d, include_org=include_org) for d in results]
+    if as_json:
+        payload = [{"diagnosis": d.to_dict(), "plan": p.to_dict()} for d, p in zip(results, plans, strict=True)]
+        json.dump(payload if len(payload) > 1 else payload[0], out, indent=2, default=str)
+        out.write("\n")
+    else:
+        out.write("\n\n".join(format_report(d, p) for d, p in zip(results, plans, strict=True)) + "\n")
+    return EXIT_OK if all(p.error is None for p in plans) else EXIT_FINDINGS
+
+
+CONSOLE_HELP = """Commands:
+  diagnose UPN [UPN ...] [--oauth] [--org]   diagnose users and show the plan (read-only)
+  users                                      list the sandbox tenant's demo users
+  help                                       this text
+  quit                                       leave (or Ctrl-D)"""
+
+
+def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
+    """The bot's main process. Until the Slack bot exists this is the sandbox console."""
+    if not cfg.sandbox:
+        print("Microsoft 365 credentials are set. The Slack bot and scheduler are not part of this build yet;"
+              " use `python -m bot diagnose UPN` to check a mailbox.", file=out)
+        return EXIT_OK
+    with sandbox_config(cfg) as (sandboxed, sandbox):
+        m365 = connect(sandboxed.m365)
+        print(f"smtp-auth-bot sandbox: a local stand-in tenant (contoso.com) at {sandbox.url}.", file=out)
+        print("No Slack or Microsoft 365 credentials are set, so nothing here touches a real tenant.", file=out)
+        print("Not built yet: the Slack bot, approvals and SMTP probes. Type 'help'; 'quit' or Ctrl-D leaves.",
+              file=out)
+        console(m365, sandbox, stdin, out)
+    return EXIT_OK
+
+
+def console(m365: M365, sandbox: Any, stdin: IO[str], out: IO[str]) -> None:
+    interactive = stdin.isatty()
+    while True:
+        if interactive:
+            out.write("smtp-auth-bot> ")
+            out.flush()
+        line = stdin.readline()
+        if not line:
+            return
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if interactive is False:
+            print(f"> {line.strip()}", file=out)
+        command, rest = words[0].lower(), words[1:]
+        try:
+            if command in ("quit", "exit"):
+                return
+            if command == "help":
+                print(CONSOLE_HELP, file=out)
+            elif command == "users":
+                for user in sandbox.state.tenant("contoso").users.values():
+                    print(f"  {user.upn}", file=out)
+            elif command == "diagnose":
+                upns = [w for w in rest if not w.startswith("--")]
+                run_diagnose(m365, upns, as_json=False, auth_mode="oauth" if "--oauth" in rest else "basic",
+                             include_org="--org" in rest, out=out)
+            else:
+                print(f"Unknown command '{command}'. Type 'help'.", file=out)
+        except BotError as exc:
+            print(f"error: {exc.describe()}", file=out)

@@ -1,0 +1,1 @@
+"""Sandbox: a local, stateful stand-in for Entra ID, Microsoft Graph and Exchange Online."""

@@ -1,0 +1,42 @@
+"""Plain-text rendering of a diagnosis and its plan, for the terminal. Pure."""
+
+from __future__ import annotations
+
+from bot.workflow.diagnose import Diagnosis
+from bot.workflow.plan import Plan
+from handlers import Status
+
+MARK = {
+    Status.OK: "ok     ",
+    Status.CHANGE: "change ",
+    Status.BLOCKED: "BLOCKED",
+    Status.WARN: "warn   ",
+    Status.UNKNOWN: "unknown",
+    Status.NOT_APPLICABLE: "n/a    ",
+}
+
+
+def format_report(diagnosis: Diagnosis, plan: Plan) -> str:
+    lines = [f"== {diagnosis.upn} (auth: {diagnosis.auth_mode})"]
+    if plan.error:
+        lines.append("   error: " + plan.error.replace("\n", "\n          "))
+        return "\n".join(lines)
+    skipped = {finding.key for finding, _ in plan.not_proposed}
+    for finding in diagnosis.findings.values():
+        mark = "skip   " if finding.key in skipped else MARK[finding.status]
+        lines.append(f"   [{mark}] {finding.title}: {finding.summary}")
+    if plan.steps:
+        lines.append("   Plan (each step needs an approver):")
+        for n, step in enumerate(plan.steps, 1):
+            lines.append(f"     {n}. {step.title}: {step.current_text} -> {step.proposed_text}")
+            lines.append(f"        impact: {step.impact}")
+    for finding, why in plan.not_proposed:
+        lines.append(f"   Not proposed: {finding.title}. {why}")
+    for finding in plan.advisories:
+        if finding.advice:
+            lines.append(f"   Advice ({finding.title}): {finding.advice}")
+    if plan.healthy:
+        lines.append("   Nothing blocks SMTP AUTH for this mailbox.")
+    elif plan.blocked:
+        lines.append("   Also blocked by something this bot does not change (see BLOCKED above).")
+    return "\n".join(lines)

@@ -1,0 +1,196 @@
+"""Schema upgrades never lose data: models and migrations agree, and upgrades keep every row."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+from store_helpers import STEPS, TTL
+
+from bot.clock import FakeClock
+from bot.store import Store, normalise_url, schema
+from bot.store.__main__ import main
+from bot.store.models import Base
+
+
+def test_models_and_migrations_agree(store: Store) -> None:
+    assert _schema_diffs(store) == []
+
+
+def test_schema_comparison_sees_a_missing_revision(db_url: str) -> None:
+    store = Store(db_url)
+    store.migrate("0001")
+    assert {diff[0] for diff in _schema_diffs(store)} == {"add_column", "add_index"}
+    store.close()
+
+
+def test_migrate_is_idempotent_and_keeps_rows(store: Store, db_url: str, clock: FakeClock) -> None:
+    request_id = store.create_request("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
+    store.record_probe("scanner", "scanner@contoso.com", ok=False, cause="auth_disabled", code=535)
+    store.enqueue("post", {"text": "hi"}, dedupe_key="k1")
+
+    again = Store(db_url, clock=clock)
+    again.migrate()
+    again.migrate()
+    assert schema.current_revision(again.engine) == schema.head_revision()
+    assert again.get_request(request_id) is not None
+    assert [s.handler_key for s in again.get_steps(request_id)] == [s["handler_key"] for s in STEPS]
+    assert len(again.probe_history("scanner")) == 1
+    assert [r.action for r in again.audit_rows()] == ["request.created"]
+    again.close()
+
+
+def test_upgrade_from_initial_revision_keeps_and_backfills_data(db_url: str, clock: FakeClock) -> None:
+    store = Store(db_url, clock=clock)
+    store.migrate("0001")
+    created = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    closed = created + timedelta(minutes=7)
+    # Rows written by the 0001 code (no closed_at column yet), in SQL of that revision.
+    with store.engine.begin() as conn:
+        for request_id, state in (("CR-OLD222", "closed"), ("CR-OPEN33", "planned")):
+            conn.execute(
+                text(
+                    "INSERT INTO change_requests (id, upn, tenant_id, requester, channel, state, created_at, "
+                    "expires_at, diagnosis, options) VALUES (:id, 'old@contoso.com', 't', 'U1', 'C1', :state, "
+                    ":created, :expires, '{}', '{}')"
+                ),
+                {
+                    "id": request_id,
+                    "state": state,
+                    "created": _sql_time(store, created),
+                    "expires": _sql_time(store, created + TTL),
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO steps (request_id, position, handler_key, title, state, updated_at) "
+                    "VALUES (:id, 0, 'mailbox_smtp_auth', 'Mailbox SMTP AUTH', 'verified', :at)"
+                ),
+                {"id": request_id, "at": _sql_time(store, created)},
+            )
+            for at, action in ((created, "request.created"), (closed, "request.closed")):
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_log (at, actor, action, request_id) VALUES (:at, 'U1', :action, :id)"
+                    ),
+                    {"at": _sql_time(store, at), "action": action, "id": request_id},
+                )
+
+    store.migrate()
+
+    old = store.get_request("CR-OLD222")
+    assert old is not None and old.state == "closed" and old.closed_at == closed and old.created_at == created
+    still_open = store.get_request("CR-OPEN33")
+    assert still_open is not None and still_open.closed_at is None
+    assert [s.state for s in store.get_steps("CR-OLD222")] == ["verified"]
+    assert len(store.audit_rows()) == 4
+    assert "ix_audit_log_request_id" in {ix["name"] for ix in inspect(store.engine).get_indexes("audit_log")}
+    store.close()
+
+
+def test_downgrade_and_upgrade_again_keep_rows(store: Store) -> None:
+    request_id = store.create_request("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
+    # On SQLite dropping a column copies change_requests, which steps reference: the batch path.
+    schema.downgrade(store.engine, "0001")
+    assert schema.current_revision(store.engine) == "0001"
+    store.migrate()
+    assert store.get_request(request_id) is not None
+    assert len(store.get_steps(request_id)) == 2
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_rebuilds(store: Store) -> None:
+    schema.downgrade(store.engine, "base")
+    assert set(inspect(store.engine).get_table_names()) == {"alembic_version"}
+    store.migrate()
+    assert _schema_diffs(store) == []
+    store.audit("U1", "after.rebuild")
+    with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+
+
+def test_migrations_create_no_secret_columns(store: Store) -> None:
+    """No column may hold a password, client secret or token; `*_key` columns are identifiers."""
+    suspicious = re.compile(r"secret|passw|pwd|token|credential|cert(?!_days_left)|key|auth(?!_mode)")
+    not_secret = {
+        ("steps", "handler_key"): "names the remediation handler module",
+        ("outbox", "dedupe_key"): "an idempotency key the workflow derives from request and step ids",
+    }
+    found = {
+        (table, column["name"])
+        for table in inspect(store.engine).get_table_names()
+        for column in inspect(store.engine).get_columns(table)
+        if suspicious.search(column["name"])
+    }
+    assert found == set(not_secret)
+    declared = {
+        (t.name, c.name)
+        for t in Base.metadata.tables.values()
+        for c in t.columns
+        if suspicious.search(c.name)
+    }
+    assert declared == set(not_secret)
+
+
+def test_cli_upgrades_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'sub' / 'bot.db'}"
+    assert main(["upgrade", url, "--to", "0001"]) == 0
+    assert main(["current", url]) == 0
+    assert main(["upgrade", url]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "database at 0001, newest 0002",
+        "database at 0001, newest 0002",
+        "database at 0002, newest 0002",
+    ]
+
+
+def test_make_revision_finds_nothing_to_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(schema.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(schema, "MIGRATIONS_DIR", scripts)
+    path = schema.make_revision("nothing new")
+    assert path.name == "0003_nothing_new.py"
+    source = path.read_text()
+    assert "down_revision = '0002'" in source
+    assert "op." not in source  # autogenerate found no differences
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db.example:5432/bot", "postgresql+psycopg://u:p@db.example:5432/bot"),
+        ("postgresql://u@db/bot?sslmode=require", "postgresql+psycopg://u@db/bot?sslmode=require"),
+        ("postgresql+psycopg://u@db/bot", "postgresql+psycopg://u@db/bot"),
+        ("sqlite:///data/bot.db", "sqlite:///data/bot.db"),
+    ],
+)
+def test_normalise_url(given: str, expected: str) -> None:
+    assert normalise_url(given).render_as_string(hide_password=False) == expected
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "mysql://u@db/bot"])
+def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        normalise_url(url)
+
+
+def _schema_diffs(store: Store) -> list[object]:
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return [
+            diff[0] if isinstance(diff, list) else diff for diff in compare_metadata(context, Base.metadata)
+        ]
+
+
+def _sql_time(store: Store, value: datetime) -> object:
+    """A timestamp as the 0001 schema stores it: naive UTC text on SQLite, timestamptz on PostgreSQL."""
+    return value.replace(tzinfo=None).isoformat(" ") if store.engine.dialect.name == "sqlite" else value

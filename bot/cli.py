@@ -159,8 +159,8 @@ def console(m365: M365, sandbox: Any, stdin: IO[str], out: IO[str]) -> None:
             if command == "help":
                 print(CONSOLE_HELP, file=out)
             elif command == "users":
-                for user in sandbox.state.tenant("contoso").users.values():
-                    print(f"  {user.upn}", file=out)
+                for user in sandbox.state.tenant("contoso").users:
+                    print(f"  {user.user_principal_name:<28} {user.display_name}", file=out)
             elif command == "diagnose":
                 upns = [w for w in rest if not w.startswith("--")]
                 run_diagnose(m365, upns, as_json=False, auth_mode="oauth" if "--oauth" in rest else "basic",
@@ -169,3 +169,6 @@ def console(m365: M365, sandbox: Any, stdin: IO[str], out: IO[str]) -> None:
                 print(f"Unknown command '{command}'. Type 'help'.", file=out)
         except BotError as exc:
             print(f"error: {exc.describe()}", file=out)
+        except Exception:  # noqa: BLE001 - the console outlives a bug in one command
+            log.exception("console command failed: %s", command)
+            print("Sorry, that failed unexpectedly; the details are in the log.", file=out)

@@ -94,7 +94,7 @@ def serve_forever(host: str, port: int, state_dir: Path | str) -> None:
     print(f"Sandbox (Entra ID, Graph, Exchange) listening on {sandbox.url}")
     print(f"  tenant contoso {tenant_id}, app {client_id}; CA bundle {sandbox.ca_path}")
     print(f"  Point the bot at it: set -a; . {env_path}; set +a   (the file holds the client secret)")
-    print(f"  Control plane: {sandbox.url}/_sandbox/health, POST /_sandbox/reset, POST|DELETE /_sandbox/faults")
+    print(f"  Control plane: {sandbox.url}/_sandbox/health, POST /_sandbox/reset, POST|DELETE /_sandbox/faults", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

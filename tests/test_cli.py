@@ -1,0 +1,97 @@
+"""The command line: the Quick start's `python -m bot`, diagnose, check-config; as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any bot setting, as on a newcomer's machine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("M365_", "SLACK_", "APP_CONFIG", "DATABASE_URL"))}
+    env.update(extra)
+    return env
+
+
+def run_bot(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, env=env or clean_env(), timeout=120)
+
+
+def test_python_m_bot_without_credentials_runs_the_sandbox_console():
+    script = "help\n# a comment\ndiagnose copier@contoso.com\ndiagnose not-an-address\nusers\nquit\n"
+    done = run_bot(stdin=script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "sandbox" in out and "contoso" in out
+    assert "Not built yet" in out  # says what is not there yet
+    assert "== copier@contoso.com" in out
+    assert "SMTP AUTH for this mailbox: not set (inherits the organisation) -> enabled" in out
+    assert "'not-an-address' is not a user principal name" in out
+    assert "printer@contoso.com" in out  # from `users`
+    assert "Traceback" not in out + done.stderr
+
+
+def test_console_ends_at_end_of_input():
+    done = run_bot(stdin="diagnose printer@contoso.com\n")
+    assert done.returncode == 0 and "Nothing blocks SMTP AUTH for this mailbox." in done.stdout
+
+
+def test_diagnose_json_against_configured_tenant_without_leaking_the_secret(sandbox):
+    env = clean_env(**sandbox.env())
+    out = io.StringIO()
+    assert main(["diagnose", "--json", "scanner@contoso.com", "erp@contoso.com"], env=env, stdout=out) == 0
+    text = out.getvalue()
+    data = json.loads(text)
+    assert [[s["key"] for s in item["plan"]["steps"]] for item in data] == [["mailbox_smtp_auth"], ["per_user_mfa"]]
+    assert data[0]["diagnosis"]["findings"]["mailbox_smtp_auth"]["current"] is True
+    assert sandbox.creds()[2] not in text
+    # read-only: nothing changed
+    assert sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled
+
+
+def test_diagnose_bad_upn_is_a_usage_error_with_no_request(sandbox):
+    out = io.StringIO()
+    assert main(["diagnose", "scanner at contoso"], env=clean_env(**sandbox.env()), stdout=out) == 2
+    assert "is not a user principal name" in out.getvalue() and "scanner@contoso.com" in out.getvalue()
+    assert len(sandbox.state.requests) == 0
+
+
+def test_diagnose_unknown_user_exits_1(sandbox):
+    out = io.StringIO()
+    assert main(["diagnose", "ghost@contoso.com"], env=clean_env(**sandbox.env()), stdout=out) == 1
+    assert "No user 'ghost@contoso.com'" in out.getvalue()
+
+
+def test_diagnose_in_sandbox_mode_subprocess():
+    done = run_bot("diagnose", "--json", "mfp@fabrikam.com", "crm@contoso.com")
+    assert done.returncode == 1  # fabrikam is not the sandbox's default tenant: mfp is unknown there
+    data = json.loads(done.stdout)
+    assert data[0]["plan"]["error"].startswith("No user 'mfp@fabrikam.com'")
+    assert data[1]["plan"]["blocked"] is True
+
+
+def test_check_config_masks_secrets_and_fails_on_problems(tmp_path):
+    secret = "s3cr3t-value-that-must-not-print"
+    done = run_bot("check-config", env=clean_env(M365_TENANT_ID="contoso.onmicrosoft.com",
+                                                 M365_CLIENT_ID="b7e4d1a2-9c3f-4e58-8a61-2d0f7c9e3b15",
+                                                 M365_CLIENT_SECRET=secret))
+    assert done.returncode == 0 and secret not in done.stdout and "***" in done.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("m365:\n  cloud: mars\n  tenant_id: ${M365_TENANT_ID}\n")
+    done = run_bot("--config", str(bad), "check-config", env=clean_env(M365_TENANT_ID="not a tenant"))
+    assert done.returncode == 2 and "m365.cloud" in done.stdout and "m365.tenant_id" in done.stdout
+
+
+def test_run_with_credentials_says_what_is_not_built_yet(sandbox):
+    out = io.StringIO()
+    assert main([], env=clean_env(**sandbox.env()), stdin=io.StringIO(""), stdout=out) == 0
+    assert "not part of this build yet" in out.getvalue()

@@ -30,11 +30,15 @@ class IssuedCert:
 
     def msal_credential(self) -> dict[str, str]:
         """The `client_credential` MSAL takes for this certificate (SHA-1 thumbprint, RS256 assertions)."""
-        return {"private_key": self.key_pem, "thumbprint": self.sha1_thumbprint, "public_certificate": self.cert_pem}
+        return {
+            "private_key": self.key_pem,
+            "thumbprint": self.sha1_thumbprint,
+            "public_certificate": self.cert_pem,
+        }
 
 
 class SandboxCA:
-    """A root CA written to `directory` as `ca.pem`, plus a server certificate for this machine's loopback names."""
+    """A root CA in `directory` (`ca.pem`) and a loopback server certificate (`server.pem`, `server.key`)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -78,7 +82,12 @@ class SandboxCA:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.now(UTC)
         cert = (
-            self._builder(names[0], key.public_key(), not_before or now - timedelta(hours=1), not_after or now + VALIDITY)
+            self._builder(
+                names[0],
+                key.public_key(),
+                not_before or now - timedelta(hours=1),
+                not_after or now + VALIDITY,
+            )
             .issuer_name(self._cert.subject)
             .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -108,7 +117,10 @@ class SandboxCA:
 
     @staticmethod
     def _builder(
-        common_name: str, public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey, start: datetime, end: datetime
+        common_name: str,
+        public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+        start: datetime,
+        end: datetime,
     ) -> x509.CertificateBuilder:
         return (
             x509.CertificateBuilder()
@@ -123,7 +135,11 @@ class SandboxCA:
         )
 
     def _write(
-        self, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, chain: str
+        self,
+        stem: str,
+        cert: x509.Certificate,
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+        chain: str,
     ) -> IssuedCert:
         cert_pem = _cert_pem(cert)
         key_pem = key.private_bytes(
@@ -138,7 +154,7 @@ class SandboxCA:
             key_path=key_path,
             cert_pem=cert_pem,
             key_pem=key_pem,
-            sha1_thumbprint=cert.fingerprint(hashes.SHA1()).hex(),  # noqa: S303 - x5t is SHA-1 by definition
+            sha1_thumbprint=cert.fingerprint(hashes.SHA1()).hex(),
             sha256_thumbprint=cert.fingerprint(hashes.SHA256()).hex(),
         )
 

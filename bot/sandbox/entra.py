@@ -37,6 +37,81 @@ RESOURCES = {
     "00000002-0000-0ff1-ce00-000000000000": "exchange",
 }
 ASSERTION_ALGORITHMS = ["RS256", "PS256"]
+CLOCK_SKEW = 300
+_NOT_INSTALLED = (
+    "This can happen if the application has not been installed by the administrator of the tenant or "
+    "consented to by any user in the tenant. You {may} have sent your authentication request to the wrong "
+    "tenant."
+)
+KEY_NOT_FOUND = (
+    "The key was not found., Thumbprint of key used by client: '{thumbprint}', Please visit the Azure "
+    "Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'."
+)
+BAD_SIGNATURE = (
+    "The provided signature value did not match the expected signature value., Thumbprint of key used by "
+    "client: '{thumbprint}'"
+)
+#: AADSTS code -> (HTTP status, OAuth error, description template), worded as Entra ID words them.
+AADSTS: dict[int, tuple[int, str, str]] = {
+    90002: (
+        400,
+        "invalid_request",
+        "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing "
+        "into the correct cloud. Check with your subscription administrator, this may happen if there are "
+        "no active subscriptions for the tenant.",
+    ),
+    70003: (400, "unsupported_grant_type", "The app requested an unsupported grant type."),
+    900144: (400, "invalid_request", "The request body must contain the following parameter: 'client_id'."),
+    700016: (
+        400,
+        "unauthorized_client",
+        "Application with identifier '{client_id}' was not found in the directory '{tenant}'. "
+        + _NOT_INSTALLED.format(may="may"),
+    ),
+    7000215: (
+        401,
+        "invalid_client",
+        "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
+        "value, not the client secret ID, for a secret added to app '{client_id}'.",
+    ),
+    7000218: (
+        401,
+        "invalid_client",
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    ),
+    28000: (
+        400,
+        "invalid_scope",
+        "Provided value for the input parameter scope is not valid because it contains more than one "
+        "resource.",
+    ),
+    1002012: (
+        400,
+        "invalid_scope",
+        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value "
+        "with /.default suffixed to the resource identifier (application ID URI).",
+    ),
+    500011: (
+        400,
+        "invalid_resource",
+        "The resource principal named {resource} was not found in the tenant named {tenant}. "
+        + _NOT_INSTALLED.format(may="might"),
+    ),
+    50027: (401, "invalid_client", "JWT token is invalid or malformed."),
+    700027: (401, "invalid_client", "Client assertion contains an invalid signature. [Reason - {reason}]"),
+    50012: (401, "invalid_client", "Client assertion audience claim does not match Realm issuer."),
+    700021: (
+        401,
+        "invalid_client",
+        "Client assertion application identifier doesn't match 'client_id' parameter.",
+    ),
+    700024: (
+        401,
+        "invalid_client",
+        "Client assertion is not within its valid time range. Current time: {current}, expiry time of "
+        "assertion {expiry}.",
+    ),
+}
 
 
 @functools.cache
@@ -57,14 +132,25 @@ class BearerCheck:
 
 
 def check_bearer(state: SandboxState, call: Call, service: str) -> BearerCheck:
-    """Validate `Authorization: Bearer` for `service` (graph|exchange): signature, time (sandbox clock), audience."""
+    """Check `Authorization: Bearer` for `service` (graph|exchange): signature, time (sandbox clock), aud."""
     header = call.header("Authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return BearerCheck(problem="empty")
     key, _ = signing_key()
     try:
-        claims = jwt.decode(token.strip(), key.public_key(), algorithms=["RS256"], options={"verify_signature": True, "verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False})
+        claims = jwt.decode(
+            token.strip(),
+            key.public_key(),
+            algorithms=["RS256"],
+            options={
+                "verify_signature": True,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_aud": False,
+            },
+        )
     except jwt.PyJWTError:
         return BearerCheck(problem="invalid")
     now = state.clock.now().timestamp()
@@ -82,8 +168,7 @@ class Entra:
         self.state = state
 
     def handle(self, call: Call) -> Reply:
-        parts = call.path.strip("/").split("/")
-        tenant_ref, rest = parts[0], "/".join(parts[1:])
+        tenant_ref, _, rest = call.path.strip("/").partition("/")
         if call.method == "GET" and rest == "v2.0/.well-known/openid-configuration":
             return self.discovery(call, tenant_ref)
         if call.method == "GET" and rest == "discovery/v2.0/keys":
@@ -95,14 +180,14 @@ class Entra:
     def discovery(self, call: Call, tenant_ref: str) -> Reply:
         tenant = self.state.find_tenant(tenant_ref)
         if tenant is None:
-            return self._unknown_tenant(tenant_ref, "invalid_tenant")
+            return _refuse(self.state.clock.now(), 90002, error="invalid_tenant", tenant=tenant_ref)
         base = f"{call.base_url}/{tenant.id}"
         return Reply(
             200,
             {
                 "token_endpoint": f"{base}/oauth2/v2.0/token",
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-                "jwks_uri": f"{call.base_url}/{tenant.id}/discovery/v2.0/keys",
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "subject_types_supported": ["pairwise"],
                 "id_token_signing_alg_values_supported": ["RS256"],
@@ -113,23 +198,19 @@ class Entra:
                 "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
                 "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
                 "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-                "http_logout_supported": True,
-                "frontchannel_logout_supported": True,
                 "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-                "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "tid", "ver"],
                 "kerberos_endpoint": f"{base}/kerberos",
                 "tenant_region_scope": "NA",
                 "cloud_instance_name": "microsoftonline.com",
                 "cloud_graph_host_name": "graph.windows.net",
                 "msgraph_host": "graph.microsoft.com",
-                "rbac_url": "https://pas.windows.net",
             },
             {"Content-Type": ENTRA_JSON},
         )
 
     def keys(self, tenant_ref: str) -> Reply:
         if self.state.find_tenant(tenant_ref) is None:
-            return self._unknown_tenant(tenant_ref, "invalid_tenant")
+            return _refuse(self.state.clock.now(), 90002, error="invalid_tenant", tenant=tenant_ref)
         key, kid = signing_key()
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
         return Reply(200, {"keys": [{**jwk, "kid": kid, "use": "sig"}]}, {"Content-Type": ENTRA_JSON})
@@ -139,84 +220,39 @@ class Entra:
         form = dict(parse_qsl(call.body.decode("utf-8", "replace"), keep_blank_values=True))
         tenant = self.state.find_tenant(tenant_ref)
         if tenant is None:
-            return self._unknown_tenant(tenant_ref, "invalid_request")
+            return _refuse(now, 90002, tenant=tenant_ref)
         if form.get("grant_type") != "client_credentials":
-            return entra_error(now, 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+            return _refuse(now, 70003)
         client_id = form.get("client_id", "").lower()
         if not client_id:
-            return entra_error(now, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+            return _refuse(now, 900144)
         with self.state.lock:
             app = tenant.app(client_id)
             if app is None:
-                return entra_error(
-                    now,
-                    400,
-                    "unauthorized_client",
-                    700016,
-                    f"Application with identifier '{client_id}' was not found in the directory '{tenant.display_name}'. "
-                    "This can happen if the application has not been installed by the administrator of the tenant or "
-                    "consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-                )
-            refusal = self._authenticate(call, app, form, tenant, now)
-            if refusal is not None:
-                return refusal
-            resource = self._resource(form.get("scope", ""), tenant, now)
+                return _refuse(now, 700016, client_id=client_id, tenant=tenant.display_name)
+            audiences = {f"{call.base_url}{call.path}", f"{call.base_url}/{tenant.id}/oauth2/v2.0/token"}
+            refusal = _authenticate(app, form, audiences, now)
+            resource = refusal or _resource(form.get("scope", ""), tenant, now)
             if isinstance(resource, Reply):
                 return resource
             claims = self._claims(tenant, app, resource, "2" if "client_assertion" in form else "1", now)
         key, kid = signing_key()
-        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "x5t": kid})
         lifetime = self.state.token_lifetime
         return Reply(
             200,
-            {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token},
+            {
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+                "ext_expires_in": lifetime,
+                "access_token": jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "x5t": kid}),
+            },
             {"Content-Type": ENTRA_JSON, "Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
         )
 
-    def _authenticate(
-        self, call: Call, app: AppRegistration, form: dict[str, str], tenant: TenantState, now: datetime
-    ) -> Reply | None:
-        """None when the client secret or assertion proves the caller is `app`; else Entra's refusal."""
-        if "client_secret" in form:
-            if hmac.compare_digest(form["client_secret"].encode(), app.client_secret.encode()):
-                return None
-            return entra_error(
-                now,
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "
-                f"not the client secret ID, for a secret added to app '{app.client_id}'.",
-            )
-        if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
-            return entra_error(
-                now, 401, "invalid_client", 7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            )
-        return _check_assertion(form["client_assertion"], app, f"{call.base_url}{call.path}", now)
-
-    def _resource(self, scope: str, tenant: TenantState, now: datetime) -> str | Reply:
-        scopes = [s for s in scope.split() if s not in OIDC_SCOPES]
-        if len(scopes) != 1 or not scopes[0].endswith("/.default"):
-            if len(scopes) > 1 and all(s.endswith("/.default") for s in scopes):
-                return entra_error(now, 400, "invalid_scope", 28000, "Provided value for the input parameter scope is not valid because it contains more than one resource.")
-            shown = scope or "(empty)"
-            return entra_error(
-                now, 400, "invalid_scope", 1002012,
-                f"The provided value for scope {shown} is not valid. Client credential flows must have a scope value "
-                "with /.default suffixed to the resource identifier (application ID URI).",
-            )
-        resource = scopes[0].removesuffix("/.default").rstrip("/")
-        if resource.lower() not in RESOURCES:
-            return entra_error(
-                now, 400, "invalid_resource", 500011,
-                f"The resource principal named {resource} was not found in the tenant named {tenant.display_name}. "
-                "This can happen if the application has not been installed by the administrator of the tenant or "
-                "consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
-            )
-        return resource.lower()
-
-    def _claims(self, tenant: TenantState, app: AppRegistration, resource: str, acr: str, now: datetime) -> dict[str, Any]:
+    def _claims(
+        self, tenant: TenantState, app: AppRegistration, resource: str, acr: str, now: datetime
+    ) -> dict[str, Any]:
+        """App-only v1.0 token claims: `roles` of this resource's API, `wids` of the SP's directory roles."""
         issued = int(now.timestamp())
         roles = app.graph_roles if RESOURCES[resource] == "graph" else app.exchange_roles
         claims: dict[str, Any] = {
@@ -242,56 +278,72 @@ class Entra:
             claims["wids"] = app.role_template_ids
         return claims
 
-    def _unknown_tenant(self, tenant_ref: str, error: str) -> Reply:
-        return entra_error(
-            self.state.clock.now(), 400, error, 90002,
-            f"Tenant '{tenant_ref}' not found. Check to make sure you have the correct tenant ID and are signing into the "
-            "correct cloud. Check with your subscription administrator, this may happen if there are no active "
-            "subscriptions for the tenant.",
-        )
+
+def _refuse(now: datetime, code: int, *, error: str = "", **values: str) -> Reply:
+    status, default_error, template = AADSTS[code]
+    return entra_error(now, status, error or default_error, code, template.format(**values))
 
 
-def _check_assertion(assertion: str, app: AppRegistration, token_endpoint: str, now: datetime) -> Reply | None:
+def _authenticate(
+    app: AppRegistration, form: dict[str, str], audiences: set[str], now: datetime
+) -> Reply | None:
+    """None when the client secret or assertion proves the caller is `app`; else Entra's refusal."""
+    if "client_secret" in form:
+        if hmac.compare_digest(form["client_secret"].encode(), app.client_secret.encode()):
+            return None
+        return _refuse(now, 7000215, client_id=app.client_id)
+    if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
+        return _refuse(now, 7000218)
+    return _check_assertion(form["client_assertion"], app, audiences, now)
+
+
+def _resource(scope: str, tenant: TenantState, now: datetime) -> str | Reply:
+    """The one resource of a client-credentials scope (`<resource>/.default`)."""
+    scopes = [s for s in scope.split() if s not in OIDC_SCOPES]
+    if len(scopes) > 1 and all(s.endswith("/.default") for s in scopes):
+        return _refuse(now, 28000)
+    if len(scopes) != 1 or not scopes[0].endswith("/.default"):
+        return _refuse(now, 1002012, scope=scope or "(empty)")
+    resource = scopes[0].removesuffix("/.default").rstrip("/").lower()
+    if resource not in RESOURCES:
+        return _refuse(now, 500011, resource=resource, tenant=tenant.display_name)
+    return resource
+
+
+def _check_assertion(
+    assertion: str, app: AppRegistration, audiences: set[str], now: datetime
+) -> Reply | None:
     """Verify a client assertion JWT against the app's registered certificates.
 
     Its time window is checked against real time, not the sandbox clock: MSAL signs it with `time.time()`.
     """
-    def refuse(code: int, text: str) -> Reply:
-        return entra_error(now, 401, "invalid_client", code, text)
-
     try:
         header = jwt.get_unverified_header(assertion)
-        sha1 = _b64(header.get("x5t"))
-        sha256 = _b64(header.get("x5t#S256"))
+        sha1, sha256 = _b64(header.get("x5t")), _b64(header.get("x5t#S256"))
     except (jwt.PyJWTError, ValueError):
-        return refuse(50027, "JWT token is invalid or malformed.")
+        return _refuse(now, 50027)
     cert = app.certificate(sha1=sha1, sha256=sha256)
     thumbprint = (sha1 or sha256 or b"").hex().upper()
     if cert is None:
-        return refuse(
-            700027,
-            "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by "
-            f"client: '{thumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
-            f"configured keys for app Id '{app.client_id}'.]",
+        return _refuse(
+            now, 700027, reason=KEY_NOT_FOUND.format(thumbprint=thumbprint, client_id=app.client_id)
         )
+    options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False}
     try:
-        claims = jwt.decode(assertion, cert.public_key(), algorithms=ASSERTION_ALGORITHMS, options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False})
+        claims = jwt.decode(assertion, cert.public_key(), algorithms=ASSERTION_ALGORITHMS, options=options)
     except jwt.PyJWTError:
-        return refuse(
-            700027,
-            "Client assertion contains an invalid signature. [Reason - The provided signature value did not match the "
-            f"expected signature value., Thumbprint of key used by client: '{thumbprint}']",
-        )
-    if claims.get("aud") != token_endpoint:
-        return refuse(50012, "Client assertion audience claim does not match Realm issuer.")
+        return _refuse(now, 700027, reason=BAD_SIGNATURE.format(thumbprint=thumbprint))
+    if claims.get("aud") not in audiences:
+        return _refuse(now, 50012)
     if claims.get("iss") != app.client_id or claims.get("sub") != app.client_id:
-        return refuse(700021, "Client assertion application identifier doesn't match 'client_id' parameter.")
-    real_now = time.time()
-    if not (claims.get("nbf", 0) - 300 <= real_now < claims.get("exp", 0) + 300):
-        return refuse(
+        return _refuse(now, 700021)
+    if not claims.get("nbf", 0) - CLOCK_SKEW <= time.time() < claims.get("exp", 0) + CLOCK_SKEW:
+        expiry = datetime.fromtimestamp(claims.get("exp", 0), UTC)
+        return _refuse(
+            now,
             700024,
-            f"Client assertion is not within its valid time range. Current time: {datetime.now(UTC):%Y-%m-%dT%H:%M:%S}Z, "
-            f"expiry time of assertion {datetime.fromtimestamp(claims.get('exp', 0), UTC):%Y-%m-%dT%H:%M:%S}Z.",
+            current=f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+            expiry=f"{expiry:%Y-%m-%dT%H:%M:%SZ}",
         )
     return None
 

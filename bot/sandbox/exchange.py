@@ -1,4 +1,4 @@
-"""Exchange Online admin API stand-in: `POST /adminapi/beta/{tenant}/InvokeCommand` and the cmdlets the bot runs.
+"""Exchange Online admin API stand-in: `POST /adminapi/beta/{tenant}/InvokeCommand` and the bot's cmdlets.
 
 Unknown cmdlets answer like a missing role: 403 with a gzip-declared body of NUL bytes.
 """
@@ -29,7 +29,8 @@ RECIPIENT_CMDLETS = frozenset({"Get-CASMailbox", "Set-CASMailbox", "Get-User", "
 READERS = frozenset({DIRECTORY_ROLES["Global Reader"], DIRECTORY_ROLES["Security Reader"]})
 WWW_AUTHENTICATE = (
     'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
-    'trusted_issuers="00000001-0000-0000-c000-000000000000@*", token_types="app_asserted_user_v1 service_asserted_app_v1", '
+    'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+    'token_types="app_asserted_user_v1 service_asserted_app_v1", '
     'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="invalid_token"'
 )
 TOKEN_PROBLEMS = {
@@ -58,7 +59,10 @@ Cmdlet = Callable[[TenantState, dict[str, Any]], Outcome]
 
 
 def not_found(identity: str) -> CmdletError:
-    text = f"The operation couldn't be performed because object '{identity}' couldn't be found on '{EXCHANGE_SERVER}'."
+    text = (
+        f"The operation couldn't be performed because object '{identity}' couldn't be found on "
+        f"'{EXCHANGE_SERVER}'."
+    )
     return CmdletError(exchange_error(404, "NotFound", NOT_FOUND, text))
 
 
@@ -87,11 +91,15 @@ class Exchange:
         if match is None:
             return Reply(404, b"", {"Content-Type": "text/html"})
         if call.method != "POST":
-            return exchange_error(405, "MethodNotAllowed", ODATA, "The HTTP method is not allowed for InvokeCommand.")
+            return exchange_error(
+                405, "MethodNotAllowed", ODATA, "The HTTP method is not allowed for InvokeCommand."
+            )
         check = check_bearer(self.state, call, "exchange")
         tenant = self.state.find_tenant(match["tenant"])
         if check.claims is None or tenant is None or tenant.id != check.claims.get("tid"):
-            return _unauthorized(TOKEN_PROBLEMS[check.problem] if check.problem else "The token is not valid for this tenant.")
+            return _unauthorized(
+                TOKEN_PROBLEMS[check.problem] if check.problem else "The token is not valid for this tenant."
+            )
         if "Exchange.ManageAsApp" not in check.claims.get("roles", ()):
             return _unauthorized("The token lacks the Exchange.ManageAsApp application permission.")
         try:
@@ -100,7 +108,12 @@ class Exchange:
             if not isinstance(name, str) or not isinstance(parameters, dict):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            return exchange_error(400, "BadRequest", ODATA, "The request body must be {\"CmdletInput\": {\"CmdletName\": ..., \"Parameters\": {...}}}.")
+            return exchange_error(
+                400,
+                "BadRequest",
+                ODATA,
+                'The request body must be {"CmdletInput": {"CmdletName": ..., "Parameters": {...}}}.',
+            )
         spec = CMDLETS.get(name.lower())
         if spec is None or not _allowed(set(check.claims.get("wids", ())), spec[0]):
             return nul_403()
@@ -118,7 +131,10 @@ def _unauthorized(reason: str) -> Reply:
     return Reply(
         401,
         {"error": {"code": "Unauthorized", "message": reason}},
-        {"WWW-Authenticate": WWW_AUTHENTICATE, "x-ms-diagnostics": f'2000008;reason="{reason}";error_category="invalid_token"'},
+        {
+            "WWW-Authenticate": WWW_AUTHENTICATE,
+            "x-ms-diagnostics": f'2000008;reason="{reason}";error_category="invalid_token"',
+        },
     )
 
 
@@ -166,7 +182,7 @@ def _page(call: Call, tenant_ref: str, outcome: Outcome) -> Reply:
     return Reply(200, body, headers)
 
 
-# --- objects --------------------------------------------------------------------------------------------------
+# --- objects ------------------------------------------------------------------------------------------
 
 
 def _cas_mailbox(user: User) -> dict[str, Any]:
@@ -227,14 +243,18 @@ def _select_users(
         try:
             predicate = compile_filter(str(args["Filter"]), properties | {"UserPrincipalName"})
         except FilterError as exc:
-            raise binding_error(f"Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"{exc}\"") from None
-        candidates = [u for u in candidates if predicate({**view(u), "UserPrincipalName": u.user_principal_name})]
+            raise binding_error(
+                f'Cannot bind parameter \'Filter\' to the target. Exception setting "Filter": "{exc}"'
+            ) from None
+        candidates = [
+            u for u in candidates if predicate({**view(u), "UserPrincipalName": u.user_principal_name})
+        ]
     limit = _result_size(args.get("ResultSize", DEFAULT_RESULT_SIZE))
     outcome = Outcome([view(u) for u in candidates[:limit]])
     if limit < len(candidates):
         outcome.warnings.append(
-            "There are more results available than are currently displayed. To view them, increase the value for the "
-            "ResultSize parameter."
+            "There are more results available than are currently displayed. To view them, increase the "
+            "value for the ResultSize parameter."
         )
     return outcome
 
@@ -247,8 +267,8 @@ def _result_size(value: Any) -> int:
     if isinstance(value, str) and value.isdigit() and int(value) > 0:
         return int(value)
     raise binding_error(
-        f"Cannot process argument transformation on parameter 'ResultSize'. Cannot convert value \"{value}\" to type "
-        "\"Microsoft.Exchange.Data.Unlimited`1[System.UInt32]\"."
+        f"Cannot process argument transformation on parameter 'ResultSize'. Cannot convert value \"{value}\" "
+        'to type "Microsoft.Exchange.Data.Unlimited`1[System.UInt32]".'
     )
 
 
@@ -257,22 +277,27 @@ def _boolean(name: str, value: Any, *, nullable: bool = False) -> bool | None:
         return value
     target = "System.Nullable`1[System.Boolean]" if nullable else "System.Boolean"
     raise binding_error(
-        f"Cannot process argument transformation on parameter '{name}'. Cannot convert value \"{value}\" to type "
-        f"\"{target}\". Boolean parameters accept only Boolean values and numbers, such as $True, $False, 1 or 0."
+        f"Cannot process argument transformation on parameter '{name}'. Cannot convert value \"{value}\" to "
+        f'type "{target}". Boolean parameters accept only Boolean values and numbers, such as $True, $False, '
+        "1 or 0."
     )
 
 
 def _identity(args: dict[str, Any]) -> Any:
     if args.get("Identity") in (None, ""):
-        raise binding_error("Cannot process command because of one or more missing mandatory parameters: Identity.")
+        raise binding_error(
+            "Cannot process command because of one or more missing mandatory parameters: Identity."
+        )
     return args["Identity"]
 
 
 def _no_change(identity: str) -> Outcome:
-    return Outcome(warnings=[f"The command completed successfully but no settings of '{identity}' have been modified."])
+    return Outcome(
+        warnings=[f"The command completed successfully but no settings of '{identity}' have been modified."]
+    )
 
 
-# --- cmdlets --------------------------------------------------------------------------------------------------
+# --- cmdlets ------------------------------------------------------------------------------------------
 
 
 def get_cas_mailbox(tenant: TenantState, args: dict[str, Any]) -> Outcome:
@@ -375,7 +400,11 @@ CMDLETS: dict[str, tuple[str, Cmdlet, tuple[str, ...]]] = {
         ("Get-CASMailbox", get_cas_mailbox, ("Identity", "Filter", "ResultSize")),
         ("Set-CASMailbox", set_cas_mailbox, ("Identity", "SmtpClientAuthenticationDisabled", *CAS_PROTOCOLS)),
         ("Get-TransportConfig", get_transport_config, ()),
-        ("Set-TransportConfig", set_transport_config, ("SmtpClientAuthenticationDisabled", "AllowLegacyTLSClients")),
+        (
+            "Set-TransportConfig",
+            set_transport_config,
+            ("SmtpClientAuthenticationDisabled", "AllowLegacyTLSClients"),
+        ),
         ("Get-OrganizationConfig", get_organization_config, ()),
         ("Get-User", get_user, ("Identity", "Filter", "ResultSize")),
         ("Set-User", set_user, ("Identity", "AuthenticationPolicy")),

@@ -83,7 +83,11 @@ class FaultRule:
             return nul_403()
         if self.kind == "malformed":
             return Reply(200, MALFORMED_BODY, {"Content-Type": "application/json"})
-        reply = Reply(self.status, self.body) if self.body is not None else _status_reply(service, self.status, call, now)
+        reply = (
+            Reply(self.status, self.body)
+            if self.body is not None
+            else _status_reply(service, self.status, call, now)
+        )
         if self.retry_after is not None:
             reply.headers["Retry-After"] = self.retry_after
         return reply
@@ -111,7 +115,7 @@ class FaultSet:
         self._next_id = 1
 
     def add(self, kind: str, **match: Any) -> FaultRule:
-        """Add a rule, e.g. `add("status", service="graph", path="/users/", status=429, retry_after="0.5")`."""
+        """Add a rule, e.g. `add("status", service="graph", status=429, retry_after="0.5")`."""
         rule = FaultRule(kind, **match)
         with self._lock:
             rule.id, self._next_id = self._next_id, self._next_id + 1
@@ -119,10 +123,12 @@ class FaultSet:
         return rule
 
     def add_json(self, data: Any) -> FaultRule:
-        """Add a rule from its JSON form (the control plane's); raises ValueError on unknown or missing keys."""
+        """Add a rule from its JSON form (the control plane's); ValueError on unknown or missing keys."""
         allowed = {f.name for f in fields(FaultRule)} - {"id", "fired"}
         if not isinstance(data, dict) or "kind" not in data or set(data) - allowed:
-            raise ValueError(f"a fault is a JSON object with 'kind' and optionally {sorted(allowed - {'kind'})}")
+            raise ValueError(
+                f"a fault is a JSON object with 'kind' and optionally {sorted(allowed - {'kind'})}"
+            )
         try:
             return self.add(**data)
         except TypeError as exc:
@@ -139,13 +145,17 @@ class FaultSet:
             self.rules.clear()
             self.fired.clear()
 
-    def take(self, service: str, method: str, path: str, cmdlet: str | None = None, in_batch: bool = False) -> FaultRule | None:
+    def take(
+        self, service: str, method: str, path: str, cmdlet: str | None = None, in_batch: bool = False
+    ) -> FaultRule | None:
         """The first rule matching this request, counted as fired; None when no rule matches."""
         with self._lock:
             rule = next((r for r in self.rules if r.matches(service, method, path, cmdlet, in_batch)), None)
             if rule is not None:
                 rule.fired += 1
-                self.fired.append(FiredFault(rule.id, rule.kind, service, method, path, in_batch, self.clock.now()))
+                self.fired.append(
+                    FiredFault(rule.id, rule.kind, service, method, path, in_batch, self.clock.now())
+                )
             return rule
 
     def as_json(self) -> list[dict[str, Any]]:
@@ -156,8 +166,14 @@ class FaultSet:
 def _status_reply(service: str, status: int, call: Call, now: datetime) -> Reply:
     code = reason(status).replace(" ", "").replace("-", "")
     if service == "graph":
-        return graph_throttled(call, now) if status == 429 else graph_error(call, now, status, code, reason(status))
+        return (
+            graph_throttled(call, now)
+            if status == 429
+            else graph_error(call, now, status, code, reason(status))
+        )
     if service == "exchange":
         text = EXCHANGE_THROTTLED if status == 429 else reason(status)
         return exchange_error(status, code, "Microsoft.Exchange.Admin.OData.Core.ODataServiceException", text)
-    return entra_error(now, status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
+    return entra_error(
+        now, status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
+    )

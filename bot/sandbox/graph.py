@@ -1,4 +1,4 @@
-"""Microsoft Graph stand-in: users, memberships, security defaults, Conditional Access, per-user MFA, $batch."""
+"""Microsoft Graph stand-in: users, memberships, security defaults, Conditional Access, MFA, $batch."""
 
 from __future__ import annotations
 
@@ -19,12 +19,22 @@ from bot.sandbox.wire import ODATA_JSON, BatchItemSummary, Call, Reply, graph_er
 
 BATCH_LIMIT = 20
 DEFAULT_PAGE = 100
-USER_READ = frozenset({"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"})
+USER_READ = frozenset(
+    {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+)
 MEMBERSHIP_READ = frozenset(
-    {"GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+    {
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    }
 )
 SECURITY_DEFAULTS_READ = frozenset({"Policy.Read.All"})
-SECURITY_DEFAULTS_WRITE = frozenset({"Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess"})
+SECURITY_DEFAULTS_WRITE = frozenset(
+    {"Policy.ReadWrite.SecurityDefaults", "Policy.ReadWrite.ConditionalAccess"}
+)
 CONDITIONAL_ACCESS_READ = frozenset(
     {"Policy.Read.All", "Policy.Read.ConditionalAccess", "Policy.ReadWrite.ConditionalAccess"}
 )
@@ -45,9 +55,23 @@ DEFAULT_USER_PROPERTIES = (
 )
 SECURITY_DEFAULTS_ID = "00000000-0000-0000-0000-000000000005"
 SECURITY_DEFAULTS_DESCRIPTION = (
-    "Security defaults is a set of basic identity security mechanisms recommended by Microsoft. When enabled, these "
-    "recommendations will be automatically enforced in your organization. Administrators and users will be better "
-    "protected from common identity related attacks."
+    "Security defaults is a set of basic identity security mechanisms recommended by Microsoft. When "
+    "enabled, these recommendations will be automatically enforced in your organization. Administrators and "
+    "users will be better protected from common identity related attacks."
+)
+NOT_ALLOWED = "Specified HTTP method is not allowed for the request target."
+NOT_FOUND = "Resource '{}' does not exist or one of its queried reference-property objects are not present."
+NOT_JSON = (
+    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid "
+    "JSON format."
+)
+UNKNOWN_PROPERTY = (
+    "The property '{}' does not exist on type 'microsoft.graph.{}'. Make sure to only use property names "
+    "that are defined by the type or mark the type as open type."
+)
+GRAPH_CHALLENGE = (
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
 )
 TOKEN_PROBLEMS = {
     "empty": "Access token is empty.",
@@ -80,24 +104,24 @@ class _Request:
     def require(self, allowed: frozenset[str]) -> Reply | None:
         if self.roles & allowed:
             return None
-        return self.error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        return self.error(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
 
     def user(self, ref: str) -> User | Reply:
         user = self.tenant.user(ref)
         if user is None:
-            return self.error(
-                404,
-                "Request_ResourceNotFound",
-                f"Resource '{ref}' does not exist or one of its queried reference-property objects are not present.",
-            )
+            return self.error(404, "Request_ResourceNotFound", NOT_FOUND.format(ref))
         return user
 
     def json_object(self) -> dict[str, Any] | Reply:
         try:
             body = self.call.json()
         except ValueError:
-            return self.bad_request("Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
-        return body if isinstance(body, dict) else self.bad_request("The request payload must be a JSON object.")
+            return self.bad_request(NOT_JSON)
+        return (
+            body if isinstance(body, dict) else self.bad_request("The request payload must be a JSON object.")
+        )
 
 
 Handler = Callable[["Graph", _Request, re.Match[str]], Reply]
@@ -116,11 +140,10 @@ class Graph:
         check = check_bearer(self.state, call, "graph")
         tenant = self.state.find_tenant(check.claims["tid"]) if check.claims else None
         if tenant is None:
-            reply = graph_error(call, now, 401, "InvalidAuthenticationToken", TOKEN_PROBLEMS[check.problem or "invalid"])
-            reply.headers["WWW-Authenticate"] = (
-                'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-                'client_id="00000003-0000-0000-c000-000000000000"'
+            reply = graph_error(
+                call, now, 401, "InvalidAuthenticationToken", TOKEN_PROBLEMS[check.problem or "invalid"]
             )
+            reply.headers["WWW-Authenticate"] = GRAPH_CHALLENGE
             return reply
         request = _Request(call, version, tenant, frozenset(check.claims.get("roles", ())), now)
         return self._route(request, "/" + rest)
@@ -131,12 +154,12 @@ class Graph:
             if match is None:
                 continue
             if beta_only and request.version != "beta":
-                if request.call.in_batch:
-                    return request.error(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
+                if request.call.in_batch:  # as Graph answers a beta-only URL inside a v1.0 batch
+                    return request.error(405, "BadRequest", NOT_ALLOWED)
                 return request.bad_request(f"Resource not found for the segment '{path.rsplit('/', 1)[-1]}'.")
             handler = handlers.get(request.call.method)
             if handler is None:
-                return request.error(405, "BadRequest", "Specified HTTP method is not allowed for the request target.")
+                return request.error(405, "BadRequest", NOT_ALLOWED)
             with self.state.lock:
                 return handler(self, request, match)
         return request.bad_request(f"Resource not found for the segment '{path.strip('/').split('/')[0]}'.")
@@ -158,7 +181,11 @@ class Graph:
         if isinstance(user, Reply):
             return user
         objects = [_directory_object(o) for o in request.tenant.member_of(user)]
-        select = _select(request, {k for o in objects for k in o} | {"id", "displayName", "roleTemplateId"}, "directoryObject")
+        select = _select(
+            request,
+            {k for o in objects for k in o} | {"id", "displayName", "roleTemplateId"},
+            "directoryObject",
+        )
         if isinstance(select, Reply):
             return select
         if select:
@@ -169,14 +196,17 @@ class Graph:
         except ValueError:
             return request.bad_request("Invalid value for $top or $skiptoken.")
         if not 1 <= top <= 999:
-            return request.bad_request(f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive.")
-        body: dict[str, Any] = {"@odata.context": f"{request.root}/$metadata#directoryObjects{_paren(select)}"}
+            return request.bad_request(
+                f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive."
+            )
+        body: dict[str, Any] = {
+            "@odata.context": f"{request.root}/$metadata#directoryObjects{_paren(select)}"
+        }
         if skip + top < len(objects):
             query = {k: v for k, v in request.call.query.items() if k != "$skiptoken"}
             query["$skiptoken"] = base64.urlsafe_b64encode(str(skip + top).encode()).decode()
-            body["@odata.nextLink"] = (
-                f"{request.root}/users/{quote(match['user'])}/transitiveMemberOf?{urlencode(query, safe='$,')}"
-            )
+            path = f"users/{quote(match['user'])}/transitiveMemberOf"
+            body["@odata.nextLink"] = f"{request.root}/{path}?{urlencode(query, safe='$,')}"
         body["value"] = objects[skip : skip + top]
         return Reply(200, body)
 
@@ -184,10 +214,11 @@ class Graph:
         denied = request.require(SECURITY_DEFAULTS_READ)
         if denied:
             return denied
+        context = f"{request.root}/$metadata#policies/identitySecurityDefaultsEnforcementPolicy/$entity"
         return Reply(
             200,
             {
-                "@odata.context": f"{request.root}/$metadata#policies/identitySecurityDefaultsEnforcementPolicy/$entity",
+                "@odata.context": context,
                 "id": SECURITY_DEFAULTS_ID,
                 "displayName": "Security Defaults",
                 "description": SECURITY_DEFAULTS_DESCRIPTION,
@@ -199,11 +230,18 @@ class Graph:
         body = request.require(SECURITY_DEFAULTS_WRITE) or request.json_object()
         if isinstance(body, Reply):
             return body
-        problem = _patch_problem(body, "isEnabled", {"id", "displayName", "description"}, "identitySecurityDefaultsEnforcementPolicy")
+        problem = _patch_problem(
+            body,
+            "isEnabled",
+            {"id", "displayName", "description"},
+            "identitySecurityDefaultsEnforcementPolicy",
+        )
         if problem:
             return request.bad_request(problem)
         if not isinstance(body["isEnabled"], bool):
-            return request.bad_request(f"Cannot convert the literal '{body['isEnabled']}' to the expected type 'Edm.Boolean'.")
+            return request.bad_request(
+                f"Cannot convert the literal '{body['isEnabled']}' to the expected type 'Edm.Boolean'."
+            )
         request.tenant.security_defaults_enabled = body["isEnabled"]
         return Reply(204)
 
@@ -238,8 +276,13 @@ class Graph:
             return request.bad_request(problem)
         value = body["perUserMfaState"]
         if value not in MFA_STATES:
-            return request.bad_request(f"Invalid value '{value}' for property 'perUserMfaState'; expected one of {', '.join(MFA_STATES)}.")
-        user.per_user_mfa_state = "enforced" if value == "enabled" and user.has_registered_mfa_method else value
+            expected = ", ".join(MFA_STATES)
+            return request.bad_request(
+                f"Invalid value '{value}' for property 'perUserMfaState' ({expected})."
+            )
+        user.per_user_mfa_state = (
+            "enforced" if value == "enabled" and user.has_registered_mfa_method else value
+        )
         return Reply(204)
 
     def batch(self, request: _Request, match: re.Match[str]) -> Reply:
@@ -249,16 +292,22 @@ class Graph:
         if isinstance(body, Reply):
             return body
         items = body.get("requests")
-        if not isinstance(items, list) or not all(isinstance(i, dict) and {"id", "method", "url"} <= set(i) for i in items):
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) and {"id", "method", "url"} <= set(i) for i in items
+        ):
             return request.bad_request("Invalid batch payload format.")
         if len(items) > BATCH_LIMIT:
-            return request.bad_request(f"Unable to deserialize content. The number of requests in the batch exceeds the limit of {BATCH_LIMIT}.")
+            return request.bad_request(
+                f"The number of requests in a batch exceeds the limit of {BATCH_LIMIT}."
+            )
         ids = [str(i["id"]) for i in items]
         if len(set(ids)) != len(ids):
             return request.bad_request("Batch request contains duplicate request ids.")
         for item in items:
             if item.get("body") is not None and not _content_type(item):
-                return request.bad_request(f"Write request id : {item['id']} does not contain Content-Type header or body.")
+                return request.bad_request(
+                    f"Write request id : {item['id']} does not contain Content-Type header or body."
+                )
         statuses: dict[str, int] = {}
         responses, summaries = [], []
         for item in items:
@@ -267,14 +316,20 @@ class Graph:
                 return reply
             statuses[str(item["id"])] = reply.status
             responses.append(_item_json(str(item["id"]), reply))
-            summaries.append(BatchItemSummary(str(item["id"]), str(item["method"]).upper(), str(item["url"]), reply.status))
+            summaries.append(
+                BatchItemSummary(str(item["id"]), str(item["method"]).upper(), str(item["url"]), reply.status)
+            )
         self._shuffle(responses)
         return Reply(200, {"responses": responses}, batch_items=summaries)
 
     def _batch_item(self, request: _Request, item: dict[str, Any], statuses: dict[str, int]) -> Reply:
         """Run one batch item as its own request (same token), after the items it depends on."""
         if any(statuses.get(str(d), 424) >= 400 for d in item.get("dependsOn") or ()):
-            return request.error(424, "FailedDependency", "The request could not be processed because a request it depends on failed.")
+            return request.error(
+                424,
+                "FailedDependency",
+                "The request could not be processed because a request it depends on failed.",
+            )
         url = urlsplit(str(item["url"]))
         if url.scheme:
             return request.bad_request("Invalid request URL: batch request URLs must be relative.")
@@ -358,7 +413,10 @@ def _select(request: _Request, known: set[str], type_name: str) -> list[str] | R
     selected = []
     for name in filter(None, (n.strip() for n in raw.split(","))):
         if name.lower() not in canonical:
-            return request.bad_request(f"Parsing OData Select and Expand failed: Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'.")
+            return request.bad_request(
+                "Parsing OData Select and Expand failed: "
+                f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'."
+            )
         selected.append(canonical[name.lower()])
     return selected
 
@@ -372,10 +430,7 @@ def _patch_problem(body: dict[str, Any], writable: str, read_only: set[str], typ
         if key in read_only:
             return f"Property '{key}' is read-only and cannot be set."
         if key != writable:
-            return (
-                f"The property '{key}' does not exist on type 'microsoft.graph.{type_name}'. Make sure to only use "
-                "property names that are defined by the type or mark the type as open type."
-            )
+            return UNKNOWN_PROPERTY.format(key, type_name)
     return "" if writable in body else f"The request body must set '{writable}'."
 
 

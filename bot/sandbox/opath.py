@@ -43,7 +43,7 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
     while pos < len(text.rstrip()):
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise FilterError(f"Invalid filter syntax near position {pos} in \"{text}\".")
+            raise FilterError(f'Invalid filter syntax near position {pos} in "{text}".')
         pos = match.end()
         kind = match.lastgroup or ""
         value = match.group(kind)
@@ -78,7 +78,9 @@ class _Parser:
     def _take(self, kind: str, value: Any = None) -> Any:
         token = self._peek()
         if token[0] != kind or (value is not None and token[1] != value):
-            raise FilterError(f"Invalid filter syntax: expected {value or kind}, found '{token[1] or 'end of filter'}'.")
+            raise FilterError(
+                f"Invalid filter syntax: expected {value or kind}, found '{token[1] or 'end of filter'}'."
+            )
         self.pos += 1
         return token[1]
 

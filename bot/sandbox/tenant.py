@@ -38,7 +38,13 @@ DIRECTORY_ROLES = {
 }
 #: Application permissions of "Office 365 Exchange Online"; any other permission name is a Graph one.
 EXCHANGE_APP_ROLES = frozenset(
-    {"Exchange.ManageAsApp", "Exchange.ManageAsAppV2", "SMTP.SendAsApp", "IMAP.AccessAsApp", "POP.AccessAsApp"}
+    {
+        "Exchange.ManageAsApp",
+        "Exchange.ManageAsAppV2",
+        "SMTP.SendAsApp",
+        "IMAP.AccessAsApp",
+        "POP.AccessAsApp",
+    }
 )
 AUTH_POLICY_SWITCHES = (
     "AllowBasicAuthActiveSync",
@@ -56,7 +62,14 @@ AUTH_POLICY_SWITCHES = (
 )
 CAS_PROTOCOLS = ("ActiveSyncEnabled", "OWAEnabled", "PopEnabled", "ImapEnabled", "MAPIEnabled", "EwsEnabled")
 MFA_STATES = ("disabled", "enabled", "enforced")
-_CA_USER_KEYS = ("includeUsers", "excludeUsers", "includeGroups", "excludeGroups", "includeRoles", "excludeRoles")
+_CA_USER_KEYS = (
+    "includeUsers",
+    "excludeUsers",
+    "includeGroups",
+    "excludeGroups",
+    "includeRoles",
+    "excludeRoles",
+)
 
 #: Seed (wire) key of a user -> keyword of `TenantState.add_user`.
 _USER_KEYS = {
@@ -140,10 +153,12 @@ class AppRegistration:
     directory_roles: set[str] = field(default_factory=set)
     certificates: list[x509.Certificate] = field(default_factory=list)
 
-    def certificate(self, *, sha1: bytes | None = None, sha256: bytes | None = None) -> x509.Certificate | None:
+    def certificate(
+        self, *, sha1: bytes | None = None, sha256: bytes | None = None
+    ) -> x509.Certificate | None:
         """The registered certificate with this thumbprint (raw digest bytes, as in `x5t` / `x5t#S256`)."""
         for cert in self.certificates:
-            if cert.fingerprint(hashes.SHA1()) == sha1 or cert.fingerprint(hashes.SHA256()) == sha256:  # noqa: S303
+            if sha1 == cert.fingerprint(hashes.SHA1()) or sha256 == cert.fingerprint(hashes.SHA256()):
                 return cert
         return None
 
@@ -154,7 +169,7 @@ class AppRegistration:
 
 @dataclass
 class TenantState:
-    """One tenant: directory, security defaults, Conditional Access, Exchange settings and app registrations."""
+    """One tenant: directory, security defaults, Conditional Access, Exchange settings, app registrations."""
 
     key: str
     id: str
@@ -216,7 +231,7 @@ class TenantState:
         self,
         upn: str,
         *,
-        id: str | None = None,  # noqa: A002 - the Graph property name
+        id: str | None = None,
         display_name: str | None = None,
         mail: str | None = None,
         account_enabled: bool = True,
@@ -231,7 +246,7 @@ class TenantState:
         groups: Iterable[str] = (),
         roles: Iterable[str] = (),
     ) -> User:
-        """Add a user: licensed, enabled, with a mailbox that inherits the org SMTP AUTH setting by default."""
+        """Add a user; by default licensed, enabled, with a mailbox inheriting the org SMTP AUTH setting."""
         if self.user(upn) is not None:
             raise ValueError(f"{upn} already exists in {self.key}")
         if per_user_mfa_state not in MFA_STATES:
@@ -248,7 +263,9 @@ class TenantState:
             user_type=user_type,
             per_user_mfa_state=per_user_mfa_state,
             has_registered_mfa_method=has_registered_mfa_method,
-            mailbox=Mailbox(self.derived_id("mailbox", upn), smtp_client_authentication_disabled) if mailbox else None,
+            mailbox=Mailbox(self.derived_id("mailbox", upn), smtp_client_authentication_disabled)
+            if mailbox
+            else None,
             authentication_policy=authentication_policy,
             smtp_password=smtp_password,
         )
@@ -300,7 +317,11 @@ class SandboxState:
         ref = ref.lower()
         with self.lock:
             return next(
-                (t for t in self.tenants.values() if ref in (t.key, t.id) or ref in (d.lower() for d in t.domains)),
+                (
+                    t
+                    for t in self.tenants.values()
+                    if ref in (t.key, t.id) or ref in (d.lower() for d in t.domains)
+                ),
                 None,
             )
 
@@ -327,7 +348,7 @@ class SandboxState:
         return self.find_app(client_id)[1].client_secret
 
     def grant(self, client_id: str, permission_or_role: str) -> None:
-        """Grant an application permission (Graph or Exchange) or assign a directory role (by display name)."""
+        """Grant an application permission (Graph or Exchange) or assign a directory role (display name)."""
         with self.lock:
             app = self.find_app(client_id)[1]
             if " " in permission_or_role and permission_or_role not in DIRECTORY_ROLES:
@@ -344,7 +365,7 @@ class SandboxState:
         cert = x509.load_pem_x509_certificate(cert_pem.encode() if isinstance(cert_pem, str) else cert_pem)
         with self.lock:
             self.find_app(client_id)[1].certificates.append(cert)
-        return cert.fingerprint(hashes.SHA1()).hex()  # noqa: S303 - x5t is SHA-1 by definition
+        return cert.fingerprint(hashes.SHA1()).hex()
 
     def set_basic_auth_retired(self, retired: bool) -> None:
         """Whether Basic auth for SMTP AUTH is retired (read by the SMTP stand-in)."""
@@ -364,9 +385,13 @@ class SandboxState:
             display_name=raw["displayName"],
             domains=list(raw["domains"]),
             security_defaults_enabled=raw.get("securityDefaults", {}).get("isEnabled", False),
-            smtp_client_authentication_disabled=raw.get("transportConfig", {}).get("SmtpClientAuthenticationDisabled", True),
+            smtp_client_authentication_disabled=raw.get("transportConfig", {}).get(
+                "SmtpClientAuthenticationDisabled", True
+            ),
             allow_legacy_tls_clients=raw.get("transportConfig", {}).get("AllowLegacyTLSClients", False),
-            default_authentication_policy=raw.get("organizationConfig", {}).get("DefaultAuthenticationPolicy"),
+            default_authentication_policy=raw.get("organizationConfig", {}).get(
+                "DefaultAuthenticationPolicy"
+            ),
         )
         for policy in raw.get("authenticationPolicies", []):
             unknown = set(policy) - {"Name", *AUTH_POLICY_SWITCHES}
@@ -374,13 +399,19 @@ class SandboxState:
                 raise ValueError(f"{key}: unknown authentication policy keys {sorted(unknown)}")
             switches = {s: bool(policy.get(s, True)) for s in AUTH_POLICY_SWITCHES}
             tenant.authentication_policies.append(
-                AuthenticationPolicy(tenant.derived_id("authpolicy", policy["Name"]), policy["Name"], switches)
+                AuthenticationPolicy(
+                    tenant.derived_id("authpolicy", policy["Name"]), policy["Name"], switches
+                )
             )
         for group in raw.get("groups", []):
-            tenant.groups.append(Group(tenant.derived_id("group", group["displayName"]), group["displayName"]))
+            tenant.groups.append(
+                Group(tenant.derived_id("group", group["displayName"]), group["displayName"])
+            )
         for raw_user in raw.get("users", []):
             tenant.add_user(**_user_options(key, raw_user))
-        tenant.conditional_access_policies = [_ca_policy(tenant, p) for p in raw.get("conditionalAccessPolicies", [])]
+        tenant.conditional_access_policies = [
+            _ca_policy(tenant, p) for p in raw.get("conditionalAccessPolicies", [])
+        ]
         for raw_app in raw.get("appRegistrations", []):
             client_id = raw_app["appId"].lower()
             tenant.apps.append(
@@ -404,11 +435,15 @@ def _user_options(tenant_key: str, raw: dict[str, Any]) -> dict[str, Any]:
     """`add_user` keywords from a seed user; `mailbox: null` means no mailbox."""
     unknown = set(raw) - set(_USER_KEYS) - {"mailbox", "memberOf"}
     if unknown:
-        raise ValueError(f"{tenant_key}: unknown keys {sorted(unknown)} for user {raw.get('userPrincipalName')}")
+        raise ValueError(
+            f"{tenant_key}: unknown keys {sorted(unknown)} for user {raw.get('userPrincipalName')}"
+        )
     options = {_USER_KEYS[k]: v for k, v in raw.items() if k in _USER_KEYS}
     if "mailbox" in raw:
         options["mailbox"] = raw["mailbox"] is not None
-        options["smtp_client_authentication_disabled"] = (raw["mailbox"] or {}).get("SmtpClientAuthenticationDisabled")
+        options["smtp_client_authentication_disabled"] = (raw["mailbox"] or {}).get(
+            "SmtpClientAuthenticationDisabled"
+        )
     member_of = raw.get("memberOf", [])
     options["groups"] = [m for m in member_of if m not in DIRECTORY_ROLES]
     options["roles"] = [m for m in member_of if m in DIRECTORY_ROLES]

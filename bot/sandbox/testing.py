@@ -80,7 +80,7 @@ def start_sandbox(
 
 
 def serve_forever(host: str, port: int, state_dir: Path | str) -> None:
-    """Run the sandbox in this process until interrupted; writes `ca.pem` and `sandbox.env` (mode 0600) to `state_dir`."""
+    """Serve the sandbox in this process until interrupted; writes `ca.pem`, `sandbox.env` to `state_dir`."""
     directory = Path(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
     sandbox = start_sandbox(directory, host=host, port=port)
@@ -93,8 +93,14 @@ def serve_forever(host: str, port: int, state_dir: Path | str) -> None:
     tenant_id, client_id, _ = sandbox.creds()
     print(f"Sandbox (Entra ID, Graph, Exchange) listening on {sandbox.url}")
     print(f"  tenant contoso {tenant_id}, app {client_id}; CA bundle {sandbox.ca_path}")
-    print(f"  Point the bot at it: set -a; . {env_path}; set +a   (the file holds the client secret)")
-    print(f"  Control plane: {sandbox.url}/_sandbox/health, POST /_sandbox/reset, POST|DELETE /_sandbox/faults", flush=True)
+    print(
+        f"  Point the bot at it: set -a; . {env_path}; set +a  (M365_* variables; the file holds the secret)"
+    )
+    print(f"  and in app.yaml set m365.endpoints.login/graph/exchange to {sandbox.url} and m365.ca_bundle")
+    print(
+        f"  Control plane: {sandbox.url}/_sandbox/health, POST /_sandbox/reset, POST|DELETE /_sandbox/faults",
+        flush=True,
+    )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

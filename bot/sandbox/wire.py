@@ -9,10 +9,14 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-ODATA_JSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+ODATA_JSON = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+)
 ENTRA_JSON = "application/json; charset=utf-8"
 EXCHANGE_SERVER = "NAMPR12A001DC01.NAMPR12A001.PROD.OUTLOOK.COM"
-EXCHANGE_THROTTLED = "You have reached the maximum number of concurrent requests per tenant. Please wait and try again."
+EXCHANGE_THROTTLED = (
+    "You have reached the maximum number of concurrent requests per tenant. Please wait and try again."
+)
 
 
 @dataclass
@@ -40,8 +44,10 @@ class Call:
         return self.header("client-request-id") or self.request_id
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchItemSummary:
+    """One item of a Graph JSON batch, as the request log keeps it."""
+
     id: str
     method: str
     url: str
@@ -74,7 +80,7 @@ def reason(status: int) -> str:
 
 
 def graph_error(call: Call, now: datetime, status: int, code: str, message: str) -> Reply:
-    """Graph's error body: `{"error": {"code", "message", "innerError": {date, request-id, client-request-id}}}`."""
+    """Graph's error body: `{"error": {code, message, innerError: {date, request-id, client-request-id}}}`."""
     inner = {
         "date": now.strftime("%Y-%m-%dT%H:%M:%S"),
         "request-id": call.request_id,
@@ -85,7 +91,9 @@ def graph_error(call: Call, now: datetime, status: int, code: str, message: str)
 
 def graph_throttled(call: Call, now: datetime) -> Reply:
     reply = graph_error(call, now, 429, "TooManyRequests", "Please retry again later.")
-    reply.body["error"]["innerError"].update({"code": "429", "message": "Please retry after", "status": "429"})
+    reply.body["error"]["innerError"].update(
+        {"code": "429", "message": "Please retry after", "status": "429"}
+    )
     return reply
 
 
@@ -117,7 +125,8 @@ def entra_error(now: datetime, status: int, error: str, code: int, text: str) ->
     """The token endpoint's error body, with `AADSTS<code>: <text>` and the trace lines Entra appends."""
     timestamp = now.strftime("%Y-%m-%d %H:%M:%SZ")
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
-    description = f"AADSTS{code}: {text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
+    trailer = f"Trace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}"
+    description = f"AADSTS{code}: {text}\r\n{trailer}"
     return Reply(
         status,
         {

@@ -2,7 +2,8 @@
 
 `Store(url, clock)` over SQLite (a file; the default) or PostgreSQL (`postgresql://`, `postgres://` or
 `postgresql+psycopg://`). `store.migrate()` runs the Alembic migrations shipped in `migrations/`; call it at
-start-up (every replica may), or run `python -m bot.store upgrade URL`.
+start-up (every replica may), or run `python -m bot.store upgrade URL`. After changing `models.py`, write the
+next revision with `python -m bot.store revision "what changed"`; the tests check models and migrations agree.
 
 Every public method is one short transaction. Reads return frozen dataclasses from `records` (detached
 snapshots, never live ORM objects), so callers can pass them between threads and cannot write through them.

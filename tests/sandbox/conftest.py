@@ -42,9 +42,16 @@ class Api:
 
     def post_token(self, scope: str = GRAPH, tenant: str = "contoso", **form: str) -> requests.Response:
         tenant_id, client_id, secret = self.sb.creds(tenant)
-        data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": scope}
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": scope,
+        }
         data.update(form)
-        return requests.post(f"{self.sb.url}/{tenant_id}/oauth2/v2.0/token", data=data, verify=self.verify, timeout=10)
+        return requests.post(
+            f"{self.sb.url}/{tenant_id}/oauth2/v2.0/token", data=data, verify=self.verify, timeout=10
+        )
 
     def token(self, scope: str = GRAPH, tenant: str = "contoso") -> str:
         response = self.post_token(scope, tenant)

@@ -30,7 +30,9 @@ def test_files_and_server_certificate(ca: SandboxCA) -> None:
     names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["localhost"]
     assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "::1"]
-    assert leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+    assert leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == x509.ExtendedKeyUsage(
+        [ExtendedKeyUsageOID.SERVER_AUTH]
+    )
     assert timedelta(days=29) < leaf.not_valid_after_utc - datetime.now(UTC) < timedelta(days=31)
     assert isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
     assert oct(ca.server_key_path.stat().st_mode & 0o777) == "0o600"
@@ -54,7 +56,10 @@ def _handshake(ca: SandboxCA, cert: IssuedCert, server_name: str) -> None:
     thread.start()
     client_context = ssl.create_default_context(cafile=str(ca.ca_path))
     try:
-        with socket.create_connection(listener.getsockname(), timeout=5) as raw, client_context.wrap_socket(raw, server_hostname=server_name):
+        with (
+            socket.create_connection(listener.getsockname(), timeout=5) as raw,
+            client_context.wrap_socket(raw, server_hostname=server_name),
+        ):
             pass
     finally:
         thread.join(timeout=5)
@@ -67,7 +72,9 @@ def test_server_certificate_verifies(ca: SandboxCA) -> None:
 
 def test_expired_certificate_is_refused(ca: SandboxCA) -> None:
     now = datetime.now(UTC)
-    expired = ca.issue_server_cert("expired", ["localhost"], not_before=now - timedelta(days=10), not_after=now - timedelta(days=1))
+    expired = ca.issue_server_cert(
+        "expired", ["localhost"], not_before=now - timedelta(days=10), not_after=now - timedelta(days=1)
+    )
     with pytest.raises(ssl.SSLCertVerificationError, match="expired"):
         _handshake(ca, expired, "localhost")
 
@@ -85,4 +92,8 @@ def test_client_certificate(ca: SandboxCA) -> None:
     assert cert.sha1_thumbprint == parsed.fingerprint(hashes.SHA1()).hex()
     assert cert.sha256_thumbprint == parsed.fingerprint(hashes.SHA256()).hex()
     assert Path(cert.key_path).read_text() == cert.key_pem
-    assert cert.msal_credential() == {"private_key": cert.key_pem, "thumbprint": cert.sha1_thumbprint, "public_certificate": cert.cert_pem}
+    assert cert.msal_credential() == {
+        "private_key": cert.key_pem,
+        "thumbprint": cert.sha1_thumbprint,
+        "public_certificate": cert.cert_pem,
+    }

@@ -1,4 +1,4 @@
-"""Entra ID stand-in: discovery, client-credential tokens through unmodified MSAL, and Entra's error shapes."""
+"""Entra ID stand-in: discovery, client-credential tokens through unmodified MSAL, Entra's error shapes."""
 
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ def claims_of(token: str) -> dict:
 def msal_app(sb: Sandbox, credential: object, tenant: str = "contoso") -> msal.ConfidentialClientApplication:
     tenant_id, client_id, _ = sb.creds(tenant)
     return msal.ConfidentialClientApplication(
-        client_id, authority=f"{sb.url}/{tenant_id}", client_credential=credential, instance_discovery=False,
+        client_id,
+        authority=f"{sb.url}/{tenant_id}",
+        client_credential=credential,
+        instance_discovery=False,
         verify=str(sb.ca_path),
     )
 
@@ -38,9 +41,13 @@ def no_ca_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
 
-@pytest.mark.parametrize("tenant_ref", ["8f3c2a10-5b7e-4d21-9a6c-3e1f0c7d5b42", "contoso.com", "contoso.onmicrosoft.com"])
+@pytest.mark.parametrize(
+    "tenant_ref", ["8f3c2a10-5b7e-4d21-9a6c-3e1f0c7d5b42", "contoso.com", "contoso.onmicrosoft.com"]
+)
 def test_discovery_names_guid_endpoints(api: Api, sb: Sandbox, tenant_ref: str) -> None:
-    doc = requests.get(f"{sb.url}/{tenant_ref}/v2.0/.well-known/openid-configuration", verify=api.verify, timeout=5).json()
+    doc = requests.get(
+        f"{sb.url}/{tenant_ref}/v2.0/.well-known/openid-configuration", verify=api.verify, timeout=5
+    ).json()
     tid = "8f3c2a10-5b7e-4d21-9a6c-3e1f0c7d5b42"
     assert doc["token_endpoint"] == f"{sb.url}/{tid}/oauth2/v2.0/token"
     assert doc["issuer"] == f"{sb.url}/{tid}/v2.0"
@@ -50,7 +57,9 @@ def test_discovery_names_guid_endpoints(api: Api, sb: Sandbox, tenant_ref: str) 
 
 
 def test_discovery_of_unknown_tenant_is_400(api: Api, sb: Sandbox) -> None:
-    response = requests.get(f"{sb.url}/nowhere.example/v2.0/.well-known/openid-configuration", verify=api.verify, timeout=5)
+    response = requests.get(
+        f"{sb.url}/nowhere.example/v2.0/.well-known/openid-configuration", verify=api.verify, timeout=5
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_tenant"
     assert response.json()["error_codes"] == [90002]
@@ -80,7 +89,10 @@ def test_msal_with_session_that_ignores_the_environment(sb: Sandbox) -> None:
     session.verify = str(sb.ca_path)
     tenant_id, client_id, secret = sb.creds("fabrikam")
     app = msal.ConfidentialClientApplication(
-        client_id, authority=f"{sb.url}/fabrikam.com", client_credential=secret, instance_discovery=False,
+        client_id,
+        authority=f"{sb.url}/fabrikam.com",
+        client_credential=secret,
+        instance_discovery=False,
         http_client=session,
     )
     result = app.acquire_token_for_client(scopes=[GRAPH])
@@ -91,7 +103,10 @@ def test_msal_with_session_that_ignores_the_environment(sb: Sandbox) -> None:
 def test_msal_with_certificate(sb: Sandbox, no_ca_env: None, form: str) -> None:
     cert = sb.ca.issue_client_cert(f"client-{form}")
     assert sb.state.register_certificate(sb.creds()[1], cert.cert_pem) == cert.sha1_thumbprint
-    credential = {"private_key": cert.key_pem, form: cert.msal_credential()[form]}  # RS256+x5t, or PS256+x5t#S256
+    credential = {
+        "private_key": cert.key_pem,
+        form: cert.msal_credential()[form],
+    }  # RS256+x5t, or PS256+x5t#S256
     result = msal_app(sb, credential).acquire_token_for_client(scopes=[EXCHANGE])
     assert "access_token" in result, result
     assert claims_of(result["access_token"])["appidacr"] == "2"
@@ -133,7 +148,12 @@ def test_client_of_another_tenant_is_unknown_here(api: Api, sb: Sandbox) -> None
 def test_unknown_tenant_is_invalid_request(api: Api, sb: Sandbox) -> None:
     response = requests.post(
         f"{sb.url}/{uuid.uuid4()}/oauth2/v2.0/token",
-        data={"grant_type": "client_credentials", "client_id": sb.creds()[1], "client_secret": "x", "scope": GRAPH},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sb.creds()[1],
+            "client_secret": "x",
+            "scope": GRAPH,
+        },
         verify=api.verify,
         timeout=5,
     )
@@ -194,10 +214,21 @@ def test_token_times_come_from_the_sandbox_clock(api: Api, sb: Sandbox) -> None:
 def _assertion(sb: Sandbox, key_pem: str, thumbprint: str, **claims: object) -> str:
     tenant_id, client_id, _ = sb.creds()
     now = time.time()
-    payload = {"aud": f"{sb.url}/{tenant_id}/oauth2/v2.0/token", "iss": client_id, "sub": client_id,
-               "iat": now, "exp": now + 600, "jti": str(uuid.uuid4())}
+    payload = {
+        "aud": f"{sb.url}/{tenant_id}/oauth2/v2.0/token",
+        "iss": client_id,
+        "sub": client_id,
+        "iat": now,
+        "exp": now + 600,
+        "jti": str(uuid.uuid4()),
+    }
     payload.update(claims)
-    return jwt.encode(payload, key_pem, algorithm="RS256", headers={"x5t": jwt.utils.base64url_encode(bytes.fromhex(thumbprint)).decode()})
+    return jwt.encode(
+        payload,
+        key_pem,
+        algorithm="RS256",
+        headers={"x5t": jwt.utils.base64url_encode(bytes.fromhex(thumbprint)).decode()},
+    )
 
 
 @pytest.mark.parametrize(

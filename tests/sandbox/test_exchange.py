@@ -31,21 +31,34 @@ def test_get_cas_mailbox(api: Api, sb: Sandbox) -> None:
     assert mailbox["ExternalDirectoryObjectId"] == user.id
     assert mailbox["PrimarySmtpAddress"] == "printer@contoso.com"
     assert mailbox["Identity"] == "printer" and mailbox["ImapEnabled"] is True
-    assert values(api.exo("Get-CASMailbox", {"Identity": "copier@contoso.com"}))[0]["SmtpClientAuthenticationDisabled"] is None
-    assert values(api.exo("Get-CASMailbox", {"identity": user.id}))[0]["Name"] == "printer"  # names are case-insensitive
+    assert (
+        values(api.exo("Get-CASMailbox", {"Identity": "copier@contoso.com"}))[0][
+            "SmtpClientAuthenticationDisabled"
+        ]
+        is None
+    )
+    assert (
+        values(api.exo("Get-CASMailbox", {"identity": user.id}))[0]["Name"] == "printer"
+    )  # names are case-insensitive
 
 
 def test_set_cas_mailbox_round_trip_including_null(api: Api) -> None:
     def current() -> bool | None:
-        return values(api.exo("Get-CASMailbox", {"Identity": "scanner@contoso.com"}))[0]["SmtpClientAuthenticationDisabled"]
+        return values(api.exo("Get-CASMailbox", {"Identity": "scanner@contoso.com"}))[0][
+            "SmtpClientAuthenticationDisabled"
+        ]
 
     assert current() is True
-    changed = api.exo("Set-CASMailbox", {"Identity": "scanner@contoso.com", "SmtpClientAuthenticationDisabled": False})
+    changed = api.exo(
+        "Set-CASMailbox", {"Identity": "scanner@contoso.com", "SmtpClientAuthenticationDisabled": False}
+    )
     assert changed.json()["value"] == [] and "@adminapi.warnings" not in changed.json()
     assert current() is False
     api.exo("Set-CASMailbox", {"Identity": "scanner@contoso.com", "SmtpClientAuthenticationDisabled": None})
     assert current() is None
-    again = api.exo("Set-CASMailbox", {"Identity": "scanner@contoso.com", "SmtpClientAuthenticationDisabled": None})
+    again = api.exo(
+        "Set-CASMailbox", {"Identity": "scanner@contoso.com", "SmtpClientAuthenticationDisabled": None}
+    )
     assert again.json()["@adminapi.warnings"] == [
         "The command completed successfully but no settings of 'scanner' have been modified."
     ]
@@ -56,8 +69,14 @@ def test_transport_config(api: Api, sb: Sandbox) -> None:
     assert (config["SmtpClientAuthenticationDisabled"], config["AllowLegacyTLSClients"]) == (True, False)
     assert values(api.exo("Set-TransportConfig", {"SmtpClientAuthenticationDisabled": False})) == []
     assert sb.state.tenant("contoso").smtp_client_authentication_disabled is False
-    assert values(api.exo("Get-TransportConfig", tenant="fabrikam"))[0]["SmtpClientAuthenticationDisabled"] is False
-    assert exo_error(api.exo("Set-TransportConfig", {"SmtpClientAuthenticationDisabled": None}))[:2] == (400, "BadRequest")
+    assert (
+        values(api.exo("Get-TransportConfig", tenant="fabrikam"))[0]["SmtpClientAuthenticationDisabled"]
+        is False
+    )
+    assert exo_error(api.exo("Set-TransportConfig", {"SmtpClientAuthenticationDisabled": None}))[:2] == (
+        400,
+        "BadRequest",
+    )
 
 
 def test_organization_config_user_and_authentication_policies(api: Api) -> None:
@@ -72,14 +91,24 @@ def test_organization_config_user_and_authentication_policies(api: Api) -> None:
     assert policies["Allow Basic SMTP"]["AllowBasicAuthSmtp"] is True
     [one] = values(api.exo("Get-AuthenticationPolicy", {"Identity": "allow basic smtp"}))
     assert one["Name"] == "Allow Basic SMTP"
-    assert api.exo("Set-User", {"Identity": "fax@contoso.com", "AuthenticationPolicy": "Allow Basic SMTP"}).status_code == 200
-    assert values(api.exo("Get-User", {"Identity": "fax@contoso.com"}))[0]["AuthenticationPolicy"] == "Allow Basic SMTP"
+    assert (
+        api.exo(
+            "Set-User", {"Identity": "fax@contoso.com", "AuthenticationPolicy": "Allow Basic SMTP"}
+        ).status_code
+        == 200
+    )
+    assert (
+        values(api.exo("Get-User", {"Identity": "fax@contoso.com"}))[0]["AuthenticationPolicy"]
+        == "Allow Basic SMTP"
+    )
 
 
 def test_paging_with_maxpagesize(api: Api, sb: Sandbox) -> None:
     seen, url, pages = [], None, 0
     while True:
-        response = api.exo("Get-CASMailbox", {"ResultSize": "Unlimited"}, url=url, headers={"Prefer": "odata.maxpagesize=2"})
+        response = api.exo(
+            "Get-CASMailbox", {"ResultSize": "Unlimited"}, url=url, headers={"Prefer": "odata.maxpagesize=2"}
+        )
         assert response.headers["Preference-Applied"] == "odata.maxpagesize=2"
         body = response.json()
         assert len(body["value"]) <= 2
@@ -95,7 +124,9 @@ def test_paging_with_maxpagesize(api: Api, sb: Sandbox) -> None:
 
 def test_select_limits_properties(api: Api, sb: Sandbox) -> None:
     tenant_id = sb.state.tenant("contoso").id
-    url = f"{sb.url}/adminapi/beta/{tenant_id}/InvokeCommand?$select=Identity,SmtpClientAuthenticationDisabled"
+    url = (
+        f"{sb.url}/adminapi/beta/{tenant_id}/InvokeCommand?$select=Identity,SmtpClientAuthenticationDisabled"
+    )
     [mailbox] = values(api.exo("Get-CASMailbox", {"Identity": "printer"}, url=url))
     assert set(mailbox) == {"Identity", "SmtpClientAuthenticationDisabled"}
 
@@ -103,7 +134,10 @@ def test_select_limits_properties(api: Api, sb: Sandbox) -> None:
 @pytest.mark.parametrize(
     ("flt", "expected"),
     [
-        ("UserPrincipalName -eq 'printer@contoso.com' -or UserPrincipalName -eq 'SCANNER@contoso.com'", {"printer", "scanner"}),
+        (
+            "UserPrincipalName -eq 'printer@contoso.com' -or UserPrincipalName -eq 'SCANNER@contoso.com'",
+            {"printer", "scanner"},
+        ),
         ("(PrimarySmtpAddress -eq 'crm@contoso.com')", {"crm"}),
         ("SmtpClientAuthenticationDisabled -ne $false", {"scanner", "copier"}),
         ("SmtpClientAuthenticationDisabled -eq $null -and DisplayName -like 'cop*'", {"copier"}),
@@ -126,21 +160,50 @@ def test_not_found_is_404_with_details(api: Api) -> None:
         "The operation couldn't be performed because object 'ghost@contoso.com' couldn't be found on "
         "'NAMPR12A001DC01.NAMPR12A001.PROD.OUTLOOK.COM'."
     )
-    assert api.exo("Get-CASMailbox", {"Identity": "ghost@contoso.com"}).json()["error"]["details"][0]["message"].startswith(
-        "Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|"
+    assert (
+        api.exo("Get-CASMailbox", {"Identity": "ghost@contoso.com"})
+        .json()["error"]["details"][0]["message"]
+        .startswith("Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|")
     )
-    assert exo_error(api.exo("Set-CASMailbox", {"Identity": "kiosk@contoso.com", "SmtpClientAuthenticationDisabled": False}))[0] == 404
+    assert (
+        exo_error(
+            api.exo(
+                "Set-CASMailbox", {"Identity": "kiosk@contoso.com", "SmtpClientAuthenticationDisabled": False}
+            )
+        )[0]
+        == 404
+    )
 
 
 @pytest.mark.parametrize(
     ("cmdlet", "parameters", "message"),
     [
-        ("Get-CASMailbox", {"Identity": "printer", "Colour": "red"}, "A parameter cannot be found that matches parameter name 'Colour'."),
-        ("Set-CASMailbox", {"Identity": "printer", "SmtpClientAuthenticationDisabled": "no"}, "Cannot process argument transformation"),
-        ("Set-CASMailbox", {"SmtpClientAuthenticationDisabled": False}, "missing mandatory parameters: Identity"),
-        ("Get-CASMailbox", {"Filter": "Colour -eq 'red'"}, "'Colour' is not a recognized filterable property."),
+        (
+            "Get-CASMailbox",
+            {"Identity": "printer", "Colour": "red"},
+            "A parameter cannot be found that matches parameter name 'Colour'.",
+        ),
+        (
+            "Set-CASMailbox",
+            {"Identity": "printer", "SmtpClientAuthenticationDisabled": "no"},
+            "Cannot process argument transformation",
+        ),
+        (
+            "Set-CASMailbox",
+            {"SmtpClientAuthenticationDisabled": False},
+            "missing mandatory parameters: Identity",
+        ),
+        (
+            "Get-CASMailbox",
+            {"Filter": "Colour -eq 'red'"},
+            "'Colour' is not a recognized filterable property.",
+        ),
         ("Get-CASMailbox", {"Filter": "Identity -eq"}, "Cannot bind parameter 'Filter'"),
-        ("Get-CASMailbox", {"ResultSize": "lots"}, "Cannot process argument transformation on parameter 'ResultSize'"),
+        (
+            "Get-CASMailbox",
+            {"ResultSize": "lots"},
+            "Cannot process argument transformation on parameter 'ResultSize'",
+        ),
         ("Get-User", {"Identity": "printer", "Filter": "Name -eq 'x'"}, "Parameter set cannot be resolved"),
     ],
 )
@@ -185,17 +248,34 @@ def test_unknown_cmdlet_is_nul_403(api: Api) -> None:
 @pytest.mark.parametrize(
     ("role", "cmdlet", "parameters", "allowed"),
     [
-        ("Exchange Recipient Administrator", "Set-CASMailbox", {"Identity": "copier", "SmtpClientAuthenticationDisabled": False}, True),
+        (
+            "Exchange Recipient Administrator",
+            "Set-CASMailbox",
+            {"Identity": "copier", "SmtpClientAuthenticationDisabled": False},
+            True,
+        ),
         ("Exchange Recipient Administrator", "Get-User", {"Identity": "copier"}, True),
         ("Exchange Recipient Administrator", "Get-TransportConfig", {}, False),
-        ("Exchange Recipient Administrator", "Set-TransportConfig", {"SmtpClientAuthenticationDisabled": False}, False),
+        (
+            "Exchange Recipient Administrator",
+            "Set-TransportConfig",
+            {"SmtpClientAuthenticationDisabled": False},
+            False,
+        ),
         ("Global Reader", "Get-TransportConfig", {}, True),
         ("Security Reader", "Get-CASMailbox", {"Identity": "copier"}, True),
-        ("Global Reader", "Set-CASMailbox", {"Identity": "copier", "SmtpClientAuthenticationDisabled": False}, False),
+        (
+            "Global Reader",
+            "Set-CASMailbox",
+            {"Identity": "copier", "SmtpClientAuthenticationDisabled": False},
+            False,
+        ),
         ("Global Administrator", "Set-TransportConfig", {"SmtpClientAuthenticationDisabled": False}, True),
     ],
 )
-def test_directory_role_rules(api: Api, sb: Sandbox, role: str, cmdlet: str, parameters: dict, allowed: bool) -> None:
+def test_directory_role_rules(
+    api: Api, sb: Sandbox, role: str, cmdlet: str, parameters: dict, allowed: bool
+) -> None:
     client_id = sb.creds()[1]
     sb.state.revoke(client_id, "Exchange Administrator")
     sb.state.grant(client_id, role)
@@ -210,7 +290,12 @@ def test_request_is_recorded_with_cmdlet_and_anchor(api: Api, sb: Sandbox) -> No
     anchor = f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{sb.state.tenant('contoso').id}"
     api.exo("Get-CASMailbox", {"Identity": "printer"}, headers={"X-AnchorMailbox": anchor})
     record = sb.state.requests.for_service("exchange")[-1]
-    assert (record.cmdlet, record.anchor_mailbox, record.status, record.api_version) == ("Get-CASMailbox", anchor, 200, "beta")
+    assert (record.cmdlet, record.anchor_mailbox, record.status, record.api_version) == (
+        "Get-CASMailbox",
+        anchor,
+        200,
+        "beta",
+    )
 
 
 def test_bad_body_and_method(api: Api, sb: Sandbox) -> None:

@@ -33,7 +33,10 @@ def test_status_fault_on_exchange_cmdlet(api: Api, sb: Sandbox) -> None:
         response = api.exo("Set-CASMailbox", {"Identity": "printer", "ImapEnabled": False}, token=token)
         assert response.status_code == 429
         details = response.json()["error"]["details"][0]["message"]
-        assert details.endswith("You have reached the maximum number of concurrent requests per tenant. Please wait and try again.")
+        assert details.endswith(
+            "You have reached the maximum number of concurrent requests per tenant. "
+            "Please wait and try again."
+        )
     assert sb.state.tenant("contoso").user("printer@contoso.com").mailbox.protocols["ImapEnabled"] is True
 
 
@@ -64,7 +67,9 @@ def test_malformed_fault(api: Api, sb: Sandbox) -> None:
 def test_nul403_fault(api: Api, sb: Sandbox) -> None:
     token = api.token()
     sb.state.faults.add("nul403", path="identitySecurityDefaults")
-    response = api.graph("GET", "/policies/identitySecurityDefaultsEnforcementPolicy", token=token, stream=True)
+    response = api.graph(
+        "GET", "/policies/identitySecurityDefaultsEnforcementPolicy", token=token, stream=True
+    )
     assert (response.status_code, response.headers["Content-Encoding"]) == (403, "gzip")
     assert set(response.raw.read(decode_content=False)) == {0}
 
@@ -83,7 +88,11 @@ def test_fault_matching_and_counting(api: Api, sb: Sandbox) -> None:
     token = api.token()
     beta_only = sb.state.faults.add("status", method="GET", path="^/beta/", status=503, times=2)
     assert api.graph("GET", USER, token=token).status_code == 200
-    assert [api.graph("GET", USER, token=token, version="beta").status_code for _ in range(3)] == [503, 503, 200]
+    assert [api.graph("GET", USER, token=token, version="beta").status_code for _ in range(3)] == [
+        503,
+        503,
+        200,
+    ]
     assert beta_only.fired == 2
     assert [f.rule_id for f in sb.state.faults.fired] == [beta_only.id, beta_only.id]
     assert [r.fault for r in sb.state.requests.for_service("graph")] == [None, "status", "status", None]
@@ -97,7 +106,13 @@ def test_outer_batch_fault_is_not_an_item_fault(api: Api, sb: Sandbox) -> None:
 
 
 @pytest.mark.parametrize(
-    "rule", [{"kind": "explode"}, {"kind": "status", "service": "smtp"}, {"kind": "status", "colour": "red"}, ["status"]]
+    "rule",
+    [
+        {"kind": "explode"},
+        {"kind": "status", "service": "smtp"},
+        {"kind": "status", "colour": "red"},
+        ["status"],
+    ],
 )
 def test_invalid_rules_are_refused(sb: Sandbox, api: Api, rule: object) -> None:
     response = requests.post(f"{sb.url}/_sandbox/faults", json=rule, verify=api.verify, timeout=5)
@@ -107,7 +122,10 @@ def test_invalid_rules_are_refused(sb: Sandbox, api: Api, rule: object) -> None:
 def test_control_plane(sb: Sandbox, api: Api) -> None:
     base = f"{sb.url}/_sandbox"
     health = requests.get(f"{base}/health", verify=api.verify, timeout=5).json()
-    assert health == {"status": "ok", "tenants": {"contoso": sb.creds()[0], "fabrikam": sb.creds("fabrikam")[0]}}
+    assert health == {
+        "status": "ok",
+        "tenants": {"contoso": sb.creds()[0], "fabrikam": sb.creds("fabrikam")[0]},
+    }
     rule = {"kind": "status", "service": "graph", "status": 429, "retry_after": 0.5, "times": None}
     created = requests.post(f"{base}/faults", json=rule, verify=api.verify, timeout=5)
     assert created.status_code == 201 and created.json()["retry_after"] == "0.5"
@@ -115,7 +133,9 @@ def test_control_plane(sb: Sandbox, api: Api) -> None:
     assert api.graph("GET", USER, token=token).headers["Retry-After"] == "0.5"
     listed = requests.get(f"{base}/faults", verify=api.verify, timeout=5).json()["rules"]
     assert [(r["id"], r["fired"]) for r in listed] == [(created.json()["id"], 1)]
-    gone = requests.delete(f"{base}/faults", params={"id": created.json()["id"]}, verify=api.verify, timeout=5)
+    gone = requests.delete(
+        f"{base}/faults", params={"id": created.json()["id"]}, verify=api.verify, timeout=5
+    )
     assert gone.status_code == 204
     assert api.graph("GET", USER, token=token).status_code == 200
     requests.post(f"{base}/faults", json={"kind": "drop"}, verify=api.verify, timeout=5)

@@ -26,9 +26,13 @@ def test_user_default_properties_and_select(api: Api, sb: Sandbox) -> None:
     selected = api.graph(
         "GET", f"/users/{user.id}", params={"$select": "id,accountEnabled,assignedLicenses,userType,mail"}
     ).json()
-    assert selected["@odata.context"].endswith("#users(id,accountEnabled,assignedLicenses,userType,mail)/$entity")
+    assert selected["@odata.context"].endswith(
+        "#users(id,accountEnabled,assignedLicenses,userType,mail)/$entity"
+    )
     assert selected["accountEnabled"] is True and selected["userType"] == "Member"
-    assert selected["assignedLicenses"] == [{"skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900", "disabledPlans": []}]
+    assert selected["assignedLicenses"] == [
+        {"skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900", "disabledPlans": []}
+    ]
     assert set(selected) == {"@odata.context", "id", "accountEnabled", "assignedLicenses", "userType", "mail"}
 
 
@@ -43,14 +47,17 @@ def test_unknown_user_is_404(api: Api) -> None:
     assert error_of(response) == (
         404,
         "Request_ResourceNotFound",
-        "Resource 'ghost@contoso.com' does not exist or one of its queried reference-property objects are not present.",
+        "Resource 'ghost@contoso.com' does not exist or one of its queried reference-property objects are "
+        "not present.",
     )
     assert response.headers["client-request-id"] == "abc"
     assert response.json()["error"]["innerError"]["request-id"] == response.headers["request-id"]
 
 
 def test_unknown_select_property_is_400(api: Api) -> None:
-    assert error_of(api.graph("GET", "/users/printer@contoso.com", params={"$select": "id,shoeSize"}))[:2] == (400, "BadRequest")
+    assert error_of(api.graph("GET", "/users/printer@contoso.com", params={"$select": "id,shoeSize"}))[
+        :2
+    ] == (400, "BadRequest")
 
 
 @pytest.mark.parametrize(
@@ -64,7 +71,10 @@ def test_missing_or_garbage_token_is_401(api: Api, sb: Sandbox, authorization: s
     import requests
 
     response = requests.get(
-        f"{sb.url}/v1.0/users/printer@contoso.com", headers={"Authorization": authorization}, verify=api.verify, timeout=5
+        f"{sb.url}/v1.0/users/printer@contoso.com",
+        headers={"Authorization": authorization},
+        verify=api.verify,
+        timeout=5,
     )
     assert error_of(response) == (401, "InvalidAuthenticationToken", message)
     assert "WWW-Authenticate" in response.headers
@@ -72,7 +82,11 @@ def test_missing_or_garbage_token_is_401(api: Api, sb: Sandbox, authorization: s
 
 def test_exchange_token_on_graph_is_401(api: Api) -> None:
     response = api.graph("GET", "/users/printer@contoso.com", token=api.token(EXCHANGE))
-    assert error_of(response) == (401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+    assert error_of(response) == (
+        401,
+        "InvalidAuthenticationToken",
+        "Access token validation failure. Invalid audience.",
+    )
 
 
 def test_token_expires_on_the_sandbox_clock(api: Api, sb: Sandbox) -> None:
@@ -80,7 +94,11 @@ def test_token_expires_on_the_sandbox_clock(api: Api, sb: Sandbox) -> None:
     assert api.graph("GET", "/users/printer@contoso.com", token=token).status_code == 200
     sb.state.clock.advance(3599)
     response = api.graph("GET", "/users/printer@contoso.com", token=token)
-    assert error_of(response) == (401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+    assert error_of(response) == (
+        401,
+        "InvalidAuthenticationToken",
+        "Access token has expired or is not yet valid.",
+    )
     assert api.graph("GET", "/users/printer@contoso.com").status_code == 200
 
 
@@ -88,9 +106,16 @@ def test_revoked_permission_is_403_with_a_new_token(api: Api, sb: Sandbox) -> No
     old_token = api.token()
     sb.state.revoke(sb.creds()[1], "Policy.Read.All")
     new_token = api.token()
-    assert api.graph("GET", "/policies/identitySecurityDefaultsEnforcementPolicy", token=old_token).status_code == 200
+    assert (
+        api.graph("GET", "/policies/identitySecurityDefaultsEnforcementPolicy", token=old_token).status_code
+        == 200
+    )
     response = api.graph("GET", "/policies/identitySecurityDefaultsEnforcementPolicy", token=new_token)
-    assert error_of(response) == (403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    assert error_of(response) == (
+        403,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
+    )
     assert api.graph("GET", "/users/printer@contoso.com", token=new_token).status_code == 200
 
 
@@ -98,7 +123,9 @@ def test_security_defaults_patch_persists(api: Api, sb: Sandbox) -> None:
     token = api.token(tenant="fabrikam")
     before = api.graph("GET", "/policies/identitySecurityDefaultsEnforcementPolicy", token=token).json()
     assert before["isEnabled"] is True and before["id"] == "00000000-0000-0000-0000-000000000005"
-    patched = api.graph("PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy", token=token, json={"isEnabled": False})
+    patched = api.graph(
+        "PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy", token=token, json={"isEnabled": False}
+    )
     assert (patched.status_code, patched.content) == (204, b"")
     after = api.graph("GET", "/policies/identitySecurityDefaultsEnforcementPolicy", token=token).json()
     assert after["isEnabled"] is False
@@ -106,7 +133,8 @@ def test_security_defaults_patch_persists(api: Api, sb: Sandbox) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [{"isEnabled": "no"}, {"displayName": "x"}, {"isEnabled": False, "colour": "red"}, {}, ["isEnabled"]]
+    "body",
+    [{"isEnabled": "no"}, {"displayName": "x"}, {"isEnabled": False, "colour": "red"}, {}, ["isEnabled"]],
 )
 def test_security_defaults_patch_rejects_bad_bodies(api: Api, body: object) -> None:
     response = api.graph("PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy", json=body)
@@ -115,10 +143,17 @@ def test_security_defaults_patch_rejects_bad_bodies(api: Api, body: object) -> N
 
 def test_security_defaults_patch_needs_write_permission(api: Api, sb: Sandbox) -> None:
     sb.state.revoke(sb.creds()[1], "Policy.ReadWrite.SecurityDefaults")
-    response = api.graph("PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy", json={"isEnabled": True})
+    response = api.graph(
+        "PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy", json={"isEnabled": True}
+    )
     assert error_of(response)[:2] == (403, "Authorization_RequestDenied")
     sb.state.grant(sb.creds()[1], "Policy.ReadWrite.ConditionalAccess")
-    assert api.graph("PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy", json={"isEnabled": True}).status_code == 204
+    assert (
+        api.graph(
+            "PATCH", "/policies/identitySecurityDefaultsEnforcementPolicy", json={"isEnabled": True}
+        ).status_code
+        == 204
+    )
 
 
 def test_conditional_access_policies(api: Api, sb: Sandbox) -> None:
@@ -133,23 +168,38 @@ def test_conditional_access_policies(api: Api, sb: Sandbox) -> None:
     assert legacy["conditions"]["users"]["includeGroups"] == [tenant.group("Legacy auth blocked").id]
     assert legacy["conditions"]["users"]["excludeUsers"] == [tenant.user("breakglass@contoso.com").id]
     assert legacy["grantControls"] == {
-        "operator": "OR", "builtInControls": ["block"], "customAuthenticationFactors": [], "termsOfUse": [],
+        "operator": "OR",
+        "builtInControls": ["block"],
+        "customAuthenticationFactors": [],
+        "termsOfUse": [],
         "authenticationStrength": None,
     }
     assert policies["Require MFA for admins"]["conditions"]["users"]["includeRoles"] == [GLOBAL_ADMIN]
-    assert policies["Report-only: block legacy auth for everyone"]["state"] == "enabledForReportingButNotEnforced"
-    fabrikam = api.graph("GET", "/identity/conditionalAccess/policies", token=api.token(tenant="fabrikam")).json()
+    assert (
+        policies["Report-only: block legacy auth for everyone"]["state"]
+        == "enabledForReportingButNotEnforced"
+    )
+    fabrikam = api.graph(
+        "GET", "/identity/conditionalAccess/policies", token=api.token(tenant="fabrikam")
+    ).json()
     assert fabrikam["value"] == []
 
 
 def test_transitive_member_of_with_paging(api: Api, sb: Sandbox) -> None:
-    sb.state.add_user("contoso", "ops@contoso.com", groups=["Legacy auth blocked"], roles=["Global Administrator"])
+    sb.state.add_user(
+        "contoso", "ops@contoso.com", groups=["Legacy auth blocked"], roles=["Global Administrator"]
+    )
     first = api.graph(
-        "GET", "/users/ops@contoso.com/transitiveMemberOf", params={"$select": "id,displayName,roleTemplateId", "$top": "1"}
+        "GET",
+        "/users/ops@contoso.com/transitiveMemberOf",
+        params={"$select": "id,displayName,roleTemplateId", "$top": "1"},
     ).json()
     assert first["value"] == [
-        {"@odata.type": "#microsoft.graph.group", "id": sb.state.tenant("contoso").group("Legacy auth blocked").id,
-         "displayName": "Legacy auth blocked"}
+        {
+            "@odata.type": "#microsoft.graph.group",
+            "id": sb.state.tenant("contoso").group("Legacy auth blocked").id,
+            "displayName": "Legacy auth blocked",
+        }
     ]
     assert first["@odata.nextLink"].startswith(f"{sb.url}/v1.0/users/ops%40contoso.com/transitiveMemberOf?")
     second = api.graph("GET", first["@odata.nextLink"]).json()
@@ -190,7 +240,12 @@ def test_per_user_mfa_is_beta_only_and_validated(api: Api, sb: Sandbox) -> None:
     sb.state.revoke(sb.creds()[1], "Policy.ReadWrite.AuthenticationMethod")
     token = api.token()
     assert api.graph("GET", path, version="beta", token=token).status_code == 200  # Policy.Read.All reads
-    assert error_of(api.graph("PATCH", path, version="beta", token=token, json={"perUserMfaState": "disabled"}))[0] == 403
+    assert (
+        error_of(api.graph("PATCH", path, version="beta", token=token, json={"perUserMfaState": "disabled"}))[
+            0
+        ]
+        == 403
+    )
 
 
 def test_batch_limit_is_20(api: Api) -> None:
@@ -204,10 +259,25 @@ def test_batch_dispatches_each_item(api: Api, sb: Sandbox) -> None:
         {"id": "1", "method": "GET", "url": "/users/printer@contoso.com?$select=id,accountEnabled"},
         {"id": "2", "method": "GET", "url": "users/ghost@contoso.com"},
         {"id": "3", "method": "GET", "url": "/users/erp@contoso.com/authentication/requirements"},
-        {"id": "4", "method": "PATCH", "url": "/policies/identitySecurityDefaultsEnforcementPolicy",
-         "headers": {"Content-Type": "application/json"}, "body": {"isEnabled": True}},
-        {"id": "5", "method": "GET", "url": "/policies/identitySecurityDefaultsEnforcementPolicy", "dependsOn": ["4"]},
-        {"id": "6", "method": "GET", "url": "/users/ghost@contoso.com/transitiveMemberOf", "dependsOn": ["2"]},
+        {
+            "id": "4",
+            "method": "PATCH",
+            "url": "/policies/identitySecurityDefaultsEnforcementPolicy",
+            "headers": {"Content-Type": "application/json"},
+            "body": {"isEnabled": True},
+        },
+        {
+            "id": "5",
+            "method": "GET",
+            "url": "/policies/identitySecurityDefaultsEnforcementPolicy",
+            "dependsOn": ["4"],
+        },
+        {
+            "id": "6",
+            "method": "GET",
+            "url": "/users/ghost@contoso.com/transitiveMemberOf",
+            "dependsOn": ["2"],
+        },
     ]
     response = api.graph("POST", "/$batch", json={"requests": items})
     assert response.status_code == 200
@@ -230,11 +300,24 @@ def test_batch_dispatches_each_item(api: Api, sb: Sandbox) -> None:
 
 def test_beta_batch_reaches_beta_only_paths(api: Api) -> None:
     items = [
-        {"id": "a", "method": "PATCH", "url": "/users/erp@contoso.com/authentication/requirements",
-         "headers": {"content-type": "application/json"}, "body": {"perUserMfaState": "disabled"}},
-        {"id": "b", "method": "GET", "url": "/users/erp@contoso.com/authentication/requirements", "dependsOn": ["a"]},
+        {
+            "id": "a",
+            "method": "PATCH",
+            "url": "/users/erp@contoso.com/authentication/requirements",
+            "headers": {"content-type": "application/json"},
+            "body": {"perUserMfaState": "disabled"},
+        },
+        {
+            "id": "b",
+            "method": "GET",
+            "url": "/users/erp@contoso.com/authentication/requirements",
+            "dependsOn": ["a"],
+        },
     ]
-    by_id = {r["id"]: r for r in api.graph("POST", "/$batch", version="beta", json={"requests": items}).json()["responses"]}
+    by_id = {
+        r["id"]: r
+        for r in api.graph("POST", "/$batch", version="beta", json={"requests": items}).json()["responses"]
+    }
     assert by_id["a"]["status"] == 204
     assert by_id["b"]["body"]["perUserMfaState"] == "disabled"
 
@@ -242,9 +325,23 @@ def test_beta_batch_reaches_beta_only_paths(api: Api) -> None:
 @pytest.mark.parametrize(
     "payload",
     [
-        {"requests": [{"id": "1", "method": "PATCH", "url": "/policies/identitySecurityDefaultsEnforcementPolicy", "body": {}}]},
+        {
+            "requests": [
+                {
+                    "id": "1",
+                    "method": "PATCH",
+                    "url": "/policies/identitySecurityDefaultsEnforcementPolicy",
+                    "body": {},
+                }
+            ]
+        },
         {"requests": [{"id": "1", "method": "GET"}]},
-        {"requests": [{"id": "1", "method": "GET", "url": "/users/x"}, {"id": "1", "method": "GET", "url": "/users/y"}]},
+        {
+            "requests": [
+                {"id": "1", "method": "GET", "url": "/users/x"},
+                {"id": "1", "method": "GET", "url": "/users/y"},
+            ]
+        },
         {"nothing": []},
     ],
 )
@@ -253,15 +350,22 @@ def test_bad_batches_are_400(api: Api, payload: dict) -> None:
 
 
 def test_batch_item_throttled_with_retry_after(api: Api, sb: Sandbox) -> None:
-    rule = sb.state.faults.add("status", service="graph", path="/users/scanner", in_batch=True, status=429, retry_after="0.5")
-    items = [{"id": str(i), "method": "GET", "url": f"/users/{u}@contoso.com"} for i, u in enumerate(["printer", "scanner"])]
+    rule = sb.state.faults.add(
+        "status", service="graph", path="/users/scanner", in_batch=True, status=429, retry_after="0.5"
+    )
+    items = [
+        {"id": str(i), "method": "GET", "url": f"/users/{u}@contoso.com"}
+        for i, u in enumerate(["printer", "scanner"])
+    ]
     by_id = {r["id"]: r for r in api.graph("POST", "/$batch", json={"requests": items}).json()["responses"]}
     assert by_id["0"]["status"] == 200
     assert by_id["1"]["status"] == 429
     assert by_id["1"]["headers"]["Retry-After"] == "0.5"
     assert by_id["1"]["body"]["error"]["code"] == "TooManyRequests"
     assert rule.fired == 1
-    assert [(f.path, f.in_batch) for f in sb.state.faults.fired] == [("/v1.0/users/scanner@contoso.com", True)]
+    assert [(f.path, f.in_batch) for f in sb.state.faults.fired] == [
+        ("/v1.0/users/scanner@contoso.com", True)
+    ]
     again = {r["id"]: r for r in api.graph("POST", "/$batch", json={"requests": items}).json()["responses"]}
     assert again["1"]["status"] == 200  # times=1
 

@@ -31,15 +31,35 @@ def test_tenants_by_key_id_or_domain(state: SandboxState, ref: str) -> None:
     [
         ("printer@contoso.com", lambda u, t: u.mailbox.smtp_client_authentication_disabled is False),
         ("scanner@contoso.com", lambda u, t: u.mailbox.smtp_client_authentication_disabled is True),
-        ("copier@contoso.com", lambda u, t: u.mailbox.smtp_client_authentication_disabled is None and t.smtp_client_authentication_disabled),
+        (
+            "copier@contoso.com",
+            lambda u, t: (
+                u.mailbox.smtp_client_authentication_disabled is None
+                and t.smtp_client_authentication_disabled
+            ),
+        ),
         ("erp@contoso.com", lambda u, t: u.per_user_mfa_state == "enforced"),
         ("crm@contoso.com", lambda u, t: u.id in t.group("Legacy auth blocked").members),
-        ("fax@contoso.com", lambda u, t: not t.authentication_policy(u.authentication_policy).switches["AllowBasicAuthSmtp"]),
+        (
+            "fax@contoso.com",
+            lambda u, t: not t.authentication_policy(u.authentication_policy).switches["AllowBasicAuthSmtp"],
+        ),
         ("oldscanner@contoso.com", lambda u, t: not u.account_enabled),
         ("kiosk@contoso.com", lambda u, t: u.mailbox is None and u.assigned_licenses == []),
-        ("admin@contoso.com", lambda u, t: [r.display_name for r in t.member_of(u)] == ["Global Administrator"]),
-        ("breakglass@contoso.com", lambda u, t: all(u.id in p["conditions"]["users"]["excludeUsers"] for p in t.conditional_access_policies)),
-        ("mfp@fabrikam.com", lambda u, t: t.security_defaults_enabled and not t.smtp_client_authentication_disabled),
+        (
+            "admin@contoso.com",
+            lambda u, t: [r.display_name for r in t.member_of(u)] == ["Global Administrator"],
+        ),
+        (
+            "breakglass@contoso.com",
+            lambda u, t: all(
+                u.id in p["conditions"]["users"]["excludeUsers"] for p in t.conditional_access_policies
+            ),
+        ),
+        (
+            "mfp@fabrikam.com",
+            lambda u, t: t.security_defaults_enabled and not t.smtp_client_authentication_disabled,
+        ),
     ],
 )
 def test_seeded_blockers(state: SandboxState, upn: str, blocker) -> None:
@@ -56,13 +76,19 @@ def test_apps_and_secrets(state: SandboxState) -> None:
     assert contoso.directory_roles == {"Exchange Administrator"}
     secret = state.client_secret(contoso.client_id)
     state.reset()
-    assert state.client_secret(contoso.client_id) == secret  # stable for the process, so sandbox.env stays valid
+    assert (
+        state.client_secret(contoso.client_id) == secret
+    )  # stable for the process, so sandbox.env stays valid
     assert SandboxState().client_secret(contoso.client_id) != secret
 
 
 def test_add_user_defaults(state: SandboxState) -> None:
     user = state.add_user("contoso", "new@contoso.com")
-    assert (user.account_enabled, user.mailbox.smtp_client_authentication_disabled, user.per_user_mfa_state) == (True, None, "disabled")
+    assert (
+        user.account_enabled,
+        user.mailbox.smtp_client_authentication_disabled,
+        user.per_user_mfa_state,
+    ) == (True, None, "disabled")
     assert user.assigned_licenses and user.mail == "new@contoso.com"
     with pytest.raises(ValueError):
         state.add_user("contoso", "NEW@contoso.com")
@@ -75,19 +101,40 @@ def test_add_user_defaults(state: SandboxState) -> None:
 
 
 def test_seed_from_a_dict() -> None:
-    seed = {"tenants": {"t": {"id": CONTOSO, "displayName": "T", "domains": ["t.example"],
-                              "users": [{"userPrincipalName": "a@t.example", "mailbox": None}]}}}
+    seed = {
+        "tenants": {
+            "t": {
+                "id": CONTOSO,
+                "displayName": "T",
+                "domains": ["t.example"],
+                "users": [{"userPrincipalName": "a@t.example", "mailbox": None}],
+            }
+        }
+    }
     state = SandboxState(seed)
     assert state.tenant("t").user("a@t.example").mailbox is None
     with pytest.raises(ValueError, match="unknown keys"):
-        SandboxState({"tenants": {"t": {**seed["tenants"]["t"], "users": [{"userPrincipalName": "a@t", "mialbox": None}]}}})
+        SandboxState(
+            {
+                "tenants": {
+                    "t": {**seed["tenants"]["t"], "users": [{"userPrincipalName": "a@t", "mialbox": None}]}
+                }
+            }
+        )
 
 
 def test_new_user_is_visible_over_the_wire(api: Api, sb: Sandbox) -> None:
-    sb.state.add_user("fabrikam", "desk@fabrikam.com", smtp_client_authentication_disabled=True, per_user_mfa_state="enforced")
+    sb.state.add_user(
+        "fabrikam",
+        "desk@fabrikam.com",
+        smtp_client_authentication_disabled=True,
+        per_user_mfa_state="enforced",
+    )
     token = api.token(tenant="fabrikam")
     assert api.graph("GET", "/users/desk@fabrikam.com", token=token).status_code == 200
-    mailbox = api.exo("Get-CASMailbox", {"Identity": "desk@fabrikam.com"}, tenant="fabrikam").json()["value"][0]
+    mailbox = api.exo("Get-CASMailbox", {"Identity": "desk@fabrikam.com"}, tenant="fabrikam").json()["value"][
+        0
+    ]
     assert mailbox["SmtpClientAuthenticationDisabled"] is True
 
 
@@ -105,7 +152,12 @@ def test_reset_restores_the_seed(api: Api, sb: Sandbox) -> None:
     assert contoso.user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled is True
     assert contoso.smtp_client_authentication_disabled is True
     assert contoso.apps[0].directory_roles == {"Exchange Administrator"}
-    assert (sb.state.faults.rules, len(sb.state.requests), sb.state.token_lifetime, sb.state.basic_auth_retired) == ([], 0, 3599, False)
+    assert (
+        sb.state.faults.rules,
+        len(sb.state.requests),
+        sb.state.token_lifetime,
+        sb.state.basic_auth_retired,
+    ) == ([], 0, 3599, False)
 
 
 def test_requests_are_recorded_without_secrets(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,10 +169,15 @@ def test_requests_are_recorded_without_secrets(sb: Sandbox, monkeypatch: pytest.
     tokens = []
     for credential in (secret, cert.msal_credential(), "a-wrong-secret"):
         app = msal.ConfidentialClientApplication(
-            client_id, authority=f"{sb.url}/{tenant_id}", client_credential=credential, instance_discovery=False,
+            client_id,
+            authority=f"{sb.url}/{tenant_id}",
+            client_credential=credential,
+            instance_discovery=False,
             verify=str(sb.ca_path),
         )
-        tokens += [app.acquire_token_for_client(scopes=[scope]).get("access_token") for scope in (GRAPH, EXCHANGE)]
+        tokens += [
+            app.acquire_token_for_client(scopes=[scope]).get("access_token") for scope in (GRAPH, EXCHANGE)
+        ]
     api = Api(sb)
     api.graph("GET", "/users/printer@contoso.com", token=tokens[0])
     api.exo("Get-CASMailbox", {"Identity": "printer"}, token=tokens[1])

@@ -28,7 +28,12 @@ def test_serve_forever_in_its_own_process(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from bot.sandbox.testing import serve_forever; serve_forever('127.0.0.1', 0, sys.argv[1])", str(tmp_path)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bot.sandbox.testing import serve_forever as s; s('127.0.0.1', 0, sys.argv[1])",
+            str(tmp_path),
+        ],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
@@ -40,12 +45,27 @@ def test_serve_forever_in_its_own_process(tmp_path: Path) -> None:
         assert url.startswith("https://localhost:")
         env_file = tmp_path / "sandbox.env"
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
-        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if not line.startswith("#"))
-        assert set(env) == {"M365_TENANT_ID", "M365_CLIENT_ID", "M365_CLIENT_SECRET", "M365_LOGIN_URL", "M365_GRAPH_URL", "M365_EXCHANGE_URL", "M365_CA_BUNDLE"}
+        env = dict(
+            line.split("=", 1) for line in env_file.read_text().splitlines() if not line.startswith("#")
+        )
+        assert set(env) == {
+            "M365_TENANT_ID",
+            "M365_CLIENT_ID",
+            "M365_CLIENT_SECRET",
+            "M365_LOGIN_URL",
+            "M365_GRAPH_URL",
+            "M365_EXCHANGE_URL",
+            "M365_CA_BUNDLE",
+        }
         assert env["M365_LOGIN_URL"] == url and env["M365_CA_BUNDLE"] == str(tmp_path / "ca.pem")
         token = requests.post(
             f"{url}/{env['M365_TENANT_ID']}/oauth2/v2.0/token",
-            data={"grant_type": "client_credentials", "client_id": env["M365_CLIENT_ID"], "client_secret": env["M365_CLIENT_SECRET"], "scope": "https://graph.microsoft.com/.default"},
+            data={
+                "grant_type": "client_credentials",
+                "client_id": env["M365_CLIENT_ID"],
+                "client_secret": env["M365_CLIENT_SECRET"],
+                "scope": "https://graph.microsoft.com/.default",
+            },
             verify=env["M365_CA_BUNDLE"],
             timeout=5,
         )

@@ -62,14 +62,12 @@ def create_app(state: SandboxState) -> Flask:
                 return {"error": str(exc)}, 400
             return asdict(rule), 201
         if request.method == "DELETE":
-            if "id" in request.args:
-                return (
-                    ("", 204)
-                    if state.faults.remove(int(request.args["id"]))
-                    else ({"error": "no such fault"}, 404)
-                )
-            state.faults.clear()
-            return "", 204
+            if "id" not in request.args:
+                state.faults.clear()
+                return "", 204
+            rule_id = request.args["id"]
+            removed = rule_id.isdigit() and state.faults.remove(int(rule_id))
+            return ("", 204) if removed else ({"error": "no such fault"}, 404)
         return {"rules": state.faults.as_json()}
 
     @app.route("/", defaults={"path": ""}, methods=METHODS)

@@ -96,7 +96,7 @@ def serve_forever(host: str, port: int, state_dir: Path | str) -> None:
     print(
         f"  Point the bot at it: set -a; . {env_path}; set +a  (M365_* variables; the file holds the secret)"
     )
-    print(f"  and in app.yaml set m365.endpoints.login/graph/exchange to {sandbox.url} and m365.ca_bundle")
+    print("  then, for example: python -m bot diagnose scanner@contoso.com")
     print(
         f"  Control plane: {sandbox.url}/_sandbox/health, POST /_sandbox/reset, POST|DELETE /_sandbox/faults",
         flush=True,

@@ -373,3 +373,17 @@ def test_batch_item_throttled_with_retry_after(api: Api, sb: Sandbox) -> None:
 def test_unknown_path_and_method(api: Api) -> None:
     assert error_of(api.graph("GET", "/groups"))[:2] == (400, "BadRequest")
     assert error_of(api.graph("DELETE", "/users/printer@contoso.com"))[0] == 405
+
+
+def test_batch_items_cannot_be_batches(api: Api) -> None:
+    items = [
+        {
+            "id": "1",
+            "method": "POST",
+            "url": "/$batch",
+            "headers": {"Content-Type": "application/json"},
+            "body": {},
+        }
+    ]
+    [item] = api.graph("POST", "/$batch", json={"requests": items}).json()["responses"]
+    assert item["status"] == 400

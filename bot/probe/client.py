@@ -1,0 +1,436 @@
+"""`probe()`: one SMTP AUTH session, phase by phase, ending in a classified `ProbeResult` (never raising)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, make_msgid
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.diagnosis import classify, parse_reply
+from bot.errors import BotError
+from bot.probe.model import MECHANISMS, Credential, ProbeReply, ProbeResult, ProbeTarget
+from bot.probe.wire import (
+    REDACTED,
+    Connection,
+    ProtocolError,
+    Redactor,
+    ServerClosed,
+    SmtpReply,
+    Transcript,
+    b64,
+)
+
+log = logging.getLogger("bot.probe")
+
+EXCHANGE_ONLINE_DOMAINS = ("office365.com", "outlook.com", "office365.us", "outlook.cn")
+"""Host names under these domains are Exchange Online, which offers no implicit TLS for client submission."""
+
+SUBJECT = "smtp-auth-bot probe"
+
+# OpenSSL reasons for "the peer's first bytes are not a TLS record", i.e. a plain-text SMTP greeting.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
+_VERIFY_DETAILS = {9: "not_yet_valid", 10: "expired", 62: "hostname_mismatch", 64: "hostname_mismatch"}
+_FALLBACK_CAUSES = {
+    "greeting": "greeting_rejected",
+    "ehlo": "ehlo_rejected",
+    "ehlo_tls": "ehlo_rejected",
+    "starttls": "starttls_rejected",
+    "auth": "auth_rejected",
+    "mail_from": "submission_rejected",
+    "rcpt_to": "submission_rejected",
+    "data": "submission_rejected",
+}
+
+
+class _Stop(Exception):
+    """Ends the probe with a cause; `polite` when the session is in step and QUIT makes sense."""
+
+    def __init__(
+        self, cause: str, message: str, *, detail: str | None = None, reply: SmtpReply | None = None,
+        polite: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.cause, self.message, self.detail, self.reply, self.polite = cause, message, detail, reply, polite
+
+
+def is_exchange_online(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in EXCHANGE_ONLINE_DOMAINS)
+
+
+def probe(target: ProbeTarget, *, credential: Credential = None, clock: Clock = SYSTEM_CLOCK) -> ProbeResult:
+    """Run one probe. Server misbehaviour of any kind comes back as a result with a cause, never raised.
+
+    `credential` is the password (login, plain) or the token (xoauth2), or a callable returning it; it is
+    used once and kept nowhere, and it is redacted (as is its base64 form) from everything recorded.
+    """
+    return _Probe(target, clock).run(credential)
+
+
+class _Probe:
+    def __init__(self, target: ProbeTarget, clock: Clock) -> None:
+        self.target = target
+        self.clock = clock
+        self.redact = Redactor()
+        self.transcript = Transcript(self.redact, target.name or target.mailbox)
+        self.conn: Connection | None = None
+        self.phase = "credential"
+        self.timings: dict[str, float] = {}
+        self.notes: list[str] = []
+        self.mechanisms: tuple[str, ...] = ()
+        self.extensions: set[str] = set()
+        self.last_reply: SmtpReply | None = None
+        self.tls: dict[str, str | None] = {}
+        self.not_after: datetime | None = None
+        self.submitted = False
+
+    def run(self, credential: Credential) -> ProbeResult:
+        started_at, start = self.clock.now(), self.clock.monotonic()
+        polite = False
+        try:
+            self._session(credential)
+            polite = True
+            outcome = _Stop("ok", self._success_message())
+        except _Stop as stop:
+            outcome, polite = stop, stop.polite
+        except TimeoutError:
+            outcome = _Stop("timeout", self._timeout_message())
+        except ProtocolError as exc:
+            outcome = _Stop("protocol_error", f"{exc} (in {self.phase})")
+        except (ServerClosed, ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            outcome = _Stop("server_closed", f"the server closed the connection during {self.phase}")
+        except OSError as exc:
+            outcome = _Stop("connection_failed", f"network error during {self.phase}: {exc.strerror or exc}")
+        if self.conn is not None:
+            if polite and (outcome.reply is None or outcome.reply.code != 421):
+                self._quit()
+            self.conn.close()
+        result = self._result(outcome, started_at, round((self.clock.monotonic() - start) * 1000, 1))
+        log.info(
+            "probe %s: %s in %s (%s)",
+            result.name or result.mailbox, result.cause, result.phase, result.message,
+        )
+        return result
+
+    # --- phases -----------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        self.phase = name
+        start = self.clock.monotonic()
+        if self.conn is not None:
+            self.conn.set_deadline(self.target.timeout)
+        try:
+            yield
+        finally:
+            self.timings[name] = round((self.clock.monotonic() - start) * 1000, 1)
+
+    def _session(self, credential: Credential) -> None:
+        target = self.target
+        secret = self._secret(credential) if target.auth != "none" else ""
+        if target.tls == "implicit":
+            self.notes.append(
+                "implicit TLS: fine for other servers, but Exchange Online accepts SMTP AUTH only with "
+                "STARTTLS on port 587"
+            )
+            if is_exchange_online(target.host):
+                raise _Stop(
+                    "implicit_tls_unsupported",
+                    f"{target.host} is Exchange Online, which has no implicit TLS; use STARTTLS on port 587",
+                    polite=False,
+                )
+        context = self._tls_context() if target.tls != "none" else None
+        with self._phase("connect"):
+            self.conn = Connection(self._connect(), self.transcript, self.clock)
+        if context is not None and target.tls == "implicit":
+            self._handshake(context)
+        with self._phase("greeting"):
+            self._expect(self._read(), 220)
+        self._ehlo("ehlo")
+        if context is not None and target.tls == "starttls":
+            with self._phase("starttls"):
+                if "STARTTLS" not in self.extensions:
+                    raise _Stop("no_starttls", f"{target.host}:{target.port} does not offer STARTTLS")
+                self.conn.send("STARTTLS")
+                self._expect(self._read(), 220)
+            self._handshake(context)
+            self._ehlo("ehlo_tls")
+        if context is None and target.auth != "none":
+            self.notes.append("TLS not used: the credentials crossed the network unencrypted")
+        if target.auth != "none":
+            with self._phase("auth"):
+                self._authenticate(secret)
+        if target.auth == "none" or target.submit_to:
+            self._submit()
+
+    def _secret(self, credential: Credential) -> str:
+        what = "token" if self.target.auth == "xoauth2" else "password"
+        with self._phase("credential"):
+            try:
+                secret = credential() if callable(credential) else credential
+            except BotError as exc:
+                message = f"could not get the {what}: {exc.message}"
+                raise _Stop("credential_unavailable", message, polite=False) from None
+        if not secret:
+            raise _Stop("credential_unavailable", f"no {what} to authenticate with", polite=False)
+        self.redact.add(secret)
+        return secret
+
+    def _tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.target.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def _connect(self) -> socket.socket:
+        host, port = self.target.host, self.target.port
+        try:
+            addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise _Stop("dns_failure", f"cannot resolve {host}: {exc.strerror}", polite=False) from None
+        deadline = self.clock.monotonic() + self.target.timeout
+        error: OSError | None = None
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(max(deadline - self.clock.monotonic(), 0.001))
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                error = exc
+            else:
+                self.transcript.add("*", f"connected to {address[0]} port {address[1]}")
+                return sock
+        if isinstance(error, TimeoutError):
+            raise error
+        if isinstance(error, ConnectionRefusedError):
+            raise _Stop("connection_refused", f"{host}:{port} refused the connection", polite=False)
+        detail = error.strerror if error is not None and error.strerror else str(error)
+        raise _Stop("connection_failed", f"cannot connect to {host}:{port}: {detail}", polite=False)
+
+    def _handshake(self, context: ssl.SSLContext) -> None:
+        assert self.conn is not None
+        implicit = self.target.tls == "implicit"
+        name = self.target.server_hostname or self.target.host
+        with self._phase("tls_handshake"):
+            try:
+                sock = self.conn.start_tls(context, name)
+            except ssl.SSLCertVerificationError as exc:
+                detail = _VERIFY_DETAILS.get(exc.verify_code, "untrusted")
+                raise _Stop(
+                    "tls_failure", f"certificate rejected ({detail}): {exc.verify_message}", detail=detail,
+                    polite=False,
+                ) from None
+            except (ssl.SSLEOFError, ConnectionError):
+                raise _Stop(
+                    "tls_failure", "the server closed the connection during the TLS handshake",
+                    detail="protocol", polite=False,
+                ) from None
+            except ssl.SSLError as exc:
+                if implicit and exc.reason in _NOT_TLS:
+                    raise _Stop(
+                        "implicit_tls_unsupported",
+                        "the server answered the TLS handshake in plain text: this port expects STARTTLS",
+                        polite=False,
+                    ) from None
+                raise _Stop(
+                    "tls_failure", f"TLS handshake failed: {exc.reason or exc}", detail="protocol",
+                    polite=False,
+                ) from None
+        cipher = sock.cipher()
+        self.tls = {"version": sock.version(), "cipher": cipher[0] if cipher else None}
+        cert = sock.getpeercert() or {}
+        not_after = cert.get("notAfter")
+        if isinstance(not_after, str):
+            self.not_after = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC)
+        self.transcript.add("*", f"TLS established: {self.tls['version']} {self.tls['cipher']}")
+
+    def _ehlo(self, phase: str) -> None:
+        assert self.conn is not None
+        name = self.target.ehlo_name or socket.gethostname() or "localhost"
+        with self._phase(phase):
+            self.conn.send(f"EHLO {name}")
+            reply = self._read()
+            if reply.code // 100 == 5:
+                self.notes.append(f"the server refused EHLO ({reply.code}); used HELO (no extensions)")
+                self.conn.send(f"HELO {name}")
+                helo = self._read()
+                self._expect(helo, 250)
+                self.extensions, self.mechanisms = set(), ()
+                return
+            self._expect(reply, 250)
+        self.extensions, mechanisms = set(), []
+        for text in reply.texts[1:]:
+            keyword, _, params = text.strip().upper().partition(" ")
+            if keyword.startswith("AUTH="):  # the pre-RFC 4954 form some servers still send as well
+                keyword, params = "AUTH", f"{keyword[5:]} {params}"
+            self.extensions.add(keyword)
+            if keyword == "AUTH":
+                mechanisms += [m for m in params.split() if m not in mechanisms]
+        self.mechanisms = tuple(mechanisms)
+
+    def _authenticate(self, secret: str) -> None:
+        assert self.conn is not None
+        mechanism = MECHANISMS[self.target.auth]
+        if mechanism not in self.mechanisms:
+            offered = f"offers AUTH {' '.join(self.mechanisms)}" if self.mechanisms else "offers no AUTH"
+            hint = " (Exchange Online offers AUTH only after STARTTLS)" if self.target.tls == "none" else ""
+            raise _Stop("mechanism_not_offered", f"the server {offered}, not {mechanism}{hint}")
+        user = self.target.mailbox
+        if mechanism == "PLAIN":
+            blob = b64(f"\0{user}\0{secret}")
+            self.redact.add(blob)
+            self.conn.send(f"AUTH PLAIN {blob}", f"AUTH PLAIN {REDACTED}")
+            reply = self._read()
+        elif mechanism == "LOGIN":
+            self.conn.send("AUTH LOGIN")
+            reply = self._read()
+            for answer in (user, secret):
+                if reply.code != 334:
+                    break
+                self.conn.send(b64(answer), REDACTED)
+                reply = self._read()
+        else:
+            blob = b64(f"user={user}\x01auth=Bearer {secret}\x01\x01")
+            self.redact.add(blob)
+            self.conn.send(f"AUTH XOAUTH2 {blob}", f"AUTH XOAUTH2 {REDACTED}")
+            reply = self._read()
+            if reply.code == 334:
+                self.notes.append(f"XOAUTH2 error from the server: {_decode_challenge(reply)}")
+                self.conn.send("")
+                reply = self._read()
+        self._expect(reply, 235)
+
+    def _submit(self) -> None:
+        assert self.conn is not None
+        target = self.target
+        with self._phase("mail_from"):
+            self.conn.send(f"MAIL FROM:<{target.mailbox}>")
+            self._expect(self._read(), 250)
+        if not target.submit_to:
+            return
+        with self._phase("rcpt_to"):
+            self.conn.send(f"RCPT TO:<{target.submit_to}>")
+            self._expect(self._read(), 250, 251)
+        with self._phase("data"):
+            self.conn.send("DATA")
+            self._expect(self._read(), 354)
+            lines = _test_message(target.mailbox, target.submit_to, self.clock.now())
+            self.transcript.add("C", f"<test message: {len(lines)} lines, Subject: {SUBJECT}>")
+            self.conn.send_raw("".join(line + "\r\n" for line in lines).encode())
+            self.conn.send(".")
+            self._expect(self._read(), 250)
+        self.submitted = True
+
+    def _quit(self) -> None:
+        assert self.conn is not None
+        phase = self.phase
+        with contextlib.suppress(OSError, ProtocolError, ServerClosed), self._phase("quit"):
+            self.conn.send("QUIT")
+            self.conn.read_reply()
+        self.phase = phase
+
+    # --- replies ----------------------------------------------------------------------------------------
+
+    def _read(self) -> SmtpReply:
+        assert self.conn is not None
+        self.last_reply = self.conn.read_reply()
+        return self.last_reply
+
+    def _expect(self, reply: SmtpReply, *codes: int) -> None:
+        if reply.code in codes:
+            return
+        cause = classify(self.redact(reply.raw)).cause.key
+        if cause == "unclassified":
+            cause = _FALLBACK_CAUSES[self.phase]
+        first = self.redact(reply.lines[0])
+        raise _Stop(cause, f"{self.phase} failed: {first}", reply=reply, polite=reply.code != 421)
+
+    # --- result -----------------------------------------------------------------------------------------
+
+    def _success_message(self) -> str:
+        auth = "MAIL FROM accepted"
+        if self.target.auth != "none":
+            auth = f"AUTH {MECHANISMS[self.target.auth]} succeeded"
+        return auth + (f"; test message to {self.target.submit_to} accepted" if self.submitted else "")
+
+    def _timeout_message(self) -> str:
+        message = f"no answer within {self.target.timeout:g} s during {self.phase}"
+        if self.phase == "greeting" and self.target.tls != "implicit" and self.target.port == 465:
+            message += " (port 465 usually expects implicit TLS)"
+        return message
+
+    def _result(self, outcome: _Stop, started_at: datetime, duration_ms: float) -> ProbeResult:
+        target = self.target
+        ok = outcome.cause == "ok"
+        replied = outcome.reply or (self.last_reply if ok else None)
+        reply = None
+        if replied is not None:
+            parsed = parse_reply(self.redact(replied.raw))
+            reply = ProbeReply(parsed.code, parsed.enhanced_status, parsed.text, parsed.raw)
+        days_left = None
+        if self.not_after is not None:
+            days_left = int((self.not_after - self.clock.now()).total_seconds() // 86400)
+        last_phase = [phase for phase in self.timings if phase != "quit"]
+        return ProbeResult(
+            name=target.name,
+            host=target.host,
+            port=target.port,
+            mailbox=target.mailbox,
+            tls_mode=target.tls,
+            auth=target.auth,
+            auth_mode=target.auth_mode,
+            ok=ok,
+            phase=last_phase[-1] if ok and last_phase else self.phase,
+            cause=outcome.cause,
+            detail=outcome.detail,
+            message=self.redact(outcome.message),
+            reply=reply,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            timings_ms=dict(self.timings),
+            tls_version=self.tls.get("version"),
+            tls_cipher=self.tls.get("cipher"),
+            cert_not_after=self.not_after,
+            cert_days_left=days_left,
+            mechanisms=self.mechanisms,
+            submitted=self.submitted,
+            notes=tuple(self.redact(note) for note in self.notes),
+            transcript=tuple(self.transcript.entries),
+        )
+
+
+def _decode_challenge(reply: SmtpReply) -> str:
+    text = reply.texts[0].strip() if reply.texts else ""
+    try:
+        return base64.b64decode(text, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return text
+
+
+def _test_message(sender: str, recipient: str, now: datetime) -> list[str]:
+    """A small RFC 5322 message as dot-stuffed lines."""
+    message = EmailMessage()
+    message["Date"] = format_datetime(now)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = SUBJECT
+    message["Message-ID"] = make_msgid("smtp-auth-bot", domain=sender.rpartition("@")[2] or "localhost")
+    message.set_content(
+        f"Test message from smtp-auth-bot, checking that {sender} can submit mail over SMTP AUTH.\n"
+        "It needs no action and can be deleted.\n"
+    )
+    lines = message.as_bytes(policy=SMTP_POLICY).decode("utf-8").split("\r\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return ["." + line if line.startswith(".") else line for line in lines]

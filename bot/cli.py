@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.config import AppConfig, check_config_main, load_config
+from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError, ConfigError
 from bot.m365.tenant import M365, connect
 from bot.workflow.diagnose import AUTH_MODES, diagnose
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--json", action="store_true", help="machine-readable output")
     diag.add_argument("--auth", choices=AUTH_MODES, default="basic", help="how the device signs in (default basic)")
     diag.add_argument("--org", action="store_true", help="propose the organisation-wide switch instead of the mailbox's")
+    exp = sub.add_parser("explain", help="say what an SMTP reply from Exchange Online means and what fixes it")
+    exp.add_argument("reply", nargs="+", metavar="REPLY", help="the reply text, e.g. from the device's log")
+    exp.add_argument("--json", action="store_true", help="machine-readable output")
     box = sub.add_parser("sandbox", help="run the sandbox tenant as its own process")
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--port", type=int, default=8443)
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     try:
         if command == "check-config":
             return check_config_main(args.config, env, out)
+        if command == "explain":
+            return run_explain(" ".join(args.reply), as_json=args.json, out=out)
         if command == "sandbox":
             from bot.sandbox.testing import serve_forever
 
@@ -115,8 +121,23 @@ def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, 
     return EXIT_OK if all(p.error is None for p in plans) else EXIT_FINDINGS
 
 
+def run_explain(reply: str, *, as_json: bool, out: IO[str]) -> int:
+    if not reply.strip():
+        print("error: give the reply text, e.g. python -m bot explain \"535 5.7.139 Authentication "
+              "unsuccessful, ...\"", file=out)
+        return EXIT_USAGE
+    result = explain(reply)
+    if as_json:
+        json.dump(result, out, indent=2)
+        out.write("\n")
+    else:
+        print(format_explanation(result), file=out)
+    return EXIT_OK
+
+
 CONSOLE_HELP = """Commands:
   diagnose UPN [UPN ...] [--oauth] [--org]   diagnose users and show the plan (read-only)
+  explain REPLY                              what an SMTP reply from Exchange means and what fixes it
   users                                      list the sandbox tenant's demo users
   help                                       this text
   quit                                       leave (or Ctrl-D)"""
@@ -158,6 +179,8 @@ def console(m365: M365, sandbox: Any, stdin: IO[str], out: IO[str]) -> None:
                 return
             if command == "help":
                 print(CONSOLE_HELP, file=out)
+            elif command == "explain":
+                run_explain(line.split(None, 1)[1] if rest else "", as_json=False, out=out)
             elif command == "users":
                 for user in sandbox.state.tenant("contoso").users:
                     print(f"  {user.user_principal_name:<28} {user.display_name}", file=out)

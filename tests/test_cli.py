@@ -95,3 +95,26 @@ def test_run_with_credentials_says_what_is_not_built_yet(sandbox):
     out = io.StringIO()
     assert main([], env=clean_env(**sandbox.env()), stdin=io.StringIO(""), stdout=out) == 0
     assert "not part of this build yet" in out.getvalue()
+
+
+def test_explain_names_the_cause_and_the_fix():
+    out = io.StringIO()
+    reply = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. "
+             "Visit https://aka.ms/smtp_auth_disabled for more information. "
+             "[BN8PR12CA0032.namprd12.prod.outlook.com 2026-11-28T10:00:00.000Z 08DE1A2B3C4D5E6F]")
+    assert main(["explain", reply], env=clean_env(), stdout=out) == 0
+    assert "[smtp_auth_disabled_mailbox]" in out.getvalue() and "mailbox_smtp_auth" in out.getvalue()
+
+
+def test_explain_json_subprocess():
+    done = run_bot("explain", "--json", "530 5.7.57 Client not authenticated to send mail.")
+    assert done.returncode == 0
+    data = json.loads(done.stdout)
+    assert data["cause"] == "not_authenticated" and data["code"] == 530 and data["enhanced_status"] == "5.7.57"
+    assert {"steps", "advice"} <= set(data)
+
+
+def test_explain_without_text_is_a_usage_error():
+    out = io.StringIO()
+    assert main(["explain", "  "], env=clean_env(), stdout=out) == 2
+    assert "give the reply text" in out.getvalue()

@@ -12,7 +12,7 @@ from bot.probe.client import probe
 from bot.probe.model import Credential, ProbeResult, ProbeTarget
 
 EXCHANGE_CONNECTIONS_PER_MAILBOX = 3
-"""Exchange Online refuses a fourth concurrent SMTP AUTH connection for a mailbox (432 4.3.2 ... thread limit)."""
+"""Exchange Online refuses a 4th concurrent SMTP AUTH connection to a mailbox (432 4.3.2 thread limit)."""
 
 
 class MailboxLimiter:

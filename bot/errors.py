@@ -123,3 +123,7 @@ class UpstreamError(M365Error):
         self.code = code
         self.detail = detail
         self.request_id = request_id
+
+
+class NotAllowed(BotError):
+    """The actor may not do this (not an approver, not a requester, their own request)."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bot.clock import FakeClock
 from bot.config import AppConfig, load_config, with_overrides
 from bot.m365.tenant import M365, connect
 from bot.sandbox.testing import Sandbox, start_sandbox
+from bot.store import normalise_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,3 +67,25 @@ def make_m365(sandbox: Sandbox, clock: FakeClock) -> Callable[..., M365]:
 @pytest.fixture
 def m365(make_m365: Callable[..., M365]) -> M365:
     return make_m365()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to an empty database: a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'bot.db'}"
+        return
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    schema_name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(normalise_url(base), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema_name}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
+        admin.dispose()

@@ -1,0 +1,69 @@
+"""Who may ask for and decide a change: approvers by Slack user or user-group id, never the requester. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+#: Resolves a Slack user-group id (S...) to the ids of its members.
+GroupMembers = Callable[[str], Iterable[str]]
+
+
+def _split(ids: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    ids = [i.strip() for i in ids if i and i.strip()]
+    return frozenset(i for i in ids if not i.startswith("S")), frozenset(i for i in ids if i.startswith("S"))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an actor may not do something, in words to show them (ephemerally)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    approvers: frozenset[str]
+    approver_groups: frozenset[str]
+    requesters: frozenset[str] = frozenset()
+    requester_groups: frozenset[str] = frozenset()
+    allow_self_approval: bool = False
+    ttl: timedelta = timedelta(minutes=60)
+
+    @classmethod
+    def from_ids(cls, approvers: Iterable[str], requesters: Iterable[str] = (), *,
+                 allow_self_approval: bool = False, ttl: timedelta = timedelta(minutes=60)) -> GatePolicy:
+        users, groups = _split(approvers)
+        req_users, req_groups = _split(requesters)
+        return cls(users, groups, req_users, req_groups, allow_self_approval, ttl)
+
+    @classmethod
+    def from_config(cls, slack: object) -> GatePolicy:
+        return cls.from_ids(
+            slack.approvers, slack.requesters,  # type: ignore[attr-defined]
+            allow_self_approval=slack.allow_self_approval,  # type: ignore[attr-defined]
+            ttl=timedelta(minutes=slack.approval_ttl_minutes),  # type: ignore[attr-defined]
+        )
+
+    def is_approver(self, user: str, members: GroupMembers) -> bool:
+        return user in self.approvers or any(user in set(members(g)) for g in self.approver_groups)
+
+    def may_request(self, user: str, members: GroupMembers) -> Refusal | None:
+        if not self.requesters and not self.requester_groups:
+            return None
+        if user in self.requesters or any(user in set(members(g)) for g in self.requester_groups):
+            return None
+        if self.is_approver(user, members):
+            return None
+        return Refusal("You are not on the list of people who may ask for SMTP AUTH changes. Ask an approver.")
+
+    def may_decide(self, user: str, requester: str, members: GroupMembers, *, approve: bool) -> Refusal | None:
+        """Approvers decide; the requester may withdraw (deny) their own request but never approve it."""
+        if user == requester and not approve:
+            return None
+        if user == requester and not self.allow_self_approval:
+            return Refusal("You asked for this change, so someone else must approve it.")
+        if self.is_approver(user, members):
+            return None
+        return Refusal("Only the configured approvers can approve or deny this change.")

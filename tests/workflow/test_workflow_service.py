@@ -1,0 +1,220 @@
+"""The approval gate and exactly-once execution, against the sandbox tenant and a real database."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from bot.errors import NotAllowed, UserNotFound
+from bot.store import Store
+from bot.workflow.gate import GatePolicy
+from bot.workflow.service import Workflow
+
+REQUESTER, APPROVER, OTHER, GROUP_MEMBER = "U0REQUEST", "U0APPROVE", "U0RANDOM", "U0INGROUP"
+
+
+@pytest.fixture
+def store(db_url, clock):
+    store = Store(db_url, clock=clock)
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def make_workflow(store, make_m365, clock):
+    made = []
+
+    def make(tenant: str = "contoso", **policy) -> Workflow:
+        m365 = make_m365(tenant)
+        settings = {"approvers": [APPROVER, "S0ADMINS"], "ttl": timedelta(minutes=60)} | policy
+        gate = GatePolicy.from_ids(settings.pop("approvers"), settings.pop("requesters", ()), **settings)
+        changed: list[str] = []
+        flow = Workflow(store, lambda: m365, gate, clock=clock,
+                        members=lambda group: [GROUP_MEMBER] if group == "S0ADMINS" else [],
+                        on_change=changed.append)
+        flow.changed = changed  # type: ignore[attr-defined]
+        made.append(flow)
+        return flow
+
+    yield make
+    for flow in made:
+        flow.close()
+
+
+def mailbox_value(sandbox, upn):
+    return sandbox.state.tenant("contoso").user(upn).mailbox.smtp_client_authentication_disabled
+
+
+def set_casmailbox_calls(sandbox):
+    return [r for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Set-CASMailbox"]
+
+
+def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
+    flow = make_workflow()
+    view = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS")
+    [step] = view.steps
+    assert step.state == "pending" and step.handler_key == "mailbox_smtp_auth"
+    assert step.proposed["current"] is None and step.proposed["proposed"] is False
+
+    assert flow.decide(step.id, OTHER, approve=True).kind == "refused"
+    refused = flow.decide(step.id, REQUESTER, approve=True)
+    assert refused.kind == "refused" and "someone else" in refused.message
+    assert store.get_step(step.id).state == "pending"
+
+    outcome = flow.decide(step.id, APPROVER, approve=True)
+    assert outcome.kind == "approved" and outcome.run
+    sandbox.state.requests.clear()
+    done = flow.run(step.id)
+    assert done.state == "verified" and done.before is None and done.after is False
+    assert mailbox_value(sandbox, "copier@contoso.com") is False
+    assert len(set_casmailbox_calls(sandbox)) == 1
+
+    assert flow.request_undo(step.id, REQUESTER).kind == "undo_requested"
+    assert flow.decide(step.id, REQUESTER, approve=True).kind == "refused"  # asked for the undo
+    assert flow.decide(step.id, APPROVER, approve=True).kind == "undo_approved"
+    assert flow.run(step.id).state == "reverted"
+    assert mailbox_value(sandbox, "copier@contoso.com") is None  # "inherit" restored, not "disabled"
+
+    actions = [(r.actor, r.action) for r in store.audit_rows(request_id=view.request.id)]
+    assert actions == [
+        (REQUESTER, "request.created"), (OTHER, "step.refused"), (REQUESTER, "step.refused"),
+        (APPROVER, "step.approved"), ("smtp-auth-bot", "step.applying"), ("smtp-auth-bot", "step.applied"),
+        ("smtp-auth-bot", "step.verified"), (REQUESTER, "undo.requested"), (REQUESTER, "undo.refused"),
+        (APPROVER, "undo.approved"), ("smtp-auth-bot", "undo.applied"), ("smtp-auth-bot", "undo.verified"),
+    ]
+    applied = next(r for r in store.audit_rows(request_id=view.request.id) if r.action == "step.applied")
+    assert applied.before["before"] is None and applied.after["after"] is False
+    undo = next(r for r in store.audit_rows(request_id=view.request.id) if r.action == "undo.applied")
+    assert (undo.before, undo.after) == (False, None)
+    assert flow.changed.count(view.request.id) >= 6
+
+
+def test_group_member_approves_and_first_decision_wins(make_workflow, store):
+    flow = make_workflow()
+    [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
+    assert flow.decide(step.id, GROUP_MEMBER, approve=False).kind == "denied"
+    late = flow.decide(step.id, APPROVER, approve=True)
+    assert late.kind == "already" and f"<@{GROUP_MEMBER}>" in late.message and not late.run
+    assert store.get_step(step.id).state == "denied"
+
+
+def test_requester_may_withdraw_but_self_approval_needs_the_switch(make_workflow):
+    flow = make_workflow()
+    [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
+    assert flow.decide(step.id, REQUESTER, approve=False).kind == "denied"
+    solo = make_workflow(approvers=[REQUESTER], allow_self_approval=True)
+    [step] = solo.open_request("erp@contoso.com", REQUESTER, "C0OPS").steps
+    assert solo.decide(step.id, REQUESTER, approve=True).kind == "approved"
+
+
+def test_expired_approval_is_refused(make_workflow, clock, store, sandbox):
+    flow = make_workflow()
+    [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
+    clock.advance(61 * 60)
+    outcome = flow.decide(step.id, APPROVER, approve=True)
+    assert outcome.kind == "expired" and "/smtp-enable scanner@contoso.com" in outcome.message
+    assert store.get_step(step.id).state == "expired" and not set_casmailbox_calls(sandbox)
+
+
+def test_requesters_list_is_enforced(make_workflow):
+    flow = make_workflow(requesters=["U0HELPDESK"])
+    with pytest.raises(NotAllowed):
+        flow.open_request("scanner@contoso.com", OTHER, "C0OPS")
+    assert flow.open_request("scanner@contoso.com", "U0HELPDESK", "C0OPS").steps
+
+
+def test_unknown_user_raises_and_stores_nothing(make_workflow, store):
+    with pytest.raises(UserNotFound):
+        make_workflow().open_request("ghost@contoso.com", REQUESTER, "C0OPS")
+    assert store.list_requests() == []
+
+
+def test_nothing_to_change_closes_the_request(make_workflow):
+    view = make_workflow().open_request("printer@contoso.com", REQUESTER, "C0OPS")
+    assert view.steps == [] and view.request.state == "closed" and view.plan["healthy"]
+
+
+def test_fifty_concurrent_approvals_apply_once(make_workflow, sandbox, store):
+    flow = make_workflow()
+    [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
+    barrier = threading.Barrier(50)
+    outcomes = []
+
+    def click(n: int) -> None:
+        barrier.wait()
+        outcome = flow.decide(step.id, APPROVER if n % 2 else GROUP_MEMBER, approve=True)
+        outcomes.append(outcome.kind)
+        if outcome.run:
+            flow.run(step.id)
+        else:
+            flow.execute(step.id)  # a stray retry of the execution must not apply twice either
+
+    threads = [threading.Thread(target=click, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("approved") == 1 and outcomes.count("already") == 49
+    assert len(set_casmailbox_calls(sandbox)) == 1
+    assert store.get_step(step.id).state == "verified"
+    approvals = [r for r in store.audit_rows(request_id=step.request_id) if r.action == "step.approved"]
+    assert len(approvals) == 1
+
+
+def test_failure_names_the_permission_and_retry_goes_through_the_gate(make_workflow, sandbox, store):
+    _, client_id, _ = sandbox.creds("fabrikam")
+    sandbox.state.revoke(client_id, "Policy.ReadWrite.SecurityDefaults")
+    flow = make_workflow("fabrikam")
+    [step] = flow.open_request("mfp@fabrikam.com", REQUESTER, "C0OPS").steps
+    flow.decide(step.id, APPROVER, approve=True)
+    failed = flow.run(step.id)
+    assert failed.state == "failed" and "Policy.ReadWrite.SecurityDefaults" in failed.error
+    assert sandbox.state.tenant("fabrikam").security_defaults_enabled is True
+
+    assert flow.retry(step.id, OTHER).kind == "refused"
+    assert flow.retry(step.id, REQUESTER).kind == "retry"
+    assert store.get_step(step.id).state == "pending"
+    sandbox.state.grant(client_id, "Policy.ReadWrite.SecurityDefaults")
+    fresh = make_workflow("fabrikam")  # a new token carries the granted permission
+    assert fresh.decide(step.id, REQUESTER, approve=True).kind == "refused"
+    assert fresh.decide(step.id, APPROVER, approve=True).run
+    assert fresh.run(step.id).state == "verified"
+    assert sandbox.state.tenant("fabrikam").security_defaults_enabled is False
+
+
+def test_crash_between_claim_and_apply_is_settled_at_restart(make_workflow, sandbox, store):
+    flow = make_workflow()
+    [scanner] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
+    [erp] = flow.open_request("erp@contoso.com", REQUESTER, "C0OPS").steps
+    [copier] = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS").steps
+    for step in (scanner, erp, copier):
+        flow.decide(step.id, APPROVER, approve=True)
+    # scanner: claimed, then the process died before calling Microsoft.
+    assert store.transition_step(scanner.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    # erp: claimed, the change reached Microsoft, then the process died before recording it.
+    assert store.transition_step(erp.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    sandbox.state.tenant("contoso").user("erp@contoso.com").per_user_mfa_state = "disabled"
+    # copier: approved, never claimed.
+
+    restarted = make_workflow()
+    to_run = restarted.recover()
+    assert store.get_step(scanner.id).state == "failed" and "nothing changed" in store.get_step(scanner.id).error
+    assert store.get_step(erp.id).state == "verified"
+    assert to_run == [copier.id]
+    assert restarted.run(copier.id).state == "verified"
+    assert not set_casmailbox_calls(sandbox)[:-1]  # only copier's one apply reached Exchange
+    assert mailbox_value(sandbox, "scanner@contoso.com") is True  # untouched
+
+
+def test_undo_request_expires(make_workflow, clock, store):
+    flow = make_workflow()
+    [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
+    flow.decide(step.id, APPROVER, approve=True)
+    flow.run(step.id)
+    flow.request_undo(step.id, REQUESTER)
+    clock.advance(2 * 3600)
+    assert flow.decide(step.id, APPROVER, approve=True).kind == "expired"
+    assert store.get_step(step.id).state == "verified"

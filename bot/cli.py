@@ -17,6 +17,7 @@ from bot.config import AppConfig, check_config_main, load_config
 from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError, ConfigError
 from bot.m365.tenant import M365, connect
+from bot.probe import add_probe_arguments, probe_main
 from bot.workflow.diagnose import AUTH_MODES, diagnose
 from bot.workflow.plan import make_plan
 from bot.workflow.report import format_report
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("explain", help="say what an SMTP reply from Exchange Online means and what fixes it")
     exp.add_argument("reply", nargs="+", metavar="REPLY", help="the reply text, e.g. from the device's log")
     exp.add_argument("--json", action="store_true", help="machine-readable output")
+    probe = sub.add_parser("probe", help="probe SMTP AUTH for one mailbox the way a device does")
+    add_probe_arguments(probe)
     box = sub.add_parser("sandbox", help="run the sandbox tenant as its own process")
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--port", type=int, default=8443)
@@ -66,6 +69,8 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
             return EXIT_OK
         cfg = load_config(args.config, env)
         logging.getLogger().setLevel(cfg.logging.level)
+        if command == "probe":
+            return probe_main(args, env, out, token_supplier=lambda: exchange_token(cfg))
         if command == "diagnose":
             with open_tenant(cfg) as m365:
                 return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth,
@@ -121,6 +126,13 @@ def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, 
     return EXIT_OK if all(p.error is None for p in plans) else EXIT_FINDINGS
 
 
+def exchange_token(cfg: AppConfig) -> str:
+    """An app-only token for SMTP XOAUTH2 (scope outlook.office365.com/.default) from the configured app."""
+    if cfg.sandbox:
+        raise ConfigError(["m365: XOAUTH2 without --token-env needs the app's credentials (M365_*)"])
+    return connect(cfg.m365).tokens.token(cfg.m365.exchange_scope)
+
+
 def run_explain(reply: str, *, as_json: bool, out: IO[str]) -> int:
     if not reply.strip():
         print("error: give the reply text, e.g. python -m bot explain \"535 5.7.139 Authentication "
@@ -146,8 +158,14 @@ CONSOLE_HELP = """Commands:
 def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
     """The bot's main process. Until the Slack bot exists this is the sandbox console."""
     if not cfg.sandbox:
-        print("Microsoft 365 credentials are set. The Slack bot and scheduler are not part of this build yet;"
-              " use `python -m bot diagnose UPN` to check a mailbox.", file=out)
+        if not cfg.slack.enabled:
+            print("Microsoft 365 credentials are set but Slack is not (SLACK_BOT_TOKEN); "
+                  "use `python -m bot diagnose UPN` to check a mailbox from here.", file=out)
+            return EXIT_OK
+        from bot.slack.serve import run_http, run_socket_mode
+
+        print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)
+        (run_socket_mode if cfg.slack.mode == "socket" else run_http)(cfg)
         return EXIT_OK
     with sandbox_config(cfg) as (sandboxed, sandbox):
         m365 = connect(sandboxed.m365)

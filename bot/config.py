@@ -427,6 +427,14 @@ class LoggingConfig(_Section):
     level: Annotated[str, AfterValidator(str.upper), _one_of(_LOG_LEVELS)] = "INFO"
 
 
+class ServerConfig(_Section):
+    """The HTTP process that serves Slack (HTTP mode): where it listens and how many workers it runs."""
+
+    port: int = Field(3000, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=64)
+    threads: int = Field(8, ge=1, le=256)
+
+
 class AppConfig(_Section):
     """The whole configuration. `source` is the file it came from (None when built from a dict)."""
 
@@ -436,6 +444,7 @@ class AppConfig(_Section):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     _source: Path | None = PrivateAttr(default=None)
 
     @field_validator("probes")

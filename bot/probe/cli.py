@@ -18,14 +18,20 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `probe` subcommand's options. Secrets are only ever read from named environment variables."""
+    """The `probe` subcommand's options. Secrets are only ever read from named environment variables.
+
+    Turns off option abbreviations on `parser`, so that `--password SECRET` is refused rather than taken
+    as `--password-env SECRET`.
+    """
+    parser.allow_abbrev = False
     parser.add_argument("--host", required=True, help="SMTP server, e.g. smtp.office365.com")
     parser.add_argument("--port", type=int, help="default 587, or 465 with --implicit-tls")
     parser.add_argument("--user", required=True, metavar="MAILBOX", help="the mailbox that authenticates")
     parser.add_argument("--auth", choices=AUTH_CHOICES, default="login", help="mechanism (default login)")
     parser.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
     parser.add_argument(
-        "--token-env", metavar="VAR",
+        "--token-env",
+        metavar="VAR",
         help="environment variable holding an access token for xoauth2 (default: the configured app's token)",
     )
     parser.add_argument("--ca-file", metavar="PEM", help="CA bundle to verify the server (default: system)")
@@ -124,7 +130,9 @@ def format_result(result: ProbeResult) -> str:
     if result.ok:
         lines = [f"OK: {via}: {result.message}"]
     else:
-        lines = [f"FAILED: {via}, in {result.phase}: {result.cause}", f"  {result.message}"]
+        lines = [f"FAILED: {via}, in {result.phase}: {result.cause}"]
+        if result.reply is None:
+            lines.append(f"  {result.message}")
     if result.reply is not None:
         reply = result.reply
         parts = (reply.code, reply.enhanced_status, reply.text)

@@ -41,6 +41,7 @@ _NOT_TLS = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
 )
 _VERIFY_DETAILS = {9: "not_yet_valid", 10: "expired", 62: "hostname_mismatch", 64: "hostname_mismatch"}
+# Causes for replies the catalogue does not know, by the phase they came in.
 _FALLBACK_CAUSES = {
     "greeting": "greeting_rejected",
     "ehlo": "ehlo_rejected",
@@ -51,13 +52,19 @@ _FALLBACK_CAUSES = {
     "rcpt_to": "submission_rejected",
     "data": "submission_rejected",
 }
+_BEFORE_AUTH = frozenset({"greeting", "ehlo", "starttls", "ehlo_tls"})
 
 
 class _Stop(Exception):
     """Ends the probe with a cause; `polite` when the session is in step and QUIT makes sense."""
 
     def __init__(
-        self, cause: str, message: str, *, detail: str | None = None, reply: SmtpReply | None = None,
+        self,
+        cause: str,
+        message: str,
+        *,
+        detail: str | None = None,
+        reply: SmtpReply | None = None,
         polite: bool = True,
     ) -> None:
         super().__init__(message)
@@ -65,6 +72,7 @@ class _Stop(Exception):
 
 
 def is_exchange_online(host: str) -> bool:
+    """Whether `host` is an Exchange Online name (smtp.office365.com and the other clouds' hosts)."""
     host = host.lower().rstrip(".")
     return any(host == domain or host.endswith("." + domain) for domain in EXCHANGE_ONLINE_DOMAINS)
 
@@ -91,7 +99,8 @@ class _Probe:
         self.mechanisms: tuple[str, ...] = ()
         self.extensions: set[str] = set()
         self.last_reply: SmtpReply | None = None
-        self.tls: dict[str, str | None] = {}
+        self.tls_version: str | None = None
+        self.tls_cipher: str | None = None
         self.not_after: datetime | None = None
         self.submitted = False
 
@@ -119,7 +128,10 @@ class _Probe:
         result = self._result(outcome, started_at, round((self.clock.monotonic() - start) * 1000, 1))
         log.info(
             "probe %s: %s in %s (%s)",
-            result.name or result.mailbox, result.cause, result.phase, result.message,
+            result.name or result.mailbox,
+            result.cause,
+            result.phase,
+            result.message,
         )
         return result
 
@@ -138,18 +150,19 @@ class _Probe:
 
     def _session(self, credential: Credential) -> None:
         target = self.target
-        secret = self._secret(credential) if target.auth != "none" else ""
         if target.tls == "implicit":
             self.notes.append(
                 "implicit TLS: fine for other servers, but Exchange Online accepts SMTP AUTH only with "
                 "STARTTLS on port 587"
             )
             if is_exchange_online(target.host):
+                self.phase = "connect"
                 raise _Stop(
                     "implicit_tls_unsupported",
                     f"{target.host} is Exchange Online, which has no implicit TLS; use STARTTLS on port 587",
                     polite=False,
                 )
+        secret = self._secret(credential) if target.auth != "none" else ""
         context = self._tls_context() if target.tls != "none" else None
         with self._phase("connect"):
             self.conn = Connection(self._connect(), self.transcript, self.clock)
@@ -209,6 +222,7 @@ class _Probe:
                 sock.close()
                 error = exc
             else:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # one small command, then wait
                 self.transcript.add("*", f"connected to {address[0]} port {address[1]}")
                 return sock
         if isinstance(error, TimeoutError):
@@ -228,13 +242,17 @@ class _Probe:
             except ssl.SSLCertVerificationError as exc:
                 detail = _VERIFY_DETAILS.get(exc.verify_code, "untrusted")
                 raise _Stop(
-                    "tls_failure", f"certificate rejected ({detail}): {exc.verify_message}", detail=detail,
+                    "tls_failure",
+                    f"certificate rejected ({detail}): {exc.verify_message}",
+                    detail=detail,
                     polite=False,
                 ) from None
             except (ssl.SSLEOFError, ConnectionError):
                 raise _Stop(
-                    "tls_failure", "the server closed the connection during the TLS handshake",
-                    detail="protocol", polite=False,
+                    "tls_failure",
+                    "the server closed the connection during the TLS handshake",
+                    detail="protocol",
+                    polite=False,
                 ) from None
             except ssl.SSLError as exc:
                 if implicit and exc.reason in _NOT_TLS:
@@ -244,16 +262,18 @@ class _Probe:
                         polite=False,
                     ) from None
                 raise _Stop(
-                    "tls_failure", f"TLS handshake failed: {exc.reason or exc}", detail="protocol",
+                    "tls_failure",
+                    f"TLS handshake failed: {exc.reason or exc}",
+                    detail="protocol",
                     polite=False,
                 ) from None
         cipher = sock.cipher()
-        self.tls = {"version": sock.version(), "cipher": cipher[0] if cipher else None}
+        self.tls_version, self.tls_cipher = sock.version(), cipher[0] if cipher else None
         cert = sock.getpeercert() or {}
         not_after = cert.get("notAfter")
         if isinstance(not_after, str):
             self.not_after = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC)
-        self.transcript.add("*", f"TLS established: {self.tls['version']} {self.tls['cipher']}")
+        self.transcript.add("*", f"TLS established: {self.tls_version} {self.tls_cipher}")
 
     def _ehlo(self, phase: str) -> None:
         assert self.conn is not None
@@ -350,8 +370,13 @@ class _Probe:
     def _expect(self, reply: SmtpReply, *codes: int) -> None:
         if reply.code in codes:
             return
-        cause = classify(self.redact(reply.raw)).cause.key
-        if cause == "unclassified":
+        diagnosis = classify(self.redact(reply.raw))
+        # Before AUTH a bare code says little: a 454 to STARTTLS is no "temporary authentication failure".
+        vague = (
+            diagnosis.matched_by.startswith("reply code ") and "enhanced status" not in diagnosis.matched_by
+        )
+        cause = diagnosis.cause.key
+        if cause == "unclassified" or (vague and self.phase in _BEFORE_AUTH):
             cause = _FALLBACK_CAUSES[self.phase]
         first = self.redact(reply.lines[0])
         raise _Stop(cause, f"{self.phase} failed: {first}", reply=reply, polite=reply.code != 421)
@@ -399,8 +424,8 @@ class _Probe:
             started_at=started_at,
             duration_ms=duration_ms,
             timings_ms=dict(self.timings),
-            tls_version=self.tls.get("version"),
-            tls_cipher=self.tls.get("cipher"),
+            tls_version=self.tls_version,
+            tls_cipher=self.tls_cipher,
             cert_not_after=self.not_after,
             cert_days_left=days_left,
             mechanisms=self.mechanisms,
@@ -427,10 +452,10 @@ def _test_message(sender: str, recipient: str, now: datetime) -> list[str]:
     message["Subject"] = SUBJECT
     message["Message-ID"] = make_msgid("smtp-auth-bot", domain=sender.rpartition("@")[2] or "localhost")
     message.set_content(
-        f"Test message from smtp-auth-bot, checking that {sender} can submit mail over SMTP AUTH.\n"
+        f"Test message from smtp-auth-bot:\n{sender} can submit mail over SMTP AUTH.\n"
         "It needs no action and can be deleted.\n"
     )
-    lines = message.as_bytes(policy=SMTP_POLICY).decode("utf-8").split("\r\n")
+    lines = message.as_bytes(policy=SMTP_POLICY.clone(max_line_length=998)).decode("utf-8").split("\r\n")
     if lines and lines[-1] == "":
         lines.pop()
     return ["." + line if line.startswith(".") else line for line in lines]

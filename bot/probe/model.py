@@ -91,7 +91,7 @@ class ProbeTarget:
 
     @property
     def auth_mode(self) -> str | None:
-        """"oauth" for XOAUTH2, "basic" for a password, None without AUTH."""
+        """The auth mode: "oauth" for XOAUTH2, "basic" for a password, None without AUTH."""
         return {"xoauth2": "oauth", "none": None}.get(self.auth, "basic")
 
     @classmethod
@@ -136,7 +136,7 @@ class ProbeResult:
     phase: str
     """The phase the probe failed in or, when ok, the last one before QUIT."""
     cause: str
-    """"ok", a `PROBE_CAUSES` key, or a `bot.diagnosis` catalogue key for a server reply."""
+    """Either "ok", a `PROBE_CAUSES` key, or a `bot.diagnosis` catalogue key for a server reply."""
     detail: str | None
     """For a `tls_failure`, one of `TLS_DETAILS`."""
     message: str

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.sandbox.faults import FaultSet
 from bot.sandbox.recording import RequestLog
+from bot.sandbox.smtp_records import SmtpFaults, SmtpMessage, SmtpSession
 
 SEED_PATH = Path(__file__).with_name("seed") / "demo-tenant.yaml"
 DEFAULT_TOKEN_LIFETIME = 3599
@@ -285,7 +286,7 @@ class SandboxState:
 
     Client secrets are generated once per `SandboxState` and survive `reset()`, so a written
     `sandbox.env` stays valid; registered certificates, users added at runtime, faults and the
-    request log do not.
+    request log do not, nor do the SMTP stand-in's knobs, sessions and accepted messages.
     """
 
     def __init__(self, seed: Path | str | dict[str, Any] | None = None, clock: Clock | None = None) -> None:
@@ -293,6 +294,9 @@ class SandboxState:
         self.clock = clock or SYSTEM_CLOCK
         self.faults = FaultSet(self.clock)
         self.requests = RequestLog()
+        self.smtp_faults = SmtpFaults()
+        self.smtp_sessions: list[SmtpSession] = []
+        self.smtp_messages: list[SmtpMessage] = []
         if isinstance(seed, dict):
             self._seed = copy.deepcopy(seed)
         else:
@@ -311,6 +315,9 @@ class SandboxState:
             self.basic_auth_retired = False
             self.faults.clear()
             self.requests.clear()
+            self.smtp_faults.clear()
+            self.smtp_sessions.clear()
+            self.smtp_messages.clear()
 
     def find_tenant(self, ref: str) -> TenantState | None:
         """A tenant by seed key, GUID or any of its domains (case-insensitive)."""

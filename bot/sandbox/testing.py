@@ -12,16 +12,18 @@ from typing import Any
 from bot.clock import Clock
 from bot.sandbox.ca import SandboxCA
 from bot.sandbox.server import SandboxServer
+from bot.sandbox.smtp import SmtpServer
 from bot.sandbox.tenant import SandboxState
 
 
 @dataclass
 class Sandbox:
-    """A running sandbox: its state (tenants, faults, request log), CA and HTTPS server."""
+    """A running sandbox: its state (tenants, faults, request log), CA, HTTPS server and SMTP server."""
 
     state: SandboxState
     ca: SandboxCA
     server: SandboxServer
+    smtp: SmtpServer
 
     @property
     def url(self) -> str:
@@ -54,6 +56,7 @@ class Sandbox:
         self.state.reset()
 
     def stop(self) -> None:
+        self.smtp.stop()
         self.server.stop()
 
     def __enter__(self) -> Sandbox:
@@ -72,18 +75,23 @@ def start_sandbox(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
+    smtp_port: int = 0,
 ) -> Sandbox:
-    """A fresh CA in `workdir` and a sandbox server on `host:port` (0: any free port), already serving."""
+    """A fresh CA in `workdir`, the HTTPS server on `host:port` and the SMTP server on `host:smtp_port`.
+
+    Port 0 picks any free port. Both are already serving.
+    """
     ca = SandboxCA(Path(workdir))
     state = SandboxState(seed, clock)
-    return Sandbox(state, ca, SandboxServer(state, ca, host, port).start())
+    server = SandboxServer(state, ca, host, port).start()
+    return Sandbox(state, ca, server, SmtpServer(state, ca, host, smtp_port).start())
 
 
-def serve_forever(host: str, port: int, state_dir: Path | str) -> None:
+def serve_forever(host: str, port: int, state_dir: Path | str, smtp_port: int = 0) -> None:
     """Serve the sandbox in this process until interrupted; writes `ca.pem`, `sandbox.env` to `state_dir`."""
     directory = Path(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    sandbox = start_sandbox(directory, host=host, port=port)
+    sandbox = start_sandbox(directory, host=host, port=port, smtp_port=smtp_port)
     env_path = directory / "sandbox.env"
     fd = os.open(env_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -97,6 +105,10 @@ def serve_forever(host: str, port: int, state_dir: Path | str) -> None:
         f"  Point the bot at it: set -a; . {env_path}; set +a  (M365_* variables; the file holds the secret)"
     )
     print("  then, for example: python -m bot diagnose scanner@contoso.com")
+    print(
+        f"  SMTP submission (Exchange Online stand-in): {sandbox.smtp.host} port {sandbox.smtp.port},"
+        " STARTTLS with the CA bundle above"
+    )
     print(
         f"  Control plane: {sandbox.url}/_sandbox/health, POST /_sandbox/reset, POST|DELETE /_sandbox/faults",
         flush=True,

@@ -32,7 +32,10 @@ def good_tls(ca: SandboxCA) -> ssl.SSLContext:
 def expired_tls(ca: SandboxCA) -> ssl.SSLContext:
     now = datetime.now(UTC)
     cert = ca.issue_server_cert(
-        "expired", ("localhost", "127.0.0.1"), not_before=now - timedelta(days=60), not_after=now - timedelta(days=1)
+        "expired",
+        ("localhost", "127.0.0.1"),
+        not_before=now - timedelta(days=60),
+        not_after=now - timedelta(days=1),
     )
     return server_context(cert.cert_path, cert.key_path)
 

@@ -8,6 +8,7 @@ import socket
 import ssl
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +24,16 @@ AUTH_DISABLED_MAILBOX = (
 XOAUTH2_ERROR = '{"status":"401","schemes":"bearer","scope":"https://outlook.office365.com/.default"}'
 
 
-def server_context(cert_path: Path, key_path: Path, **options: ssl.TLSVersion) -> ssl.SSLContext:
-    """A server-side TLS context presenting this certificate; options set e.g. maximum_version."""
+def server_context(cert_path: Path, key_path: Path, *, legacy_only: bool = False) -> ssl.SSLContext:
+    """A server-side TLS context presenting this certificate; `legacy_only` speaks TLS 1.0 and 1.1 only."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
-    for name, value in options.items():
-        setattr(context, name, value)
+    if legacy_only:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
     return context
 
 
@@ -62,6 +67,13 @@ class Peer:
     def starttls(self, context: ssl.SSLContext) -> None:
         self.sock = context.wrap_socket(self.sock, server_side=True)
 
+    def until_quit(self) -> None:
+        """Answer QUIT with 221, ignore anything else."""
+        while (line := self.line()) is not None:
+            if line.upper() == "QUIT":
+                self.send("221 2.0.0 Bye")
+                return
+
     def wait_closed(self) -> None:
         """Never answer again: read and drop until the client hangs up."""
         while self.line() is not None:
@@ -71,7 +83,9 @@ class Peer:
 class FakeServer:
     """Listens on 127.0.0.1 (ephemeral port) and runs `handler(peer)` in a thread per connection."""
 
-    def __init__(self, handler: Callable[[Peer], None], *, implicit_tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, handler: Callable[[Peer], None], *, implicit_tls: ssl.SSLContext | None = None
+    ) -> None:
         self.handler = handler
         self.implicit_tls = implicit_tls
         self.errors: list[Exception] = []
@@ -204,8 +218,12 @@ class ExchangeLike:
                 elif verb == "AUTH":
                     peer.send(f"504 5.7.4 Unrecognized authentication type {SUFFIX}")
                 elif verb == "MAIL":
-                    peer.send(self.mail_reply if authenticated else f"530 5.7.57 Client not authenticated to "
-                              f"send mail. Error: 530 5.7.57 Client not authenticated to send mail {SUFFIX}")
+                    peer.send(
+                        self.mail_reply
+                        if authenticated
+                        else f"530 5.7.57 Client not authenticated to "
+                        f"send mail. Error: 530 5.7.57 Client not authenticated to send mail {SUFFIX}"
+                    )
                 elif verb == "RCPT":
                     peer.send(self.rcpt_reply)
                 elif verb == "DATA":
@@ -237,30 +255,29 @@ class ExchangeLike:
             peer.send(f"504 5.7.4 Unrecognized authentication type {SUFFIX}")
             return None, False
         if mechanism == "PLAIN":
-            _, user, password = b64decode(words[2]).split("\0")
-            good = self.passwords.get(user) == password
+            _, user, secret = b64decode(words[2]).split("\0")
         elif mechanism == "LOGIN":
             peer.send("334 VXNlcm5hbWU6")
             user = b64decode(peer.line() or "")
             peer.send("334 UGFzc3dvcmQ6")
-            good = self.passwords.get(user) == b64decode(peer.line() or "")
+            secret = b64decode(peer.line() or "")
         else:
             fields = b64decode(words[2]).split("\x01")
-            user = fields[0].removeprefix("user=")
-            good = self.tokens.get(user) == fields[1].removeprefix("auth=Bearer ")
+            user, secret = fields[0].removeprefix("user="), fields[1].removeprefix("auth=Bearer ")
+        user = user.lower()  # Exchange matches addresses without regard to case
+        good = (self.tokens if mechanism == "XOAUTH2" else self.passwords).get(user) == secret
         self.stats.enter(user)
         if not good and mechanism == "XOAUTH2":
             peer.send("334 " + base64.b64encode(XOAUTH2_ERROR.encode()).decode())
             peer.line()
             peer.send(f"535 5.7.3 Authentication unsuccessful {SUFFIX}")
         elif not good:
-            peer.send(f"535 5.7.139 Authentication unsuccessful, the user credentials were incorrect. {SUFFIX}")
-        elif self.auth_reply is not None:
-            time.sleep(self.hold)
-            peer.send(self.auth_reply)
+            peer.send(
+                f"535 5.7.139 Authentication unsuccessful, the user credentials were incorrect. {SUFFIX}"
+            )
         else:
             time.sleep(self.hold)
-            peer.send("235 2.7.0 Authentication successful")
+            peer.send(self.auth_reply or "235 2.7.0 Authentication successful")
         return user, good and self.auth_reply is None
 
     def _data(self, peer: Peer) -> None:
@@ -274,7 +291,10 @@ class ExchangeLike:
 
 
 def scripted(*steps: str | None) -> Callable[[Peer], None]:
-    """A handler that sends each string (CRLF added, `\\n` splits lines) and reads one line for each None."""
+    """A handler that sends each string (CRLF added, `\\n` splits lines) and reads one line for each None.
+
+    Then it answers QUIT with 221 and ignores anything else.
+    """
 
     def handler(peer: Peer) -> None:
         for step in steps:
@@ -283,7 +303,7 @@ def scripted(*steps: str | None) -> Callable[[Peer], None]:
                     return
             else:
                 peer.send(*step.split("\n"))
-        peer.wait_closed()
+        peer.until_quit()
 
     return handler
 

@@ -24,8 +24,13 @@ def exchange(tls: ssl.SSLContext, **options: Any) -> ExchangeLike:
 
 def target(port: int, ca_file: str, **options: Any) -> ProbeTarget:
     settings: dict[str, Any] = {
-        "host": "127.0.0.1", "port": port, "mailbox": USER, "ca_file": ca_file,
-        "server_hostname": "localhost", "timeout": 2.0, "ehlo_name": "probe.test",
+        "host": "127.0.0.1",
+        "port": port,
+        "mailbox": USER,
+        "ca_file": ca_file,
+        "server_hostname": "localhost",
+        "timeout": 2.0,
+        "ehlo_name": "probe.test",
     }
     return ProbeTarget(**{**settings, **options})
 
@@ -43,12 +48,29 @@ def test_login_over_starttls(good_tls: ssl.SSLContext, ca_file: str) -> None:
     assert result.tls_version in ("TLSv1.2", "TLSv1.3") and result.tls_cipher
     assert result.cert_days_left == 29 and result.cert_not_after is not None
     assert result.mechanisms == ("LOGIN", "XOAUTH2")
-    assert list(result.timings_ms) == ["credential", "connect", "greeting", "ehlo", "starttls", "tls_handshake",
-                                       "ehlo_tls", "auth", "quit"]
+    assert list(result.timings_ms) == [
+        "credential",
+        "connect",
+        "greeting",
+        "ehlo",
+        "starttls",
+        "tls_handshake",
+        "ehlo_tls",
+        "auth",
+        "quit",
+    ]
     assert set(result.timings_ms) <= set(PHASES)
     assert server.stats.verbs() == ["EHLO", "STARTTLS", "EHLO", "AUTH", "QUIT"]
     sent = [line for direction, line in result.transcript if direction == "C"]
-    assert sent == ["EHLO probe.test", "STARTTLS", "EHLO probe.test", "AUTH LOGIN", "<redacted>", "<redacted>", "QUIT"]
+    assert sent == [
+        "EHLO probe.test",
+        "STARTTLS",
+        "EHLO probe.test",
+        "AUTH LOGIN",
+        "<redacted>",
+        "<redacted>",
+        "QUIT",
+    ]
     assert ("S", "334 VXNlcm5hbWU6") in result.transcript
     assert not result.submitted and result.notes == ()
 
@@ -113,33 +135,55 @@ def test_test_message_submitted(good_tls: ssl.SSLContext, ca_file: str) -> None:
     assert "MAIL FROM:<printer@contoso.com>" in server.stats.commands
     assert "RCPT TO:<alerts@contoso.com>" in server.stats.commands
     [message] = server.stats.messages
-    for header in ("Subject: smtp-auth-bot probe", "From: printer@contoso.com", "To: alerts@contoso.com",
-                   "Message-ID: <", "Date: "):
+    for header in (
+        "Subject: smtp-auth-bot probe",
+        "From: printer@contoso.com",
+        "To: alerts@contoso.com",
+        "Message-ID: <",
+        "Date: ",
+    ):
         assert header in message
 
 
 def test_send_as_denied_at_mail_from(good_tls: ssl.SSLContext, ca_file: str) -> None:
     denied = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
     result = run(exchange(good_tls, mail_reply=denied), ca_file, submit_to="alerts@contoso.com")
-    assert (result.ok, result.cause, result.phase, result.submitted) == (False, "send_as_denied", "mail_from", False)
+    assert (result.ok, result.cause, result.phase, result.submitted) == (
+        False,
+        "send_as_denied",
+        "mail_from",
+        False,
+    )
 
 
 def test_send_as_denied_after_data(good_tls: ssl.SSLContext, ca_file: str) -> None:
-    denied = ("554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to "
-              "process message due to a permanent exception with message Cannot submit message")
+    denied = (
+        "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to "
+        "process message due to a permanent exception with message Cannot submit message"
+    )
     result = run(exchange(good_tls, data_reply=denied), ca_file, submit_to="alerts@contoso.com")
     assert (result.cause, result.phase) == ("send_as_denied", "data")
 
 
-def test_unknown_submission_reply_falls_back_to_submission_rejected(good_tls: ssl.SSLContext, ca_file: str) -> None:
-    result = run(exchange(good_tls, rcpt_reply="550 5.1.10 RESOLVER.ADR.RecipientNotFound"), ca_file,
-                 submit_to="nobody@contoso.com")
+def test_unknown_submission_reply_falls_back_to_submission_rejected(
+    good_tls: ssl.SSLContext, ca_file: str
+) -> None:
+    result = run(
+        exchange(good_tls, rcpt_reply="550 5.1.10 RESOLVER.ADR.RecipientNotFound"),
+        ca_file,
+        submit_to="nobody@contoso.com",
+    )
     assert (result.cause, result.phase) == ("submission_rejected", "rcpt_to")
 
 
 def test_mail_without_auth_is_not_authenticated(good_tls: ssl.SSLContext, ca_file: str) -> None:
     result = run(exchange(good_tls), ca_file, None, auth="none")
-    assert (result.ok, result.cause, result.phase, result.auth_mode) == (False, "not_authenticated", "mail_from", None)
+    assert (result.ok, result.cause, result.phase, result.auth_mode) == (
+        False,
+        "not_authenticated",
+        "mail_from",
+        None,
+    )
     assert "credential" not in result.timings_ms and "auth" not in result.timings_ms
 
 
@@ -182,7 +226,12 @@ def test_target_from_config(tmp_path: Any) -> None:
     probes = load_config(config, env={"PW": "x"}).probes
     printer, app = (ProbeTarget.from_config(t, probes) for t in probes.targets)
     assert (printer.host, printer.port, printer.tls, printer.timeout, printer.name) == (
-        "smtp.office365.com", 587, "starttls", 7.0, "printer")
+        "smtp.office365.com",
+        587,
+        "starttls",
+        7.0,
+        "printer",
+    )
     assert (app.port, app.tls, app.auth, app.submit_to) == (465, "implicit", "xoauth2", "a@contoso.com")
 
 

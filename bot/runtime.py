@@ -1,0 +1,114 @@
+"""The composition root: build the store, Microsoft clients, workflow and Slack plumbing from configuration."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.config import AppConfig
+from bot.m365.tenant import M365, connect
+from bot.slack.cards import Cards
+from bot.slack.directory import UserGroups
+from bot.slack.outbox import Outbox
+from bot.store import Store
+from bot.workflow.gate import GatePolicy
+from bot.workflow.service import Workflow
+
+log = logging.getLogger(__name__)
+SLACK_API = "https://slack.com/api/"
+
+
+@dataclass
+class Runtime:
+    """Everything a running bot process shares. Build with `build_runtime`, then `start()`."""
+
+    cfg: AppConfig
+    clock: Clock
+    store: Store
+    workflow: Workflow
+    slack: WebClient
+    outbox: Outbox
+    cards: Cards
+    groups: UserGroups
+    pool: ThreadPoolExecutor
+    sweep_seconds: float = 30.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool."""
+        def guarded() -> None:
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - log, never lose the worker
+                log.exception("background work failed: %s", getattr(fn, "__name__", fn))
+        self.pool.submit(guarded)
+
+    def start(self) -> None:
+        """Settle what a crash left, then deliver the outbox and expire stale approvals in the background."""
+        for step_id in self.workflow.recover():
+            self.workflow.submit(step_id)
+        self.outbox.start()
+        sweeper = threading.Thread(target=self._sweep, name="expiry-sweeper", daemon=True)
+        sweeper.start()
+        self._threads.append(sweeper)
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(self.sweep_seconds):
+            try:
+                self.workflow.expire_due()
+            except Exception:  # noqa: BLE001
+                log.exception("expiry sweep failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.outbox.stop()
+        self.pool.shutdown(wait=True)
+        self.workflow.close()
+        self.store.close()
+
+
+def slack_client(cfg: AppConfig) -> WebClient:
+    token = cfg.slack.bot_token.get_secret_value() if cfg.slack.bot_token else None
+    return WebClient(
+        token=token,
+        base_url=str(cfg.slack.api_url) if cfg.slack.api_url else SLACK_API,
+        timeout=10,
+        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | None = None,
+                  migrate: bool = True) -> Runtime:
+    """Wire the process. No network I/O happens here except the database migration."""
+    store = Store(cfg.database.url, clock=clock)
+    if migrate:
+        store.migrate()
+    lock = threading.Lock()
+    clients: list[M365] = [m365] if m365 is not None else []
+
+    def tenant() -> M365:
+        with lock:
+            if not clients:
+                clients.append(connect(cfg.m365, clock=clock))
+            return clients[0]
+
+    slack = slack_client(cfg)
+    # The outbox retries Slack's 429s itself (durably), so its client must not sleep on them.
+    outbox_client = WebClient(token=slack.token, base_url=slack.base_url, timeout=10,
+                              retry_handlers=[ConnectionErrorRetryHandler()])
+    outbox = Outbox(store, clock=clock)
+    cards = Cards(store, outbox_client, outbox, clock=clock)
+    groups = UserGroups(slack, clock=clock)
+    workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
+                        on_change=cards.refresh)
+    return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
+                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"))

@@ -1,0 +1,88 @@
+"""Button clicks on plan cards: ack at once, then decide through the gate and run on the pool."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+
+from bot.runtime import Runtime
+from bot.slack import ids
+from bot.slack.commands import ephemeral
+from bot.workflow.service import Outcome
+
+log = logging.getLogger(__name__)
+QUIET = frozenset({"approved", "denied", "undo_approved", "undo_denied", "undo_requested", "retry"})
+
+
+def clicked(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(user id, button value) of a well-formed block_actions body, else None."""
+    try:
+        user = body["user"]["id"]
+        value = body["actions"][0]["value"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(user, str) or not isinstance(value, str) or not user:
+        return None
+    return user, value
+
+
+def step_id_of(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+def tell(respond: Callable[..., Any], outcome: Outcome) -> None:
+    if outcome.kind not in QUIET:
+        ephemeral(respond, outcome.message)
+
+
+def register(app: App, runtime: Runtime) -> None:
+    flow = runtime.workflow
+
+    def decide(step_id: int, user: str, approve: bool, respond: Callable[..., Any]) -> None:
+        outcome = flow.decide(step_id, user, approve=approve)
+        tell(respond, outcome)
+        if outcome.run:
+            flow.run(step_id)
+
+    def on_step(handler: Callable[[int, str, Callable[..., Any]], None]) -> Callable[..., None]:
+        def listener(ack: Callable[..., Any], body: dict[str, Any], respond: Callable[..., Any]) -> None:
+            ack()
+            parsed = clicked(body)
+            step_id = step_id_of(parsed[1]) if parsed else None
+            if parsed is None or step_id is None:
+                log.warning("ignoring a malformed click")
+                return
+            runtime.submit(handler, step_id, parsed[0], respond)
+        return listener
+
+    app.action(ids.ACTION_APPROVE)(on_step(lambda s, u, r: decide(s, u, True, r)))
+    app.action(ids.ACTION_DENY)(on_step(lambda s, u, r: decide(s, u, False, r)))
+    app.action(ids.ACTION_UNDO_APPROVE)(on_step(lambda s, u, r: decide(s, u, True, r)))
+    app.action(ids.ACTION_UNDO_DENY)(on_step(lambda s, u, r: decide(s, u, False, r)))
+    app.action(ids.ACTION_UNDO)(on_step(lambda s, u, r: tell(r, flow.request_undo(s, u))))
+    app.action(ids.ACTION_RETRY)(on_step(lambda s, u, r: tell(r, flow.retry(s, u))))
+
+    @app.action(ids.ACTION_APPROVE_ALL)
+    def approve_all(ack: Callable[..., Any], body: dict[str, Any], respond: Callable[..., Any]) -> None:
+        ack()
+        parsed = clicked(body)
+        if parsed is None:
+            return
+        runtime.submit(approve_every_step, runtime, parsed[1][:40], parsed[0], respond)
+
+
+def approve_every_step(runtime: Runtime, request_id: str, user: str, respond: Callable[..., Any]) -> None:
+    flow = runtime.workflow
+    steps = [s for s in runtime.store.get_steps(request_id) if s.state == "pending"]
+    refusals = []
+    for step in steps:
+        outcome = flow.decide(step.id, user, approve=True)
+        if outcome.run:
+            flow.run(step.id)
+        elif outcome.kind not in QUIET:
+            refusals.append(outcome.message)
+    if refusals:
+        ephemeral(respond, refusals[0])

@@ -1,0 +1,119 @@
+"""Slash commands: parse and ack at once (usage errors in the ack), then do the slow part on the pool."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import App
+
+from bot.diagnosis import explain
+from bot.errors import BotError, InvalidInput
+from bot.runtime import Runtime
+from bot.slack import blocks
+from bot.workflow.service import RequestView
+from handlers.facts import normalize_upn
+
+log = logging.getLogger(__name__)
+ONCE_TTL = timedelta(hours=1)
+ENABLE_FLAGS = {"--org": "include_org", "--oauth": "oauth"}
+
+
+def parse_enable(text: str) -> tuple[str, bool, str]:
+    """`UPN [--org] [--oauth]` -> (upn, include_org, auth_mode); InvalidInput says what to type."""
+    words = (text or "").split()
+    flags = [w.lower() for w in words if w.startswith("--")]
+    names = [w for w in words if not w.startswith("--")]
+    unknown = [f for f in flags if f not in ENABLE_FLAGS]
+    if len(names) != 1 or unknown:
+        raise InvalidInput(blocks.usage_text("/smtp-enable"))
+    return normalize_upn(names[0]), "--org" in flags, "oauth" if "--oauth" in flags else "basic"
+
+
+def first_time(runtime: Runtime, key: str | None) -> bool:
+    """True once per key across every replica (a database lease), so a redelivered command runs once."""
+    if not key:
+        return True
+    return runtime.store.acquire_lease(f"once:{key}", uuid.uuid4().hex, ONCE_TTL)
+
+
+def ephemeral(respond: Callable[..., Any], text: str, extra: dict[str, Any] | None = None) -> None:
+    respond(text=text, response_type="ephemeral", replace_original=False, **(extra or {}))
+
+
+def register(app: App, runtime: Runtime) -> None:
+    @app.command("/smtp-enable")
+    def smtp_enable(ack: Callable[..., Any], command: dict[str, Any], respond: Callable[..., Any]) -> None:
+        try:
+            upn, include_org, auth_mode = parse_enable(command.get("text", ""))
+        except InvalidInput as exc:
+            ack(text=exc.describe())
+            return
+        if not first_time(runtime, command.get("trigger_id")):
+            ack()
+            return
+        ack(text=f"Diagnosing SMTP AUTH for {upn}... the plan will appear in this channel.")
+        runtime.submit(open_request, runtime, upn, str(command.get("user_id", "")),
+                       str(command.get("channel_id", "")), include_org, auth_mode, respond)
+
+    @app.command("/smtp-explain")
+    def smtp_explain(ack: Callable[..., Any], command: dict[str, Any]) -> None:
+        text = (command.get("text") or "").strip()
+        if not text:
+            ack(text=blocks.usage_text("/smtp-explain"))
+            return
+        card = blocks.explain_blocks(explain(text[:4000]))
+        ack(text=card["text"], blocks=card["blocks"])
+
+    @app.command("/smtp-status")
+    def smtp_status(ack: Callable[..., Any], command: dict[str, Any], respond: Callable[..., Any]) -> None:
+        words = (command.get("text") or "").split()
+        if len(words) > 1:
+            ack(text=blocks.usage_text("/smtp-status"))
+            return
+        try:
+            upn = normalize_upn(words[0]) if words else None
+        except InvalidInput as exc:
+            ack(text=exc.describe())
+            return
+        ack()
+        runtime.submit(send_status, runtime, upn, respond)
+
+
+def open_request(runtime: Runtime, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
+                 respond: Callable[..., Any]) -> None:
+    try:
+        view = runtime.workflow.open_request(upn, user, channel, auth_mode=auth_mode, include_org=include_org)
+    except BotError as exc:
+        ephemeral(respond, exc.describe())
+        return
+    except Exception:
+        log.exception("could not open a request for %s", upn)
+        ephemeral(respond, "Sorry, the diagnosis failed unexpectedly; the details are in the bot's log.")
+        return
+    runtime.cards.refresh(view.request.id)
+
+
+def send_status(runtime: Runtime, upn: str | None, respond: Callable[..., Any]) -> None:
+    requests = runtime.store.list_requests(state="planned", upn=upn, limit=20)
+    views = [RequestView(r, runtime.store.get_steps(r.id)) for r in requests]
+    card = blocks.status_blocks(views, probe_summaries(runtime, upn), now=runtime.clock.now())
+    ephemeral(respond, card["text"], {"blocks": card["blocks"]})
+
+
+def probe_summaries(runtime: Runtime, upn: str | None) -> list[dict[str, Any]]:
+    """The last probe result of each configured target (of `upn` when given)."""
+    summaries = []
+    for target in runtime.cfg.probes.targets:
+        if upn and target.mailbox.lower() != upn:
+            continue
+        history = runtime.store.probe_history(target.name)
+        if history:
+            last = history[-1]
+            summaries.append({"target": target.name, "mailbox": target.mailbox, "ok": last.ok, "cause": last.cause,
+                              "at": last.at, "latency_ms": last.latency_ms, "cert_days_left": last.cert_days_left,
+                              "auth_mode": last.auth_mode, "reply": last.reply})
+    return summaries

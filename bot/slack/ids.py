@@ -1,0 +1,33 @@
+"""Action and block ids shared by the Block Kit builders and the Bolt listener registrations."""
+
+from __future__ import annotations
+
+ACTION_APPROVE = "step_approve"
+ACTION_DENY = "step_deny"
+ACTION_APPROVE_ALL = "request_approve_all"
+ACTION_UNDO = "step_undo"
+ACTION_UNDO_APPROVE = "undo_approve"
+ACTION_UNDO_DENY = "undo_deny"
+ACTION_RETRY = "step_retry"
+
+#: Every action id a plan card, status message or App Home can carry. A button's `value` is the step id
+#: (as a string), except Approve all, whose value is the change request id.
+ACTIONS = (
+    ACTION_APPROVE,
+    ACTION_DENY,
+    ACTION_APPROVE_ALL,
+    ACTION_UNDO,
+    ACTION_UNDO_APPROVE,
+    ACTION_UNDO_DENY,
+    ACTION_RETRY,
+)
+
+
+def step_block_id(step_id: int) -> str:
+    """The block holding one step's buttons: `step:<id>`."""
+    return f"step:{step_id}"
+
+
+def request_block_id(request_id: str) -> str:
+    """The block holding a request's Approve all button: `request:<id>`."""
+    return f"request:{request_id}"

@@ -1,0 +1,135 @@
+"""Deliver Slack messages that must not be lost: stored first, sent by a worker, retried on 429/5xx/network.
+
+Producers call `Outbox.enqueue(kind, payload, dedupe_key)`; a worker thread in every process claims due
+items (`Store.claim_due`, so two replicas never send the same item), hands each to the sender registered
+for its kind and records the outcome. A 429 waits what `Retry-After` says; 5xx and network errors back
+off exponentially; an item a crashed process had claimed comes back after the claim lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.store import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+#: A sender delivers one item and returns what to record (e.g. the message ts); raise to retry.
+Sender = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+class Retry(Exception):
+    """Raised by a sender that cannot deliver yet (e.g. the card it updates is not posted yet)."""
+
+    def __init__(self, reason: str, after: float = 1.0) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+#: Slack errors that no retry will fix.
+PERMANENT_ERRORS = frozenset({
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "invalid_auth", "account_inactive",
+    "token_revoked", "no_permission", "missing_scope", "message_not_found", "cant_update_message",
+    "msg_too_long", "no_text", "invalid_arguments",
+})
+
+
+class Outbox:
+    def __init__(self, store: Store, *, clock: Clock = SYSTEM_CLOCK, max_attempts: int = 8,
+                 claim_lease: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5) -> None:
+        self.store = store
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.claim_lease = claim_lease
+        self.poll_seconds = poll_seconds
+        self.senders: dict[str, Sender] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def register(self, kind: str, sender: Sender) -> None:
+        self.senders[kind] = sender
+
+    def enqueue(self, kind: str, payload: dict[str, Any], dedupe_key: str | None = None) -> int:
+        item_id = self.store.enqueue(kind, payload, dedupe_key)
+        self._wake.set()
+        return item_id
+
+    def deliver_due(self, limit: int = 20) -> int:
+        """Deliver what is due now; returns how many items were handled (delivered, retried or dead)."""
+        items = self.store.claim_due(limit, self.claim_lease)
+        for item in items:
+            self._deliver(item)
+        return len(items)
+
+    def _deliver(self, item: OutboxItem) -> None:
+        sender = self.senders.get(item.kind)
+        if sender is None:
+            self.store.mark_dead(item.id, f"no sender for kind {item.kind!r}")
+            return
+        try:
+            result = sender(item.payload)
+        except Retry as exc:
+            self._retry(item, str(exc), exc.after, count=False)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response is not None else ""
+            status = exc.response.status_code if exc.response is not None else 0
+            if status == 429:
+                after = float(exc.response.headers.get("Retry-After", "1") or 1)
+                self._retry(item, "ratelimited", after)
+            elif status >= 500 or error in ("", "internal_error", "fatal_error", "service_unavailable",
+                                            "request_timeout"):
+                self._retry(item, f"Slack {status} {error}", self._backoff(item))
+            elif error in PERMANENT_ERRORS:
+                log.error("outbox item %s (%s) failed for good: %s", item.id, item.kind, error)
+                self.store.mark_dead(item.id, error)
+            else:
+                self._retry(item, error, self._backoff(item))
+        except (SlackClientError, OSError) as exc:
+            self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item))
+        except Exception as exc:  # noqa: BLE001 - a bug in one sender must not stop the worker
+            log.exception("outbox item %s (%s) failed", item.id, item.kind)
+            self._retry(item, f"{type(exc).__name__}", self._backoff(item))
+        else:
+            self.store.mark_delivered(item.id, result or {})
+
+    def _backoff(self, item: OutboxItem) -> float:
+        return min(300.0, 2.0 ** max(0, item.attempts - 1))
+
+    def _retry(self, item: OutboxItem, error: str, after: float, *, count: bool = True) -> None:
+        if count and item.attempts >= self.max_attempts:
+            log.error("outbox item %s (%s) dead after %d attempts: %s", item.id, item.kind, item.attempts, error)
+            self.store.mark_dead(item.id, error)
+            return
+        self.store.mark_retry(item.id, error, self.clock.now() + timedelta(seconds=after))
+
+    # Background worker -----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.deliver_due()
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill delivery for good
+                log.exception("outbox delivery round failed")
+                busy = 0
+            if not busy:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

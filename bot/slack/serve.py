@@ -1,0 +1,50 @@
+"""Run the Slack bot from `python -m bot`: gunicorn in HTTP mode, or a Socket Mode connection."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from bot.config import AppConfig
+
+log = logging.getLogger(__name__)
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from bot.slack.wsgi import create_app
+
+        return create_app()
+
+
+def run_http(cfg: AppConfig) -> None:
+    """The same server the Procfile's web line starts: gunicorn, /slack/events and /healthz on server.port."""
+    _Gunicorn({"bind": f"0.0.0.0:{cfg.server.port}", "workers": cfg.server.workers,
+               "threads": cfg.server.threads, "timeout": 60}).run()
+
+
+def run_socket_mode(cfg: AppConfig) -> None:
+    """No public URL needed: the bot opens a WebSocket to Slack with the app-level token."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.runtime import build_runtime
+    from bot.slack.app import create_bolt_app
+
+    runtime = build_runtime(cfg)
+    app = create_bolt_app(runtime)
+    runtime.start()
+    assert cfg.slack.app_token is not None
+    try:
+        SocketModeHandler(app, cfg.slack.app_token.get_secret_value()).start()
+    finally:
+        runtime.stop()

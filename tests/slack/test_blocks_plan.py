@@ -1,0 +1,263 @@
+"""The plan card: every step state, its buttons, advisories, the footer, escaping and Slack's limits."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from blocks_helpers import (
+    LATE,
+    NOW,
+    STATES,
+    buttons,
+    clicks,
+    example_view,
+    joined,
+    mrkdwn,
+    validate,
+    with_states,
+)
+
+from bot.slack import ids
+from bot.slack.blocks import plan_card
+
+A, D, ALL = ids.ACTION_APPROVE, ids.ACTION_DENY, ids.ACTION_APPROVE_ALL
+EXPECTED = {
+    "pending": [(A, "1"), (D, "1")],
+    "approved": [],
+    "applying": [],
+    "applied": [],
+    "verified": [(ids.ACTION_UNDO, "1")],
+    "denied": [],
+    "expired": [],
+    "failed": [(ids.ACTION_RETRY, "1")],
+    "revert_pending": [(ids.ACTION_UNDO_APPROVE, "1"), (ids.ACTION_UNDO_DENY, "1")],
+    "reverting": [],
+    "reverted": [],
+}
+STATUS = {
+    "pending": "Impact:",
+    "approved": "Approved by <@U0APPROVE> — applying…",
+    "applying": "Approved by <@U0APPROVE> — applying…",
+    "applied": "verifying…",
+    "verified": "Applied and verified by the bot after approval by <@U0APPROVE> at 08:24 UTC: disabled → enabled",
+    "denied": "Denied by <@U0APPROVE>",
+    "expired": "Expired — run `/smtp-enable erp@contoso.com` again",
+    "failed": ":x: Failed: Exchange said: boom",
+    "revert_pending": "Undo requested — waiting for an approver",
+    "reverting": "Undoing…",
+    "reverted": "Undone: restored disabled",
+}
+
+
+def card(view, now=NOW):
+    payload = plan_card(view, now=now)
+    validate(payload)
+    return payload
+
+
+def test_example_card_reads_like_the_plan():
+    payload = card(example_view())
+    text = joined(payload["blocks"])
+    assert payload["blocks"][0] == {"type": "header", "text": {
+        "type": "plain_text", "text": "SMTP AUTH plan for erp@contoso.com", "emoji": True}}
+    assert "ERP Notifications" in text and "Basic auth" in text
+    assert text.index("1. SMTP AUTH for this mailbox*: disabled → enabled") < text.index(
+        "2. Legacy per-user MFA*: enforced → disabled")
+    assert "Applied and verified by the bot after approval by <@U0APPROVE> at 08:22 UTC: disabled → enabled" in text
+    assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO, "1"), (A, "2"), (D, "2")]
+    assert [b["block_id"] for b in buttons(payload["blocks"])] == ["step:1", "step:2", "step:2"]
+    assert "1 waiting for approval" in payload["text"]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_each_state_shows_its_status_and_only_its_buttons(state):
+    payload = card(with_states(state))
+    assert clicks(payload["blocks"]) == EXPECTED[state]
+    assert STATUS[state] in joined(payload["blocks"])
+    assert ALL not in {a for a, _ in clicks(payload["blocks"])}
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_next_to_a_pending_step_each_state_keeps_its_own_buttons(state):
+    payload = card(with_states("pending", state))
+    own = [(action, "2") for action, _ in EXPECTED[state]]
+    all_button = [(ALL, "CR-49F7C2")] if state == "pending" else []
+    assert clicks(payload["blocks"]) == [(A, "1"), (D, "1"), *own, *all_button]
+
+
+@pytest.mark.parametrize("state", ["pending", "failed"])
+def test_past_expiry_nothing_can_be_approved_or_retried(state):
+    payload = card(with_states(state, "pending"), now=LATE)
+    assert clicks(payload["blocks"]) == []
+    text = joined(payload["blocks"])
+    assert "Expired — run `/smtp-enable erp@contoso.com` again" in text
+    assert "expired 09:22 UTC" in text and "Approve before" not in text
+
+
+def test_expiry_is_inclusive():
+    view = with_states("pending")
+    assert clicks(card(view, now=view.request.expires_at)["blocks"]) == []
+
+
+def test_approve_confirm_states_the_change_and_its_impact():
+    [approve, deny] = buttons(card(with_states("pending"))["blocks"])
+    assert approve["style"] == "primary" and deny["style"] == "danger" and "confirm" not in deny
+    dialog = approve["confirm"]["text"]["text"]
+    assert dialog.startswith("SMTP AUTH for this mailbox: disabled → enabled. Impact: This mailbox only")
+    assert dialog.endswith("watch the SMTP AUTH clients report.")
+    longer = buttons(card(with_states("pending", "pending"))["blocks"])[2]["confirm"]["text"]["text"]
+    assert longer.startswith("Legacy per-user MFA: enforced → disabled. Impact: This user only")
+    assert len(longer) == 300 and longer.endswith("…")
+
+
+def test_undo_confirm_says_it_restores_the_previous_value():
+    [undo] = buttons(card(with_states("verified"))["blocks"])
+    assert "restore the previous value of SMTP AUTH for this mailbox (disabled)" in undo["confirm"]["text"]["text"]
+
+
+def test_approve_all_lists_every_impact_and_carries_the_request_id():
+    payload = card(with_states("pending", "pending"))
+    [approve_all] = [b for b in buttons(payload["blocks"]) if b["action_id"] == ALL]
+    assert approve_all["value"] == "CR-49F7C2" and approve_all["block_id"] == "request:CR-49F7C2"
+    dialog = approve_all["confirm"]["text"]["text"]
+    assert "• SMTP AUTH for this mailbox: This mailbox only" in dialog
+    assert "• Legacy per-user MFA: This user only" in dialog
+
+
+def test_approve_all_needs_two_open_steps():
+    assert ALL not in {a for a, _ in clicks(card(with_states("pending", "verified"))["blocks"])}
+    assert clicks(card(with_states("pending", "pending"), now=LATE)["blocks"]) == []
+
+
+def test_before_and_after_use_the_handlers_words_when_they_differ_from_the_plan():
+    view = with_states("verified", "reverted")
+    view.steps[0] = dataclasses.replace(view.steps[0], before=None)
+    view.steps[1] = dataclasses.replace(view.steps[1], handler_key="gone", before="weird")
+    text = joined(card(view)["blocks"])
+    assert "not set (inherits the organisation) → enabled" in text
+    assert "Undone: restored weird" in text
+
+
+def test_a_failed_undo_is_shown_on_the_verified_step():
+    view = with_states("verified")
+    view.steps[0] = dataclasses.replace(view.steps[0], error="Undo was sent but the old value did not come back.")
+    payload = card(view)
+    assert ":warning: Undo was sent but the old value did not come back." in joined(payload["blocks"])
+    assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO, "1")]
+
+
+def test_advisories_not_proposed_and_ok_settings():
+    text = joined(card(example_view())["blocks"])
+    assert ":warning: *Conditional Access*" in text and "Report-only policies" in text
+    assert "What to do: Move the device or app to OAuth" in text
+    assert "*Not proposed:*" in text and "SMTP AUTH for the whole organisation" in text
+    assert "Already OK: Account and mailbox, Entra security defaults, Exchange authentication policy" in text
+
+
+def blocked_plan(view, steps=True):
+    plan = dict(view.plan, blocked=True, healthy=False)
+    plan["advisories"] = [{"key": "auth_policy", "title": "Exchange authentication policy", "status": "blocked",
+                           "summary": "Policy 'No basic' blocks Basic SMTP.", "advice": "Ask an Exchange admin."},
+                          {"key": "conditional_access", "title": "Conditional Access", "status": "unknown",
+                           "summary": "Could not check: 403.", "advice": ""}, *plan["advisories"]]
+    if not steps:
+        plan["steps"] = []
+    return plan
+
+
+def test_blocked_advisories_come_first_and_are_marked():
+    view = with_states("pending", plan=blocked_plan(example_view()))
+    text = joined(card(view)["blocks"])
+    assert ":no_entry: *Also blocking — the bot cannot change this: Exchange authentication policy*" in text
+    assert text.index("Also blocking") < text.index(":warning: *Conditional Access*")
+    assert ":grey_question: *Conditional Access* (could not be checked)" in text
+    assert "also blocked by something the bot cannot change" in text
+
+
+def test_no_steps_blocked():
+    view = with_states(plan=blocked_plan(example_view(), steps=False))
+    payload = card(view)
+    text = joined(payload["blocks"])
+    assert "Blocked by something the bot cannot change" in text
+    assert ":no_entry: *Blocking — the bot cannot change this: Exchange authentication policy*" in text
+    assert clicks(payload["blocks"]) == [] and "Approve before" not in text
+
+
+def test_no_steps_healthy():
+    plan = dict(example_view().plan, steps=[], advisories=[], not_proposed=[], healthy=True)
+    payload = card(with_states(plan=plan))
+    assert "Nothing to change" in joined(payload["blocks"]) and "nothing to change" in payload["text"]
+    assert clicks(payload["blocks"]) == []
+
+
+def test_error_plan_shows_the_error():
+    plan = {"upn": "erp@contoso.com", "error": "No user 'erp@contoso.com' in this tenant.", "steps": []}
+    payload = card(with_states(plan=plan))
+    assert ":x: No user 'erp@contoso.com' in this tenant." in joined(payload["blocks"])
+    assert "diagnosis failed" in payload["text"]
+
+
+def test_footer_names_the_request_the_requester_and_the_deadline():
+    footer = card(example_view())["blocks"][-1]
+    assert footer["type"] == "context"
+    assert footer["elements"][0]["text"] == "CR-49F7C2 · requested by <@U0REQUEST> · Approve before 09:22 UTC"
+    assert "Why OAuth?" in footer["elements"][1]["text"]
+
+
+def test_no_oauth_hint_when_the_plan_was_for_oauth():
+    view = with_states("pending", options={"auth_mode": "oauth", "include_org": False})
+    payload = card(view)
+    assert "Why OAuth" not in joined(payload["blocks"]) and "OAuth auth" in joined(payload["blocks"])
+
+
+def test_deadline_shows_the_day_when_it_is_not_today():
+    payload = card(with_states("pending"), now=NOW.replace(day=27))
+    assert "Approve before 28 Nov 09:22 UTC" in joined(payload["blocks"])
+
+
+HOSTILE = "<script>alert(1)</script> & <!channel> <@U0EVIL> <https://evil.example|click>"
+
+
+def test_user_provided_text_is_escaped_but_the_bots_mentions_are_kept():
+    view = with_states("failed", "pending", upn="x<y>@contoso.com")
+    view.steps[0] = dataclasses.replace(view.steps[0], error=HOSTILE, title=HOSTILE)
+    view.steps[1] = dataclasses.replace(view.steps[1], proposed=dict(view.steps[1].proposed, reason=HOSTILE,
+                                                                     current_text=HOSTILE))
+    plan = dict(view.plan)
+    plan["advisories"] = [dict(plan["advisories"][0], title=HOSTILE, summary=HOSTILE, advice=HOSTILE)]
+    view = dataclasses.replace(view, request=dataclasses.replace(
+        view.request, diagnosis=dict(view.request.diagnosis, plan=plan)))
+    payload = card(view)  # the validator rejects any < or > the bot did not mean
+    text = "\n".join(mrkdwn(payload["blocks"]))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;!channel&gt; &lt;@U0EVIL&gt;" in text
+    assert "<@U0REQUEST>" in text and "<script>" not in text and "<!channel>" not in text
+    assert "<script>alert(1)</script>" in buttons(payload["blocks"])[1]["confirm"]["text"]["text"]
+    assert "x&lt;y&gt;@contoso.com" in payload["text"]
+
+
+def pathological_view(steps=30):
+    long = "Exchange refused: " + "&<>" * 3000
+    view = with_states(*(STATES[n % len(STATES)] for n in range(steps)), upn="a" * 64 + "@" + "b" * 180 + ".com")
+    view.steps[:] = [dataclasses.replace(s, error=long, title="T" * 400, proposed=dict(
+        s.proposed, reason=long, impact=long, current_text=long, proposed_text=long)) for s in view.steps]
+    huge = {"title": "Huge " * 200, "status": "blocked", "summary": long, "advice": long}
+    plan = dict(view.plan, blocked=True, advisories=[huge] * 40, ok=[{"title": "ok " * 100}] * 50,
+                not_proposed=[{"finding": {"title": long}, "why": long}] * 30)
+    return dataclasses.replace(view, request=dataclasses.replace(
+        view.request, diagnosis=dict(view.request.diagnosis, plan=plan)))
+
+
+def test_a_pathological_plan_stays_within_slacks_limits():
+    payload = card(pathological_view())
+    text = joined(payload["blocks"])
+    assert "more steps; Approve all covers the pending ones" in text
+    assert "more notes not shown" in text
+    assert payload["blocks"][-1]["elements"][0]["text"].startswith("CR-49F7C2 · requested by <@U0REQUEST>")
+    assert (ALL, "CR-49F7C2") in clicks(payload["blocks"])
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4, 8, 12, 20])
+def test_every_size_of_plan_validates(steps):
+    card(pathological_view(steps))
+    card(with_states(*["pending"] * steps))

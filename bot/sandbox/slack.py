@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -45,6 +46,7 @@ FAULT_KINDS = ("ratelimited", "status", "latency", "drop", "error")
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 40_000
+MAX_BLOCK_CHARS = 13_000  # approximate: Slack answers msg_blocks_too_long from about this much block text
 RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 BLOCK_TYPES = frozenset(
@@ -181,6 +183,15 @@ def _limit(errors: list[str], value: Any, limit: int, where: str) -> None:
         errors.append(f"must be a string [json-pointer:{where}]")
     elif len(value) > limit:
         errors.append(f"must be less than {limit + 1} characters [json-pointer:{where}]")
+
+
+def _text_chars(node: Any) -> int:
+    """All the text in some blocks: every `text` string, added up."""
+    if isinstance(node, dict):
+        return sum(len(v) if k == "text" and isinstance(v, str) else _text_chars(v) for k, v in node.items())
+    if isinstance(node, list):
+        return sum(_text_chars(item) for item in node)
+    return 0
 
 
 def _with_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -488,6 +499,8 @@ class _Workspace:
             errors = block_errors(blocks)
             if errors:
                 raise SlackError("invalid_blocks", errors=errors, response_metadata=_messages(errors))
+            if _text_chars(blocks) > MAX_BLOCK_CHARS:
+                raise SlackError("msg_blocks_too_long")
             blocks = _with_ids(blocks)
         if not text and not blocks and not _json_arg(args, "attachments"):
             raise SlackError("no_text")
@@ -757,7 +770,7 @@ def _user_info(user_id: str, name: str, real_name: str, tz: str) -> dict[str, An
         "real_name": real_name,
         "tz": tz,
         "tz_label": tz,
-        "tz_offset": 0,
+        "tz_offset": int(datetime.now(ZoneInfo(tz)).utcoffset().total_seconds()),
         "is_admin": False,
         "is_owner": False,
         "is_bot": False,

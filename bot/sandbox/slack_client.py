@@ -297,8 +297,10 @@ class SlackSender:
 
     # Events API
 
-    def event_body(self, event: dict[str, Any], *, team_id: str = TEAM_ID) -> bytes:
-        """The `event_callback` envelope Slack posts around `event`."""
+    def event_body(
+        self, event: dict[str, Any], *, team_id: str = TEAM_ID, event_id: str | None = None
+    ) -> bytes:
+        """The `event_callback` envelope Slack posts around `event` (a retry keeps the first `event_id`)."""
         now = self.clock.now().timestamp()
         envelope = {
             "token": VERIFICATION_TOKEN,
@@ -308,7 +310,7 @@ class SlackSender:
             "api_app_id": APP_ID,
             "event": {"event_ts": f"{now:.6f}", **event},
             "type": "event_callback",
-            "event_id": "Ev" + _random(9, _UPPER),
+            "event_id": event_id or "Ev" + _random(9, _UPPER),
             "event_time": int(now),
             "authorizations": [
                 {
@@ -324,9 +326,11 @@ class SlackSender:
         }
         return json.dumps(envelope).encode()
 
-    def event(self, event: dict[str, Any], *, retry_num: int | None = None) -> requests.Response:
-        """Deliver an Events API event (e.g. `{"type": "app_home_opened", ...}`)."""
-        return self.send(self.event_body(event), JSON, retry_num)
+    def event(
+        self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None
+    ) -> requests.Response:
+        """Deliver an Events API event (e.g. `{"type": "app_home_opened", ...}`); `retry_num` marks a retry."""
+        return self.send(self.event_body(event, event_id=event_id), JSON, retry_num)
 
     def app_home_opened(self, user_id: str = "U0REQUEST", tab: str = "home") -> requests.Response:
         """`app_home_opened` for `user_id`, carrying the Home view the stand-in last published for them."""

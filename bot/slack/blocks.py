@@ -68,6 +68,7 @@ STATE_LABELS = {
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MENTION = re.compile(r"(<@[UW][A-Z0-9]{1,30}>)")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+_URL = re.compile(r"https?://[^\s<>|&]{1,2000}")
 
 
 # Text ------------------------------------------------------------------------------------------------
@@ -110,6 +111,11 @@ def _fallback(text: str) -> str:
     return clip(esc(_line(text, FALLBACK_CHARS)), FALLBACK_CHARS)
 
 
+def link(url: str, label: str) -> str:
+    """A mrkdwn link to a web address; anything else shown as (escaped) text."""
+    return f"<{url}|{esc(label)}>" if _URL.fullmatch(url) else md(url, 300)
+
+
 def who(user: str | None) -> str:
     """A mention of a Slack user id; anything else (the bot, nobody) as plain words."""
     if user and _USER_ID.fullmatch(user):
@@ -134,13 +140,8 @@ def header(text: str) -> Block:
     return {"type": "header", "text": _plain(text, HEADER_CHARS)}
 
 
-def section(text: str, *, accessory: dict[str, Any] | None = None, block_id: str | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_CHARS)}}
-    if accessory:
-        block["accessory"] = accessory
-    if block_id:
-        block["block_id"] = block_id
-    return block
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_CHARS)}}
 
 
 def context(*texts: str) -> Block:
@@ -341,14 +342,14 @@ def _extras(plan: dict[str, Any], any_steps: bool) -> list[list[Block]]:
 
 
 def _auth_mode(request: ChangeRequest) -> str:
-    return str(request.options.get("auth_mode") or request.diagnosis.get("diagnosis", {}).get("auth_mode")
-               or "basic")
+    diagnosis = request.diagnosis.get("diagnosis") or {}
+    return str(request.options.get("auth_mode") or diagnosis.get("auth_mode") or "basic")
 
 
 def _summary(view: RequestView) -> tuple[str, str]:
     """(summary line for the card, short words for the notification)."""
     plan, request = view.plan, view.request
-    user = (request.diagnosis.get("diagnosis", {}) or {}).get("user") or {}
+    user = (request.diagnosis.get("diagnosis") or {}).get("user") or {}
     name = md(user.get("displayName") or request.upn, 150)
     mode = "OAuth" if _auth_mode(request) == "oauth" else "Basic"
     if not view.steps and plan.get("blocked"):
@@ -389,8 +390,9 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     open_steps = [s for s in steps if _is_open(request, s, now)]
     approve_all = _approve_all(request, open_steps) if len(open_steps) > 1 else []
     head = [header(title), section(summary)]
-    budget = _Budget(MAX_BLOCKS - 3, MAX_CHARS - 1800)  # kept back: divider, two overflow notes
-    budget.take(head + approve_all + footer)
+    fixed = head + approve_all + footer
+    # Kept back besides: a divider and two notes of what did not fit.
+    budget = _Budget(MAX_BLOCKS - 3 - len(fixed), MAX_CHARS - 1800 - _chars(fixed))
     room = max(600, min(2000, 8000 // max(1, len(steps))))
     shown: list[Block] = []
     for number, step in enumerate(steps, 1):
@@ -491,7 +493,7 @@ def _home_step(request: ChangeRequest, step: Step, now: datetime) -> list[Block]
 def home_view(*, viewer: str, pending: list[RequestView], recent: list[RequestView], probes: list[dict[str, Any]],
               is_approver: bool, now: datetime, allow_self_approval: bool = False) -> dict[str, Any]:
     """The App Home tab (for `views.publish`): what waits for the viewer, recent requests, probe status."""
-    budget = _Budget(MAX_VIEW_BLOCKS - 8, VIEW_CHARS)  # kept back: headers, notes, footer
+    budget = _Budget(MAX_VIEW_BLOCKS - 10, VIEW_CHARS)  # kept back: headers, notes, footer
     blocks = [header("Waiting for your approval")]
     own: list[str] = []
     waiting: list[tuple[ChangeRequest, Step]] = []
@@ -534,9 +536,10 @@ def explain_blocks(explanation: dict[str, Any], *, upn: str | None = None) -> di
     blocks.append(section(f"*What to do:* {md(d['advice'], 1500)}"))
     if d.get("steps"):
         lines = [f"{n}. {esc(STEP_LABELS.get(key, key))}" for n, key in enumerate(d["steps"], 1)]
-        blocks.append(section("\n".join(["*Fixes the bot can apply, in order:*", *lines])))
+        blocks.append(section(clip("\n".join(["*Fixes the bot can apply, in order:*", *lines]), 1500)))
     if d.get("checks"):
-        blocks.append(section("\n".join(["*Also check:*", *(f"• {esc(CHECK_LABELS.get(k, k))}" for k in d["checks"])])))
+        lines = [f"• {esc(CHECK_LABELS.get(key, key))}" for key in d["checks"]]
+        blocks.append(section(clip("\n".join(["*Also check:*", *lines]), 1500)))
     if d["cause"] == "unclassified" and str(d.get("raw", "")).strip():
         blocks.append(section(f"*Raw reply:*\n```{md(d['raw'].strip(), 1500)}```"))
     if d.get("transient"):
@@ -545,7 +548,7 @@ def explain_blocks(explanation: dict[str, Any], *, upn: str | None = None) -> di
         retry = "Not known to be temporary."
     else:
         retry = "Retrying will keep failing until the cause is fixed."
-    docs = f" · <{d['docs']}|Microsoft docs>" if d.get("docs") else ""
+    docs = f" · {link(str(d['docs']), 'Microsoft docs')}" if d.get("docs") else ""
     target = esc(upn) if upn else "UPN"
     blocks.append(context(f"{retry}{docs}", f"Run `/smtp-enable {target}` to diagnose the mailbox and get a plan."))
     return {"text": _fallback(f"{d['title']}: {d.get('reply') or d['cause']}"), "blocks": blocks}

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
@@ -251,4 +252,30 @@ def test_events_reach_bolt(sender: SlackSender, standin: SlackStandin) -> None:
     assert home is not None and home["blocks"][0]["text"]["text"] == "Hi"
     envelope = json.loads(sender.event_body({"type": "app_home_opened", "user": "U0APPROVE"}))
     assert envelope["type"] == "event_callback" and envelope["event_id"].startswith("Ev")
+    retried = json.loads(sender.event_body({"type": "app_home_opened"}, event_id=envelope["event_id"]))
+    assert retried["event_id"] == envelope["event_id"]
+    assert sender.event({"type": "app_home_opened", "user": "U0REQUEST"}, retry_num=2).status_code == 200
     assert envelope["authorizations"][0]["user_id"] == "U0BOT"
+
+
+def test_click_on_an_ephemeral_card(sender: SlackSender, standin: SlackStandin, bot: Bot) -> None:
+    ts = WebClient(token=TOKEN, base_url=standin.api_url).chat_postEphemeral(
+        channel="C0OPS", user="U0APPROVE", text="card", blocks=CARD
+    )["message_ts"]
+    assert (
+        sender.click_button("C0OPS", ts, user_id="U0APPROVE", text_or_action_id="approve").status_code == 200
+    )
+    [body] = bot.seen.actions
+    assert body["container"]["is_ephemeral"] is True and "message" not in body
+    [ephemeral] = standin.ephemerals("U0APPROVE")
+    assert ephemeral.text == "Approved by <@U0APPROVE>" and ephemeral.blocks == []
+
+
+def test_command_response_url_replaces_its_first_reply(standin: SlackStandin) -> None:
+    body = SlackSender("http://127.0.0.1:9", SECRET, standin=standin).command_body()
+    response_url = parse_qs(body.decode())["response_url"][0]
+    assert response_url.startswith(f"{standin.url}/response/")
+    requests.post(response_url, json={"text": "working..."}, timeout=5)
+    requests.post(response_url, json={"text": "done", "replace_original": True}, timeout=5)
+    assert [m.text for m in standin.ephemerals("U0REQUEST")] == ["done"]
+    assert [r.effect for r in standin.responses()] == ["ephemeral", "replaced"]

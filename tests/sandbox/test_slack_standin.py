@@ -283,6 +283,10 @@ def test_invalid_blocks(client: WebClient, standin: SlackStandin) -> None:
         ]
     assert block_errors([SECTION, BUTTONS]) == []
 
+    heavy = [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 2900}}] * 5
+    error = error_of(lambda: client.chat_postMessage(channel="C0OPS", text="x", blocks=heavy))
+    assert error.response["error"] == "msg_blocks_too_long"
+
 
 def test_token_is_never_recorded(client: WebClient, standin: SlackStandin) -> None:
     client.chat_postMessage(channel="C0OPS", text="x")

@@ -11,16 +11,16 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from bot.config import AppConfig, check_config_main, load_config
 from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError, ConfigError
-from bot.m365.tenant import M365, connect
 from bot.probe import add_probe_arguments, probe_main
-from bot.workflow.diagnose import AUTH_MODES, diagnose
-from bot.workflow.plan import make_plan
-from bot.workflow.report import format_report
+from bot.workflow import AUTH_MODES
+
+if TYPE_CHECKING:  # the heavy modules load only for the commands that need them
+    from bot.config import AppConfig
+    from bot.m365.tenant import M365
 
 log = logging.getLogger("bot")
 
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     command = args.command or "run"
     try:
+        if command == "probe":
+            return probe_main(args, env, out, token_supplier=lambda: exchange_token(args.config, env))
+        from bot.config import check_config_main, load_config
+
         if command == "check-config":
             return check_config_main(args.config, env, out)
         if command == "explain":
@@ -69,8 +73,6 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
             return EXIT_OK
         cfg = load_config(args.config, env)
         logging.getLogger().setLevel(cfg.logging.level)
-        if command == "probe":
-            return probe_main(args, env, out, token_supplier=lambda: exchange_token(cfg))
         if command == "diagnose":
             with open_tenant(cfg) as m365:
                 return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth,
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
 @contextlib.contextmanager
 def open_tenant(cfg: AppConfig) -> Iterator[M365]:
     """The configured tenant, or a freshly started sandbox tenant when no credentials are set."""
+    from bot.m365.tenant import connect
+
     if not cfg.sandbox:
         yield connect(cfg.m365)
         return
@@ -115,6 +119,10 @@ def sandbox_config(cfg: AppConfig) -> Iterator[tuple[AppConfig, Any]]:
 
 def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, include_org: bool,
                  out: IO[str]) -> int:
+    from bot.workflow.diagnose import diagnose
+    from bot.workflow.plan import make_plan
+    from bot.workflow.report import format_report
+
     results = diagnose(m365, upns, auth_mode=auth_mode)
     plans = [make_plan(d, include_org=include_org) for d in results]
     if as_json:
@@ -126,8 +134,12 @@ def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, 
     return EXIT_OK if all(p.error is None for p in plans) else EXIT_FINDINGS
 
 
-def exchange_token(cfg: AppConfig) -> str:
+def exchange_token(config_path: str | None, env: dict[str, str]) -> str:
     """An app-only token for SMTP XOAUTH2 (scope outlook.office365.com/.default) from the configured app."""
+    from bot.config import load_config
+    from bot.m365.tenant import connect
+
+    cfg = load_config(config_path, env)
     if cfg.sandbox:
         raise ConfigError(["m365: XOAUTH2 without --token-env needs the app's credentials (M365_*)"])
     return connect(cfg.m365).tokens.token(cfg.m365.exchange_scope)
@@ -167,6 +179,8 @@ def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
         print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)
         (run_socket_mode if cfg.slack.mode == "socket" else run_http)(cfg)
         return EXIT_OK
+    from bot.m365.tenant import connect
+
     with sandbox_config(cfg) as (sandboxed, sandbox):
         m365 = connect(sandboxed.m365)
         print(f"smtp-auth-bot sandbox: a local stand-in tenant (contoso.com) at {sandbox.url}.", file=out)

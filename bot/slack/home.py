@@ -23,7 +23,8 @@ def home_for(runtime: Runtime, user: str) -> dict[str, Any]:
                and (is_approver or v.request.requester == user)]
     recent = [RequestView(r, store.get_steps(r.id)) for r in store.list_requests(limit=10)]
     return blocks.home_view(viewer=user, pending=pending, recent=recent, probes=probe_summaries(runtime, None),
-                            is_approver=is_approver, now=runtime.clock.now())
+                            is_approver=is_approver, now=runtime.clock.now(),
+                            allow_self_approval=flow.policy.allow_self_approval)
 
 
 def register(app: App, runtime: Runtime) -> None:

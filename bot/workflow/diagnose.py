@@ -8,10 +8,10 @@ from typing import Any
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import BotError, InvalidInput
 from bot.m365.tenant import M365
+from bot.workflow import AUTH_MODES
 from handlers import CHECKS, STEPS, Finding
 from handlers.facts import Facts, UserInfo, normalize_upn
 
-AUTH_MODES = ("basic", "oauth")
 #: The order findings are reported in: the account first, then the settings from narrowest to widest.
 REPORT_ORDER = ("account", "mailbox_smtp_auth", "org_smtp_auth", "per_user_mfa", "security_defaults",
                 "auth_policy", "conditional_access", "basic_auth_retirement")

@@ -29,11 +29,7 @@ def run(sandbox: Sandbox, count: int) -> tuple[Counter[str], float]:
     if count > 1:
         for upn in upns:
             sandbox.state.add_user("contoso", upn)
-    tenant_id, client_id, secret = sandbox.creds()
-    cfg = with_overrides(load_config(ROOT / "app.yaml", env={}), {"m365": {
-        "tenant_id": tenant_id, "client_id": client_id, "client_secret": secret,
-        "endpoints": {"login": sandbox.url, "graph": sandbox.url, "exchange": sandbox.url},
-        "ca_bundle": str(sandbox.ca_path)}})
+    cfg = with_overrides(load_config(ROOT / "app.yaml", env={}), {"m365": sandbox.m365_settings()})
     m365 = connect(cfg.m365)
     m365.tokens.token(cfg.m365.graph_scope)
     m365.tokens.token(cfg.m365.exchange_scope)

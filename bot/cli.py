@@ -107,12 +107,7 @@ def sandbox_config(cfg: AppConfig) -> Iterator[tuple[AppConfig, Any]]:
     with tempfile.TemporaryDirectory(prefix="smtp-auth-bot-sandbox-") as workdir:
         sandbox = start_sandbox(Path(workdir))
         try:
-            tenant_id, client_id, secret = sandbox.creds("contoso")
-            yield with_overrides(cfg, {"m365": {
-                "tenant_id": tenant_id, "client_id": client_id, "client_secret": secret,
-                "endpoints": {"login": sandbox.url, "graph": sandbox.url, "exchange": sandbox.url},
-                "ca_bundle": str(sandbox.ca_path),
-            }}), sandbox
+            yield with_overrides(cfg, {"m365": sandbox.m365_settings()}), sandbox
         finally:
             sandbox.stop()
 

@@ -44,12 +44,7 @@ def clock() -> FakeClock:
 
 def sandbox_config(sandbox: Sandbox, tenant: str = "contoso", **m365: Any) -> AppConfig:
     """The shipped app.yaml with no environment, pointed at the sandbox through configuration only."""
-    tenant_id, client_id, secret = sandbox.creds(tenant)
-    settings: dict[str, Any] = {
-        "tenant_id": tenant_id, "client_id": client_id, "client_secret": secret,
-        "endpoints": {"login": sandbox.url, "graph": sandbox.url, "exchange": sandbox.url},
-        "ca_bundle": str(sandbox.ca_path),
-    }
+    settings = sandbox.m365_settings(tenant)
     settings.update(m365)
     return with_overrides(load_config(ROOT / "app.yaml", env={}), {"m365": settings})
 

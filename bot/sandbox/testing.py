@@ -52,6 +52,15 @@ class Sandbox:
             "M365_CA_BUNDLE": str(self.ca_path),
         }
 
+    def m365_settings(self, tenant_key: str = "contoso") -> dict[str, Any]:
+        """The `m365` configuration section that points the bot at this sandbox tenant (includes the secret)."""
+        tenant_id, client_id, secret = self.creds(tenant_key)
+        return {
+            "tenant_id": tenant_id, "client_id": client_id, "client_secret": secret,
+            "endpoints": {"login": self.url, "graph": self.url, "exchange": self.url},
+            "ca_bundle": str(self.ca_path),
+        }
+
     def reset(self) -> None:
         self.state.reset()
 

@@ -1,0 +1,95 @@
+"""A running bot for end-to-end tests: the real Bolt app behind a real HTTP server, the sandbox tenant and
+the Slack stand-in, a real database, and a sender that signs requests as Slack does."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from slack_helpers import APPROVER, BOT_TOKEN, ROOT, SIGNING_SECRET, wait_until
+from werkzeug.serving import make_server
+
+from bot.clock import FakeClock
+from bot.config import AppConfig, load_config, with_overrides
+from bot.runtime import Runtime, build_runtime
+from bot.sandbox.slack import SlackStandin, start_slack_standin
+from bot.sandbox.slack_client import SlackSender
+from bot.sandbox.testing import Sandbox
+from bot.slack.app import create_bolt_app, wsgi_app
+
+
+def slack_config(sandbox: Sandbox, standin: SlackStandin, db_url: str, **slack: Any) -> AppConfig:
+    settings = {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "api_url": standin.api_url,
+                "approvers": [APPROVER, "S0ADMINS"], "alert_channel": "C0ALERTS"} | slack
+    return with_overrides(load_config(ROOT / "app.yaml", env={}),
+                          {"m365": sandbox.m365_settings(), "slack": settings, "database": {"url": db_url}})
+
+
+@dataclass
+class RunningBot:
+    url: str
+    runtime: Runtime
+    sender: SlackSender
+    standin: SlackStandin
+    sandbox: Sandbox
+    clock: FakeClock
+    stop: Callable[[], None]
+
+    def card(self, channel: str = "C0OPS", index: int = -1) -> Any:
+        messages = wait_until(lambda: self.standin.messages(channel), what=f"a message in {channel}")
+        return messages[index]
+
+    def wait_card(self, predicate: Callable[[str], bool], channel: str = "C0OPS", what: str = "card") -> Any:
+        def check() -> Any:
+            messages = self.standin.messages(channel)
+            return messages and predicate(str(messages[-1].blocks)) and messages[-1]
+        return wait_until(check, what=what)
+
+    def ephemeral_texts(self) -> list[str]:
+        return [str(r.payload.get("text", "")) for r in self.standin.responses()]
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[SlackStandin]:
+    standin = start_slack_standin(bot_token=BOT_TOKEN)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def standin(standin_server: SlackStandin) -> SlackStandin:
+    standin_server.reset()
+    return standin_server
+
+
+@pytest.fixture
+def start_bot(sandbox: Sandbox, standin: SlackStandin, db_url: str) -> Iterator[Callable[..., RunningBot]]:
+    running: list[RunningBot] = []
+
+    def start(clock: FakeClock | None = None, **slack: Any) -> RunningBot:
+        clock = clock or FakeClock()
+        cfg = slack_config(sandbox, standin, db_url, **slack)
+        runtime = build_runtime(cfg, clock=clock)
+        app = wsgi_app(create_bolt_app(runtime))
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        runtime.outbox.poll_seconds = 0.02
+        runtime.start()
+        url = f"http://127.0.0.1:{server.server_port}"
+
+        def stop() -> None:
+            server.shutdown()
+            runtime.stop()
+
+        bot = RunningBot(url, runtime, SlackSender(url, SIGNING_SECRET, standin=standin), standin, sandbox, clock,
+                         stop)
+        running.append(bot)
+        return bot
+
+    yield start
+    for bot in running:
+        bot.stop()

@@ -1,0 +1,161 @@
+"""/smtp-enable end to end over real HTTP: signed requests in, Slack stand-in and sandbox tenant out."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+
+from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, wait_until
+
+
+def exchange_cmdlets(sandbox) -> list[str]:
+    return [r.cmdlet for r in sandbox.state.requests.for_service("exchange")]
+
+
+def mailbox_value(sandbox, upn):
+    return sandbox.state.tenant("contoso").user(upn).mailbox.smtp_client_authentication_disabled
+
+
+def test_request_plan_refusals_approval_undo_and_audit(start_bot, sandbox, standin):
+    bot = start_bot()
+    ack = bot.sender.command("/smtp-enable", "copier@contoso.com", user_id=REQUESTER)
+    assert ack.status_code == 200 and "Diagnosing SMTP AUTH for copier@contoso.com" in ack.text
+    card = bot.card()
+    assert "SMTP AUTH plan for copier@contoso.com" in str(card.blocks)
+    assert {b.text for b in bot.sender.buttons("C0OPS", card.ts)} >= {"Approve", "Deny"}
+    [request] = bot.runtime.store.list_requests()
+    [step] = bot.runtime.store.get_steps(request.id)
+
+    sandbox.state.requests.clear()
+    bot.sender.click_button("C0OPS", card.ts, user_id=OTHER, text_or_action_id="Approve")
+    wait_until(lambda: any("Only the configured approvers" in t for t in bot.ephemeral_texts()), what="refusal")
+    bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="Approve")
+    wait_until(lambda: any("someone else must approve" in t for t in bot.ephemeral_texts()), what="self refusal")
+    assert bot.runtime.store.get_step(step.id).state == "pending"
+    assert sandbox.state.requests.for_service("exchange") == []
+
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
+    updated = bot.wait_card(lambda blocks: "Undo" in blocks, what="verified card with Undo")
+    assert exchange_cmdlets(sandbox) == ["Get-CASMailbox", "Set-CASMailbox", "Get-CASMailbox"]
+    assert sandbox.state.requests.for_service("graph") == []
+    assert mailbox_value(sandbox, "copier@contoso.com") is False
+    assert f"<@{APPROVER}>" in str(updated.blocks)
+    assert len(standin.messages("C0OPS")) == 1  # one card, updated in place
+    assert bot.runtime.store.get_request(request.id).message_ts == card.ts
+
+    bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="step_undo")
+    bot.wait_card(lambda blocks: "undo_approve" in blocks, what="undo pending")
+    bot.sender.click_button("C0OPS", card.ts, user_id=GROUP_MEMBER, text_or_action_id="undo_approve")
+    wait_until(lambda: bot.runtime.store.get_step(step.id).state == "reverted", what="reverted")
+    assert mailbox_value(sandbox, "copier@contoso.com") is None  # back to inheriting
+
+    actions = [(r.actor, r.action) for r in bot.runtime.store.audit_rows(request_id=request.id)]
+    assert actions[0] == (REQUESTER, "request.created")
+    assert (OTHER, "step.refused") in actions and (REQUESTER, "step.refused") in actions
+    assert (APPROVER, "step.approved") in actions and (GROUP_MEMBER, "undo.approved") in actions
+    assert [a for _, a in actions][-2:] == ["undo.applied", "undo.verified"]
+    dumped = json.dumps([r.__repr__() for r in bot.runtime.store.audit_rows()])
+    assert "xoxb-" not in dumped and sandbox.creds()[2] not in dumped
+
+
+def test_fifty_concurrent_clicks_apply_once(start_bot, sandbox):
+    bot = start_bot()
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    card = bot.card()
+    [button] = [b for b in bot.sender.buttons("C0OPS", card.ts) if b.text == "Approve"]
+    sandbox.state.requests.clear()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda n: bot.sender.click(button.action_id, button.value, user_id=APPROVER,
+                                                           message_ts=card.ts), range(50)))
+    assert all(a.status_code == 200 for a in answers)
+    bot.wait_card(lambda blocks: "Undo" in blocks, what="verified card")
+    wait_until(lambda: not bot.runtime.pool._work_queue.qsize(), what="all clicks handled")
+    assert exchange_cmdlets(sandbox).count("Set-CASMailbox") == 1
+
+
+def test_bad_signatures_are_rejected_without_side_effects(start_bot, standin):
+    bot = start_bot()
+    body = bot.sender.command_body("/smtp-enable", "scanner@contoso.com", user_id=APPROVER)
+    forged = bot.sender.sign(body, secret="not-the-secret")
+    stale = bot.sender.sign(body, timestamp=bot.sender.stale_timestamp())
+    for headers in (forged, stale, {"Content-Type": "application/x-www-form-urlencoded"}):
+        assert bot.sender.raw(body, headers).status_code == 401
+    assert bot.runtime.store.list_requests() == [] and standin.calls("chat.postMessage") == []
+
+
+def test_a_retried_command_posts_one_plan(start_bot, standin):
+    bot = start_bot()
+    first = bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER, trigger_id="T1.trigger")
+    retry = bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER, trigger_id="T1.trigger",
+                               retry_num=1)
+    duplicate = bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER,
+                                   trigger_id="T1.trigger")
+    assert {first.status_code, retry.status_code, duplicate.status_code} == {200}
+    bot.card()
+    wait_until(lambda: not bot.runtime.pool._work_queue.qsize(), what="work done")
+    assert len(bot.runtime.store.list_requests()) == 1 and len(standin.messages("C0OPS")) == 1
+
+
+def test_expired_approval_is_refused_and_the_card_says_so(start_bot, sandbox):
+    bot = start_bot()
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    card = bot.card()
+    bot.clock.advance(61 * 60)
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
+    wait_until(lambda: any("expired" in t for t in bot.ephemeral_texts()), what="expiry notice")
+    bot.wait_card(lambda blocks: "Expired" in blocks or "expired" in blocks, what="expired card")
+    assert "Set-CASMailbox" not in exchange_cmdlets(sandbox)
+
+
+def test_usage_and_unknown_user_get_an_ephemeral_answer(start_bot, standin):
+    bot = start_bot()
+    usage = bot.sender.command("/smtp-enable", "", user_id=REQUESTER)
+    assert usage.status_code == 200 and "/smtp-enable" in usage.text and "@" in usage.text
+    malformed = bot.sender.command("/smtp-enable", "scanner at contoso", user_id=REQUESTER)
+    assert "/smtp-enable" in malformed.text
+    bot.sender.command("/smtp-enable", "ghost@contoso.com", user_id=REQUESTER)
+    wait_until(lambda: any("No user 'ghost@contoso.com'" in t for t in bot.ephemeral_texts()), what="not found")
+    assert bot.runtime.store.list_requests() == [] and standin.messages("C0OPS") == []
+
+
+def test_missing_permission_shows_on_the_card_and_retry_goes_through_the_gate(start_bot, sandbox):
+    _, client_id, _ = sandbox.creds()
+    sandbox.state.revoke(client_id, "Exchange Administrator")
+    sandbox.state.grant(client_id, "Global Reader")  # reads work, writes need Exchange Administrator
+    bot = start_bot()
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    card = bot.card()
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
+    failed = bot.wait_card(lambda blocks: "step_retry" in blocks, what="failed card")
+    assert "Exchange Recipient Administrator" in str(failed.blocks)
+    bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="step_retry")
+    bot.wait_card(lambda blocks: "step_approve" in blocks, what="pending again")
+
+
+def test_explain_and_status_commands(start_bot):
+    bot = start_bot()
+    explained = bot.sender.command("/smtp-explain", "535 5.7.139 Authentication unsuccessful, basic "
+                                   "authentication is disabled. [AB1PR01CA0001.eurprd01.prod.outlook.com]")
+    assert explained.status_code == 200 and "basic_auth_disabled_policy" in explained.text
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    bot.card()
+    bot.sender.command("/smtp-status", "", user_id=OTHER)
+    wait_until(lambda: any("scanner@contoso.com" in json.dumps(r.payload) for r in bot.standin.responses()),
+               what="status answer")
+
+
+def test_app_home_lists_pending_approvals_for_an_approver(start_bot, standin):
+    bot = start_bot()
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    bot.card()
+    bot.sender.app_home_opened(user_id=APPROVER)
+    view = wait_until(lambda: standin.home(APPROVER), what="home view")
+    assert "scanner@contoso.com" in json.dumps(view) and "step_approve" in json.dumps(view)
+
+
+def test_healthz(start_bot):
+    import requests
+
+    bot = start_bot()
+    assert requests.get(f"{bot.url}/healthz", timeout=5).json() == {"ok": True}
+    assert requests.get(f"{bot.url}/nope", timeout=5).status_code == 404

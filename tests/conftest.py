@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -64,12 +65,9 @@ def m365(make_m365: Callable[..., M365]) -> M365:
     return make_m365()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A URL to an empty database: a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'bot.db'}"
-        return
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL to a fresh PostgreSQL schema (dropped afterwards); skips the test without TEST_DATABASE_URL."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         pytest.skip("TEST_DATABASE_URL is not set")
@@ -84,3 +82,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL to an empty database: a fresh SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'bot.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with postgres_schema() as url:
+        yield url

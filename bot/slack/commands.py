@@ -52,12 +52,10 @@ def register(app: App, runtime: Runtime) -> None:
         except InvalidInput as exc:
             ack(text=exc.describe())
             return
-        if not first_time(runtime, command.get("trigger_id")):
-            ack()
-            return
         ack(text=f"Diagnosing SMTP AUTH for {upn}... the plan will appear in this channel.")
         runtime.submit(open_request, runtime, upn, str(command.get("user_id", "")),
-                       str(command.get("channel_id", "")), include_org, auth_mode, respond)
+                       str(command.get("channel_id", "")), include_org, auth_mode, respond,
+                       command.get("trigger_id"))
 
     @app.command("/smtp-explain")
     def smtp_explain(ack: Callable[..., Any], command: dict[str, Any]) -> None:
@@ -84,7 +82,10 @@ def register(app: App, runtime: Runtime) -> None:
 
 
 def open_request(runtime: Runtime, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
-                 respond: Callable[..., Any]) -> None:
+                 respond: Callable[..., Any], trigger_id: str | None = None) -> None:
+    if not first_time(runtime, trigger_id):
+        log.info("command %s was delivered again; the first delivery is handled", trigger_id)
+        return
     try:
         view = runtime.workflow.open_request(upn, user, channel, auth_mode=auth_mode, include_org=include_org)
     except BotError as exc:

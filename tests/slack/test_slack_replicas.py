@@ -1,0 +1,124 @@
+"""Two bot processes (gunicorn, as the Procfile runs them) sharing PostgreSQL: decisions stay exactly-once,
+and a process killed between claim and apply is settled when a process starts again."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from slack_helpers import APPROVER, BOT_TOKEN, REQUESTER, ROOT, SIGNING_SECRET, wait_until
+
+from bot.sandbox.slack_client import SlackSender
+from bot.store import Store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Replica:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads",
+             "8", "bot.slack.wsgi:create_app()"],
+            cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(self.healthy, timeout=30, what=f"gunicorn on {self.port} ({log})")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def replicas(sandbox, standin, pg_url, tmp_path) -> Iterator[callable]:
+    config = tmp_path / "app.yaml"
+    config.write_text((ROOT / "app.yaml").read_text()
+                      .replace("  approvers: []", f"  approvers: [{APPROVER}, S0ADMINS]")
+                      .replace("  interval_minutes: 5", "  interval_minutes: 60"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("M365_", "SLACK_", "DATABASE_URL"))}
+    env |= sandbox.env() | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                            "SLACK_API_URL": standin.api_url, "DATABASE_URL": pg_url, "APP_CONFIG": str(config)}
+    started: list[Replica] = []
+
+    def start(name: str) -> Replica:
+        replica = Replica(env, tmp_path / f"{name}.log")
+        started.append(replica)
+        return replica
+
+    yield start
+    for replica in started:
+        replica.kill()
+
+
+def set_casmailbox(sandbox) -> list:
+    return [r for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Set-CASMailbox"]
+
+
+def test_two_replicas_apply_a_step_once(replicas, sandbox, standin, pg_url):
+    a, b = replicas("a"), replicas("b")
+    SlackSender(a.url, SIGNING_SECRET, standin=standin).command("/smtp-enable", "scanner@contoso.com",
+                                                                  user_id=REQUESTER)
+    card = wait_until(lambda: standin.messages("C0OPS"), timeout=20, what="plan card")[-1]
+    senders = [SlackSender(r.url, SIGNING_SECRET, standin=standin) for r in (a, b)]
+    [button] = [x for x in senders[0].buttons("C0OPS", card.ts) if x.text == "Approve"]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(lambda n: senders[n % 2].click(button.action_id, button.value, user_id=APPROVER,
+                                                               message_ts=card.ts), range(50)))
+    assert all(answer.status_code == 200 for answer in answers)
+    wait_until(lambda: "step_undo" in str(standin.messages("C0OPS")[-1].blocks), timeout=20, what="verified")
+    assert len(set_casmailbox(sandbox)) == 1
+    assert len(standin.messages("C0OPS")) == 1
+    store = Store(pg_url)
+    [request] = store.list_requests()
+    approvals = [r for r in store.audit_rows(request_id=request.id) if r.action == "step.approved"]
+    assert len(approvals) == 1
+    store.close()
+
+
+def test_a_replica_killed_between_claim_and_apply_is_settled_at_restart(replicas, sandbox, standin, pg_url):
+    a = replicas("a")
+    sender = SlackSender(a.url, SIGNING_SECRET, standin=standin)
+    sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    card = wait_until(lambda: standin.messages("C0OPS"), timeout=20, what="plan card")[-1]
+    store = Store(pg_url)
+    [request] = store.list_requests()
+    [step] = store.get_steps(request.id)
+    # The read that starts the apply hangs; the process dies while the step is claimed.
+    sandbox.state.faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=3.0)
+    sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
+    wait_until(lambda: store.get_step(step.id).state == "applying", timeout=20, what="claimed")
+    a.kill()
+    assert store.get_step(step.id).state == "applying"
+
+    replicas("b")  # a new process settles what the dead one left
+    settled = wait_until(lambda: store.get_step(step.id).state != "applying" and store.get_step(step.id),
+                         timeout=20, what="settled")
+    assert settled.state == "failed" and "nothing changed" in settled.error
+    assert set_casmailbox(sandbox) == []
+    wait_until(lambda: "step_retry" in str(standin.messages("C0OPS")[-1].blocks), timeout=20, what="card updated")
+    store.close()

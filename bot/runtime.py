@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.m365.tenant import M365, connect
+from bot.probing import Prober
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
 from bot.slack.outbox import Outbox
@@ -39,6 +40,7 @@ class Runtime:
     cards: Cards
     groups: UserGroups
     pool: ThreadPoolExecutor
+    prober: Prober
     sweep_seconds: float = 30.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -110,5 +112,6 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     groups = UserGroups(slack, clock=clock)
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_change=cards.refresh)
+    prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
     return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
-                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"))
+                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober)

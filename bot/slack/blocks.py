@@ -570,3 +570,25 @@ def error_blocks(message: str, hint: str = "") -> dict[str, Any]:
     if hint:
         blocks.append(context(md(hint, 2000)))
     return {"text": _fallback(message), "blocks": blocks}
+
+
+def probe_result_blocks(result: dict[str, Any], explanation: dict[str, Any] | None, *, now: datetime) -> dict[str, Any]:
+    """`/smtp-probe`: how an on-demand probe went, and for a failure what the reply means and what fixes it."""
+    name, mailbox = esc(result.get("name") or "probe"), esc(result.get("mailbox", ""))
+    timings = result.get("timings_ms") or {}
+    tls = f"{result.get('tls_version') or 'no TLS'}" + (
+        f", certificate {result['cert_days_left']} days left" if result.get("cert_days_left") is not None else "")
+    facts = context(f"{esc(result.get('host'))}:{result.get('port')} · {tls} · auth {result.get('auth_mode') or '-'}"
+                    f" · {round(float(result.get('duration_ms') or 0))} ms",
+                    " ".join(f"{esc(k)} {v:.0f}" for k, v in timings.items()))
+    if result.get("ok"):
+        blocks = [section(f":white_check_mark: *{name}* ({mailbox}): SMTP AUTH works."), facts]
+        return {"text": _fallback(f"{result.get('name')}: SMTP AUTH works"), "blocks": blocks}
+    reply = (result.get("reply") or {}).get("raw") or result.get("message") or ""
+    blocks = [section(f":x: *{name}* ({mailbox}) failed in `{esc(result.get('phase'))}`: "
+                      f"`{esc(result.get('cause'))}`\n{md(reply, 1200)}"), facts]
+    if explanation and explanation.get("cause") not in (None, "unclassified"):
+        blocks.append(section(f"*What it means:* {md(explanation['explanation'], 1200)}"))
+        blocks.append(section(f"*What to do:* {md(explanation['advice'], 1200)}"))
+    blocks.append(context(f"Run `/smtp-enable {mailbox}` to diagnose the mailbox and get a plan."))
+    return {"text": _fallback(f"{result.get('name')}: {result.get('cause')}"), "blocks": blocks}

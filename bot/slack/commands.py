@@ -12,6 +12,7 @@ from slack_bolt import App
 
 from bot.diagnosis import explain
 from bot.errors import BotError, InvalidInput
+from bot.probing import find_target
 from bot.runtime import Runtime
 from bot.slack import blocks
 from bot.workflow.service import RequestView
@@ -66,6 +67,19 @@ def register(app: App, runtime: Runtime) -> None:
         card = blocks.explain_blocks(explain(text[:4000]))
         ack(text=card["text"], blocks=card["blocks"])
 
+    @app.command("/smtp-probe")
+    def smtp_probe(ack: Callable[..., Any], command: dict[str, Any], respond: Callable[..., Any]) -> None:
+        wanted = (command.get("text") or "").strip()
+        targets = runtime.cfg.probes.targets
+        target = find_target(targets, wanted) if wanted else None
+        if target is None:
+            known = ", ".join(t.name for t in targets) or "none are configured (probes.targets in app.yaml)"
+            prefix = f"No probe target '{blocks.esc(wanted[:80])}'. " if wanted else ""
+            ack(text=f"{prefix}{blocks.usage_text('/smtp-probe')}\nTargets: {known}")
+            return
+        ack(text=f"Probing {target.name} ({target.mailbox})...")
+        runtime.submit(probe_and_answer, runtime, target, respond)
+
     @app.command("/smtp-status")
     def smtp_status(ack: Callable[..., Any], command: dict[str, Any], respond: Callable[..., Any]) -> None:
         words = (command.get("text") or "").split()
@@ -96,6 +110,13 @@ def open_request(runtime: Runtime, upn: str, user: str, channel: str, include_or
         ephemeral(respond, "Sorry, the diagnosis failed unexpectedly; the details are in the bot's log.")
         return
     runtime.cards.refresh(view.request.id)
+
+
+def probe_and_answer(runtime: Runtime, target: Any, respond: Callable[..., Any]) -> None:
+    [result] = runtime.prober.run([target])
+    reply = result.reply.raw if result.reply else ""
+    card = blocks.probe_result_blocks(result.to_dict(), explain(reply) if reply else None, now=runtime.clock.now())
+    ephemeral(respond, card["text"], {"blocks": card["blocks"]})
 
 
 def send_status(runtime: Runtime, upn: str | None, respond: Callable[..., Any]) -> None:

@@ -21,11 +21,13 @@ from bot.sandbox.testing import Sandbox
 from bot.slack.app import create_bolt_app, wsgi_app
 
 
-def slack_config(sandbox: Sandbox, standin: SlackStandin, db_url: str, **slack: Any) -> AppConfig:
+def slack_config(sandbox: Sandbox, standin: SlackStandin, db_url: str, probes: dict[str, Any] | None = None,
+                 **slack: Any) -> AppConfig:
     settings = {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "api_url": standin.api_url,
                 "approvers": [APPROVER, "S0ADMINS"], "alert_channel": "C0ALERTS"} | slack
     return with_overrides(load_config(ROOT / "app.yaml", env={}),
-                          {"m365": sandbox.m365_settings(), "slack": settings, "database": {"url": db_url}})
+                          {"m365": sandbox.m365_settings(), "slack": settings, "database": {"url": db_url},
+                           "probes": probes or {}})
 
 
 @dataclass
@@ -69,9 +71,9 @@ def standin(standin_server: SlackStandin) -> SlackStandin:
 def start_bot(sandbox: Sandbox, standin: SlackStandin, db_url: str) -> Iterator[Callable[..., RunningBot]]:
     running: list[RunningBot] = []
 
-    def start(clock: FakeClock | None = None, **slack: Any) -> RunningBot:
+    def start(clock: FakeClock | None = None, probes: dict[str, Any] | None = None, **slack: Any) -> RunningBot:
         clock = clock or FakeClock()
-        cfg = slack_config(sandbox, standin, db_url, **slack)
+        cfg = slack_config(sandbox, standin, db_url, probes, **slack)
         runtime = build_runtime(cfg, clock=clock)
         app = wsgi_app(create_bolt_app(runtime))
         server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -22,3 +22,10 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = 
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def sandbox_probes(sandbox: Any, **target: Any) -> dict[str, Any]:
+    """A `probes` section aimed at the sandbox SMTP server with one target (printer by default)."""
+    entry = {"name": "printer", "mailbox": "printer@contoso.com", "password": "Printer-Sandbox-1"} | target
+    return {"smtp_host": "localhost", "port": sandbox.smtp.port, "ca_bundle": str(sandbox.ca_path),
+            "timeout_seconds": 5, "targets": [entry]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 
-from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, wait_until
+from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, wait_until
 
 
 def exchange_cmdlets(sandbox) -> list[str]:
@@ -159,3 +159,19 @@ def test_healthz(start_bot):
     bot = start_bot()
     assert requests.get(f"{bot.url}/healthz", timeout=5).json() == {"ok": True}
     assert requests.get(f"{bot.url}/nope", timeout=5).status_code == 404
+
+
+def test_probe_command_runs_a_configured_target_and_explains_failures(start_bot, sandbox):
+    bot = start_bot(probes=sandbox_probes(sandbox))
+    unknown = bot.sender.command("/smtp-probe", "nope", user_id=OTHER)
+    assert "No probe target 'nope'" in unknown.text and "printer" in unknown.text
+    assert "Probing printer" in bot.sender.command("/smtp-probe", "printer", user_id=OTHER).text
+    wait_until(lambda: any("SMTP AUTH works" in json.dumps(r.payload) for r in bot.standin.responses()),
+               what="probe answer")
+    sandbox.state.tenant("contoso").user("printer@contoso.com").mailbox.smtp_client_authentication_disabled = True
+    bot.sender.command("/smtp-probe", "printer@contoso.com", user_id=OTHER)
+    wait_until(lambda: any("smtp_auth_disabled_mailbox" in json.dumps(r.payload) for r in bot.standin.responses()),
+               what="failure explained")
+    history = bot.runtime.store.probe_history("printer")
+    assert [h.ok for h in history] == [True, False] and history[-1].cause == "smtp_auth_disabled_mailbox"
+    assert "Printer-Sandbox-1" not in json.dumps([r.payload for r in bot.standin.responses()])

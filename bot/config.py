@@ -344,6 +344,7 @@ class ProbesConfig(_Section):
     max_concurrency: int = Field(20, ge=1)
     per_mailbox_connections: int = Field(3, ge=1, le=3)
     ca_bundle: CaFile | None = None
+    lease_seconds: float = Field(30, gt=0)
     targets: list[ProbeTarget] = []
 
     @classmethod

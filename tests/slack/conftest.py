@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,12 +69,18 @@ def standin(standin_server: SlackStandin) -> SlackStandin:
 
 
 @pytest.fixture
-def start_bot(sandbox: Sandbox, standin: SlackStandin, db_url: str) -> Iterator[Callable[..., RunningBot]]:
+def bot_db_url(tmp_path: Path) -> str:
+    """End-to-end tests run on SQLite; the replica tests cover PostgreSQL with real processes."""
+    return f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def start_bot(sandbox: Sandbox, standin: SlackStandin, bot_db_url: str) -> Iterator[Callable[..., RunningBot]]:
     running: list[RunningBot] = []
 
     def start(clock: FakeClock | None = None, probes: dict[str, Any] | None = None, **slack: Any) -> RunningBot:
         clock = clock or FakeClock()
-        cfg = slack_config(sandbox, standin, db_url, probes, **slack)
+        cfg = slack_config(sandbox, standin, bot_db_url, probes, **slack)
         runtime = build_runtime(cfg, clock=clock)
         app = wsgi_app(create_bolt_app(runtime))
         server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -81,6 +81,8 @@ class ProbeScheduler:
 
     # APScheduler ------------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.scheduler is not None:
+            return
         scheduler = BackgroundScheduler(
             timezone="UTC",
             executors={"default": ThreadPoolExecutor(max_workers=self.cfg.max_concurrency)},

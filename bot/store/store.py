@@ -9,7 +9,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, case, delete, or_, select, update
+from sqlalchemy import Engine, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, CursorResult, Result
 from sqlalchemy.exc import IntegrityError
@@ -582,6 +582,40 @@ class Store:
             query = query.where(ProbeRow.at >= since)
         with self._read() as session:
             return [snapshot(ProbeResult, row) for row in session.scalars(query)]
+
+    def latest_probes(self) -> dict[str, ProbeResult]:
+        """The newest probe of each target (latest `at`, then id), by target; one query."""
+        newest = (
+            select(
+                ProbeRow.id,
+                func.row_number()
+                .over(partition_by=ProbeRow.target, order_by=(ProbeRow.at.desc(), ProbeRow.id.desc()))
+                .label("rank"),
+            )
+        ).subquery()
+        query = select(ProbeRow).join(newest, newest.c.id == ProbeRow.id).where(newest.c.rank == 1)
+        with self._read() as session:
+            return {row.target: snapshot(ProbeResult, row) for row in session.scalars(query)}
+
+    def probe_counts(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """Per target, how many probes from `since` on were ok and how many there were: `(ok, total)`."""
+        query = (
+            select(ProbeRow.target, func.count().filter(ProbeRow.ok), func.count())
+            .where(ProbeRow.at >= since)
+            .group_by(ProbeRow.target)
+        )
+        with self._read() as session:
+            return {target: (ok, total) for target, ok, total in session.execute(query)}
+
+    def probe_samples(self, since: datetime) -> list[tuple[str, datetime, bool, int | None]]:
+        """`(target, at, ok, latency_ms)` of every probe from `since` on, oldest first: light rows for charts."""
+        query = (
+            select(ProbeRow.target, ProbeRow.at, ProbeRow.ok, ProbeRow.latency_ms)
+            .where(ProbeRow.at >= since)
+            .order_by(ProbeRow.at, ProbeRow.id)
+        )
+        with self._read() as session:
+            return [(target, at, ok, latency) for target, at, ok, latency in session.execute(query)]
 
     def purge_probes(self, older_than: timedelta) -> int:
         """Retention: delete probes older than `older_than`; returns how many went."""

@@ -7,15 +7,18 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from bot.alerting import Alerting
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.m365.tenant import M365, connect
 from bot.probing import Prober
+from bot.scheduler import ProbeScheduler
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
 from bot.slack.outbox import Outbox
@@ -41,6 +44,8 @@ class Runtime:
     groups: UserGroups
     pool: ThreadPoolExecutor
     prober: Prober
+    alerting: Alerting
+    scheduler: ProbeScheduler
     sweep_seconds: float = 30.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -54,11 +59,14 @@ class Runtime:
                 log.exception("background work failed: %s", getattr(fn, "__name__", fn))
         self.pool.submit(guarded)
 
-    def start(self) -> None:
-        """Settle what a crash left, then deliver the outbox and expire stale approvals in the background."""
+    def start(self, *, scheduler: bool = True) -> None:
+        """Settle what a crash left, then deliver the outbox, expire stale approvals and (if targets are
+        configured and `scheduler`) run the probe scheduler, all in the background."""
         for step_id in self.workflow.recover():
             self.workflow.submit(step_id)
         self.outbox.start()
+        if scheduler and self.cfg.probes.targets:
+            self.scheduler.start()
         sweeper = threading.Thread(target=self._sweep, name="expiry-sweeper", daemon=True)
         sweeper.start()
         self._threads.append(sweeper)
@@ -72,6 +80,7 @@ class Runtime:
 
     def stop(self) -> None:
         self._stop.set()
+        self.scheduler.stop()
         self.outbox.stop()
         self.pool.shutdown(wait=True)
         self.workflow.close()
@@ -113,5 +122,8 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_change=cards.refresh)
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
+    alerting = Alerting(store, outbox, outbox_client, cfg.alerts, cfg.slack.alert_channel, clock=clock)
+    scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
+                               retention=timedelta(days=cfg.alerts.history_retention_days))
     return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
-                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober)
+                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler)

@@ -8,10 +8,13 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.errors import BotError
+from bot.probing import find_target
 from bot.runtime import Runtime
 from bot.slack import ids
-from bot.slack.commands import ephemeral
+from bot.slack.commands import answer_probe, ephemeral, open_request
 from bot.workflow.service import Outcome
+from handlers.facts import normalize_upn
 
 log = logging.getLogger(__name__)
 QUIET = frozenset({"approved", "denied", "undo_approved", "undo_denied", "undo_requested", "retry"})
@@ -65,6 +68,20 @@ def register(app: App, runtime: Runtime) -> None:
     app.action(ids.ACTION_UNDO)(on_step(lambda s, u, r: tell(r, flow.request_undo(s, u))))
     app.action(ids.ACTION_RETRY)(on_step(lambda s, u, r: tell(r, flow.retry(s, u))))
 
+    def on_value(handler: Callable[[str, str, dict[str, Any], Callable[..., Any]], None]) -> Callable[..., None]:
+        def listener(ack: Callable[..., Any], body: dict[str, Any], respond: Callable[..., Any]) -> None:
+            ack()
+            parsed = clicked(body)
+            if parsed is None or not parsed[1] or len(parsed[1]) > 320:
+                log.warning("ignoring a malformed click")
+                return
+            runtime.submit(handler, parsed[1], parsed[0], body, respond)
+        return listener
+
+    app.action(ids.ACTION_ALERT_FIX)(on_value(lambda v, u, b, r: fix_from_alert(runtime, v, u, b, r)))
+    app.action(ids.ACTION_ALERT_PROBE)(on_value(lambda v, u, b, r: probe_from_alert(runtime, v, r)))
+    app.action(ids.ACTION_ALERT_SNOOZE)(on_value(lambda v, u, b, r: snooze_from_alert(runtime, v, u, r)))
+
     @app.action(ids.ACTION_APPROVE_ALL)
     def approve_all(ack: Callable[..., Any], body: dict[str, Any], respond: Callable[..., Any]) -> None:
         ack()
@@ -86,3 +103,36 @@ def approve_every_step(runtime: Runtime, request_id: str, user: str, respond: Ca
             refusals.append(outcome.message)
     if refusals:
         ephemeral(respond, refusals[0])
+
+
+def fix_from_alert(runtime: Runtime, mailbox: str, user: str, body: dict[str, Any],
+                   respond: Callable[..., Any]) -> None:
+    """The alert's Fix button: the same diagnosis and plan as /smtp-enable, through the same gate."""
+    try:
+        upn = normalize_upn(mailbox)
+    except BotError as exc:
+        ephemeral(respond, exc.describe())
+        return
+    target = next((t for t in runtime.cfg.probes.targets if t.mailbox.lower() == upn), None)
+    auth_mode = "oauth" if target is not None and target.auth == "xoauth2" else "basic"
+    channel = str((body.get("channel") or {}).get("id") or runtime.cfg.slack.alert_channel or "")
+    open_request(runtime, upn, user, channel, False, auth_mode, respond)
+
+
+def probe_from_alert(runtime: Runtime, name: str, respond: Callable[..., Any]) -> None:
+    target = find_target(runtime.cfg.probes.targets, name)
+    if target is None:
+        ephemeral(respond, f"No probe target '{name[:80]}' any more.")
+        return
+    [result] = runtime.prober.run([target])
+    runtime.alerting.on_result(target, result)
+    answer_probe(runtime, result, respond)
+
+
+def snooze_from_alert(runtime: Runtime, name: str, user: str, respond: Callable[..., Any]) -> None:
+    target = find_target(runtime.cfg.probes.targets, name)
+    until = runtime.alerting.snooze(name, target.mailbox if target else "", user) if target else None
+    if until is None:
+        ephemeral(respond, f"Nothing to snooze for '{name[:80]}'.")
+        return
+    ephemeral(respond, f"Alerts for {target.name} are snoozed until {until:%Y-%m-%d %H:%M} UTC.")

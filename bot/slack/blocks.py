@@ -424,24 +424,63 @@ def _request_summary(view: RequestView, now: datetime) -> str:
     return "\n".join([head, *lines] if lines else [head, "No changes proposed."])
 
 
+PROBE_STATES = {
+    "ok": (":white_check_mark:", "ok"),
+    "failing": (":x:", "failing"),
+    "flapping": (":warning:", "flapping"),
+    "snoozed": (":zzz:", "snoozed"),
+    "unknown": (":grey_question:", "no probe results yet"),
+}
+
+
+def _percent(value: float | None) -> str:
+    """A fraction as "99.3 %" ("100 %" only when every probe passed), "–" without data."""
+    if value is None:
+        return "–"
+    return "100 %" if value >= 1 else f"{min(value * 100, 99.9):.1f} %"
+
+
+def _probe_state(probe: dict[str, Any]) -> tuple[str, str]:
+    """The emoji and words for a probe's state: the old ok/failing, or a target status's richer `state`."""
+    failing = f"failing: {md(probe.get('cause') or 'unknown cause', 100)}"
+    if "state" not in probe:
+        return (":white_check_mark:", "ok") if probe.get("ok") else (":x:", failing)
+    emoji, words = PROBE_STATES.get(probe["state"], (":grey_question:", esc(probe["state"])))
+    if probe["state"] == "failing":
+        words = failing
+    elif probe["state"] in ("flapping", "snoozed") and probe.get("ok") is not None:
+        words += f", last probe {'ok' if probe['ok'] else failing}"
+    return emoji, words
+
+
 def _probe_line(probe: dict[str, Any], now: datetime) -> str:
     target = md(probe.get("target", "?"), 100)
     if probe.get("mailbox"):
         target += f" ({md(probe['mailbox'], 100)})"
-    state = "ok" if probe.get("ok") else f"failing: {md(probe.get('cause') or 'unknown cause', 100)}"
-    parts = [f"{':white_check_mark:' if probe.get('ok') else ':x:'} *{target}* {state}"]
+    emoji, state = _probe_state(probe)
+    parts = [f"{emoji} *{target}* {state}"]
     if isinstance(probe.get("at"), datetime):
         parts.append(when(probe["at"], now))
     if probe.get("latency_ms") is not None:
         parts.append(f"{probe['latency_ms']} ms")
+    if "availability_24h" in probe or "availability_7d" in probe:
+        parts.append(f"availability 24 h / 7 d: {_percent(probe.get('availability_24h'))} / "
+                     f"{_percent(probe.get('availability_7d'))}")
     if probe.get("cert_days_left") is not None:
         parts.append(f"certificate expires in {probe['cert_days_left']} days")
     if probe.get("auth_mode"):
         parts.append(f"{esc(probe['auth_mode'])} auth")
     line = " · ".join(parts)
-    if not probe.get("ok") and probe.get("reply"):
+    if probe.get("ok") is False and probe.get("reply"):
         line += f"\nReply: {md(' '.join(str(probe['reply']).split()), 300)}"
     return line
+
+
+def _basic_auth_block(basic_auth: dict[str, Any] | None) -> list[Block]:
+    """The Basic-auth retirement note of `bot.history.basic_auth_summary`, when a target still uses Basic."""
+    if not basic_auth or not basic_auth.get("count"):
+        return []
+    return [section(f":hourglass: {md(basic_auth.get('text', ''), 1200)}")]
 
 
 def _listed(items: list[str], budget: _Budget, more: str) -> list[Block]:
@@ -456,8 +495,12 @@ def _listed(items: list[str], budget: _Budget, more: str) -> list[Block]:
 
 
 def status_blocks(requests: list[RequestView], probes: list[dict[str, Any]] | None, *, now: datetime,
-                  upn: str | None = None) -> dict[str, Any]:
-    """`/smtp-status [UPN]`: open change requests with each step's state, then the last probe results."""
+                  upn: str | None = None, basic_auth: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`/smtp-status [UPN]`: open change requests with each step's state, then the probe targets.
+
+    `probes` are last results or `bot.history.TargetStatus.to_dict()`s (with state and availability);
+    `basic_auth` is `bot.history.basic_auth_summary(...)`, shown when a target still uses Basic auth.
+    """
     title = f"SMTP AUTH status for {upn}" if upn else "SMTP AUTH status"
     budget = _Budget(MAX_BLOCKS - 6, MAX_CHARS - 1000)  # kept back: headers, notes
     blocks = [header(title)]
@@ -469,7 +512,8 @@ def status_blocks(requests: list[RequestView], probes: list[dict[str, Any]] | No
         blocks.append(header("Last probe results"))
         blocks += _listed([_probe_line(p, now) for p in probes], budget, "probes") or [
             section("No probe results yet.")]
-    failing = sum(1 for p in probes or [] if not p.get("ok"))
+        blocks += _basic_auth_block(basic_auth)
+    failing = sum(1 for p in probes or [] if not p.get("ok") and p.get("state") != "unknown")
     notice = f"{len(requests)} open request{'s' if len(requests) != 1 else ''}"
     if probes:
         notice += f", {failing} of {len(probes)} probes failing"

@@ -114,6 +114,11 @@ def open_request(runtime: Runtime, upn: str, user: str, channel: str, include_or
 
 def probe_and_answer(runtime: Runtime, target: Any, respond: Callable[..., Any]) -> None:
     [result] = runtime.prober.run([target])
+    runtime.alerting.on_result(target, result)
+    answer_probe(runtime, result, respond)
+
+
+def answer_probe(runtime: Runtime, result: Any, respond: Callable[..., Any]) -> None:
     reply = result.reply.raw if result.reply else ""
     card = blocks.probe_result_blocks(result.to_dict(), explain(reply) if reply else None, now=runtime.clock.now())
     ephemeral(respond, card["text"], {"blocks": card["blocks"]})

@@ -9,9 +9,13 @@ ACTION_UNDO = "step_undo"
 ACTION_UNDO_APPROVE = "undo_approve"
 ACTION_UNDO_DENY = "undo_deny"
 ACTION_RETRY = "step_retry"
+ACTION_ALERT_FIX = "alert_fix"
+ACTION_ALERT_PROBE = "alert_probe"
+ACTION_ALERT_SNOOZE = "alert_snooze"
 
-#: Every action id a plan card, status message or App Home can carry. A button's `value` is the step id
-#: (as a string), except Approve all, whose value is the change request id.
+#: Every action id a plan card, status message, App Home or alert card can carry. A button's `value` is the
+#: step id (as a string), except Approve all (the change request id), alert Fix (the mailbox) and alert
+#: Probe now and Snooze (the probe target's name).
 ACTIONS = (
     ACTION_APPROVE,
     ACTION_DENY,
@@ -20,6 +24,9 @@ ACTIONS = (
     ACTION_UNDO_APPROVE,
     ACTION_UNDO_DENY,
     ACTION_RETRY,
+    ACTION_ALERT_FIX,
+    ACTION_ALERT_PROBE,
+    ACTION_ALERT_SNOOZE,
 )
 
 

@@ -533,6 +533,12 @@ class Store:
             row = session.get(OutboxRow, item_id)
             return snapshot(OutboxItem, row) if row else None
 
+    def outbox_by_key(self, dedupe_key: str) -> OutboxItem | None:
+        """The item queued under `dedupe_key` (e.g. to find the ts Slack gave an alert that was posted)."""
+        with self._read() as session:
+            row = session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key)).one_or_none()
+            return snapshot(OutboxItem, row) if row else None
+
     # Probe results
 
     def record_probe(
@@ -608,7 +614,7 @@ class Store:
             return {target: (ok, total) for target, ok, total in session.execute(query)}
 
     def probe_samples(self, since: datetime) -> list[tuple[str, datetime, bool, int | None]]:
-        """`(target, at, ok, latency_ms)` of every probe from `since` on, oldest first: light rows for charts."""
+        """`(target, at, ok, latency_ms)` of each probe from `since` on, oldest first; light rows for charts."""
         query = (
             select(ProbeRow.target, ProbeRow.at, ProbeRow.ok, ProbeRow.latency_ms)
             .where(ProbeRow.at >= since)

@@ -87,7 +87,7 @@ def start_bot(sandbox: Sandbox, standin: SlackStandin, bot_db_url: str) -> Itera
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         runtime.outbox.poll_seconds = 0.02
-        runtime.start()
+        runtime.start(scheduler=False)  # tests drive the scheduler's jobs with the fake clock
         url = f"http://127.0.0.1:{server.server_port}"
 
         def stop() -> None:

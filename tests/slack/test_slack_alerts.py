@@ -1,0 +1,110 @@
+"""Scheduled probes to channel alerts end to end: one alert per incident, Fix through the gate, recovery,
+and an outbox that survives Slack's 429s and a restart."""
+
+from __future__ import annotations
+
+import json
+
+from slack_helpers import APPROVER, OTHER, sandbox_probes, wait_until
+
+INTERVAL = 5 * 60
+
+
+def probe(bot, name: str = "printer"):
+    """One scheduled probe run as the lease holder, then the clock moves on by an interval."""
+    assert bot.runtime.scheduler.renew_lease()
+    result = bot.runtime.scheduler.probe_target(name)
+    bot.clock.advance(INTERVAL)
+    return result
+
+
+def delivered(bot) -> None:
+    wait_until(lambda: not any(i.state in ("pending", "delivering") for i in outbox_items(bot)), what="outbox empty")
+
+
+def outbox_items(bot):
+    store = bot.runtime.store
+    return [store.outbox_item(n) for n in range(1, 500) if store.outbox_item(n) is not None]
+
+
+def test_broken_mailbox_alerts_once_fix_is_approved_and_recovery_is_posted(start_bot, sandbox, standin):
+    bot = start_bot(probes=sandbox_probes(sandbox))
+    assert probe(bot).ok
+    box = sandbox.state.tenant("contoso").user("printer@contoso.com").mailbox
+    box.smtp_client_authentication_disabled = True  # someone turns SMTP AUTH off for the mailbox
+
+    assert probe(bot).cause == "smtp_auth_disabled_mailbox"
+    delivered(bot)
+    assert standin.messages("C0ALERTS") == []  # one failure is not an incident yet
+    probe(bot)
+    delivered(bot)
+    [alert] = standin.messages("C0ALERTS")
+    assert "smtp_auth_disabled_mailbox" in json.dumps(alert.blocks) or "SmtpClientAuthentication" in json.dumps(
+        alert.blocks)
+    labels = {b.text for b in bot.sender.buttons("C0ALERTS", alert.ts)}
+    assert {"Fix", "Probe now"} <= labels and any("Snooze" in label for label in labels)
+
+    probe(bot)
+    probe(bot)
+    delivered(bot)
+    assert len(standin.messages("C0ALERTS")) == 1  # still one message: the card was updated in place
+    assert len(standin.message("C0ALERTS", alert.ts).versions) >= 3
+
+    bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Fix")
+    plan = wait_until(lambda: [m for m in standin.messages("C0ALERTS") if "SMTP AUTH plan" in json.dumps(m.blocks)],
+                      what="plan card from Fix")[0]
+    bot.sender.click_button("C0ALERTS", plan.ts, user_id=APPROVER, text_or_action_id="Approve")
+    wait_until(lambda: box.smtp_client_authentication_disabled is False, what="fix applied")
+
+    assert probe(bot).ok
+    delivered(bot)
+    thread = [m for m in standin.messages("C0ALERTS") if m.thread_ts == alert.ts]
+    assert len(thread) == 1 and "ecover" in thread[0].text
+    assert "Fix" not in {b.text for b in bot.sender.buttons("C0ALERTS", alert.ts)}
+    probe(bot)
+    delivered(bot)
+    assert len([m for m in standin.messages("C0ALERTS") if m.thread_ts == alert.ts]) == 1  # recovery once
+
+
+def test_a_ratelimited_alert_is_posted_exactly_once(start_bot, sandbox, standin):
+    bot = start_bot(probes=sandbox_probes(sandbox, password="wrong-password"))
+    standin.faults.add(method="chat.postMessage", kind="ratelimited", retry_after="0", times=2)
+    probe(bot)
+    probe(bot)
+    delivered(bot)
+    posts = standin.calls("chat.postMessage")
+    assert [c.status for c in posts] == [429, 429, 200]
+    assert len(standin.messages("C0ALERTS")) == 1
+
+
+def test_undelivered_alerts_survive_a_restart_and_go_out_once(start_bot, sandbox, standin):
+    first = start_bot(probes=sandbox_probes(sandbox, password="wrong-password"))
+    first.runtime.outbox.stop()  # the process will "die" before delivering anything
+    probe(first)
+    probe(first)
+    pending = [i for i in outbox_items(first) if i.state == "pending"]
+    assert [i.kind for i in pending] == ["alert"]
+    first.stop()
+    assert standin.messages("C0ALERTS") == []
+
+    second = start_bot(clock=first.clock, probes=sandbox_probes(sandbox, password="wrong-password"))
+    delivered(second)
+    assert len(standin.messages("C0ALERTS")) == 1
+    second.runtime.outbox.deliver_due()
+    assert len(standin.messages("C0ALERTS")) == 1
+
+
+def test_snooze_is_audited_and_probe_now_answers(start_bot, sandbox, standin):
+    bot = start_bot(probes=sandbox_probes(sandbox, password="wrong-password"))
+    probe(bot)
+    probe(bot)
+    delivered(bot)
+    [alert] = standin.messages("C0ALERTS")
+    snooze = next(b for b in bot.sender.buttons("C0ALERTS", alert.ts) if "Snooze" in b.text)
+    bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id=snooze.action_id)
+    wait_until(lambda: any("snoozed until" in t for t in bot.ephemeral_texts()), what="snooze answer")
+    [row] = [r for r in bot.runtime.store.audit_rows() if r.action == "alert.snoozed"]
+    assert row.actor == OTHER and row.target == "printer"
+    bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Probe now")
+    wait_until(lambda: any("bad_credentials" in json.dumps(r.payload) for r in standin.responses()),
+               what="probe now answer")

@@ -17,6 +17,7 @@ from bot.alerting import Alerting
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.m365.tenant import M365, connect
+from bot.metrics import Metrics
 from bot.probing import Prober
 from bot.scheduler import ProbeScheduler
 from bot.slack.cards import Cards
@@ -46,6 +47,7 @@ class Runtime:
     prober: Prober
     alerting: Alerting
     scheduler: ProbeScheduler
+    metrics: Metrics
     sweep_seconds: float = 30.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -119,11 +121,14 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     outbox = Outbox(store, clock=clock)
     cards = Cards(store, outbox_client, outbox, clock=clock)
     groups = UserGroups(slack, clock=clock)
+    metrics = Metrics(store, cfg.probes.targets, clock)
+    counters = {"request": metrics.request, "approval": metrics.approval, "denial": metrics.denial,
+                "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
-                        on_change=cards.refresh)
+                        on_change=cards.refresh, on_event=lambda event: counters[event]())
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
     alerting = Alerting(store, outbox, outbox_client, cfg.alerts, cfg.slack.alert_channel, clock=clock)
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
                                retention=timedelta(days=cfg.alerts.history_retention_days))
     return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
-                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler)
+                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler, metrics)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -40,7 +42,7 @@ class ProbeScheduler:
         self.prober = prober
         self.on_result = on_result
         self.clock = clock
-        self.holder = holder or f"{uuid.uuid4().hex[:12]}"
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.retention = retention
         self.lease = timedelta(seconds=float(probes_cfg.lease_seconds))
         self.leader = False

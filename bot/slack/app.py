@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.metrics import Metrics, metrics_app
 from bot.runtime import Runtime
 from bot.slack import actions, commands, home
 
@@ -49,15 +50,19 @@ def create_bolt_app(runtime: Runtime, *, token_verification: bool = True) -> App
     return app
 
 
-def wsgi_app(bolt: App) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
-    """`/slack/events` for Slack, `/healthz` for load balancers, 404 for the rest."""
+def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, Any], Callable[..., Any]],
+                                                                    Iterable[bytes]]:
+    """`/slack/events` for Slack, `/healthz` for load balancers, `/metrics` for Prometheus, 404 for the rest."""
     slack = SlackRequestHandler(bolt, path="/slack/events")
+    prometheus = metrics_app(metrics) if metrics is not None else None
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
             body = json.dumps({"ok": True}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        if prometheus is not None and environ.get("PATH_INFO") == "/metrics":
+            return prometheus(environ, start_response)
         try:
             return slack(environ, start_response)
         except Exception:  # noqa: BLE001 - Bolt's own parsing trips over some malformed payloads

@@ -38,7 +38,8 @@ USAGE = {
     ),
     "/smtp-status": (
         "Type `/smtp-status [UPN]` to see open change requests and the last probe results, for one mailbox "
-        "or for all.\nExample: `/smtp-status scanner@contoso.com`"
+        "or for all, or `/smtp-status chart` for a chart of the last 7 days.\n"
+        "Example: `/smtp-status scanner@contoso.com`"
     ),
     "/smtp-explain": (
         "Type `/smtp-explain REPLY`, pasting the SMTP error your device or app got, to learn what it means "

@@ -12,6 +12,7 @@ from slack_bolt import App
 
 from bot.diagnosis import explain
 from bot.errors import BotError, InvalidInput
+from bot.history import basic_auth_summary, target_statuses
 from bot.probing import find_target
 from bot.runtime import Runtime
 from bot.slack import blocks
@@ -86,6 +87,11 @@ def register(app: App, runtime: Runtime) -> None:
         if len(words) > 1:
             ack(text=blocks.usage_text("/smtp-status"))
             return
+        if words and words[0].lower() == "chart":
+            ack(text="Drawing the probe history chart...")
+            runtime.submit(send_chart, runtime, str(command.get("channel_id", "")), str(command.get("user_id", "")),
+                           respond)
+            return
         try:
             upn = normalize_upn(words[0]) if words else None
         except InvalidInput as exc:
@@ -127,20 +133,28 @@ def answer_probe(runtime: Runtime, result: Any, respond: Callable[..., Any]) -> 
 def send_status(runtime: Runtime, upn: str | None, respond: Callable[..., Any]) -> None:
     requests = runtime.store.list_requests(state="planned", upn=upn, limit=20)
     views = [RequestView(r, runtime.store.get_steps(r.id)) for r in requests]
-    card = blocks.status_blocks(views, probe_summaries(runtime, upn), now=runtime.clock.now())
+    statuses = target_statuses(runtime.store, runtime.cfg.probes.targets, runtime.clock.now())
+    card = blocks.status_blocks(views, probe_summaries(runtime, upn, statuses), now=runtime.clock.now(), upn=upn,
+                                basic_auth=basic_auth_summary(statuses, runtime.clock.now()) if statuses else None)
     ephemeral(respond, card["text"], {"blocks": card["blocks"]})
 
 
-def probe_summaries(runtime: Runtime, upn: str | None) -> list[dict[str, Any]]:
-    """The last probe result of each configured target (of `upn` when given)."""
-    summaries = []
-    for target in runtime.cfg.probes.targets:
-        if upn and target.mailbox.lower() != upn:
-            continue
-        history = runtime.store.probe_history(target.name)
-        if history:
-            last = history[-1]
-            summaries.append({"target": target.name, "mailbox": target.mailbox, "ok": last.ok, "cause": last.cause,
-                              "at": last.at, "latency_ms": last.latency_ms, "cert_days_left": last.cert_days_left,
-                              "auth_mode": last.auth_mode, "reply": last.reply})
-    return summaries
+def send_chart(runtime: Runtime, channel: str, user: str, respond: Callable[..., Any]) -> None:
+    """`/smtp-status chart`: a PNG of the last 7 days per target, uploaded to the channel."""
+    from bot.chart import availability_chart  # matplotlib loads only when a chart is asked for
+
+    targets = runtime.cfg.probes.targets
+    if not targets:
+        ephemeral(respond, "No probe targets are configured (probes.targets in app.yaml), so there is no chart.")
+        return
+    png = availability_chart(runtime.store, targets, runtime.clock.now())
+    runtime.slack.files_upload_v2(channel=channel, content=png, filename="smtp-auth-availability.png",
+                                  title="SMTP AUTH probes: availability and latency, last 7 days",
+                                  initial_comment=f"SMTP AUTH probe history, asked for by <@{user}>.")
+
+
+def probe_summaries(runtime: Runtime, upn: str | None, statuses: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Each configured target's state, availability and last result (only `upn`'s when given)."""
+    if statuses is None:
+        statuses = target_statuses(runtime.store, runtime.cfg.probes.targets, runtime.clock.now())
+    return [s.to_dict() for s in statuses if not upn or s.mailbox.lower() == upn]

@@ -68,6 +68,7 @@ class Workflow:
         clock: Clock = SYSTEM_CLOCK,
         members: GroupMembers = lambda group: (),
         on_change: Callable[[str], None] = lambda request_id: None,
+        on_event: Callable[[str], None] = lambda event: None,
         workers: int = 4,
     ) -> None:
         self.store = store
@@ -76,6 +77,7 @@ class Workflow:
         self.clock = clock
         self.members = members
         self.on_change = on_change
+        self.on_event = on_event  # "request", "approval", "denial", "expiry", "failed_change" (for metrics)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
 
     # Opening a request ---------------------------------------------------------------------------
@@ -101,6 +103,7 @@ class Workflow:
         )
         if not steps:
             self.store.transition_request(request_id, "planned", "closed", BOT, "request.nothing_to_change")
+        self.on_event("request")
         return self.view(request_id)
 
     def view(self, request_id: str) -> RequestView:
@@ -137,6 +140,7 @@ class Workflow:
         if not self.store.transition_step(step.id, "pending", new, actor, f"step.{new}", decided_by=actor):
             return self._already(self.store.get_step(step.id))
         self._changed(request.id)
+        self.on_event("approval" if approve else "denial")
         verb = "Approved; applying it now." if approve else "Denied; nothing will change."
         return Outcome(new, verb, self.store.get_step(step.id), run=approve)
 
@@ -244,6 +248,7 @@ class Workflow:
             self.store.transition_step(step_id, "applied", "failed", BOT, "step.verify_failed",
                                        error="The change was sent but reading it back shows the old value; "
                                        "Microsoft can take a few minutes to apply it. Retry to check again.")
+            self.on_event("failed_change")
         self._changed(request.id)
         return self.store.get_step(step_id)
 
@@ -275,12 +280,15 @@ class Workflow:
             log.exception("step %s (%s) failed unexpectedly", step.id, step.handler_key)
             message = "Unexpected error; the details are in the bot's log."
         self.store.transition_step(step.id, state, back_to, BOT, action, error=message)
+        self.on_event("failed_change")
         self._changed(request.id)
         return self.store.get_step(step.id)
 
     # Housekeeping --------------------------------------------------------------------------------
     def expire_due(self) -> list[int]:
         expired = self.store.expire_due()
+        for _ in expired:
+            self.on_event("expiry")
         for request_id in {s.request_id for s in map(self.store.get_step, expired) if s is not None}:
             self._changed(request_id)
         return expired

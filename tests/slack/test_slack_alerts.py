@@ -108,3 +108,52 @@ def test_snooze_is_audited_and_probe_now_answers(start_bot, sandbox, standin):
     bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Probe now")
     wait_until(lambda: any("bad_credentials" in json.dumps(r.payload) for r in standin.responses()),
                what="probe now answer")
+
+
+def test_status_lists_targets_with_availability_and_chart_is_a_png(start_bot, sandbox, standin):
+    import io
+
+    from PIL import Image
+
+    from bot.chart import build_figure
+    from bot.history import timeline
+
+    targets = sandbox_probes(sandbox)
+    targets["targets"].append({"name": "scanner", "mailbox": "scanner@contoso.com", "password": "Scanner-Sandbox-1"})
+    bot = start_bot(probes=targets)
+    for _ in range(3):
+        probe(bot, "printer")
+        probe(bot, "scanner")
+    bot.sender.command("/smtp-status", "", user_id=OTHER)
+    answer = wait_until(lambda: [r for r in standin.responses() if "printer" in json.dumps(r.payload)],
+                        what="status")[0]
+    text = json.dumps(answer.payload)
+    assert "100 %" in text and "scanner" in text and "basic" in text.lower()
+
+    bot.sender.command("/smtp-status", "chart", user_id=OTHER)
+    [chart] = wait_until(lambda: [f for f in standin.files() if f.completed], what="chart upload")
+    image = Image.open(io.BytesIO(chart.data))
+    assert image.format == "PNG" and image.size[0] >= 800
+    figure = build_figure(timeline(bot.runtime.store, bot.runtime.cfg.probes.targets, bot.clock.now()))
+    assert all(len(axes.get_lines()) == 2 for axes in figure.axes)  # one series per target in each panel
+
+
+def test_metrics_endpoint(start_bot, sandbox):
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    bot = start_bot(probes=sandbox_probes(sandbox))
+    probe(bot)
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=OTHER)
+    card = bot.card()
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
+    wait_until(lambda: "step_undo" in json.dumps(standin_blocks(bot)), what="applied")
+    families = {f.name: f for f in text_string_to_metric_families(requests.get(f"{bot.url}/metrics", timeout=5).text)}
+    [success] = families["probe_success"].samples
+    assert success.labels["target"] == "printer" and success.value == 1.0
+    assert families["smtp_auth_bot_requests"].samples[0].value == 1.0
+    assert families["smtp_auth_bot_approvals"].samples[0].value == 1.0
+
+
+def standin_blocks(bot):
+    return bot.standin.messages("C0OPS")[-1].blocks

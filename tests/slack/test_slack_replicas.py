@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,8 +45,8 @@ class Replica:
         if self.process.poll() is not None:
             raise AssertionError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
         try:
-            return requests.get(f"{self.url}/healthz", timeout=1).ok
-        except requests.ConnectionError:
+            return requests.get(f"{self.url}/healthz", timeout=2).ok
+        except requests.RequestException:
             return False
 
     def kill(self) -> None:
@@ -122,3 +123,48 @@ def test_a_replica_killed_between_claim_and_apply_is_settled_at_restart(replicas
     assert set_casmailbox(sandbox) == []
     wait_until(lambda: "step_retry" in str(standin.messages("C0OPS")[-1].blocks), timeout=20, what="card updated")
     store.close()
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_two_schedulers_probe_once_per_interval_and_take_over(sandbox, standin, pg_url, tmp_path):
+    """Probe every 3 s with a 1 s lease: one process probes; kill it and the other takes over."""
+    config = tmp_path / "app.yaml"
+    probes = ("  targets:\n    - name: printer\n      mailbox: printer@contoso.com\n"
+              "      password: ${PRINTER_SMTP_PASSWORD}\n")
+    config.write_text((ROOT / "app.yaml").read_text()
+                      .replace("  approvers: []", f"  approvers: [{APPROVER}]")
+                      .replace("  alert_channel:\n", "  alert_channel: C0ALERTS\n")
+                      .replace("  interval_minutes: 5", "  interval_minutes: 0.05")
+                      .replace("  lease_seconds: 30", "  lease_seconds: 1")
+                      .replace("  smtp_host:\n", "  smtp_host: localhost\n")
+                      .replace("  port: 587", f"  port: {sandbox.smtp.port}")
+                      .replace("  ca_bundle:\n  lease", f"  ca_bundle: {sandbox.ca_path}\n  lease")
+                      .replace("  targets: []\n", probes))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("M365_", "SLACK_", "DATABASE_URL"))}
+    env |= sandbox.env() | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                            "SLACK_API_URL": standin.api_url, "DATABASE_URL": pg_url, "APP_CONFIG": str(config),
+                            "PRINTER_SMTP_PASSWORD": "Printer-Sandbox-1"}
+    replicas = [Replica(env, tmp_path / "a.log"), Replica(env, tmp_path / "b.log")]
+    store = Store(pg_url)
+    try:
+        wait_until(lambda: len(store.probe_history("printer")) >= 4, timeout=30, what="four probes")
+        times = [r.at for r in store.probe_history("printer")]
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+        assert min(gaps) >= 1.5, gaps  # never two probes in one interval, though two schedulers run
+
+        holder = store.lease_holder("scheduler")
+        leader_pid = int(holder.split(":")[1])
+        [leader] = [r for r in replicas if r.process.pid == parent_pid(leader_pid)]
+        killed_at = time.monotonic()
+        leader.kill()
+        wait_until(lambda: store.lease_holder("scheduler") not in (None, holder), timeout=10, what="takeover")
+        assert time.monotonic() - killed_at <= 2 * 1.0 + 1.0  # two lease periods, plus a renewal tick
+        before = len(store.probe_history("printer"))
+        wait_until(lambda: len(store.probe_history("printer")) > before, timeout=15, what="probes continue")
+    finally:
+        for replica in replicas:
+            replica.kill()
+        store.close()

@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
             serve_forever(args.host, args.port, args.state_dir)
             return EXIT_OK
         cfg = load_config(args.config, env)
-        logging.getLogger().setLevel(cfg.logging.level)
+        if command != "run" or not cfg.sandbox:  # the sandbox console keeps its output to the console
+            logging.getLogger().setLevel(cfg.logging.level)
         if command == "diagnose":
             with open_tenant(cfg) as m365:
                 return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth,
@@ -154,71 +155,18 @@ def run_explain(reply: str, *, as_json: bool, out: IO[str]) -> int:
     return EXIT_OK
 
 
-CONSOLE_HELP = """Commands:
-  diagnose UPN [UPN ...] [--oauth] [--org]   diagnose users and show the plan (read-only)
-  explain REPLY                              what an SMTP reply from Exchange means and what fixes it
-  users                                      list the sandbox tenant's demo users
-  help                                       this text
-  quit                                       leave (or Ctrl-D)"""
-
-
 def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
-    """The bot's main process. Until the Slack bot exists this is the sandbox console."""
-    if not cfg.sandbox:
-        if not cfg.slack.enabled:
-            print("Microsoft 365 credentials are set but Slack is not (SLACK_BOT_TOKEN); "
-                  "use `python -m bot diagnose UPN` to check a mailbox from here.", file=out)
-            return EXIT_OK
-        from bot.slack.serve import run_http, run_socket_mode
+    """The bot's main process: Slack in HTTP or Socket Mode, or the sandbox console with no credentials."""
+    if cfg.sandbox:
+        from bot.console import run_console
 
-        print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)
-        (run_socket_mode if cfg.slack.mode == "socket" else run_http)(cfg)
+        return run_console(cfg, stdin, out)
+    if not cfg.slack.enabled:
+        print("Microsoft 365 credentials are set but Slack is not (SLACK_BOT_TOKEN); "
+              "use `python -m bot diagnose UPN` to check a mailbox from here.", file=out)
         return EXIT_OK
-    from bot.m365.tenant import connect
+    from bot.slack.serve import run_http, run_socket_mode
 
-    with sandbox_config(cfg) as (sandboxed, sandbox):
-        m365 = connect(sandboxed.m365)
-        print(f"smtp-auth-bot sandbox: a local stand-in tenant (contoso.com) at {sandbox.url}.", file=out)
-        print("No Slack or Microsoft 365 credentials are set, so nothing here touches a real tenant.", file=out)
-        print("Not built yet: the Slack bot, approvals and SMTP probes. Type 'help'; 'quit' or Ctrl-D leaves.",
-              file=out)
-        console(m365, sandbox, stdin, out)
+    print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)
+    (run_socket_mode if cfg.slack.mode == "socket" else run_http)(cfg)
     return EXIT_OK
-
-
-def console(m365: M365, sandbox: Any, stdin: IO[str], out: IO[str]) -> None:
-    interactive = stdin.isatty()
-    while True:
-        if interactive:
-            out.write("smtp-auth-bot> ")
-            out.flush()
-        line = stdin.readline()
-        if not line:
-            return
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        if interactive is False:
-            print(f"> {line.strip()}", file=out)
-        command, rest = words[0].lower(), words[1:]
-        try:
-            if command in ("quit", "exit"):
-                return
-            if command == "help":
-                print(CONSOLE_HELP, file=out)
-            elif command == "explain":
-                run_explain(line.split(None, 1)[1] if rest else "", as_json=False, out=out)
-            elif command == "users":
-                for user in sandbox.state.tenant("contoso").users:
-                    print(f"  {user.user_principal_name:<28} {user.display_name}", file=out)
-            elif command == "diagnose":
-                upns = [w for w in rest if not w.startswith("--")]
-                run_diagnose(m365, upns, as_json=False, auth_mode="oauth" if "--oauth" in rest else "basic",
-                             include_org="--org" in rest, out=out)
-            else:
-                print(f"Unknown command '{command}'. Type 'help'.", file=out)
-        except BotError as exc:
-            print(f"error: {exc.describe()}", file=out)
-        except Exception:  # noqa: BLE001 - the console outlives a bug in one command
-            log.exception("console command failed: %s", command)
-            print("Sorry, that failed unexpectedly; the details are in the log.", file=out)

@@ -48,8 +48,11 @@ class Runtime:
     alerting: Alerting
     scheduler: ProbeScheduler
     metrics: Metrics
+    tenant: Callable[[], M365]
     sweep_seconds: float = 30.0
     _stop: threading.Event = field(default_factory=threading.Event)
+    _busy: list[int] = field(default_factory=lambda: [0])
+    _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -59,7 +62,18 @@ class Runtime:
                 fn(*args)
             except Exception:  # noqa: BLE001 - log, never lose the worker
                 log.exception("background work failed: %s", getattr(fn, "__name__", fn))
+            finally:
+                with self._busy_lock:
+                    self._busy[0] -= 1
+        with self._busy_lock:
+            self._busy[0] += 1
         self.pool.submit(guarded)
+
+    def idle(self) -> bool:
+        """Nothing running or queued after an ack, in the workflow, or in the outbox (tests, the console)."""
+        with self._busy_lock:
+            busy = self._busy[0]
+        return busy == 0 and self.workflow.idle() and self.store.outbox_backlog() == 0
 
     def start(self, *, scheduler: bool = True) -> None:
         """Settle what a crash left, then deliver the outbox, expire stale approvals and (if targets are
@@ -131,4 +145,4 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
                                retention=timedelta(days=cfg.alerts.history_retention_days))
     return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
-                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler, metrics)
+                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler, metrics, tenant)

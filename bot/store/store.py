@@ -533,6 +533,12 @@ class Store:
             row = session.get(OutboxRow, item_id)
             return snapshot(OutboxItem, row) if row else None
 
+    def outbox_backlog(self) -> int:
+        """Items not delivered yet (pending or being delivered), due now or later."""
+        with self._read() as session:
+            return session.scalar(select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.state.in_(("pending", "delivering")))) or 0
+
     def outbox_by_key(self, dedupe_key: str) -> OutboxItem | None:
         """The item queued under `dedupe_key` (e.g. to find the ts Slack gave an alert that was posted)."""
         with self._read() as session:

@@ -79,6 +79,7 @@ class Workflow:
         self.on_change = on_change
         self.on_event = on_event  # "request", "approval", "denial", "expiry", "failed_change" (for metrics)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
+        self._running: list[Future[Step | None]] = []
 
     # Opening a request ---------------------------------------------------------------------------
     def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
@@ -212,7 +213,12 @@ class Workflow:
     # Execution -----------------------------------------------------------------------------------
     def submit(self, step_id: int) -> Future[Step | None]:
         """Run an approved step (or an approved undo) on the workflow's bounded pool."""
-        return self.pool.submit(self.run, step_id)
+        future = self.pool.submit(self.run, step_id)
+        self._running = [f for f in self._running if not f.done()] + [future]
+        return future
+
+    def idle(self) -> bool:
+        return all(f.done() for f in self._running)
 
     def run(self, step_id: int) -> Step | None:
         step = self.store.get_step(step_id)

@@ -69,7 +69,7 @@ def test_fifty_concurrent_clicks_apply_once(start_bot, sandbox):
                                                            message_ts=card.ts), range(50)))
     assert all(a.status_code == 200 for a in answers)
     bot.wait_card(lambda blocks: "Undo" in blocks, what="verified card")
-    wait_until(lambda: not bot.runtime.pool._work_queue.qsize(), what="all clicks handled")
+    wait_until(lambda: bot.runtime.idle(), what="all clicks handled")
     assert exchange_cmdlets(sandbox).count("Set-CASMailbox") == 1
 
 
@@ -92,7 +92,7 @@ def test_a_retried_command_posts_one_plan(start_bot, standin):
                                    trigger_id="T1.trigger")
     assert {first.status_code, retry.status_code, duplicate.status_code} == {200}
     bot.card()
-    wait_until(lambda: not bot.runtime.pool._work_queue.qsize(), what="work done")
+    wait_until(lambda: bot.runtime.idle(), what="work done")
     assert len(bot.runtime.store.list_requests()) == 1 and len(standin.messages("C0OPS")) == 1
 
 

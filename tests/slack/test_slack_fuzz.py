@@ -51,7 +51,7 @@ def test_malformed_interactions(fuzz_bot, payload):
     body = urlencode({"payload": json.dumps(payload)}).encode()
     answer = fuzz_bot.sender.raw(body, fuzz_bot.sender.sign(body))
     assert answer.status_code < 500
-    wait_until(lambda: not fuzz_bot.runtime.pool._work_queue.qsize(), what="work drained")
+    wait_until(lambda: fuzz_bot.runtime.idle(), what="work drained")
     assert untouched(fuzz_bot)
 
 
@@ -64,5 +64,5 @@ def test_malformed_commands(fuzz_bot, command, text, junk):
     body = urlencode(fields).encode()
     answer = fuzz_bot.sender.raw(body, fuzz_bot.sender.sign(body))
     assert answer.status_code < 500
-    wait_until(lambda: not fuzz_bot.runtime.pool._work_queue.qsize(), what="work drained")
+    wait_until(lambda: fuzz_bot.runtime.idle(), what="work drained")
     assert untouched(fuzz_bot)

@@ -1,0 +1,86 @@
+"""The one-command sandbox as a newcomer meets it: `python -m bot` with a piped script, asserted on the transcript."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = """
+# A printer's mailbox inherits the organisation's "SMTP AUTH off".
+/smtp-enable copier@contoso.com
+click 1
+as avery
+click 1
+# The scheduled probes, run now: both demo targets are checked.
+probe
+# An admin turns SMTP AUTH off for the printer's mailbox; two failed probes raise one alert.
+break printer@contoso.com
+probe
+probe
+as riley
+click 1
+as gale
+click 1
+probe
+tenant
+/smtp-explain 535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.
+/smtp-status chart
+"""
+
+
+def sections(transcript: str) -> dict[str, list[str]]:
+    """The transcript split at each prompt line (`name> command`), in order."""
+    found: list[tuple[str, list[str]]] = []
+    for line in transcript.splitlines():
+        if "> " in line and line.split("> ", 1)[0] in ("riley", "avery", "gale", "sam"):
+            found.append((line, []))
+        elif found:
+            found[-1][1].append(line)
+    return found  # type: ignore[return-value]
+
+
+def test_piped_demo_script():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("M365_", "SLACK_", "APP_CONFIG", "DATABASE_URL"))}
+    done = subprocess.run([sys.executable, "-m", "bot"], input=SCRIPT, capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps = sections(done.stdout)
+    prompts = [prompt for prompt, _ in steps]
+    bodies = ["\n".join(lines) for _, lines in steps]
+
+    assert prompts[0] == "riley> /smtp-enable copier@contoso.com" and prompts[13] == "gale> tenant"
+    plan = bodies[0]
+    assert "[#smtp-ops] smtp-auth-bot posted" in plan and "SMTP AUTH plan for copier@contoso.com" in plan
+    assert "[1 Approve] [2 Deny]" in plan
+    assert "(only riley) You asked for this change, so someone else must approve it." in bodies[1]
+    approved = bodies[3]
+    assert prompts[3] == "avery> click 1"
+    assert "updated its message" in approved and "Applied and verified" in approved and "@avery" in approved
+
+    first_probe = bodies[4]
+    assert "probe printer (printer@contoso.com): ok" in first_probe
+    assert "probe scanner (scanner@contoso.com): smtp_auth_disabled_mailbox" in first_probe
+
+    assert "is now broken" in bodies[5]
+    alert = bodies[7]  # the second failed probe of the printer
+    assert "[#mail-alerts] smtp-auth-bot posted" in alert and "printer · printer@contoso.com" in alert
+    assert "SmtpClientAuthentication is disabled for the Mailbox" in alert and "[1 Fix]" in alert
+
+    fix = bodies[9]
+    assert prompts[9] == "riley> click 1" and "riley clicks [Fix]" in fix
+    assert "SMTP AUTH plan for printer@contoso.com" in fix
+    assert "Applied and verified" in bodies[11] and "@gale" in bodies[11]
+
+    recovery = bodies[12]
+    assert "probe printer (printer@contoso.com): ok" in recovery
+    assert "replied in a thread" in recovery and "ecovered" in recovery
+
+    assert "printer@contoso.com" in bodies[13] and "SMTP AUTH on" in bodies[13]
+    assert "bad_credentials" in bodies[14]
+    assert "uploaded smtp-auth-availability.png" in bodies[15]
+    assert done.stdout.rstrip().endswith("Sandbox stopped.")
+    assert "Traceback" not in done.stdout + done.stderr

@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--json", action="store_true", help="machine-readable output")
     probe = sub.add_parser("probe", help="probe SMTP AUTH for one mailbox the way a device does")
     add_probe_arguments(probe)
+    aud = sub.add_parser("audit", help="print the audit log (who asked, approved and changed what, when)")
+    aud.add_argument("--since", metavar="DATE", help="only rows from this date or ISO timestamp on")
+    form = aud.add_mutually_exclusive_group()
+    form.add_argument("--json", dest="format", action="store_const", const="json", help="one JSON object a line")
+    form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV with a header row")
     box = sub.add_parser("sandbox", help="run the sandbox tenant as its own process")
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--port", type=int, default=8443)
@@ -74,6 +79,10 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
         cfg = load_config(args.config, env)
         if command != "run" or not cfg.sandbox:  # the sandbox console keeps its output to the console
             logging.getLogger().setLevel(cfg.logging.level)
+        if command == "audit":
+            from bot.audit import audit_main
+
+            return audit_main(cfg.database.url, args.since, args.format or "text", out)
         if command == "diagnose":
             with open_tenant(cfg) as m365:
                 return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth,

@@ -41,6 +41,8 @@ SEED_USERS: dict[str, tuple[str, str, str]] = {
     "U0INGROUP": ("gale", "Gale Groupmember", "Asia/Tokyo"),
 }
 SEED_USERGROUPS: dict[str, list[str]] = {"S0ADMINS": ["U0INGROUP"]}
+#: The bot token's scopes reported in `X-OAuth-Scopes`, as Slack does: by default the manifest's.
+BOT_SCOPES = ("commands", "chat:write", "usergroups:read", "files:write")
 
 FAULT_KINDS = ("ratelimited", "status", "latency", "drop", "error")
 MAX_MESSAGE_BLOCKS = 50
@@ -416,9 +418,10 @@ class _Stored:
 class _Workspace:
     """All state, guarded by `lock`; `methods` maps each Web API method to its handler."""
 
-    def __init__(self, clock: Clock, base_url: Callable[[], str]) -> None:
+    def __init__(self, clock: Clock, base_url: Callable[[], str], scopes: Iterable[str]) -> None:
         self.clock = clock
         self.base_url = base_url
+        self.default_scopes = tuple(scopes)
         self.lock = threading.RLock()
         self.methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self.auth_test,
@@ -436,6 +439,7 @@ class _Workspace:
         self.reset()
 
     def reset(self) -> None:
+        self.scopes: tuple[str, ...] = self.default_scopes
         self.channels: dict[str, dict[str, Any]] = {
             cid: _channel_info(cid, name) for cid, name in SEED_CHANNELS.items()
         }
@@ -863,7 +867,11 @@ class _App:
             else:
                 status, body = self.api(request, name, args)
             self.record(method, args, status, bool(body.get("ok")), body.get("error"), rule)
-        return _json(status, body)
+            scopes = ",".join(self.ws.scopes)
+        response = _json(status, body)
+        if kind == "api" and body.get("error") not in ("not_authed", "invalid_auth", "unknown_method"):
+            response.headers["X-OAuth-Scopes"] = scopes  # Slack reports the token's scopes on every call
+        return response
 
     def args(self, request: Request, kind: str, name: str) -> dict[str, Any]:
         """The call's arguments without the token: query, form and JSON merged; payload for response URLs."""
@@ -972,9 +980,17 @@ class SlackStandin:
     Point slack_sdk at it with `WebClient(token=bot_token, base_url=standin.api_url)`.
     """
 
-    def __init__(self, *, bot_token: str, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None):
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Clock | None = None,
+        scopes: Iterable[str] = BOT_SCOPES,
+    ):
         self.faults = SlackFaults()
-        self._ws = _Workspace(clock or SYSTEM_CLOCK, lambda: self.url)
+        self._ws = _Workspace(clock or SYSTEM_CLOCK, lambda: self.url, scopes)
         self._server = make_server(
             host, port, _App(self._ws, self.faults, bot_token), threaded=True, request_handler=_QuietHandler
         )
@@ -1013,10 +1029,15 @@ class SlackStandin:
     # configuration
 
     def reset(self) -> None:
-        """Back to the seeded workspace: no messages, views, files, responses, calls or faults."""
+        """The seeded workspace, default scopes; no messages, views, files, responses, calls or faults."""
         self.faults.clear()
         with self._ws.lock:
             self._ws.reset()
+
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """The bot token's scopes from now on, as `X-OAuth-Scopes` reports them (until `reset`)."""
+        with self._ws.lock:
+            self._ws.scopes = tuple(scopes)
 
     def set_usergroup(self, usergroup: str, users: list[str]) -> None:
         with self._ws.lock:
@@ -1086,7 +1107,12 @@ class SlackStandin:
 
 
 def start_slack_standin(
-    *, bot_token: str, host: str = "127.0.0.1", port: int = 0, clock: Clock | None = None
+    *,
+    bot_token: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: Clock | None = None,
+    scopes: Iterable[str] = BOT_SCOPES,
 ) -> SlackStandin:
-    """A Slack Web API stand-in accepting `bot_token`, already serving on `host:port` (0: a free port)."""
-    return SlackStandin(bot_token=bot_token, host=host, port=port, clock=clock)
+    """A Slack Web API stand-in accepting `bot_token` with `scopes`, serving on `host:port` (0: any port)."""
+    return SlackStandin(bot_token=bot_token, host=host, port=port, clock=clock, scopes=scopes)

@@ -13,8 +13,11 @@ log = logging.getLogger(__name__)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    """Gunicorn run from Python; each worker builds its own runtime from the already loaded configuration."""
+
+    def __init__(self, options: dict[str, Any], cfg: AppConfig) -> None:
         self.options = options
+        self.app_config = cfg
         super().__init__()
 
     def load_config(self) -> None:
@@ -22,15 +25,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from bot.slack.wsgi import create_app
+        from bot.slack.wsgi import serve
 
-        return create_app()
+        return serve(self.app_config)[0]
 
 
 def run_http(cfg: AppConfig) -> None:
     """The same server the Procfile's web line starts: gunicorn, /slack/events and /healthz on server.port."""
     _Gunicorn({"bind": f"0.0.0.0:{cfg.server.port}", "workers": cfg.server.workers,
-               "threads": cfg.server.threads, "timeout": 60}).run()
+               "threads": cfg.server.threads, "timeout": 60}, cfg).run()
 
 
 def run_socket_mode(cfg: AppConfig) -> None:

@@ -144,8 +144,9 @@ def _response(service: str, call: Call, reply: Reply) -> Response:
     return Response(reply.content(), status=reply.status, headers=headers)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to this module's logger at DEBUG instead of werkzeug's stderr output.
+class QuietHandler(WSGIRequestHandler):
+    """The sandbox servers' request handler: request lines go to this module's logger at DEBUG instead of
+    werkzeug's stderr output.
 
     TCP_NODELAY: werkzeug writes headers and body separately, and Nagle's algorithm would hold the
     body back until werkzeug closes the connection (about 10 ms later, after draining input).
@@ -174,7 +175,7 @@ class SandboxServer:
             port,
             create_app(state),
             threaded=True,
-            request_handler=_QuietHandler,
+            request_handler=QuietHandler,
             ssl_context=ca.ssl_context(),
         )
         self._thread = threading.Thread(

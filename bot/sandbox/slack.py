@@ -18,10 +18,11 @@ from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.sandbox.server import QuietHandler
 
 log = logging.getLogger(__name__)
 
@@ -954,23 +955,6 @@ def _json(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json; charset=utf-8")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to this module's logger at DEBUG; TCP_NODELAY so small answers are not held back."""
-
-
-    protocol_version = "HTTP/1.1"  # keep-alive, as Microsoft and Slack do: no TLS handshake per request
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug('"%s" %s', self.requestline, code)
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        log.log(logging.WARNING if type == "error" else logging.DEBUG, message.rstrip(), *args)
-
-
 # --- The running stand-in -------------------------------------------------------------------------------
 
 
@@ -992,7 +976,7 @@ class SlackStandin:
         self.faults = SlackFaults()
         self._ws = _Workspace(clock or SYSTEM_CLOCK, lambda: self.url, scopes)
         self._server = make_server(
-            host, port, _App(self._ws, self.faults, bot_token), threaded=True, request_handler=_QuietHandler
+            host, port, _App(self._ws, self.faults, bot_token), threaded=True, request_handler=QuietHandler
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="run the bot (the default; the sandbox when no credentials are set)")
     sub.add_parser("check-config", help="print the effective configuration, secrets masked")
+    sub.add_parser("doctor", help="check every credential, permission and role the enabled features need")
     diag = sub.add_parser("diagnose", help="diagnose SMTP AUTH for users and print the plan (read-only)")
     diag.add_argument("upns", nargs="+", metavar="UPN")
     diag.add_argument("--json", action="store_true", help="machine-readable output")
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
 
         if command == "check-config":
             return check_config_main(args.config, env, out)
+        if command == "doctor":
+            from bot.doctor import doctor_command
+
+            return doctor_command(args.config, env, out)
         if command == "explain":
             return run_explain(" ".join(args.reply), as_json=args.json, out=out)
         if command == "sandbox":

@@ -22,7 +22,6 @@ from bot.workflow.diagnose import diagnose
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.plan import make_plan
 from handlers import STEPS, Change
-from handlers.facts import Facts
 
 log = logging.getLogger(__name__)
 
@@ -311,23 +310,22 @@ class Workflow:
             request = self.store.get_request(step.request_id)
             assert request is not None
             handler = STEPS[step.handler_key]
-            m365 = m365 or self._m365()
+            wanted = (step.proposed or {}).get("proposed") if step.state == "applying" else step.before
             try:
-                current = handler.read(Facts(m365, self.clock), request.upn)
+                m365 = m365 or self._m365()
+                done = handler.verify(m365, Change(step.handler_key, request.upn, None, wanted))
             except BotError as exc:
-                log.warning("recovery could not read step %s: %s", step.id, exc.message)
+                log.warning("recovery could not read step %s back (%s); it stays %s", step.id, exc.message,
+                            step.state)
                 continue
-            proposed = (step.proposed or {}).get("proposed")
-            if step.state == "applying":
-                done = handler.verify(m365, Change(step.handler_key, request.upn, current, proposed))
-                if done:
-                    self.store.transition_step(step.id, "applying", "verified", BOT, "step.recovered",
-                                               before=(step.proposed or {}).get("current"), after=current)
-                else:
-                    self.store.transition_step(step.id, "applying", "failed", BOT, "step.recovered",
-                                               error="The bot stopped before this change was made; nothing "
-                                               "changed. Retry to run it again.")
-            elif handler.verify(m365, Change(step.handler_key, request.upn, current, step.before)):
+            if step.state == "applying" and done:
+                self.store.transition_step(step.id, "applying", "verified", BOT, "step.recovered",
+                                           before=(step.proposed or {}).get("current"), after=wanted)
+            elif step.state == "applying":
+                self.store.transition_step(step.id, "applying", "failed", BOT, "step.recovered",
+                                           error="The bot stopped before this change was made; nothing "
+                                           "changed. Retry to run it again.")
+            elif done:
                 self.store.transition_step(step.id, "reverting", "reverted", BOT, "undo.recovered")
             else:
                 self.store.transition_step(step.id, "reverting", "verified", BOT, "undo.recovered",

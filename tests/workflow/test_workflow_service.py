@@ -218,3 +218,16 @@ def test_undo_request_expires(make_workflow, clock, store):
     clock.advance(2 * 3600)
     assert flow.decide(step.id, APPROVER, approve=True).kind == "expired"
     assert store.get_step(step.id).state == "verified"
+
+
+def test_recovery_survives_microsoft_being_down_and_settles_later(make_workflow, sandbox, store):
+    flow = make_workflow()
+    [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
+    flow.decide(step.id, APPROVER, approve=True)
+    assert store.transition_step(step.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    outage = sandbox.state.faults.add("status", service="exchange", status=500, times=None)
+    assert make_workflow().recover() == []  # no crash at start-up; the step waits
+    assert store.get_step(step.id).state == "applying"
+    sandbox.state.faults.remove(outage.id)
+    make_workflow().recover()
+    assert store.get_step(step.id).state == "failed"

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from bot.alerting import Alerting
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
+from bot.errors import BotError
 from bot.m365.tenant import M365, connect
 from bot.metrics import Metrics
 from bot.probing import Prober
@@ -80,12 +81,22 @@ class Runtime:
         configured and `scheduler`) run the probe scheduler, all in the background."""
         for step_id in self.workflow.recover():
             self.workflow.submit(step_id)
+        self.submit(self._warm_up)
         self.outbox.start()
         if scheduler and self.cfg.probes.targets:
             self.scheduler.start()
         sweeper = threading.Thread(target=self._sweep, name="expiry-sweeper", daemon=True)
         sweeper.start()
         self._threads.append(sweeper)
+
+    def _warm_up(self) -> None:
+        """Build the MSAL app and fetch both tokens now, so the first /smtp-enable does not pay for it."""
+        m365 = self.tenant()
+        for scope in (self.cfg.m365.graph_scope, self.cfg.m365.exchange_scope):
+            try:
+                m365.tokens.token(scope)
+            except BotError as exc:
+                log.warning("could not get a token for %s yet: %s", scope, exc.describe())
 
     def _sweep(self) -> None:
         while not self._stop.wait(self.sweep_seconds):

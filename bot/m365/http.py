@@ -86,8 +86,17 @@ class _VerifyingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+#: Connections kept open per host: above the threads that may call Microsoft at once (listener pool,
+#: workflow pool, scheduler), so concurrent calls reuse TLS connections instead of discarding them.
+POOL_SIZE = 32
+
+
 def make_session(ca_bundle: str | None, timeout: tuple[float, float]) -> requests.Session:
-    return _VerifyingSession(ca_bundle or True, timeout)
+    session = _VerifyingSession(ca_bundle or True, timeout)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class Transport:

@@ -35,7 +35,11 @@ class Replica:
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads",
              "8", "bot.slack.wsgi:create_app()"],
             cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self.healthy, timeout=30, what=f"gunicorn on {self.port} ({log})")
+        try:
+            wait_until(self.healthy, timeout=30, what=f"gunicorn on {self.port} ({log})")
+        except BaseException:
+            self.kill()  # never leave a server (and its workers) running after a failed start
+            raise
 
     @property
     def url(self) -> str:

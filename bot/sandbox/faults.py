@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bot.clock import Clock
 from bot.sandbox.wire import (
@@ -21,6 +22,8 @@ from bot.sandbox.wire import (
     nul_403,
     reason,
 )
+
+R = TypeVar("R")  # a rule: a dataclass with `id` and `fired`
 
 KINDS = ("status", "latency", "malformed", "nul403", "drop")
 SERVICES = ("login", "graph", "exchange")
@@ -104,23 +107,49 @@ class FiredFault:
     timestamp: datetime
 
 
-class FaultSet:
-    """The active fault rules and a log of every time one fired. Safe to use from several threads."""
+class RuleBook(Generic[R]):
+    """Numbered rules, added and removed at run time, the first match fired and counted. Thread-safe."""
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.rules: list[FaultRule] = []
-        self.fired: list[FiredFault] = []
+    def __init__(self) -> None:
+        self.rules: list[R] = []
         self._lock = threading.Lock()
         self._next_id = 1
 
-    def add(self, kind: str, **match: Any) -> FaultRule:
-        """Add a rule, e.g. `add("status", service="graph", status=429, retry_after="0.5")`."""
-        rule = FaultRule(kind, **match)
+    def _add(self, rule: R) -> R:
         with self._lock:
             rule.id, self._next_id = self._next_id, self._next_id + 1
             self.rules.append(rule)
         return rule
+
+    def remove(self, rule_id: int) -> bool:
+        with self._lock:
+            kept = [r for r in self.rules if r.id != rule_id]
+            removed, self.rules = len(kept) != len(self.rules), kept
+        return removed
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def _fire(self, matches: Callable[[R], bool]) -> R | None:
+        """The first rule that `matches`, counted as fired (under the lock); None when none does."""
+        rule = next((r for r in self.rules if matches(r)), None)
+        if rule is not None:
+            rule.fired += 1
+        return rule
+
+
+class FaultSet(RuleBook[FaultRule]):
+    """The active fault rules and a log of every time one fired. Safe to use from several threads."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.fired: list[FiredFault] = []
+
+    def add(self, kind: str, **match: Any) -> FaultRule:
+        """Add a rule, e.g. `add("status", service="graph", status=429, retry_after="0.5")`."""
+        return self._add(FaultRule(kind, **match))
 
     def add_json(self, data: Any) -> FaultRule:
         """Add a rule from its JSON form (the control plane's); ValueError on unknown or missing keys."""
@@ -134,15 +163,9 @@ class FaultSet:
         except TypeError as exc:
             raise ValueError(str(exc)) from None
 
-    def remove(self, rule_id: int) -> bool:
-        with self._lock:
-            kept = [r for r in self.rules if r.id != rule_id]
-            removed, self.rules = len(kept) != len(self.rules), kept
-        return removed
-
     def clear(self) -> None:
+        super().clear()
         with self._lock:
-            self.rules.clear()
             self.fired.clear()
 
     def take(
@@ -150,9 +173,8 @@ class FaultSet:
     ) -> FaultRule | None:
         """The first rule matching this request, counted as fired; None when no rule matches."""
         with self._lock:
-            rule = next((r for r in self.rules if r.matches(service, method, path, cmdlet, in_batch)), None)
+            rule = self._fire(lambda r: r.matches(service, method, path, cmdlet, in_batch))
             if rule is not None:
-                rule.fired += 1
                 self.fired.append(
                     FiredFault(rule.id, rule.kind, service, method, path, in_batch, self.clock.now())
                 )

@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.sandbox.faults import RuleBook
 from bot.sandbox.server import QuietHandler
 
 log = logging.getLogger(__name__)
@@ -250,39 +251,17 @@ class SlackFaultRule:
         )
 
 
-class SlackFaults:
+class SlackFaults(RuleBook[SlackFaultRule]):
     """The active fault rules. Safe to use from several threads."""
-
-    def __init__(self) -> None:
-        self.rules: list[SlackFaultRule] = []
-        self._lock = threading.Lock()
-        self._next_id = 1
 
     def add(self, kind: str, **match: Any) -> SlackFaultRule:
         """Add a rule, e.g. `add(method="chat.postMessage", kind="ratelimited", retry_after="1", times=1)`."""
-        rule = SlackFaultRule(kind, **match)
-        with self._lock:
-            rule.id, self._next_id = self._next_id, self._next_id + 1
-            self.rules.append(rule)
-        return rule
-
-    def remove(self, rule_id: int) -> bool:
-        with self._lock:
-            kept = [r for r in self.rules if r.id != rule_id]
-            removed, self.rules = len(kept) != len(self.rules), kept
-        return removed
-
-    def clear(self) -> None:
-        with self._lock:
-            self.rules.clear()
+        return self._add(SlackFaultRule(kind, **match))
 
     def take(self, method: str) -> SlackFaultRule | None:
         """The first rule matching this call, counted as fired; None when no rule matches."""
         with self._lock:
-            rule = next((r for r in self.rules if r.matches(method)), None)
-            if rule is not None:
-                rule.fired += 1
-            return rule
+            return self._fire(lambda r: r.matches(method))
 
 
 # --- Records --------------------------------------------------------------------------------------------

@@ -163,8 +163,7 @@ class Console:
     def probe(self) -> None:
         runtime = self.world.runtime
         for target in runtime.cfg.probes.targets:
-            [result] = runtime.prober.run([target])
-            runtime.alerting.on_result(target, result)
+            result = runtime.probe_now(target)
             self.say(f"probe {target.name} ({target.mailbox}): "
                      + ("ok" if result.ok else f"{result.cause} in {result.phase}: {result.message}"))
         self.settle()

@@ -19,6 +19,7 @@ from bot.config import AppConfig
 from bot.errors import BotError
 from bot.m365.tenant import M365, connect
 from bot.metrics import Metrics
+from bot.probe import ProbeResult
 from bot.probing import Prober
 from bot.scheduler import ProbeScheduler
 from bot.slack.cards import Cards
@@ -69,6 +70,12 @@ class Runtime:
         with self._busy_lock:
             self._busy[0] += 1
         self.pool.submit(guarded)
+
+    def probe_now(self, target: Any) -> ProbeResult:
+        """Probe one configured target at once (Probe now, /smtp-probe, the console) and feed the alerts."""
+        [result] = self.prober.run([target])
+        self.alerting.on_result(target, result)
+        return result
 
     def idle(self) -> bool:
         """Nothing running or queued after an ack, in the workflow, or in the outbox (tests, the console)."""

@@ -124,9 +124,7 @@ def probe_from_alert(runtime: Runtime, name: str, respond: Callable[..., Any]) -
     if target is None:
         ephemeral(respond, f"No probe target '{name[:80]}' any more.")
         return
-    [result] = runtime.prober.run([target])
-    runtime.alerting.on_result(target, result)
-    answer_probe(runtime, result, respond)
+    answer_probe(runtime, runtime.probe_now(target), respond)
 
 
 def snooze_from_alert(runtime: Runtime, name: str, user: str, respond: Callable[..., Any]) -> None:

@@ -119,9 +119,7 @@ def open_request(runtime: Runtime, upn: str, user: str, channel: str, include_or
 
 
 def probe_and_answer(runtime: Runtime, target: Any, respond: Callable[..., Any]) -> None:
-    [result] = runtime.prober.run([target])
-    runtime.alerting.on_result(target, result)
-    answer_probe(runtime, result, respond)
+    answer_probe(runtime, runtime.probe_now(target), respond)
 
 
 def answer_probe(runtime: Runtime, result: Any, respond: Callable[..., Any]) -> None:

@@ -175,10 +175,8 @@ def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
         from bot.console import run_console
 
         return run_console(cfg, stdin, out)
-    if not cfg.slack.enabled:
-        print("Microsoft 365 credentials are set but Slack is not (SLACK_BOT_TOKEN); "
-              "use `python -m bot diagnose UPN` to check a mailbox from here.", file=out)
-        return EXIT_OK
+    if problems := cfg.serve_problems():
+        raise ConfigError(problems)
     from bot.slack.serve import run_http, run_socket_mode
 
     print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)

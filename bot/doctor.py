@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from bot.config import AppConfig
-    from bot.config import ProbeTarget as TargetConfig
+    from bot.config import ProbeTargetConfig as TargetConfig
     from bot.m365.tenant import M365
     from bot.probe import ProbeResult
 

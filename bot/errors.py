@@ -6,6 +6,16 @@ clear message in Slack or on the terminal; unexpected exceptions are logged with
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What every command line of the bot exits with."""
+
+    OK = 0
+    PROBLEM = 1  # it ran and found something wrong: findings, a failed probe, a missing permission
+    USAGE = 2  # it could not run: bad arguments or configuration
+
 
 class BotError(Exception):
     """Root of every expected failure. `str(err)` is safe to show a user; `hint` says what to do."""
@@ -41,6 +51,14 @@ class InvalidInput(BotError):
 
 class M365Error(BotError):
     """A Microsoft 365 call failed in a way the caller should report, not retry."""
+
+
+class NotFound(M365Error):
+    """Graph answered 404 for a resource."""
+
+
+class ExchangeNotFound(M365Error):
+    """The cmdlet's target object does not exist (ManagementObjectNotFoundException)."""
 
 
 class AuthenticationFailed(M365Error):

@@ -91,10 +91,11 @@ def test_check_config_masks_secrets_and_fails_on_problems(tmp_path):
     assert done.returncode == 2 and "m365.cloud" in done.stdout and "m365.tenant_id" in done.stdout
 
 
-def test_run_with_m365_but_no_slack_credentials_points_to_diagnose(sandbox):
+def test_run_with_m365_but_no_slack_credentials_is_a_configuration_error_pointing_to_diagnose(sandbox):
     out = io.StringIO()
-    assert main([], env=clean_env(**sandbox.env()), stdin=io.StringIO(""), stdout=out) == 0
-    assert "Slack is not" in out.getvalue()
+    assert main([], env=clean_env(**sandbox.env()), stdin=io.StringIO(""), stdout=out) == 2
+    assert "Microsoft 365 is set but Slack is not: set bot_token" in out.getvalue()
+    assert "python -m bot diagnose UPN" in out.getvalue()
 
 
 def test_explain_names_the_cause_and_the_fix():

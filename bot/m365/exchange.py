@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import M365Error, PermissionMissing, Throttled, UpstreamError
+from bot.errors import ExchangeNotFound, M365Error, PermissionMissing, Throttled, UpstreamError
 from bot.m365.auth import TokenProvider, token_claims
 from bot.m365.http import Response, Transport
 
@@ -31,10 +31,6 @@ def role_for(cmdlet: str) -> str:
     if cmdlet.startswith("Get-"):
         return "Global Reader (or Exchange Administrator)"
     return "Exchange Administrator"
-
-
-class ExchangeNotFound(M365Error):
-    """The cmdlet's target object does not exist (ManagementObjectNotFoundException)."""
 
 
 @dataclass

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import M365Error, PermissionMissing, Throttled, UpstreamError
+from bot.errors import M365Error, NotFound, PermissionMissing, Throttled, UpstreamError
 from bot.m365.auth import TokenProvider
 from bot.m365.http import Response, Transport, parse_retry_after
 
@@ -22,10 +22,6 @@ class Op:
 
     action: str
     permission: str = ""
-
-
-class NotFound(M365Error):
-    """Graph answered 404 for a resource."""
 
 
 @dataclass

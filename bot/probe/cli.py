@@ -10,11 +10,9 @@ from typing import IO
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.diagnosis import CATALOGUE, explain, format_explanation
-from bot.errors import InvalidInput
+from bot.errors import ExitCode, InvalidInput
 from bot.probe.client import probe
 from bot.probe.model import AUTH_CHOICES, MECHANISMS, PROBE_CAUSES, Credential, ProbeResult, ProbeTarget
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,14 +58,14 @@ def probe_main(
         credential = _credential(args, env, token_supplier)
     except InvalidInput as exc:
         print(f"error: {exc.describe()}", file=out)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     result = probe(target, credential=credential, clock=clock)
     if args.json:
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
     else:
         out.write(format_result(result) + "\n")
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return ExitCode.OK if result.ok else ExitCode.PROBLEM
 
 
 def _target(args: argparse.Namespace) -> ProbeTarget:

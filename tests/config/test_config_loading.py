@@ -25,6 +25,10 @@ from bot.m365.clouds import CLOUDS
 M365_ENV = {k: v for k, v in FULL_ENV.items() if k.startswith("M365_")}
 
 SLACK_ON = """
+m365:
+  tenant_id: ${M365_TENANT_ID}
+  client_id: ${M365_CLIENT_ID}
+  client_secret: ${M365_CLIENT_SECRET}
 slack:
   bot_token: ${SLACK_BOT_TOKEN}
   signing_secret: ${SLACK_SIGNING_SECRET}
@@ -366,7 +370,7 @@ def test_app_config_names_another_file_and_an_explicit_path_wins(
     ],
 )
 def test_slack_modes(tmp_path: Path, env: dict[str, str], mode: str) -> None:
-    cfg = load_config(write(tmp_path, SLACK_ON), env)
+    cfg = load_config(write(tmp_path, SLACK_ON), {**M365_ENV, **env})
 
     assert cfg.slack.mode == mode
     assert cfg.slack.enabled is (mode != "disabled")
@@ -446,6 +450,22 @@ def test_a_probe_target_needs_slack_alert_channel_once_slack_is_on(tmp_path: Pat
     assert problems(path, FULL_ENV) == [
         "slack.alert_channel: required when Slack is on and probes.targets is not empty"
     ]
+
+
+def test_slack_without_microsoft_is_a_problem_that_names_what_is_missing(tmp_path: Path) -> None:
+    slack_only = {k: v for k, v in FULL_ENV.items() if not k.startswith("M365_")}
+
+    [problem] = problems(write(tmp_path, SLACK_ON), slack_only)
+    assert problem.startswith("m365: Slack is set but Microsoft 365 is not: set tenant_id, client_id")
+
+
+def test_sandbox_mode_means_no_credentials_at_all(tmp_path: Path) -> None:
+    path = write(tmp_path, SLACK_ON)
+
+    assert load_config(path, {}).sandbox
+    assert not load_config(path, M365_ENV).sandbox
+    assert load_config(path, M365_ENV).serve_problems()[0].startswith("slack: Microsoft 365 is set but Slack")
+    assert load_config(path, FULL_ENV).serve_problems() == []
 
 
 def test_with_overrides_plugs_a_sandbox_tenant_into_the_loaded_file(tmp_path: Path) -> None:

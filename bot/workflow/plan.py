@@ -74,28 +74,28 @@ def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
             plan.advisories.append(finding)
         else:
             plan.ok.append(finding)
-    plan.steps = [_planned(remediation, findings[remediation.key]) for remediation in in_plan_order(chosen)]
+    plan.steps = [_planned(r, findings[r.key]) for r in in_plan_order(chosen & findings.keys())]
     return plan
 
 
 def _choose(findings: dict[str, Finding], *, include_opt_in: bool) -> set[str]:
     """The remediations to propose: every one whose finding needs a change, opt-in ones only when asked.
 
-    An opt-in remediation that is an alternative to another is added when that other one is not proposed,
-    and replaces it when it can fix that other one's finding (the org switch, for a mailbox that inherits).
+    An opt-in remediation that is an alternative to another replaces it when it can fix that one's finding
+    (the org switch, for a mailbox that inherits), and is added on its own when that one is not proposed.
     """
     def needed(key: str) -> bool:
         return key in findings and findings[key].needs_change
 
     chosen = {key for key, r in REMEDIATIONS.items() if needed(key) and not r.opt_in}
     for key, remediation in REMEDIATIONS.items():
-        if not (remediation.opt_in and include_opt_in and needed(key)):
+        if not (remediation.opt_in and include_opt_in):
             continue
         other = remediation.alternative_to
-        if other not in chosen:
-            chosen.add(key)
-        elif remediation.can_replace(findings[other]):
+        if other in chosen and remediation.can_replace(findings[other]):
             chosen.discard(other)
+            chosen.add(key)
+        elif other not in chosen and needed(key):
             chosen.add(key)
     return chosen
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import Change, Check, Finding, Permission, Remediation, Status
-from handlers.registry import CHECKS, REMEDIATIONS, handler_for, in_plan_order, in_report_order
+from handlers.registry import CHECKS, REMEDIATIONS, in_plan_order, in_report_order
 
 __all__ = [
     "CHECKS",
@@ -14,7 +14,6 @@ __all__ = [
     "Permission",
     "Remediation",
     "Status",
-    "handler_for",
     "in_plan_order",
     "in_report_order",
 ]

@@ -1,9 +1,4 @@
-"""The handler contract: a `Check` reads, a `Remediation` also applies, verifies and reverts one setting.
-
-Every handler declares the metadata the rest of the bot derives from the registry (label, report order,
-plan priority, permissions, docs). This module and the handler modules import nothing from `bot.m365` at
-import time, so the reply catalogue (`python -m bot explain`) can read the registry without msal.
-"""
+"""The handler contract: a `Check` reads a setting; a `Remediation` also applies, verifies and reverts it."""
 
 from __future__ import annotations
 

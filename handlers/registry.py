@@ -1,8 +1,4 @@
-"""The registry: every remediation and read-only check, and the orders and labels derived from them.
-
-A new handler is one module plus one line here; the planner, the diagnosis report, the reply catalogue
-and `doctor` read everything else from the handler's own declarations.
-"""
+"""The registry: every remediation and read-only check; reports, plans, labels and doctor derive from it."""
 
 from __future__ import annotations
 
@@ -38,11 +34,6 @@ def in_report_order() -> list[Check]:
 def in_plan_order(keys: Iterable[str]) -> list[Remediation]:
     """The remediations named by `keys`, narrowest change first."""
     return sorted((REMEDIATIONS[key] for key in keys), key=lambda r: r.plan_priority)
-
-
-def handler_for(key: str) -> Check:
-    """The remediation or check registered under `key` (KeyError when there is none)."""
-    return REMEDIATIONS.get(key) or CHECKS[key]
 
 
 class Labels(Mapping[str, str]):

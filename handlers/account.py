@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from handlers.base import Check, Finding, Permission, Status
-from handlers.facts import Facts
+
+if TYPE_CHECKING:
+    from handlers.facts import Facts
 
 
 class Account(Check):
     key = "account"
     title = "Account and mailbox"
+    label = "the user account: enabled, licensed, not locked, how it signs in"
+    report_order = 10
+    docs = "https://learn.microsoft.com/microsoft-365/admin/manage/assign-licenses-to-users"
     permissions = (
-        Permission("User.Read.All", "Microsoft Graph", "resolve the user"),
+        Permission("User.Read.All", "Microsoft Graph", "resolve the user",
+                   covered_by=("Directory.Read.All", "Directory.ReadWrite.All")),
         Permission("Exchange.ManageAsApp", "Office 365 Exchange Online", "read the mailbox (Get-CASMailbox)"),
     )
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from handlers.base import Check, Finding, Permission, Status
-from handlers.facts import Facts
+
+if TYPE_CHECKING:
+    from handlers.facts import Facts
 
 
 class AuthPolicy(Check):
     key = "auth_policy"
     title = "Exchange authentication policy"
+    label = "Exchange authentication policy for the user (AllowBasicAuthSmtp)"
+    report_order = 60
+    docs = "https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/disable-basic-authentication-in-exchange-online"
     permissions = (
         Permission("Exchange.ManageAsApp", "Office 365 Exchange Online",
                    "read authentication policies (Get-AuthenticationPolicy, Get-User, Get-OrganizationConfig)"),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from handlers.base import Check, Finding, Status
-from handlers.facts import Facts
 
-#: Exchange Team blog 2026-01-27 (techcommunity 4489835): unchanged through December 2026, then off by
+if TYPE_CHECKING:
+    from handlers.facts import Facts
+
+#: Exchange Team blog 2026-01-27 (`BasicAuthRetirement.docs`): unchanged through December 2026, then off by
 #: default for existing tenants (admins can turn it back on); the final removal date comes in H2 2027.
 DEFAULT_OFF_FROM = datetime(2026, 12, 31, tzinfo=UTC)
 OAUTH_ADVICE = (
@@ -20,6 +23,10 @@ OAUTH_ADVICE = (
 class BasicAuthRetirement(Check):
     key = "basic_auth_retirement"
     title = "Basic authentication retirement"
+    label = "Microsoft's retirement of Basic auth for SMTP AUTH (default-off from end of 2026)"
+    report_order = 80
+    docs = ("https://techcommunity.microsoft.com/blog/exchange/"
+            "updated-exchange-online-smtp-auth-basic-authentication-deprecation-timeline/4489835")
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         if auth_mode == "oauth":

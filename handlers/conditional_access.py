@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers.base import Check, Finding, Permission, Status
-from handlers.facts import Facts
+
+if TYPE_CHECKING:
+    from handlers.facts import Facts
 
 EXCHANGE_ONLINE_APP = "00000002-0000-0ff1-ce00-000000000000"
 LEGACY_CLIENT_TYPES = frozenset({"all", "other"})
@@ -56,9 +58,15 @@ def conditions_beyond_user(policy: dict[str, Any]) -> list[str]:
 class ConditionalAccess(Check):
     key = "conditional_access"
     title = "Conditional Access"
+    label = "Conditional Access policies that block legacy auth or require MFA"
+    report_order = 70
+    docs = "https://learn.microsoft.com/entra/identity/conditional-access/howto-conditional-access-policy-block-legacy"
     permissions = (
-        Permission("Policy.Read.All", "Microsoft Graph", "list Conditional Access policies"),
-        Permission("GroupMember.Read.All", "Microsoft Graph", "resolve the user's groups and roles"),
+        Permission("Policy.Read.All", "Microsoft Graph", "list Conditional Access policies",
+                   covered_by=("Policy.ReadWrite.ConditionalAccess",)),
+        Permission("GroupMember.Read.All", "Microsoft Graph", "resolve the user's groups and roles",
+                   covered_by=("Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
+                               "Directory.ReadWrite.All")),
     )
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:

@@ -11,21 +11,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import InvalidInput, M365Error, MailboxNotFound, UserNotFound
 from bot.m365.exchange import ExchangeNotFound
 from bot.m365.graph import BatchItem, NotFound, Op
 from bot.m365.tenant import M365
+from handlers.graph_paths import CA_POLICIES_PATH, SECURITY_DEFAULTS_PATH, user_path
 
 READ_USER = Op("read users", "User.Read.All")
 READ_MEMBERSHIP = Op("read group and role memberships", "GroupMember.Read.All")
 READ_POLICY = Op("read security defaults and Conditional Access policies", "Policy.Read.All")
 READ_MFA = Op("read per-user MFA state", "Policy.Read.All")
 
-SECURITY_DEFAULTS_PATH = "/policies/identitySecurityDefaultsEnforcementPolicy"
-CA_POLICIES_PATH = "/identity/conditionalAccess/policies"
 USER_SELECT = "id,userPrincipalName,displayName,mail,accountEnabled,assignedLicenses,userType"
 CAS_SELECT = ["Identity", "PrimarySmtpAddress", "ExternalDirectoryObjectId", "SmtpClientAuthenticationDisabled"]
 FILTER_CHUNK = 50  # ids per OPATH filter: keeps the filter short and the request count low
@@ -110,7 +108,7 @@ class Facts:
     def user(self, upn: str) -> UserInfo:
         def read() -> UserInfo:
             try:
-                data = self.m365.graph.get(f"/users/{_path(upn)}", READ_USER, params={"$select": USER_SELECT})
+                data = self.m365.graph.get(f"/users/{user_path(upn)}", READ_USER, params={"$select": USER_SELECT})
             except NotFound:
                 raise UserNotFound(upn) from None
             return _user_info(data)
@@ -134,12 +132,12 @@ class Facts:
 
     def mfa_state(self, upn: str) -> str:
         return self._get(("mfa", upn), lambda: str(self.m365.graph.get(
-            f"/users/{_path(upn)}/authentication/requirements", READ_MFA, version="beta")["perUserMfaState"]))
+            f"/users/{user_path(upn)}/authentication/requirements", READ_MFA, version="beta")["perUserMfaState"]))
 
     def memberships(self, upn: str) -> frozenset[str]:
         """Ids of the groups (transitively) and role templates the user belongs to."""
         return self._get(("memberships", upn), lambda: _membership_ids(self.m365.graph.get_all(
-            f"/users/{_path(upn)}/transitiveMemberOf", READ_MEMBERSHIP,
+            f"/users/{user_path(upn)}/transitiveMemberOf", READ_MEMBERSHIP,
             params={"$select": "id,roleTemplateId", "$top": "999"})))
 
     def user_auth_policy(self, upn: str) -> str | None:
@@ -161,9 +159,9 @@ class Facts:
     def _prefetch_graph(self, upns: list[str]) -> None:
         items = [BatchItem("sd", SECURITY_DEFAULTS_PATH, READ_POLICY), BatchItem("ca", CA_POLICIES_PATH, READ_POLICY)]
         for n, upn in enumerate(upns):
-            items.append(BatchItem(f"u{n}", f"/users/{_path(upn)}?$select={USER_SELECT}", READ_USER))
+            items.append(BatchItem(f"u{n}", f"/users/{user_path(upn)}?$select={USER_SELECT}", READ_USER))
             items.append(BatchItem(
-                f"m{n}", f"/users/{_path(upn)}/transitiveMemberOf?$select=id,roleTemplateId&$top=999", READ_MEMBERSHIP))
+                f"m{n}", f"/users/{user_path(upn)}/transitiveMemberOf?$select=id,roleTemplateId&$top=999", READ_MEMBERSHIP))
         by_id = {item.id: item for item in self.m365.graph.batch(items)}
         self._store(("tenant", "security_defaults"), by_id["sd"], lambda body: bool(body["isEnabled"]))
         self._store(("tenant", "ca"), by_id["ca"], lambda body: self._all_pages(body, READ_POLICY))
@@ -179,7 +177,7 @@ class Facts:
     def _prefetch_mfa(self, upns: list[str]) -> None:
         if not upns:
             return
-        items = [BatchItem(f"f{n}", f"/users/{_path(upn)}/authentication/requirements", READ_MFA)
+        items = [BatchItem(f"f{n}", f"/users/{user_path(upn)}/authentication/requirements", READ_MFA)
                  for n, upn in enumerate(upns)]
         self.m365.graph.batch(items, version="beta")
         for upn, item in zip(upns, items, strict=True):
@@ -235,10 +233,6 @@ class Facts:
         if body.get("@odata.nextLink"):
             values.extend(self.m365.graph.get_all(body["@odata.nextLink"], op))
         return values
-
-
-def _path(upn: str) -> str:
-    return quote(upn, safe="@")
 
 
 def _first(values: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
-from bot.m365.tenant import M365
-from handlers.base import Change, Finding, Permission, Status, Step
-from handlers.facts import Facts
+from handlers.base import Finding, Permission, Remediation, Status, tri_state
+
+if TYPE_CHECKING:
+    from bot.m365.tenant import M365
+    from handlers.facts import Facts
 
 
 def describe(value: bool | None, org: bool | None) -> str:
@@ -17,10 +20,16 @@ def describe(value: bool | None, org: bool | None) -> str:
     return "off (disabled for this mailbox)" if value else "on (enabled for this mailbox)"
 
 
-class MailboxSmtpAuth(Step):
+class MailboxSmtpAuth(Remediation):
     key = "mailbox_smtp_auth"
     title = "SMTP AUTH for this mailbox"
+    label = "enable SMTP AUTH on the mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false)"
+    report_order = 20
+    plan_priority = 10
+    docs = ("https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/"
+            "authenticated-client-smtp-submission#enable-smtp-auth-for-specific-mailboxes")
     scope = "mailbox"
+    target_value = False
     impact = (
         "This mailbox only: allows authenticated SMTP submission (port 587) for it, so anyone with its "
         "password can send mail as it from anywhere. Use a strong, unique password or OAuth, and watch "
@@ -37,8 +46,18 @@ class MailboxSmtpAuth(Step):
         return "disabled" if value else "enabled"
 
     def read(self, facts: Facts, upn: str) -> bool | None:
-        value = facts.require_mailbox(upn).get("SmtpClientAuthenticationDisabled")
-        return None if value is None else bool(value)
+        return tri_state(facts.require_mailbox(upn).get("SmtpClientAuthenticationDisabled"))
+
+    def normalise(self, value: Any) -> bool | None:
+        return tri_state(value)  # None puts "inherit" back, as it was
+
+    def write(self, m365: M365, upn: str, value: bool | None) -> None:
+        m365.exchange.invoke(
+            "Set-CASMailbox", {"Identity": upn, "SmtpClientAuthenticationDisabled": value}, anchor=f"UPN:{upn}"
+        )
+
+    def why_not(self, chosen: Collection[str]) -> str:
+        return "The organisation switch was asked for instead."
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         if facts.mailbox(upn) is None:
@@ -65,25 +84,9 @@ class MailboxSmtpAuth(Step):
             evidence=evidence,
         )
 
-    def _set(self, m365: M365, upn: str, value: bool | None) -> None:
-        m365.exchange.invoke(
-            "Set-CASMailbox", {"Identity": upn, "SmtpClientAuthenticationDisabled": value}, anchor=f"UPN:{upn}"
-        )
-
-    def apply(self, m365: M365, upn: str) -> Change:
-        before = self.read(Facts(m365), upn)
-        self._set(m365, upn, False)
-        return Change(self.key, upn, before, False)
-
-    def revert(self, m365: M365, change: Change) -> Change:
-        current = self.read(Facts(m365), change.target)
-        self._set(m365, change.target, change.before)  # None puts "inherit" back, as it was
-        return Change(self.key, change.target, current, change.before)
-
 
 def _org_value(facts: Facts) -> bool | None:
     try:
-        value = facts.transport_config().get("SmtpClientAuthenticationDisabled")
+        return tri_state(facts.transport_config().get("SmtpClientAuthenticationDisabled"))
     except Exception:  # noqa: BLE001 - an unreadable org value leaves the inherited state unknown
         return None
-    return None if value is None else bool(value)

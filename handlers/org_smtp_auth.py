@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
-from bot.m365.tenant import M365
-from handlers.base import Change, Finding, Permission, Status, Step
-from handlers.facts import Facts
+from handlers.base import Finding, Permission, Remediation, Status, tri_state
+from handlers.mailbox_smtp_auth import MailboxSmtpAuth
+
+if TYPE_CHECKING:
+    from bot.m365.tenant import M365
+    from handlers.facts import Facts
 
 
-class OrgSmtpAuth(Step):
+class OrgSmtpAuth(Remediation):
     key = "org_smtp_auth"
     title = "SMTP AUTH for the whole organisation"
+    label = "enable SMTP AUTH for the organisation (Set-TransportConfig -SmtpClientAuthenticationDisabled $false)"
+    report_order = 30
+    plan_priority = 30
+    docs = ("https://learn.microsoft.com/exchange/clients-and-mobile-in-exchange-online/"
+            "authenticated-client-smtp-submission#disable-smtp-auth-in-your-organization")
     scope = "tenant"
+    target_value = False
+    # An explicit mailbox value wins over the org value, so the org switch helps only a mailbox that inherits.
+    opt_in = True
+    alternative_to = MailboxSmtpAuth.key
     impact = (
         "Tenant-wide: every mailbox that does not set its own value starts accepting SMTP AUTH, so any "
         "account whose password leaks can send mail by SMTP. Prefer enabling it per mailbox."
@@ -26,8 +39,22 @@ class OrgSmtpAuth(Step):
         return "disabled" if value or value is None else "enabled"
 
     def read(self, facts: Facts, upn: str) -> bool | None:
-        value = facts.transport_config().get("SmtpClientAuthenticationDisabled")
-        return None if value is None else bool(value)
+        return tri_state(facts.transport_config().get("SmtpClientAuthenticationDisabled"))
+
+    def normalise(self, value: Any) -> bool:
+        return bool(value)
+
+    def write(self, m365: M365, upn: str, value: bool) -> None:
+        m365.exchange.invoke("Set-TransportConfig", {"SmtpClientAuthenticationDisabled": value})
+
+    def can_replace(self, finding: Finding) -> bool:
+        return bool(finding.evidence.get("inherited"))
+
+    def why_not(self, chosen: Collection[str]) -> str:
+        if self.alternative_to in chosen:
+            return ("Enabling SMTP AUTH for this mailbox is the smaller change; ask for the organisation switch "
+                    "by name.")
+        return "Not needed: this mailbox's own setting decides; ask for the organisation switch by name."
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         disabled = self.read(facts, upn)
@@ -40,16 +67,3 @@ class OrgSmtpAuth(Step):
             proposed=False,
             advice="Enabling it for the one mailbox that needs it is the smaller change.",
         )
-
-    def _set(self, m365: M365, value: bool) -> None:
-        m365.exchange.invoke("Set-TransportConfig", {"SmtpClientAuthenticationDisabled": value})
-
-    def apply(self, m365: M365, upn: str) -> Change:
-        before = self.read(Facts(m365), upn)
-        self._set(m365, False)
-        return Change(self.key, upn, before, False)
-
-    def revert(self, m365: M365, change: Change) -> Change:
-        current = self.read(Facts(m365), change.target)
-        self._set(m365, bool(change.before))
-        return Change(self.key, change.target, current, bool(change.before))

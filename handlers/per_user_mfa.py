@@ -2,30 +2,52 @@
 
 from __future__ import annotations
 
-from bot.m365.graph import Op
-from bot.m365.tenant import M365
-from handlers.base import Change, Finding, Permission, Status, Step
-from handlers.facts import Facts, _path
+from typing import TYPE_CHECKING, Any
 
-WRITE = Op("change per-user MFA", "Policy.ReadWrite.AuthenticationMethod")
+from handlers.base import Change, Finding, Permission, Remediation, Status, fresh_facts, graph_op
+from handlers.graph_paths import user_path
+
+if TYPE_CHECKING:
+    from bot.m365.tenant import M365
+    from handlers.facts import Facts
+
+WRITE_PERMISSION = "Policy.ReadWrite.AuthenticationMethod"
 
 
-class PerUserMfa(Step):
+class PerUserMfa(Remediation):
     key = "per_user_mfa"
     title = "Legacy per-user MFA"
+    label = "disable legacy per-user MFA for the user"
+    report_order = 40
+    plan_priority = 20
+    docs = "https://learn.microsoft.com/entra/identity/authentication/howto-mfa-userstates"
     scope = "user"
+    target_value = "disabled"
     impact = (
         "This user only: their interactive sign-ins no longer require MFA through the legacy per-user "
         "setting. Keep the account a dedicated service account with a long random password, exclude it "
         "narrowly from MFA Conditional Access, or better, move the device to OAuth."
     )
     permissions = (
-        Permission("Policy.Read.All", "Microsoft Graph", "read per-user MFA state (beta)"),
-        Permission("Policy.ReadWrite.AuthenticationMethod", "Microsoft Graph", "change per-user MFA state (beta)"),
+        Permission("Policy.Read.All", "Microsoft Graph", "read per-user MFA state (beta)",
+                   covered_by=(WRITE_PERMISSION,)),
+        Permission(WRITE_PERMISSION, "Microsoft Graph", "change per-user MFA state (beta)"),
     )
 
     def read(self, facts: Facts, upn: str) -> str:
         return facts.mfa_state(upn)
+
+    def normalise(self, value: Any) -> str:
+        return str(value)
+
+    def write(self, m365: M365, upn: str, value: str) -> None:
+        m365.graph.patch(f"/users/{user_path(upn)}/authentication/requirements", {"perUserMfaState": value},
+                         graph_op("change per-user MFA", WRITE_PERMISSION), version="beta")
+
+    def verify(self, m365: M365, change: Change) -> bool:
+        actual = self.read(fresh_facts(m365), change.target)
+        # Graph turns "enabled" into "enforced" for a user who already registered an MFA method.
+        return actual == change.after or (change.after == "enabled" and actual == "enforced")
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         state = self.read(facts, upn)
@@ -37,24 +59,5 @@ class PerUserMfa(Step):
             Status.CHANGE,
             f"Per-user MFA is {state}: a password alone cannot satisfy it, so Basic SMTP AUTH fails.",
             current=state,
-            proposed="disabled",
+            proposed=self.target_value,
         )
-
-    def _set(self, m365: M365, upn: str, state: str) -> None:
-        m365.graph.patch(f"/users/{_path(upn)}/authentication/requirements", {"perUserMfaState": state}, WRITE,
-                         version="beta")
-
-    def apply(self, m365: M365, upn: str) -> Change:
-        before = self.read(Facts(m365), upn)
-        self._set(m365, upn, "disabled")
-        return Change(self.key, upn, before, "disabled")
-
-    def revert(self, m365: M365, change: Change) -> Change:
-        current = self.read(Facts(m365), change.target)
-        self._set(m365, change.target, str(change.before))
-        return Change(self.key, change.target, current, str(change.before))
-
-    def verify(self, m365: M365, change: Change) -> bool:
-        actual = self.read(Facts(m365), change.target)
-        # Graph turns "enabled" into "enforced" for a user who already registered an MFA method.
-        return actual == change.after or (change.after == "enabled" and actual == "enforced")

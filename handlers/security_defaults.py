@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
-from bot.m365.graph import Op
-from bot.m365.tenant import M365
-from handlers.base import Change, Finding, Permission, Status, Step
-from handlers.facts import SECURITY_DEFAULTS_PATH, Facts
+from typing import TYPE_CHECKING, Any
 
-WRITE = Op("change security defaults", "Policy.ReadWrite.SecurityDefaults")
+from handlers.base import Finding, Permission, Remediation, Status, graph_op
+from handlers.graph_paths import SECURITY_DEFAULTS_PATH
+
+if TYPE_CHECKING:
+    from bot.m365.tenant import M365
+    from handlers.facts import Facts
+
+WRITE_PERMISSION = "Policy.ReadWrite.SecurityDefaults"
 
 
-class SecurityDefaults(Step):
+class SecurityDefaults(Remediation):
     key = "security_defaults"
     title = "Entra security defaults"
+    label = "turn off Entra security defaults (tenant-wide, risky)"
+    report_order = 50
+    plan_priority = 40
+    docs = "https://learn.microsoft.com/entra/fundamentals/security-defaults"
     scope = "tenant"
+    target_value = False
     impact = (
         "Tenant-wide: turns off the baseline that requires MFA registration for every user, MFA for "
         "admins and blocks legacy authentication for everyone. Replace it with Conditional Access "
         "policies (which need Entra ID P1) before or right after, or move the device to OAuth instead."
     )
     permissions = (
-        Permission("Policy.Read.All", "Microsoft Graph", "read security defaults"),
-        Permission("Policy.ReadWrite.SecurityDefaults", "Microsoft Graph", "turn security defaults off or on"),
+        Permission("Policy.Read.All", "Microsoft Graph", "read security defaults", covered_by=(WRITE_PERMISSION,)),
+        Permission(WRITE_PERMISSION, "Microsoft Graph", "turn security defaults off or on",
+                   covered_by=("Policy.ReadWrite.ConditionalAccess",)),
     )
 
     def display(self, value: object) -> str:
@@ -29,6 +39,13 @@ class SecurityDefaults(Step):
 
     def read(self, facts: Facts, upn: str) -> bool:
         return facts.security_defaults()
+
+    def normalise(self, value: Any) -> bool:
+        return bool(value)
+
+    def write(self, m365: M365, upn: str, value: bool) -> None:
+        m365.graph.patch(SECURITY_DEFAULTS_PATH, {"isEnabled": value}, graph_op("change security defaults",
+                                                                                 WRITE_PERMISSION))
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         enabled = self.read(facts, upn)
@@ -47,16 +64,3 @@ class SecurityDefaults(Step):
             advice="Prefer moving the device to OAuth (XOAUTH2); turn security defaults off only with "
             "Conditional Access policies ready to replace them.",
         )
-
-    def _set(self, m365: M365, value: bool) -> None:
-        m365.graph.patch(SECURITY_DEFAULTS_PATH, {"isEnabled": value}, WRITE)
-
-    def apply(self, m365: M365, upn: str) -> Change:
-        before = self.read(Facts(m365), upn)
-        self._set(m365, False)
-        return Change(self.key, upn, before, False)
-
-    def revert(self, m365: M365, change: Change) -> Change:
-        current = self.read(Facts(m365), change.target)
-        self._set(m365, bool(change.before))
-        return Change(self.key, change.target, current, bool(change.before))

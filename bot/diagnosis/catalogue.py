@@ -6,27 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from handlers.registry import CHECKS, REMEDIATIONS, Labels
+
 SMTP_AUTH_DISABLED_DOCS = "https://aka.ms/smtp_auth_disabled"
 SMTP_AUTH_TLS_DOCS = "https://aka.ms/smtp_auth_tls"
 
-STEP_LABELS: Mapping[str, str] = MappingProxyType(
-    {
-        "mailbox_smtp_auth": "enable SMTP AUTH on the mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false)",
-        "org_smtp_auth": "enable SMTP AUTH for the organisation (Set-TransportConfig -SmtpClientAuthenticationDisabled $false)",
-        "security_defaults": "turn off Entra security defaults (tenant-wide, risky)",
-        "per_user_mfa": "disable legacy per-user MFA for the user",
-    }
-)
-"""Remediation handler keys the bot can run, with a one-line description of each."""
+STEP_LABELS: Mapping[str, str] = Labels(REMEDIATIONS)
+"""Remediation keys the bot can run, with the one-line label each remediation declares."""
 
-CHECK_LABELS: Mapping[str, str] = MappingProxyType(
-    {
-        "account": "the user account: enabled, licensed, not locked, how it signs in",
-        "auth_policy": "Exchange authentication policy for the user (AllowBasicAuthSmtp)",
-        "conditional_access": "Conditional Access policies that block legacy auth or require MFA",
-        "basic_auth_retirement": "Microsoft's retirement of Basic auth for SMTP AUTH (default-off from end of 2026)",
-    }
-)
+CHECK_LABELS: Mapping[str, str] = Labels(CHECKS)
 """Read-only diagnosis checks worth looking at; the bot reports on them but changes nothing."""
 
 _RETIREMENT = (
@@ -48,7 +36,7 @@ class Cause:
     title: str
     explanation: str
     steps: tuple[str, ...] = ()
-    """Remediation handler keys (see STEP_LABELS), in the order to try them."""
+    """Remediation keys (see STEP_LABELS), in the order to try them."""
     checks: tuple[str, ...] = ()
     """Read-only diagnosis checks (see CHECK_LABELS) to look at."""
     advice: str

@@ -10,7 +10,7 @@ from bot.diagnosis import CHECK_LABELS, STEP_LABELS
 from bot.slack import ids
 from bot.store import ChangeRequest, Step
 from bot.workflow.service import RequestView
-from handlers import STEPS
+from handlers import REMEDIATIONS
 
 Block = dict[str, Any]
 
@@ -201,7 +201,7 @@ def _value_text(step: Step, value: Any, which: str) -> str:
     proposed = step.proposed or {}
     if which in proposed and proposed[which] == value and f"{which}_text" in proposed:
         return str(proposed[f"{which}_text"])
-    handler = STEPS.get(step.handler_key)
+    handler = REMEDIATIONS.get(step.handler_key)
     return handler.display(value) if handler else str(value)
 
 

@@ -9,12 +9,8 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import BotError, InvalidInput
 from bot.m365.tenant import M365
 from bot.workflow import AUTH_MODES
-from handlers import CHECKS, STEPS, Finding
+from handlers import Finding, in_report_order
 from handlers.facts import Facts, UserInfo, normalize_upn
-
-#: The order findings are reported in: the account first, then the settings from narrowest to widest.
-REPORT_ORDER = ("account", "mailbox_smtp_auth", "org_smtp_auth", "per_user_mfa", "security_defaults",
-                "auth_policy", "conditional_access", "basic_auth_retirement")
 
 
 @dataclass
@@ -56,9 +52,8 @@ def _diagnose_one(facts: Facts, upn: str, auth_mode: str) -> Diagnosis:
     result = Diagnosis(upn=upn, auth_mode=auth_mode)
     try:
         result.user = facts.user(upn)
-        for key in REPORT_ORDER:
-            check = STEPS.get(key) or CHECKS[key]
-            result.findings[key] = check.inspect(facts, upn, auth_mode=auth_mode)
+        for check in in_report_order():
+            result.findings[check.key] = check.inspect(facts, upn, auth_mode=auth_mode)
     except BotError as exc:
         result.error = exc
     return result

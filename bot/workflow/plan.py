@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.workflow.diagnose import Diagnosis
-from handlers import STEPS, Finding, Status
+from handlers import REMEDIATIONS, Finding, Remediation, Status, in_plan_order
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Plan:
 
     @property
     def blocked(self) -> bool:
-        """Something no step of this bot can change also blocks SMTP AUTH."""
+        """Something no remediation of this bot can change also blocks SMTP AUTH."""
         return any(f.status is Status.BLOCKED for f in self.advisories)
 
     @property
@@ -56,46 +56,51 @@ class Plan:
 def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
     """Propose the smallest set of changes that fixes what the diagnosis found.
 
-    The mailbox switch is preferred to the organisation switch: the org switch is proposed only when
-    `include_org` asks for it by name, and then only if the mailbox inherits (an explicit mailbox value
-    wins over the org value, so changing the org would not help).
+    Opt-in remediations (the organisation switch) are proposed only when `include_org` asks for them by
+    name, and one that is an alternative to another replaces it only where it can (see `_choose`).
     """
     plan = Plan(upn=diagnosis.upn)
     if diagnosis.error is not None:
         plan.error = diagnosis.error.describe()
         return plan
     findings = diagnosis.findings
-    chosen: list[str] = []
-    mailbox, org = findings.get("mailbox_smtp_auth"), findings.get("org_smtp_auth")
-    if mailbox is not None and mailbox.needs_change:
-        chosen.append("org_smtp_auth" if include_org and mailbox.evidence.get("inherited") else "mailbox_smtp_auth")
-    elif include_org and org is not None and org.needs_change:
-        chosen.append("org_smtp_auth")
-    for key in ("per_user_mfa", "security_defaults"):
-        if findings.get(key) is not None and findings[key].needs_change:
-            chosen.append(key)
+    chosen = _choose(findings, include_opt_in=include_org)
     for key, finding in findings.items():
-        step = STEPS.get(key)
-        if key in chosen and step is not None:
-            plan.steps.append(PlannedStep(key, step.title, finding.current, finding.proposed,
-                                          step.display(finding.current), step.display(finding.proposed),
-                                          finding.summary, step.impact, step.scope))
-        elif finding.status is Status.CHANGE:
-            plan.not_proposed.append((finding, _why_not(key, chosen)))
+        if key in chosen:
+            continue
+        if finding.status is Status.CHANGE:
+            plan.not_proposed.append((finding, REMEDIATIONS[key].why_not(chosen)))
         elif finding.status in (Status.BLOCKED, Status.WARN, Status.UNKNOWN):
             plan.advisories.append(finding)
         else:
             plan.ok.append(finding)
-    order = list(STEPS)
-    plan.steps.sort(key=lambda s: order.index(s.key))
+    plan.steps = [_planned(r, findings[r.key]) for r in in_plan_order(chosen & findings.keys())]
     return plan
 
 
-def _why_not(key: str, chosen: list[str]) -> str:
-    if key == "org_smtp_auth" and "mailbox_smtp_auth" in chosen:
-        return "Enabling SMTP AUTH for this mailbox is the smaller change; ask for the organisation switch by name."
-    if key == "org_smtp_auth":
-        return "Not needed: this mailbox's own setting decides; ask for the organisation switch by name."
-    if key == "mailbox_smtp_auth":
-        return "The organisation switch was asked for instead."
-    return "Not needed for this user."
+def _choose(findings: dict[str, Finding], *, include_opt_in: bool) -> set[str]:
+    """The remediations to propose: every one whose finding needs a change, opt-in ones only when asked.
+
+    An opt-in remediation that is an alternative to another replaces it when it can fix that one's finding
+    (the org switch, for a mailbox that inherits), and is added on its own when that one is not proposed.
+    """
+    def needed(key: str) -> bool:
+        return key in findings and findings[key].needs_change
+
+    chosen = {key for key, r in REMEDIATIONS.items() if needed(key) and not r.opt_in}
+    for key, remediation in REMEDIATIONS.items():
+        if not (remediation.opt_in and include_opt_in):
+            continue
+        other = remediation.alternative_to
+        if other in chosen and remediation.can_replace(findings[other]):
+            chosen.discard(other)
+            chosen.add(key)
+        elif other not in chosen and needed(key):
+            chosen.add(key)
+    return chosen
+
+
+def _planned(remediation: Remediation, finding: Finding) -> PlannedStep:
+    return PlannedStep(remediation.key, remediation.title, finding.current, finding.proposed,
+                       remediation.display(finding.current), remediation.display(finding.proposed),
+                       finding.summary, remediation.impact, remediation.scope)

@@ -21,7 +21,7 @@ from bot.store import ChangeRequest, Step, Store
 from bot.workflow.diagnose import diagnose
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.plan import make_plan
-from handlers import STEPS, Change
+from handlers import REMEDIATIONS, Change
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class Workflow:
         request = self.store.get_request(step.request_id)
         assert request is not None
         self._changed(request.id)
-        handler = STEPS[step.handler_key]
+        handler = REMEDIATIONS[step.handler_key]
         try:
             m365 = self._m365()
             change = handler.apply(m365, request.upn)
@@ -260,7 +260,7 @@ class Workflow:
     def _run_undo(self, step: Step) -> Step | None:
         request = self.store.get_request(step.request_id)
         assert request is not None
-        handler = STEPS[step.handler_key]
+        handler = REMEDIATIONS[step.handler_key]
         try:
             m365 = self._m365()
             undo = handler.revert(m365, Change(step.handler_key, request.upn, step.before, step.after))
@@ -309,7 +309,7 @@ class Workflow:
         for step in self.store.steps_in_state("applying") + self.store.steps_in_state("reverting"):
             request = self.store.get_request(step.request_id)
             assert request is not None
-            handler = STEPS[step.handler_key]
+            handler = REMEDIATIONS[step.handler_key]
             wanted = (step.proposed or {}).get("proposed") if step.state == "applying" else step.before
             try:
                 m365 = m365 or self._m365()

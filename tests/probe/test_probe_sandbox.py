@@ -8,7 +8,7 @@ import ssl
 import pytest
 
 from bot.probe import ProbeTarget, probe
-from handlers import STEPS
+from handlers import REMEDIATIONS
 
 PASSWORDS = {
     "printer@contoso.com": "Printer-Sandbox-1", "scanner@contoso.com": "Scanner-Sandbox-1",
@@ -66,9 +66,9 @@ def test_submission_after_auth_reaches_the_sandbox(sandbox):
 def test_a_fix_through_the_handler_changes_what_the_next_probe_sees(sandbox, make_m365):
     scanner = target(sandbox, "scanner@contoso.com")
     assert probe(scanner, credential=PASSWORDS["scanner@contoso.com"]).cause == "smtp_auth_disabled_mailbox"
-    change = STEPS["mailbox_smtp_auth"].apply(make_m365(), "scanner@contoso.com")
+    change = REMEDIATIONS["mailbox_smtp_auth"].apply(make_m365(), "scanner@contoso.com")
     assert probe(scanner, credential=PASSWORDS["scanner@contoso.com"]).ok
-    STEPS["mailbox_smtp_auth"].revert(make_m365(), change)
+    REMEDIATIONS["mailbox_smtp_auth"].revert(make_m365(), change)
     assert probe(scanner, credential=PASSWORDS["scanner@contoso.com"]).cause == "smtp_auth_disabled_mailbox"
 
 

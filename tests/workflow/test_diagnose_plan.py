@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import InvalidInput, UserNotFound
-from bot.workflow.diagnose import diagnose
+from bot.workflow.diagnose import Diagnosis, diagnose
 from bot.workflow.plan import make_plan
-from handlers import Status
+from handlers import Finding, Status, in_report_order
 
 # user, tenant, planned steps, {check: status} that must hold
 DEMO_USERS = [
@@ -62,6 +62,41 @@ def test_org_switch_only_when_asked_and_only_for_inheriting_mailboxes(make_m365)
     assert [s.key for s in make_plan(copier, include_org=True).steps] == ["org_smtp_auth"]
     # An explicit mailbox value wins over the org value: the org switch would not help the scanner.
     assert [s.key for s in make_plan(scanner, include_org=True).steps] == ["mailbox_smtp_auth"]
+
+
+def diagnosed(changes: dict[str, dict], upn: str = "dev@contoso.com") -> Diagnosis:
+    """A diagnosis where the handlers in `changes` need a change (with that evidence) and the rest are OK."""
+    findings = {
+        h.key: Finding(h.key, h.title, Status.CHANGE if h.key in changes else Status.OK, "s",
+                       evidence=changes.get(h.key, {}))
+        for h in in_report_order()
+    }
+    return Diagnosis(upn=upn, auth_mode="basic", findings=findings)
+
+
+# findings that need a change, include_org, planned keys, {not proposed key: why}
+PLANNER_CASES = [
+    ({"org_smtp_auth": {}}, False, [],
+     {"org_smtp_auth": "Not needed: this mailbox's own setting decides; ask for the organisation switch by name."}),
+    ({"org_smtp_auth": {}}, True, ["org_smtp_auth"], {}),
+    ({"mailbox_smtp_auth": {"inherited": False}, "org_smtp_auth": {}}, True, ["mailbox_smtp_auth"],
+     {"org_smtp_auth": "Enabling SMTP AUTH for this mailbox is the smaller change; ask for the organisation "
+                       "switch by name."}),
+    ({"mailbox_smtp_auth": {"inherited": True}, "org_smtp_auth": {}}, False, ["mailbox_smtp_auth"],
+     {"org_smtp_auth": "Enabling SMTP AUTH for this mailbox is the smaller change; ask for the organisation "
+                       "switch by name."}),
+    ({"mailbox_smtp_auth": {"inherited": True}, "org_smtp_auth": {}, "per_user_mfa": {}}, True,
+     ["per_user_mfa", "org_smtp_auth"], {"mailbox_smtp_auth": "The organisation switch was asked for instead."}),
+    ({"security_defaults": {}, "per_user_mfa": {}, "mailbox_smtp_auth": {}}, False,
+     ["mailbox_smtp_auth", "per_user_mfa", "security_defaults"], {}),
+]
+
+
+@pytest.mark.parametrize(("changes", "include_org", "planned", "why"), PLANNER_CASES)
+def test_planner_rules(changes, include_org, planned, why):
+    plan = make_plan(diagnosed(changes), include_org=include_org)
+    assert [s.key for s in plan.steps] == planned
+    assert {f.key: reason for f, reason in plan.not_proposed} == why
 
 
 def test_security_defaults_are_not_touched_when_only_the_mailbox_is_off(make_m365, sandbox):

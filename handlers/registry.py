@@ -1,0 +1,52 @@
+"""The registry: every remediation and read-only check; reports, plans, labels and doctor derive from it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+from handlers.account import Account
+from handlers.auth_policy import AuthPolicy
+from handlers.base import Check, Remediation
+from handlers.basic_auth_retirement import BasicAuthRetirement
+from handlers.conditional_access import ConditionalAccess
+from handlers.mailbox_smtp_auth import MailboxSmtpAuth
+from handlers.org_smtp_auth import OrgSmtpAuth
+from handlers.per_user_mfa import PerUserMfa
+from handlers.security_defaults import SecurityDefaults
+
+#: The kinds of change the bot can make, in plan order (narrowest first).
+REMEDIATIONS: dict[str, Remediation] = {
+    r.key: r for r in sorted((MailboxSmtpAuth(), OrgSmtpAuth(), PerUserMfa(), SecurityDefaults()),
+                             key=lambda r: r.plan_priority)
+}
+#: Read-only checks, reported as advisories.
+CHECKS: dict[str, Check] = {
+    c.key: c for c in sorted((Account(), AuthPolicy(), ConditionalAccess(), BasicAuthRetirement()),
+                             key=lambda c: c.report_order)
+}
+
+
+def in_report_order() -> list[Check]:
+    """Every handler, remediations and checks alike, in the order a diagnosis reports them."""
+    return sorted((*REMEDIATIONS.values(), *CHECKS.values()), key=lambda h: h.report_order)
+
+
+def in_plan_order(keys: Iterable[str]) -> list[Remediation]:
+    """The remediations named by `keys`, narrowest change first."""
+    return sorted((REMEDIATIONS[key] for key in keys), key=lambda r: r.plan_priority)
+
+
+class Labels(Mapping[str, str]):
+    """Key -> one-line label of the handlers in `registry`, read live (so a handler added later shows up)."""
+
+    def __init__(self, registry: Mapping[str, Check]) -> None:
+        self._registry = registry
+
+    def __getitem__(self, key: str) -> str:
+        return self._registry[key].label
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry)
+
+    def __len__(self) -> int:
+        return len(self._registry)

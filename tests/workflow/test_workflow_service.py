@@ -62,7 +62,7 @@ def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
     assert flow.decide(step.id, OTHER, approve=True).kind == "refused"
     refused = flow.decide(step.id, REQUESTER, approve=True)
     assert refused.kind == "refused" and "someone else" in refused.message
-    assert store.get_step(step.id).state == "pending"
+    assert store.requests.get_step(step.id).state == "pending"
 
     outcome = flow.decide(step.id, APPROVER, approve=True)
     assert outcome.kind == "approved" and outcome.run
@@ -78,16 +78,16 @@ def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
     assert flow.run(step.id).state == "reverted"
     assert mailbox_value(sandbox, "copier@contoso.com") is None  # "inherit" restored, not "disabled"
 
-    actions = [(r.actor, r.action) for r in store.audit_rows(request_id=view.request.id)]
+    actions = [(r.actor, r.action) for r in store.requests.audit_rows(request_id=view.request.id)]
     assert actions == [
         (REQUESTER, "request.created"), (OTHER, "step.refused"), (REQUESTER, "step.refused"),
         (APPROVER, "step.approved"), ("smtp-auth-bot", "step.applying"), ("smtp-auth-bot", "step.applied"),
         ("smtp-auth-bot", "step.verified"), (REQUESTER, "undo.requested"), (REQUESTER, "undo.refused"),
         (APPROVER, "undo.approved"), ("smtp-auth-bot", "undo.applied"), ("smtp-auth-bot", "undo.verified"),
     ]
-    applied = next(r for r in store.audit_rows(request_id=view.request.id) if r.action == "step.applied")
+    applied = next(r for r in store.requests.audit_rows(request_id=view.request.id) if r.action == "step.applied")
     assert applied.before["before"] is None and applied.after["after"] is False
-    undo = next(r for r in store.audit_rows(request_id=view.request.id) if r.action == "undo.applied")
+    undo = next(r for r in store.requests.audit_rows(request_id=view.request.id) if r.action == "undo.applied")
     assert (undo.before, undo.after) == (False, None)
     assert flow.changed.count(view.request.id) >= 6
 
@@ -98,7 +98,7 @@ def test_group_member_approves_and_first_decision_wins(make_workflow, store):
     assert flow.decide(step.id, GROUP_MEMBER, approve=False).kind == "denied"
     late = flow.decide(step.id, APPROVER, approve=True)
     assert late.kind == "already" and f"<@{GROUP_MEMBER}>" in late.message and not late.run
-    assert store.get_step(step.id).state == "denied"
+    assert store.requests.get_step(step.id).state == "denied"
 
 
 def test_requester_may_withdraw_but_self_approval_needs_the_switch(make_workflow):
@@ -116,7 +116,7 @@ def test_expired_approval_is_refused(make_workflow, clock, store, sandbox):
     clock.advance(61 * 60)
     outcome = flow.decide(step.id, APPROVER, approve=True)
     assert outcome.kind == "expired" and "/smtp-enable scanner@contoso.com" in outcome.message
-    assert store.get_step(step.id).state == "expired" and not set_casmailbox_calls(sandbox)
+    assert store.requests.get_step(step.id).state == "expired" and not set_casmailbox_calls(sandbox)
 
 
 def test_requesters_list_is_enforced(make_workflow):
@@ -129,12 +129,12 @@ def test_requesters_list_is_enforced(make_workflow):
 def test_unknown_user_raises_and_stores_nothing(make_workflow, store):
     with pytest.raises(UserNotFound):
         make_workflow().open_request("ghost@contoso.com", REQUESTER, "C0OPS")
-    assert store.list_requests() == []
+    assert store.requests.list() == []
 
 
 def test_nothing_to_change_closes_the_request(make_workflow):
     view = make_workflow().open_request("printer@contoso.com", REQUESTER, "C0OPS")
-    assert view.steps == [] and view.request.state == "closed" and view.plan["healthy"]
+    assert view.steps == () and view.request.state == "closed" and view.plan["healthy"]
 
 
 def test_fifty_concurrent_approvals_apply_once(make_workflow, sandbox, store):
@@ -159,8 +159,8 @@ def test_fifty_concurrent_approvals_apply_once(make_workflow, sandbox, store):
         t.join()
     assert outcomes.count("approved") == 1 and outcomes.count("already") == 49
     assert len(set_casmailbox_calls(sandbox)) == 1
-    assert store.get_step(step.id).state == "verified"
-    approvals = [r for r in store.audit_rows(request_id=step.request_id) if r.action == "step.approved"]
+    assert store.requests.get_step(step.id).state == "verified"
+    approvals = [r for r in store.requests.audit_rows(request_id=step.request_id) if r.action == "step.approved"]
     assert len(approvals) == 1
 
 
@@ -176,7 +176,7 @@ def test_failure_names_the_permission_and_retry_goes_through_the_gate(make_workf
 
     assert flow.retry(step.id, OTHER).kind == "refused"
     assert flow.retry(step.id, REQUESTER).kind == "retry"
-    assert store.get_step(step.id).state == "pending"
+    assert store.requests.get_step(step.id).state == "pending"
     sandbox.state.grant(client_id, "Policy.ReadWrite.SecurityDefaults")
     fresh = make_workflow("fabrikam")  # a new token carries the granted permission
     assert fresh.decide(step.id, REQUESTER, approve=True).kind == "refused"
@@ -193,16 +193,16 @@ def test_crash_between_claim_and_apply_is_settled_at_restart(make_workflow, sand
     for step in (scanner, erp, copier):
         flow.decide(step.id, APPROVER, approve=True)
     # scanner: claimed, then the process died before calling Microsoft.
-    assert store.transition_step(scanner.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    assert store.requests.transition_step(scanner.id, "approved", "applying", "smtp-auth-bot", "step.applying")
     # erp: claimed, the change reached Microsoft, then the process died before recording it.
-    assert store.transition_step(erp.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    assert store.requests.transition_step(erp.id, "approved", "applying", "smtp-auth-bot", "step.applying")
     sandbox.state.tenant("contoso").user("erp@contoso.com").per_user_mfa_state = "disabled"
     # copier: approved, never claimed.
 
     restarted = make_workflow()
     to_run = restarted.recover()
-    assert store.get_step(scanner.id).state == "failed" and "nothing changed" in store.get_step(scanner.id).error
-    assert store.get_step(erp.id).state == "verified"
+    assert store.requests.get_step(scanner.id).state == "failed" and "nothing changed" in store.requests.get_step(scanner.id).error
+    assert store.requests.get_step(erp.id).state == "verified"
     assert to_run == [copier.id]
     assert restarted.run(copier.id).state == "verified"
     assert not set_casmailbox_calls(sandbox)[:-1]  # only copier's one apply reached Exchange
@@ -217,17 +217,17 @@ def test_undo_request_expires(make_workflow, clock, store):
     flow.request_undo(step.id, REQUESTER)
     clock.advance(2 * 3600)
     assert flow.decide(step.id, APPROVER, approve=True).kind == "expired"
-    assert store.get_step(step.id).state == "verified"
+    assert store.requests.get_step(step.id).state == "verified"
 
 
 def test_recovery_survives_microsoft_being_down_and_settles_later(make_workflow, sandbox, store):
     flow = make_workflow()
     [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
     flow.decide(step.id, APPROVER, approve=True)
-    assert store.transition_step(step.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    assert store.requests.transition_step(step.id, "approved", "applying", "smtp-auth-bot", "step.applying")
     outage = sandbox.state.faults.add("status", service="exchange", status=500, times=None)
     assert make_workflow().recover() == []  # no crash at start-up; the step waits
-    assert store.get_step(step.id).state == "applying"
+    assert store.requests.get_step(step.id).state == "applying"
     sandbox.state.faults.remove(outage.id)
     make_workflow().recover()
-    assert store.get_step(step.id).state == "failed"
+    assert store.requests.get_step(step.id).state == "failed"

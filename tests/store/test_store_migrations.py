@@ -95,6 +95,49 @@ def test_upgrade_from_initial_revision_keeps_and_backfills_data(db_url: str, clo
     store.close()
 
 
+def test_upgrade_to_0003_backfills_who_asked_for_an_undo_from_the_audit_log(db_url: str, clock: FakeClock) -> None:
+    store = Store(db_url, clock=clock)
+    store.migrate("0002")
+    created = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    asked = created + timedelta(minutes=9)
+    # Rows written by the 0002 code (no undo columns yet): two undo requests of step 1, none of step 2.
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO change_requests (id, upn, tenant_id, requester, channel, state, created_at, "
+                "expires_at, diagnosis, options) VALUES ('CR-UNDO22', 'old@contoso.com', 't', 'U1', 'C1', "
+                "'planned', :created, :expires, '{}', '{}')"
+            ),
+            {"created": _sql_time(store, created), "expires": _sql_time(store, created + TTL)},
+        )
+        for position, state in enumerate(("revert_pending", "verified")):
+            conn.execute(
+                text(
+                    "INSERT INTO steps (id, request_id, position, handler_key, title, state, updated_at) "
+                    "VALUES (:id, 'CR-UNDO22', :position, 'mailbox_smtp_auth', 'Mailbox SMTP AUTH', :state, :at)"
+                ),
+                {"id": position + 1, "position": position, "state": state, "at": _sql_time(store, created)},
+            )
+        for at, actor, action in ((created, "U_OLD", "undo.requested"), (asked, "U_NEW", "undo.requested"),
+                                  (asked + timedelta(minutes=1), "U_X", "undo.refused")):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, request_id, step_id) "
+                    "VALUES (:at, :actor, :action, 'CR-UNDO22', 1)"
+                ),
+                {"at": _sql_time(store, at), "actor": actor, "action": action},
+            )
+
+    store.migrate()
+
+    first, second = store.requests.get_steps("CR-UNDO22")
+    assert (first.undo_requested_by, first.undo_requested_at) == ("U_NEW", asked)
+    assert (second.undo_requested_by, second.undo_requested_at) == (None, None)
+    schema.downgrade(store.engine, "0002")
+    assert "undo_requested_by" not in {c["name"] for c in inspect(store.engine).get_columns("steps")}
+    store.close()
+
+
 def test_downgrade_and_upgrade_again_keep_rows(store: Store) -> None:
     request_id = store.requests.create("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
     # On SQLite dropping a column copies change_requests, which steps reference: the batch path.

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from store_helpers import STEPS, TTL
 
 from bot.clock import FakeClock
+from bot.errors import IllegalTransition
 from bot.store import Store
 from bot.workflow.model import BOT_ACTOR
 
@@ -201,3 +202,16 @@ def test_other_integrity_errors_are_not_retried(store: Store) -> None:
             "b@contoso.com", "t", "U_REQ", "C_OPS", TTL, [{"handler_key": "x", "title": None}], {}
         )
     assert store.requests.list() == []
+
+
+def test_a_transition_outside_the_workflows_table_is_refused_before_any_write(store: Store, request_id: str) -> None:
+    step = store.requests.get_steps(request_id)[0]
+    audited = len(store.requests.audit_rows())
+    with pytest.raises(IllegalTransition, match="pending -> verified"):
+        store.requests.transition_step(step.id, "pending", "verified", "U_A", "step.verified")
+    with pytest.raises(IllegalTransition):
+        store.requests.transition_step(step.id, "pending", "approved", "U_A", "step.denied")
+    with pytest.raises(IllegalTransition):
+        store.requests.transition(request_id, "closed", "planned", "U_A", "request.reopened")
+    assert store.requests.get_step(step.id) == step
+    assert len(store.requests.audit_rows()) == audited

@@ -10,6 +10,7 @@ import pytest
 from bot.errors import NotAllowed, UserNotFound
 from bot.store import Store
 from bot.workflow.gate import GatePolicy
+from bot.workflow.model import BOT_ACTOR, STEP_TRANSITIONS, OutcomeKind, StepState
 from bot.workflow.service import Workflow
 
 REQUESTER, APPROVER, OTHER, GROUP_MEMBER = "U0REQUEST", "U0APPROVE", "U0RANDOM", "U0INGROUP"
@@ -20,7 +21,16 @@ def store(db_url, clock):
     store = Store(db_url, clock=clock)
     store.migrate()
     yield store
+    assert_every_step_transition_is_in_the_table(store)
     store.close()
+
+
+def assert_every_step_transition_is_in_the_table(store):
+    """Whatever a test drove the workflow through, each audited step move is an entry of STEP_TRANSITIONS."""
+    for row in store.requests.audit_rows():
+        if row.step_id is not None and row.before and row.after and "state" in row.after:
+            move = (StepState(row.before["state"]), StepState(row.after["state"]))
+            assert row.action in STEP_TRANSITIONS.get(move, ()), (move, row.action)
 
 
 @pytest.fixture
@@ -231,3 +241,51 @@ def test_recovery_survives_microsoft_being_down_and_settles_later(make_workflow,
     sandbox.state.faults.remove(outage.id)
     make_workflow().recover()
     assert store.requests.get_step(step.id).state == "failed"
+
+
+def test_a_full_run_moves_only_along_the_table_and_undo_records_who_asked(make_workflow, store, clock):
+    flow = make_workflow()
+    [step] = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS").steps
+    flow.decide(step.id, APPROVER, approve=True)
+    flow.run(step.id)
+    clock.advance(60)
+    flow.request_undo(step.id, REQUESTER)
+    asked = store.requests.get_step(step.id)
+    assert (asked.undo_requested_by, asked.undo_requested_at) == (REQUESTER, clock.now())
+    assert flow.decide(step.id, REQUESTER, approve=True).kind == OutcomeKind.REFUSED
+    flow.decide(step.id, APPROVER, approve=True)
+    flow.run(step.id)
+    moves = [(r.before["state"], r.after["state"], r.action) for r in store.requests.audit_rows()
+             if r.step_id == step.id and r.after and "state" in r.after]
+    assert moves == [
+        ("pending", "approved", "step.approved"), ("approved", "applying", "step.applying"),
+        ("applying", "applied", "step.applied"), ("applied", "verified", "step.verified"),
+        ("verified", "revert_pending", "undo.requested"), ("revert_pending", "reverting", "undo.approved"),
+        ("reverting", "reverted", "undo.verified"),
+    ]
+    assert all((StepState(a), StepState(b)) in STEP_TRANSITIONS for a, b, _ in moves)
+
+
+def test_queries_show_each_viewer_what_waits_for_them(make_workflow):
+    flow = make_workflow()
+    mine = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS")
+    healthy = flow.open_request("printer@contoso.com", OTHER, "C0OPS")
+    assert [v.request.id for v in flow.pending_for(APPROVER)] == [mine.request.id]
+    assert [v.request.id for v in flow.pending_for(REQUESTER)] == [mine.request.id]
+    assert flow.pending_for(OTHER) == []
+    assert [v.request.id for v in flow.requests_for("copier@contoso.com")] == [mine.request.id]
+    assert flow.requests_for("printer@contoso.com") == []  # nothing to change: closed at once
+    assert [v.request.id for v in flow.requests_for("printer@contoso.com", open_only=False)] == [healthy.request.id]
+    assert {v.request.id for v in flow.recent()} == {mine.request.id, healthy.request.id}
+    assert flow.is_approver(GROUP_MEMBER) and not flow.is_approver(OTHER)
+    assert flow.find("CR-NOSUCH") is None
+
+
+def test_approve_all_decides_and_runs_every_pending_step(make_workflow, store):
+    flow = make_workflow()
+    view = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS")
+    assert [o.kind for o in flow.approve_all(view.request.id, REQUESTER)] == [OutcomeKind.REFUSED]
+    assert [o.kind for o in flow.approve_all(view.request.id, APPROVER)] == [OutcomeKind.APPROVED]
+    assert [s.state for s in flow.view(view.request.id).steps] == [StepState.VERIFIED]
+    assert flow.approve_all(view.request.id, APPROVER) == []
+    assert store.requests.audit_rows()[-1].actor == BOT_ACTOR

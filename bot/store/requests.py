@@ -215,10 +215,11 @@ class RequestStore:
             .where(StepRow.state == StepState.PENDING, RequestRow.expires_at <= now)
             .order_by(StepRow.id)
         )
-        expire = (StepState.PENDING,), StepState.EXPIRED, BOT_ACTOR, "step.expired", {}
+        check_step_transition(StepState.PENDING, StepState.EXPIRED, "step.expired")
         with self._db.write() as session:
-            return [step_id for step_id in session.scalars(query).all()
-                    if self._transition(session, step_id, *expire)]
+            due = session.scalars(query).all()
+            return [step_id for step_id in due if self._transition(
+                session, step_id, (StepState.PENDING,), StepState.EXPIRED, BOT_ACTOR, "step.expired", {})]
 
     def audit(self, actor: str, action: str, *, request_id: str | None = None, step_id: int | None = None,
               target: str | None = None, before: Any = None, after: Any = None, detail: Any = None) -> int:

@@ -61,7 +61,7 @@ def main() -> None:
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         ideal = args.targets * t_probe / args.concurrency
         ok = sum(r.ok for r in results)
-        recorded = sum(len(store.probe_history(t.name)) for t in cfg.probes.targets[:50])
+        recorded = sum(len(store.probes.history(t.name)) for t in cfg.probes.targets[:50])
         print(f"Sweep of {args.targets} targets, {args.delay * 1000:.0f} ms per server reply, "
               f"concurrency {args.concurrency}, <= 3 connections per mailbox:")
         print(f"  one probe (t_probe)        {t_probe * 1000:8.1f} ms  (mean of {len(sample)} sequential)")

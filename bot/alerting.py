@@ -54,9 +54,9 @@ class Alerting:
 
     def observe(self, obs: Observation) -> list[Action]:
         for _ in range(SAVE_ATTEMPTS):  # optimistic concurrency: replay the step on a fresh state
-            state = self.store.get_alert(obs.target) or AlertState(target=obs.target)
+            state = self.store.alerts.get(obs.target) or AlertState(target=obs.target)
             new_state, actions = step(state, obs, self.policy)
-            if self.store.save_alert(new_state) is not None:
+            if self.store.alerts.save(new_state) is not None:
                 break
         else:
             log.error("alert state of %s kept changing under us; result dropped", obs.target)
@@ -70,14 +70,14 @@ class Alerting:
         """Silence new alerts and reminders for the configured hours; audited. Returns the end, or None."""
         until = self.clock.now() + timedelta(hours=self.snooze_hours)
         for _ in range(SAVE_ATTEMPTS):
-            state = self.store.get_alert(target)
+            state = self.store.alerts.get(target)
             if state is None:
                 return None
-            if self.store.save_alert(snooze(state, until)) is not None:
+            if self.store.alerts.save(snooze(state, until)) is not None:
                 break
         else:
             return None
-        self.store.audit(actor, "alert.snoozed", target=target, before={"snoozed_until": state.snoozed_until},
+        self.store.requests.audit(actor, "alert.snoozed", target=target, before={"snoozed_until": state.snoozed_until},
                          after={"snoozed_until": until}, detail={"mailbox": mailbox})
         redraw = card_update(snooze(state, until), mailbox=mailbox, at=self.clock.now())
         if redraw is not None and self.channel:
@@ -121,18 +121,18 @@ class Alerting:
             return action.alert_channel, action.alert_ts
         if not action.incident_id:
             return None
-        state = self.store.get_alert(action.target)
+        state = self.store.alerts.get(action.target)
         if state and state.incident_id == action.incident_id and state.alert_ts and state.alert_channel:
             return state.alert_channel, state.alert_ts
-        opened = self.store.outbox_by_key(f"alert:{action.incident_id}:open")
+        opened = self.store.outbox.by_key(f"alert:{action.incident_id}:open")
         if opened and opened.state == "delivered" and opened.result and opened.result.get("ts"):
             return str(opened.result["channel"]), str(opened.result["ts"])
         return None
 
     def _remember(self, action: Action, channel: str, ts: str) -> None:
         for _ in range(SAVE_ATTEMPTS):
-            state = self.store.get_alert(action.target)
+            state = self.store.alerts.get(action.target)
             if state is None or state.incident_id != action.incident_id:
                 return  # the incident is over already; later messages find the card through the outbox
-            if self.store.save_alert(dataclasses.replace(state, alert_channel=channel, alert_ts=ts)) is not None:
+            if self.store.alerts.save(dataclasses.replace(state, alert_channel=channel, alert_ts=ts)) is not None:
                 return

@@ -56,7 +56,7 @@ def audit_main(database_url: str, since: str | None, fmt: str, out: IO[str]) -> 
     store = Store(database_url)
     try:
         store.migrate()  # a fresh or older database reads the same way as a current one
-        write(store.audit_rows(since=parse_since(since)), out, fmt)
+        write(store.requests.audit_rows(since=parse_since(since)), out, fmt)
     finally:
         store.close()
     return 0

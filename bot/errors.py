@@ -145,3 +145,11 @@ class UpstreamError(M365Error):
 
 class NotAllowed(BotError):
     """The actor may not do this (not an approver, not a requester, their own request)."""
+
+
+class IllegalTransition(RuntimeError):
+    """Code asked for a state change the workflow's transition table does not allow: a bug, so not a BotError."""
+
+    def __init__(self, kind: str, expected: str, new: str, action: str) -> None:
+        super().__init__(f"illegal {kind} transition {expected} -> {new} by {action!r}")
+        self.kind, self.expected, self.new, self.action = kind, expected, new, action

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.store import AlertState, ProbeResult, Store
+from bot.store import AlertState, ProbeRecord, Store
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
@@ -62,9 +62,9 @@ def target_statuses(store: Store, targets: Sequence[Any], now: datetime) -> list
     """
     if not targets:
         return []
-    latest = store.latest_probes()
-    day, week = store.probe_counts(now - DAY), store.probe_counts(now - WEEK)
-    alerts = {alert.target: alert for alert in store.list_alerts()}
+    latest = store.probes.latest()
+    day, week = store.probes.counts(now - DAY), store.probes.counts(now - WEEK)
+    alerts = {alert.target: alert for alert in store.alerts.list()}
     return [
         _status(
             target,
@@ -80,7 +80,7 @@ def target_statuses(store: Store, targets: Sequence[Any], now: datetime) -> list
 
 def _status(
     target: Any,
-    last: ProbeResult | None,
+    last: ProbeRecord | None,
     day: tuple[int, int],
     week: tuple[int, int],
     alert: AlertState | None,
@@ -106,7 +106,7 @@ def _status(
     )
 
 
-def _state(last: ProbeResult | None, alert: AlertState | None, now: datetime) -> str:
+def _state(last: ProbeRecord | None, alert: AlertState | None, now: datetime) -> str:
     if alert is not None:
         if alert.snoozed_until is not None and alert.snoozed_until > now:
             return "snoozed"  # a snooze is a time, not a status (bot.alerts.policy)
@@ -160,7 +160,7 @@ def basic_auth_summary(statuses: Sequence[TargetStatus], now: datetime) -> dict[
 
 def purge(store: Store, retention_days: int) -> int:
     """Delete probe results older than `retention_days` (`alerts.history_retention_days`); returns how many."""
-    return store.purge_probes(timedelta(days=retention_days))
+    return store.probes.purge(timedelta(days=retention_days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +208,7 @@ def timeline(
     names = [t.name for t in targets]
     oks: dict[str, list[list[bool]]] = {name: [[] for _ in range(count)] for name in names}
     latencies: dict[str, list[list[int]]] = {name: [[] for _ in range(count)] for name in names}
-    for target, at, ok, latency in store.probe_samples(now - timedelta(days=days)):
+    for target, at, ok, latency in store.probes.samples(now - timedelta(days=days)):
         if target not in oks:
             continue
         index = min(int((at.timestamp() - first) // size), count - 1)

@@ -42,7 +42,7 @@ class Prober:
 
     def record(self, result: ProbeResult) -> None:
         reply = result.reply
-        self.store.record_probe(
+        self.store.probes.record(
             result.name, result.mailbox, result.ok, at=result.started_at, phase=result.phase, cause=result.cause,
             code=reply.code if reply else None, enhanced_status=reply.enhanced_status if reply else None,
             reply=reply.raw if reply else result.message, latency_ms=round(result.duration_ms),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
+ONCE_TTL = timedelta(hours=1)
 
 
 @dataclass
@@ -77,11 +79,17 @@ class Runtime:
         self.alerting.on_result(target, result)
         return result
 
+    def once(self, key: str | None) -> bool:
+        """True once per key across every replica (a database lease), so a redelivered command runs once."""
+        if not key:
+            return True
+        return self.store.leases.acquire(f"once:{key}", uuid.uuid4().hex, ONCE_TTL)
+
     def idle(self) -> bool:
         """Nothing running or queued after an ack, in the workflow, or in the outbox (tests, the console)."""
         with self._busy_lock:
             busy = self._busy[0]
-        return busy == 0 and self.workflow.idle() and self.store.outbox_backlog() == 0
+        return busy == 0 and self.workflow.idle() and self.store.outbox.backlog() == 0
 
     def start(self, *, scheduler: bool = True) -> None:
         """Settle what a crash left, then deliver the outbox, expire stale approvals and (if targets are
@@ -150,14 +158,15 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     # The outbox retries Slack's 429s itself (durably), so its client must not sleep on them.
     outbox_client = WebClient(token=slack.token, base_url=slack.base_url, timeout=10,
                               retry_handlers=[ConnectionErrorRetryHandler()])
-    outbox = Outbox(store, clock=clock)
-    cards = Cards(store, outbox_client, outbox, clock=clock)
+    outbox = Outbox(store.outbox, clock=clock)
     groups = UserGroups(slack, clock=clock)
     metrics = Metrics(store, cfg.probes.targets, clock)
     counters = {"request": metrics.request, "approval": metrics.approval, "denial": metrics.denial,
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
-                        on_change=cards.refresh, on_event=lambda event: counters[event]())
+                        on_event=lambda event: counters[event]())
+    cards = Cards(workflow, outbox_client, outbox, store.leases.acquire, clock=clock)
+    workflow.on_change = cards.refresh
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
     alerting = Alerting(store, outbox, outbox_client, cfg.alerts, cfg.slack.alert_channel, clock=clock)
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,

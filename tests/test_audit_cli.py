@@ -17,12 +17,12 @@ def seeded(tmp_path) -> str:
     clock = FakeClock()
     store = Store(url, clock=clock)
     store.migrate()
-    request_id = store.create_request("scanner@contoso.com", "t", "U0REQUEST", "C0OPS", timedelta(hours=1),
+    request_id = store.requests.create("scanner@contoso.com", "t", "U0REQUEST", "C0OPS", timedelta(hours=1),
                                       [{"handler_key": "mailbox_smtp_auth", "title": "SMTP AUTH", "proposed": {}}],
                                       {})
     clock.advance(86400 * 3)
-    [step] = store.get_steps(request_id)
-    store.transition_step(step.id, "pending", "approved", "U0APPROVE", "step.approved", decided_by="U0APPROVE")
+    [step] = store.requests.get_steps(request_id)
+    store.requests.transition_step(step.id, "pending", "approved", "U0APPROVE", "step.approved", decided_by="U0APPROVE")
     store.close()
     return url
 

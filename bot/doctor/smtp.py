@@ -9,7 +9,7 @@ from bot.doctor.result import FAIL, OK, SKIP, Report
 
 if TYPE_CHECKING:
     from bot.config import AppConfig
-    from bot.config import ProbeTarget as TargetConfig
+    from bot.config import ProbeTargetConfig as TargetConfig
     from bot.probe import ProbeResult
 
 

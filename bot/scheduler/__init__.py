@@ -52,7 +52,7 @@ class ProbeScheduler:
     def renew_lease(self) -> bool:
         """Take or renew the lease; returns whether this process is the one that probes."""
         try:
-            leader = self.store.acquire_lease(LEASE, self.holder, self.lease)
+            leader = self.store.leases.acquire(LEASE, self.holder, self.lease)
         except Exception:  # noqa: BLE001 - a database hiccup costs one renewal, not the scheduler
             log.exception("lease renewal failed")
             leader = False
@@ -69,7 +69,7 @@ class ProbeScheduler:
         if target is None:
             return None
         interval = timedelta(minutes=float(target.interval_minutes or self.cfg.interval_minutes))
-        if self.store.probe_history(name, since=self.clock.now() - interval / 2):
+        if self.store.probes.history(name, since=self.clock.now() - interval / 2):
             return None  # probed recently (by the previous leader or on demand)
         [result] = self.prober.run([target])
         self.on_result(target, result)
@@ -77,7 +77,7 @@ class ProbeScheduler:
 
     def housekeeping(self) -> None:
         if self.leader and self.retention is not None:
-            purged = self.store.purge_probes(self.retention)
+            purged = self.store.probes.purge(self.retention)
             if purged:
                 log.info("purged %d probe results older than %s", purged, self.retention)
 
@@ -107,7 +107,7 @@ class ProbeScheduler:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         if self.leader:
-            self.store.release_lease(LEASE, self.holder)
+            self.store.leases.release(LEASE, self.holder)
             self.leader = False
 
 

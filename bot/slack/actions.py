@@ -13,11 +13,12 @@ from bot.probing import find_target
 from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.commands import answer_probe, ephemeral, open_request
-from bot.workflow.service import Outcome
+from bot.workflow.model import Outcome, OutcomeKind
 from handlers.facts import normalize_upn
 
 log = logging.getLogger(__name__)
-QUIET = frozenset({"approved", "denied", "undo_approved", "undo_denied", "undo_requested", "retry"})
+QUIET = frozenset({OutcomeKind.APPROVED, OutcomeKind.DENIED, OutcomeKind.UNDO_APPROVED, OutcomeKind.UNDO_DENIED,
+                   OutcomeKind.UNDO_REQUESTED, OutcomeKind.RETRY})
 
 
 def clicked(body: dict[str, Any]) -> tuple[str, str] | None:
@@ -92,15 +93,7 @@ def register(app: App, runtime: Runtime) -> None:
 
 
 def approve_every_step(runtime: Runtime, request_id: str, user: str, respond: Callable[..., Any]) -> None:
-    flow = runtime.workflow
-    steps = [s for s in runtime.store.get_steps(request_id) if s.state == "pending"]
-    refusals = []
-    for step in steps:
-        outcome = flow.decide(step.id, user, approve=True)
-        if outcome.run:
-            flow.run(step.id)
-        elif outcome.kind not in QUIET:
-            refusals.append(outcome.message)
+    refusals = [o.message for o in runtime.workflow.approve_all(request_id, user) if o.kind not in QUIET]
     if refusals:
         ephemeral(respond, refusals[0])
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from bot.diagnosis import CHECK_LABELS, STEP_LABELS
 from bot.slack import ids
-from bot.store import ChangeRequest, Step
-from bot.workflow.service import RequestView
+from bot.workflow.model import ChangeRequest, RequestStep, RequestView, StepState
 from handlers import REMEDIATIONS
 
 Block = dict[str, Any]
@@ -52,18 +51,19 @@ USAGE = {
     ),
 }
 
+S = StepState
 STATE_LABELS = {
-    "pending": ":hourglass_flowing_sand: waiting for approval",
-    "approved": ":gear: approved, applying",
-    "applying": ":gear: applying",
-    "applied": ":gear: applied, verifying",
-    "verified": ":white_check_mark: applied and verified",
-    "denied": ":no_entry_sign: denied",
-    "expired": ":clock3: expired",
-    "failed": ":x: failed",
-    "revert_pending": ":leftwards_arrow_with_hook: undo waiting for approval",
-    "reverting": ":gear: undoing",
-    "reverted": ":leftwards_arrow_with_hook: undone",
+    S.PENDING: ":hourglass_flowing_sand: waiting for approval",
+    S.APPROVED: ":gear: approved, applying",
+    S.APPLYING: ":gear: applying",
+    S.APPLIED: ":gear: applied, verifying",
+    S.VERIFIED: ":white_check_mark: applied and verified",
+    S.DENIED: ":no_entry_sign: denied",
+    S.EXPIRED: ":clock3: expired",
+    S.FAILED: ":x: failed",
+    S.REVERT_PENDING: ":leftwards_arrow_with_hook: undo waiting for approval",
+    S.REVERTING: ":gear: undoing",
+    S.REVERTED: ":leftwards_arrow_with_hook: undone",
 }
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -196,7 +196,7 @@ class _Budget:
 
 
 # Steps -----------------------------------------------------------------------------------------------
-def _value_text(step: Step, value: Any, which: str) -> str:
+def _value_text(step: RequestStep, value: Any, which: str) -> str:
     """Words for a before/after value: the plan's own text when it is the planned value, else the handler's."""
     proposed = step.proposed or {}
     if which in proposed and proposed[which] == value and f"{which}_text" in proposed:
@@ -205,18 +205,18 @@ def _value_text(step: Step, value: Any, which: str) -> str:
     return handler.display(value) if handler else str(value)
 
 
-def _is_open(request: ChangeRequest, step: Step, now: datetime) -> bool:
+def _is_open(request: ChangeRequest, step: RequestStep, now: datetime) -> bool:
     """A pending step that can still be approved."""
-    return step.state == "pending" and request.expires_at > now
+    return step.state == S.PENDING and request.expires_at > now
 
 
-def _label(request: ChangeRequest, step: Step, now: datetime) -> str:
-    if step.state == "pending" and not _is_open(request, step, now):
-        return STATE_LABELS["expired"]
+def _label(request: ChangeRequest, step: RequestStep, now: datetime) -> str:
+    if step.state == S.PENDING and not _is_open(request, step, now):
+        return STATE_LABELS[S.EXPIRED]
     return STATE_LABELS.get(step.state, esc(step.state))
 
 
-def _approve(step: Step) -> dict[str, Any]:
+def _approve(step: RequestStep) -> dict[str, Any]:
     proposed = step.proposed or {}
     change = f"{step.title}: {proposed.get('current_text', '?')} → {proposed.get('proposed_text', '?')}."
     dialog = confirm("Approve this change?", f"{change} Impact: {proposed.get('impact', 'see the card')}",
@@ -224,26 +224,26 @@ def _approve(step: Step) -> dict[str, Any]:
     return button("Approve", ids.ACTION_APPROVE, str(step.id), style="primary", confirm_dialog=dialog)
 
 
-def _undo(step: Step) -> dict[str, Any]:
+def _undo(step: RequestStep) -> dict[str, Any]:
     before = _value_text(step, step.before, "current")
     dialog = confirm("Undo this change?", f"This asks to restore the previous value of {step.title} ({before}). "
                      "An approver must approve the undo before anything changes.", "Ask to undo")
     return button("Undo", ids.ACTION_UNDO, str(step.id), confirm_dialog=dialog)
 
 
-def _controls(request: ChangeRequest, step: Step, now: datetime) -> tuple[str, list[dict[str, Any]]]:
+def _controls(request: ChangeRequest, step: RequestStep, now: datetime) -> tuple[str, list[dict[str, Any]]]:
     """The status line and the buttons a step shows in its current state."""
     value = str(step.id)
     approver = who(step.decided_by)
     if _is_open(request, step, now):
         return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
-    if step.state in ("pending", "expired"):
+    if step.state in (S.PENDING, S.EXPIRED):
         return f":clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
-    if step.state in ("approved", "applying"):
+    if step.state in (S.APPROVED, S.APPLYING):
         return f":gear: Approved by {approver} — applying…", []
-    if step.state == "applied":
+    if step.state == S.APPLIED:
         return f":gear: Applied after approval by {approver} — verifying…", []
-    if step.state == "verified":
+    if step.state == S.VERIFIED:
         before = md(_value_text(step, step.before, "current"), 200)
         after = md(_value_text(step, step.after, "proposed"), 200)
         line = (f":white_check_mark: Applied and verified by the bot after approval by {approver} at "
@@ -251,14 +251,14 @@ def _controls(request: ChangeRequest, step: Step, now: datetime) -> tuple[str, l
         if step.error:
             line += f"\n:warning: {md(step.error, 500)}"
         return line, [_undo(step)]
-    if step.state == "failed":
+    if step.state == S.FAILED:
         line = f":x: Failed: {md(step.error or 'no details recorded', 800)}"
         if request.expires_at <= now:
             return f"{line}\n:clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
         return line, [button("Retry", ids.ACTION_RETRY, value)]
-    if step.state == "denied":
+    if step.state == S.DENIED:
         return f":no_entry_sign: Denied by {approver}", []
-    if step.state == "revert_pending":
+    if step.state == S.REVERT_PENDING:
         before = _value_text(step, step.before, "current")
         dialog = confirm("Approve the undo?", f"This restores the previous value of {step.title} ({before}).",
                          "Approve undo", style="primary")
@@ -266,18 +266,18 @@ def _controls(request: ChangeRequest, step: Step, now: datetime) -> tuple[str, l
             button("Approve undo", ids.ACTION_UNDO_APPROVE, value, style="primary", confirm_dialog=dialog),
             button("Deny undo", ids.ACTION_UNDO_DENY, value, style="danger"),
         ]
-    if step.state == "reverting":
+    if step.state == S.REVERTING:
         return ":gear: Undoing…", []
-    if step.state == "reverted":
+    if step.state == S.REVERTED:
         return f":leftwards_arrow_with_hook: Undone: restored {md(_value_text(step, step.before, 'current'), 200)}", []
     return esc(step.state), []
 
 
-def _controls_block(step: Step, buttons: list[dict[str, Any]]) -> list[Block]:
+def _controls_block(step: RequestStep, buttons: list[dict[str, Any]]) -> list[Block]:
     return [{"type": "actions", "block_id": ids.step_block_id(step.id), "elements": buttons}] if buttons else []
 
 
-def _step_group(request: ChangeRequest, step: Step, number: int, now: datetime, room: int) -> list[Block]:
+def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: datetime, room: int) -> list[Block]:
     """One step of a plan card in about `room` characters: what changes, why, the impact, state and buttons."""
     proposed = step.proposed or {}
     share = max(120, (room - 450) // 3)
@@ -293,7 +293,7 @@ def _step_group(request: ChangeRequest, step: Step, number: int, now: datetime, 
     return [section("\n".join(lines)), *_controls_block(step, buttons)]
 
 
-def _approve_all(request: ChangeRequest, steps: list[Step]) -> list[Block]:
+def _approve_all(request: ChangeRequest, steps: list[RequestStep]) -> list[Block]:
     head = f"Approve all {len(steps)} changes for {request.upn}?"
     each = max(30, (CONFIRM_TEXT_CHARS - len(head)) // len(steps) - 4)
     lines = [_line(f"• {s.title}: {(s.proposed or {}).get('impact', '')}", each) for s in steps]
@@ -304,7 +304,7 @@ def _approve_all(request: ChangeRequest, steps: list[Step]) -> list[Block]:
                confirm_dialog=dialog)]}]
 
 
-def _overflow(request: ChangeRequest, steps: list[Step], first: int, now: datetime) -> list[Block]:
+def _overflow(request: ChangeRequest, steps: list[RequestStep], first: int, now: datetime) -> list[Block]:
     if not steps:
         return []
     lines = [f"{n}. {md(s.title, 100)} — {_label(request, s, now)}" for n, s in enumerate(steps, first)]
@@ -368,7 +368,7 @@ def _summary(view: RequestView) -> tuple[str, str]:
 def _footer(view: RequestView, now: datetime) -> Block:
     request = view.request
     parts = [esc(request.id), f"requested by {who(request.requester)}"]
-    if any(s.state in ("pending", "failed") for s in view.steps):
+    if any(s.state in (S.PENDING, S.FAILED) for s in view.steps):
         expired = request.expires_at <= now
         parts.append(f"{'expired' if expired else 'Approve before'} {when(request.expires_at, now)}")
     texts = [" · ".join(parts)]
@@ -521,7 +521,7 @@ def status_blocks(requests: list[RequestView], probes: list[dict[str, Any]] | No
     return {"text": _fallback(f"{title}: {notice}"), "blocks": blocks}
 
 
-def _home_step(request: ChangeRequest, step: Step, now: datetime) -> list[Block]:
+def _home_step(request: ChangeRequest, step: RequestStep, now: datetime) -> list[Block]:
     proposed = step.proposed or {}
     status, buttons = _controls(request, step, now)
     lines = [f"*{esc(request.upn)}* · {esc(request.id)} · requested by {who(request.requester)} · approve before "
@@ -541,10 +541,10 @@ def home_view(*, viewer: str, pending: list[RequestView], recent: list[RequestVi
     budget = _Budget(MAX_VIEW_BLOCKS - 10, VIEW_CHARS)  # kept back: headers, notes, footer
     blocks = [header("Waiting for your approval")]
     own: list[str] = []
-    waiting: list[tuple[ChangeRequest, Step]] = []
+    waiting: list[tuple[ChangeRequest, RequestStep]] = []
     for view in pending:
         request = view.request
-        steps = [s for s in view.steps if _is_open(request, s, now) or s.state == "revert_pending"]
+        steps = [s for s in view.steps if _is_open(request, s, now) or s.state == S.REVERT_PENDING]
         if steps and (not is_approver or (request.requester == viewer and not allow_self_approval)):
             own.append(_request_summary(view, now))
         else:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
@@ -16,11 +14,9 @@ from bot.history import basic_auth_summary, target_statuses
 from bot.probing import find_target
 from bot.runtime import Runtime
 from bot.slack import blocks
-from bot.workflow.service import RequestView
 from handlers.facts import normalize_upn
 
 log = logging.getLogger(__name__)
-ONCE_TTL = timedelta(hours=1)
 ENABLE_FLAGS = {"--org": "include_org", "--oauth": "oauth"}
 
 
@@ -33,13 +29,6 @@ def parse_enable(text: str) -> tuple[str, bool, str]:
     if len(names) != 1 or unknown:
         raise InvalidInput(blocks.usage_text("/smtp-enable"))
     return normalize_upn(names[0]), "--org" in flags, "oauth" if "--oauth" in flags else "basic"
-
-
-def first_time(runtime: Runtime, key: str | None) -> bool:
-    """True once per key across every replica (a database lease), so a redelivered command runs once."""
-    if not key:
-        return True
-    return runtime.store.acquire_lease(f"once:{key}", uuid.uuid4().hex, ONCE_TTL)
 
 
 def ephemeral(respond: Callable[..., Any], text: str, extra: dict[str, Any] | None = None) -> None:
@@ -103,7 +92,7 @@ def register(app: App, runtime: Runtime) -> None:
 
 def open_request(runtime: Runtime, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
                  respond: Callable[..., Any], trigger_id: str | None = None) -> None:
-    if not first_time(runtime, trigger_id):
+    if not runtime.once(trigger_id):
         log.info("command %s was delivered again; the first delivery is handled", trigger_id)
         return
     try:
@@ -129,8 +118,7 @@ def answer_probe(runtime: Runtime, result: Any, respond: Callable[..., Any]) -> 
 
 
 def send_status(runtime: Runtime, upn: str | None, respond: Callable[..., Any]) -> None:
-    requests = runtime.store.list_requests(state="planned", upn=upn, limit=20)
-    views = [RequestView(r, runtime.store.get_steps(r.id)) for r in requests]
+    views = runtime.workflow.requests_for(upn)
     statuses = target_statuses(runtime.store, runtime.cfg.probes.targets, runtime.clock.now())
     card = blocks.status_blocks(views, probe_summaries(runtime, upn, statuses), now=runtime.clock.now(), upn=upn,
                                 basic_auth=basic_auth_summary(statuses, runtime.clock.now()) if statuses else None)

@@ -1,7 +1,7 @@
 """Deliver Slack messages that must not be lost: stored first, sent by a worker, retried on 429/5xx/network.
 
 Producers call `Outbox.enqueue(kind, payload, dedupe_key)`; a worker thread in every process claims due
-items (`Store.claim_due`, so two replicas never send the same item), hands each to the sender registered
+items (`Store.outbox.claim_due`, so two replicas never send the same item), hands each to the sender registered
 for its kind and records the outcome. A 429 waits what `Retry-After` says; 5xx and network errors back
 off exponentially; an item a crashed process had claimed comes back after the claim lease.
 """
@@ -10,19 +10,41 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
 #: A sender delivers one item and returns what to record (e.g. the message ts); raise to retry.
 Sender = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+class Item(Protocol):
+    """A queued Slack call as the queue hands it out (`bot.store.OutboxItem`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+class Queue(Protocol):
+    """The durable queue behind the outbox (`Store.outbox`)."""
+
+    def enqueue(self, kind: str, payload: dict[str, Any], dedupe_key: str | None = None) -> int: ...
+    def claim_due(self, limit: int, lease: timedelta) -> Sequence[Item]: ...
+    def mark_delivered(self, item_id: int, result: dict[str, Any] | None = None) -> bool: ...
+    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> bool: ...
+    def mark_dead(self, item_id: int, error: str) -> bool: ...
 
 
 class Retry(Exception):
@@ -42,9 +64,9 @@ PERMANENT_ERRORS = frozenset({
 
 
 class Outbox:
-    def __init__(self, store: Store, *, clock: Clock = SYSTEM_CLOCK, max_attempts: int = 8,
+    def __init__(self, queue: Queue, *, clock: Clock = SYSTEM_CLOCK, max_attempts: int = 8,
                  claim_lease: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5) -> None:
-        self.store = store
+        self.queue = queue
         self.clock = clock
         self.max_attempts = max_attempts
         self.claim_lease = claim_lease
@@ -58,21 +80,21 @@ class Outbox:
         self.senders[kind] = sender
 
     def enqueue(self, kind: str, payload: dict[str, Any], dedupe_key: str | None = None) -> int:
-        item_id = self.store.enqueue(kind, payload, dedupe_key)
+        item_id = self.queue.enqueue(kind, payload, dedupe_key)
         self._wake.set()
         return item_id
 
     def deliver_due(self, limit: int = 20) -> int:
         """Deliver what is due now; returns how many items were handled (delivered, retried or dead)."""
-        items = self.store.claim_due(limit, self.claim_lease)
+        items = self.queue.claim_due(limit, self.claim_lease)
         for item in items:
             self._deliver(item)
         return len(items)
 
-    def _deliver(self, item: OutboxItem) -> None:
+    def _deliver(self, item: Item) -> None:
         sender = self.senders.get(item.kind)
         if sender is None:
-            self.store.mark_dead(item.id, f"no sender for kind {item.kind!r}")
+            self.queue.mark_dead(item.id, f"no sender for kind {item.kind!r}")
             return
         try:
             result = sender(item.payload)
@@ -89,7 +111,7 @@ class Outbox:
                 self._retry(item, f"Slack {status} {error}", self._backoff(item))
             elif error in PERMANENT_ERRORS:
                 log.error("outbox item %s (%s) failed for good: %s", item.id, item.kind, error)
-                self.store.mark_dead(item.id, error)
+                self.queue.mark_dead(item.id, error)
             else:
                 self._retry(item, error, self._backoff(item))
         except (SlackClientError, OSError) as exc:
@@ -98,17 +120,17 @@ class Outbox:
             log.exception("outbox item %s (%s) failed", item.id, item.kind)
             self._retry(item, f"{type(exc).__name__}", self._backoff(item))
         else:
-            self.store.mark_delivered(item.id, result or {})
+            self.queue.mark_delivered(item.id, result or {})
 
-    def _backoff(self, item: OutboxItem) -> float:
+    def _backoff(self, item: Item) -> float:
         return min(300.0, 2.0 ** max(0, item.attempts - 1))
 
-    def _retry(self, item: OutboxItem, error: str, after: float, *, count: bool = True) -> None:
+    def _retry(self, item: Item, error: str, after: float, *, count: bool = True) -> None:
         if count and item.attempts >= self.max_attempts:
             log.error("outbox item %s (%s) dead after %d attempts: %s", item.id, item.kind, item.attempts, error)
-            self.store.mark_dead(item.id, error)
+            self.queue.mark_dead(item.id, error)
             return
-        self.store.mark_retry(item.id, error, self.clock.now() + timedelta(seconds=after))
+        self.queue.mark_retry(item.id, error, self.clock.now() + timedelta(seconds=after))
 
     # Background worker -----------------------------------------------------------------------------
     def start(self) -> None:

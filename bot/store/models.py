@@ -10,20 +10,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, ORMExecuteState, Ses
 
 from bot.store.columns import BigId, JSONType, UTCDateTime
 
-REQUEST_STATES = ("diagnosing", "planned", "closed")
-STEP_STATES = (
-    "pending",
-    "approved",
-    "applying",
-    "applied",
-    "verified",
-    "denied",
-    "expired",
-    "failed",
-    "revert_pending",
-    "reverting",
-    "reverted",
-)
 OUTBOX_STATES = ("pending", "delivering", "delivered", "dead")
 
 
@@ -81,6 +67,8 @@ class StepRow(Base):
     attempts: Mapped[int] = mapped_column(server_default="0")
     version: Mapped[int] = mapped_column(server_default="0")
     updated_at: Mapped[datetime]
+    undo_requested_by: Mapped[str | None]
+    undo_requested_at: Mapped[datetime | None]
 
 
 class AuditRow(Base):

@@ -1,4 +1,7 @@
-"""What the store hands back: frozen, detached snapshots of rows, safe to pass between threads."""
+"""What the store hands back: frozen, detached snapshots of rows, safe to pass between threads.
+
+Change requests and their steps are the workflow's records (`bot.workflow.model`); the rest live here.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +10,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeRequest:
-    id: str
-    upn: str
-    tenant_id: str
-    requester: str
-    channel: str
-    message_ts: str | None
-    state: str
-    created_at: datetime
-    expires_at: datetime
-    closed_at: datetime | None
-    diagnosis: dict[str, Any]
-    options: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    id: int
-    request_id: str
-    position: int
-    handler_key: str
-    title: str
-    state: str
-    before: Any
-    after: Any
-    proposed: Any
-    decided_by: str | None
-    decided_at: datetime | None
-    applied_at: datetime | None
-    error: str | None
-    attempts: int
-    version: int
-    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +27,9 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeResult:
+class ProbeRecord:
+    """One stored probe (the live result of a probe is `bot.probe.ProbeResult`)."""
+
     id: int
     target: str
     mailbox: str
@@ -115,6 +84,7 @@ class OutboxItem:
     result: dict[str, Any] | None
 
 
-def snapshot(cls: type[R], row: object) -> R:
-    """Copy the same-named attributes of an ORM row into the record class `cls`."""
-    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+def snapshot(cls: type[R], row: object, **overrides: Any) -> R:
+    """Copy the same-named attributes of an ORM row into the record class `cls`, then apply `overrides`."""
+    values = {f.name: getattr(row, f.name) for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{**values, **overrides})

@@ -286,9 +286,9 @@ def test_the_state_round_trips_through_the_store(db_url, clock):
         for letter in "FFFFPFFPPFPFPFPFPFPFPPPP":
             pure.probe(letter == "P")
             stored.probe(letter == "P")
-            saved = store.save_alert(stored.state)
+            saved = store.alerts.save(stored.state)
             assert saved is not None
-            stored.state = store.get_alert(TARGET)
+            stored.state = store.alerts.get(TARGET)
             assert stored.state == replace(pure.state, version=saved.version, updated_at=saved.updated_at)
         assert stored.kinds() == pure.kinds() and "flapping" in pure.kinds()
     finally:

@@ -19,16 +19,16 @@ from bot.store import Store
 def test_timeline_buckets_availability_and_median_latency(store: Store, clock: FakeClock) -> None:
     now = clock.now()  # 09:00 UTC, a bucket boundary
     for minutes, ok, latency in ((50, True, 300), (45, True, 500), (40, False, 20_000), (35, True, None)):
-        store.record_probe(
+        store.probes.record(
             "scanner", "scanner@contoso.com", ok, at=now - timedelta(minutes=minutes), latency_ms=latency
         )
-    store.record_probe(
+    store.probes.record(
         "scanner", "scanner@contoso.com", True, at=now, latency_ms=100
     )  # joins the last bucket
-    store.record_probe(
+    store.probes.record(
         "scanner", "scanner@contoso.com", False, at=now - timedelta(days=1, seconds=1)
     )  # too old
-    store.record_probe("retired", "retired@contoso.com", False, at=now)  # no longer configured
+    store.probes.record("retired", "retired@contoso.com", False, at=now)  # no longer configured
 
     data = timeline(store, [target("scanner"), target("printer")], now, days=1)
     assert (data.start, data.end, data.bucket) == (now - timedelta(days=1), now, timedelta(hours=1))
@@ -54,7 +54,7 @@ def test_the_figure_has_one_line_per_target_in_each_panel_with_distinct_colours(
     for n, name in enumerate(names[:2]):
         for step in range(7 * 24):  # hourly for 7 days
             at = now - timedelta(hours=step)
-            store.record_probe(
+            store.probes.record(
                 name, f"{name}@contoso.com", step % (n + 7) != 0, at=at, latency_ms=300 + n * 100
             )
 

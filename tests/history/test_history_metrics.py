@@ -33,8 +33,8 @@ def labels(name: str, **extra: str) -> tuple[tuple[str, str], ...]:
 
 def test_probe_gauges_match_the_newest_stored_results(store: Store, clock: FakeClock) -> None:
     now = clock.now()
-    store.record_probe("scanner", "scanner@contoso.com", False, at=now - timedelta(hours=2))
-    store.record_probe(
+    store.probes.record("scanner", "scanner@contoso.com", False, at=now - timedelta(hours=2))
+    store.probes.record(
         "scanner",
         "scanner@contoso.com",
         True,
@@ -44,7 +44,7 @@ def test_probe_gauges_match_the_newest_stored_results(store: Store, clock: FakeC
         cert_days_left=60,
         auth_mode="basic",
     )
-    store.record_probe(
+    store.probes.record(
         "erp", "erp@contoso.com", False, at=now, latency_ms=20_000, cause="timeout", auth_mode="oauth"
     )
 
@@ -74,7 +74,7 @@ def test_probe_gauges_match_the_newest_stored_results(store: Store, clock: FakeC
 def test_each_scrape_reads_the_store_again(store: Store, clock: FakeClock) -> None:
     metrics = Metrics(store, TARGETS, clock)
     assert not any(name.startswith("probe_") for name, _ in scrape(metrics))
-    store.record_probe("copier", "copier@contoso.com", True, at=clock.now(), latency_ms=250)
+    store.probes.record("copier", "copier@contoso.com", True, at=clock.now(), latency_ms=250)
     assert scrape(metrics)[("probe_success", labels("copier"))] == 1
 
 

@@ -16,7 +16,7 @@ from bot.store import AlertState, Store
 
 
 def record(store: Store, name: str, at: datetime, ok: bool, **fields: object) -> None:
-    store.record_probe(name, f"{name}@contoso.com", ok, at=at, **fields)
+    store.probes.record(name, f"{name}@contoso.com", ok, at=at, **fields)
 
 
 def test_availability_over_24_hours_and_7_days_counts_probes_exactly_at_the_window_start(
@@ -70,11 +70,11 @@ def test_states_come_from_the_last_result_unless_the_alert_says_flapping_or_snoo
     for name in names[:-1]:
         record(store, name, now - timedelta(minutes=10), True)
         record(store, name, now - timedelta(minutes=5), name == "good", cause="smtp_auth_disabled_mailbox")
-    store.save_alert(AlertState(target="bad", status="failing", consecutive_failures=3))
-    store.save_alert(AlertState(target="flappy", status="flapping"))
-    store.save_alert(AlertState(target="snoozed", status="failing", snoozed_until=now + timedelta(hours=1)))
-    store.save_alert(AlertState(target="woke", status="failing", snoozed_until=now))  # the snooze just ended
-    store.save_alert(AlertState(target="never", status="flapping", snoozed_until=now + timedelta(hours=1)))
+    store.alerts.save(AlertState(target="bad", status="failing", consecutive_failures=3))
+    store.alerts.save(AlertState(target="flappy", status="flapping"))
+    store.alerts.save(AlertState(target="snoozed", status="failing", snoozed_until=now + timedelta(hours=1)))
+    store.alerts.save(AlertState(target="woke", status="failing", snoozed_until=now))  # the snooze just ended
+    store.alerts.save(AlertState(target="never", status="flapping", snoozed_until=now + timedelta(hours=1)))
 
     statuses = target_statuses(store, [target(name) for name in names], now)
     assert {s.target: s.state for s in statuses} == {
@@ -224,7 +224,7 @@ def test_purge_keeps_the_retention_window(store: Store, clock: FakeClock) -> Non
     for age in (timedelta(days=31), timedelta(days=30, seconds=1), timedelta(days=30), timedelta(days=1)):
         record(store, "scanner", now - age, True)
     assert purge(store, 30) == 2
-    assert [p.at for p in store.probe_history("scanner")] == [
+    assert [p.at for p in store.probes.history("scanner")] == [
         now - timedelta(days=30),
         now - timedelta(days=1),
     ]

@@ -13,13 +13,11 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.slack import ids
-from bot.store import ChangeRequest, Step
-from bot.workflow.service import RequestView
+from bot.workflow.model import ChangeRequest, RequestState, RequestStep, RequestView, StepState
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RAW = json.loads((FIXTURES / "example_view.json").read_text())
-STATES = ("pending", "approved", "applying", "applied", "verified", "denied", "expired", "failed",
-          "revert_pending", "reverting", "reverted")
+STATES = tuple(StepState)
 _TIMES = ("created_at", "expires_at", "closed_at", "decided_at", "applied_at", "updated_at")
 CREATED = datetime.fromisoformat(RAW["request"]["created_at"])
 NOW = CREATED + timedelta(minutes=10)  # before the fixture's expiry (CREATED + 60 min)
@@ -33,10 +31,12 @@ def _parse(data: dict[str, Any]) -> dict[str, Any]:
 def example_view() -> RequestView:
     """The fixture as the workflow hands it over: step 1 verified, step 2 pending."""
     raw = copy.deepcopy(RAW)
-    return RequestView(ChangeRequest(**_parse(raw["request"])), [Step(**_parse(s)) for s in raw["steps"]])
+    request = _parse(raw["request"]) | {"state": RequestState(raw["request"]["state"])}
+    return RequestView(ChangeRequest(**request),
+                       tuple(RequestStep(**_parse(s) | {"state": StepState(s["state"])}) for s in raw["steps"]))
 
 
-def with_states(*states: str, plan: dict[str, Any] | None = None, **request: Any) -> RequestView:
+def with_states(*states: StepState, plan: dict[str, Any] | None = None, **request: Any) -> RequestView:
     """The fixture's request with one step per state (alternating the fixture's two steps), ids 1, 2, ..."""
     base = example_view()
     steps = []
@@ -46,7 +46,7 @@ def with_states(*states: str, plan: dict[str, Any] | None = None, **request: Any
         applied = state in ("applied", "verified", "revert_pending", "reverting", "reverted")
         proposed = template.proposed
         steps.append(dataclasses.replace(
-            template, id=n + 1, position=n, state=state,
+            template, id=n + 1, position=n, state=StepState(state),
             decided_by="U0APPROVE" if decided else None, decided_at=CREATED + timedelta(minutes=2) if decided else None,
             applied_at=CREATED + timedelta(minutes=3) if applied else None,
             before=proposed["current"] if applied else None, after=proposed["proposed"] if applied else None,
@@ -54,7 +54,7 @@ def with_states(*states: str, plan: dict[str, Any] | None = None, **request: Any
     diagnosis = copy.deepcopy(base.request.diagnosis)
     if plan is not None:
         diagnosis["plan"] = plan
-    return RequestView(dataclasses.replace(base.request, diagnosis=diagnosis, **request), steps)
+    return RequestView(dataclasses.replace(base.request, diagnosis=diagnosis, **request), tuple(steps))
 
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

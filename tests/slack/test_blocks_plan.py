@@ -132,8 +132,8 @@ def test_approve_all_needs_two_open_steps():
 
 def test_before_and_after_use_the_handlers_words_when_they_differ_from_the_plan():
     view = with_states("verified", "reverted")
-    view.steps[0] = dataclasses.replace(view.steps[0], before=None)
-    view.steps[1] = dataclasses.replace(view.steps[1], handler_key="gone", before="weird")
+    view = dataclasses.replace(view, steps=(dataclasses.replace(view.steps[0], before=None),
+                                            dataclasses.replace(view.steps[1], handler_key="gone", before="weird")))
     text = joined(card(view)["blocks"])
     assert "not set (inherits the organisation) → enabled" in text
     assert "Undone: restored weird" in text
@@ -141,7 +141,8 @@ def test_before_and_after_use_the_handlers_words_when_they_differ_from_the_plan(
 
 def test_a_failed_undo_is_shown_on_the_verified_step():
     view = with_states("verified")
-    view.steps[0] = dataclasses.replace(view.steps[0], error="Undo was sent but the old value did not come back.")
+    view = dataclasses.replace(view, steps=(
+        dataclasses.replace(view.steps[0], error="Undo was sent but the old value did not come back."),))
     payload = card(view)
     assert ":warning: Undo was sent but the old value did not come back." in joined(payload["blocks"])
     assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO, "1")]
@@ -221,9 +222,10 @@ HOSTILE = "<script>alert(1)</script> & <!channel> <@U0EVIL> <https://evil.exampl
 
 def test_user_provided_text_is_escaped_but_the_bots_mentions_are_kept():
     view = with_states("failed", "pending", upn="x<y>@contoso.com")
-    view.steps[0] = dataclasses.replace(view.steps[0], error=HOSTILE, title=HOSTILE)
-    view.steps[1] = dataclasses.replace(view.steps[1], proposed=dict(view.steps[1].proposed, reason=HOSTILE,
-                                                                     current_text=HOSTILE))
+    view = dataclasses.replace(view, steps=(
+        dataclasses.replace(view.steps[0], error=HOSTILE, title=HOSTILE),
+        dataclasses.replace(view.steps[1], proposed=dict(view.steps[1].proposed, reason=HOSTILE, current_text=HOSTILE)),
+    ))
     plan = dict(view.plan)
     plan["advisories"] = [dict(plan["advisories"][0], title=HOSTILE, summary=HOSTILE, advice=HOSTILE)]
     view = dataclasses.replace(view, request=dataclasses.replace(
@@ -239,8 +241,8 @@ def test_user_provided_text_is_escaped_but_the_bots_mentions_are_kept():
 def pathological_view(steps=30):
     long = "Exchange refused: " + "&<>" * 3000
     view = with_states(*(STATES[n % len(STATES)] for n in range(steps)), upn="a" * 64 + "@" + "b" * 180 + ".com")
-    view.steps[:] = [dataclasses.replace(s, error=long, title="T" * 400, proposed=dict(
-        s.proposed, reason=long, impact=long, current_text=long, proposed_text=long)) for s in view.steps]
+    view = dataclasses.replace(view, steps=tuple(dataclasses.replace(s, error=long, title="T" * 400, proposed=dict(
+        s.proposed, reason=long, impact=long, current_text=long, proposed_text=long)) for s in view.steps))
     huge = {"title": "Huge " * 200, "status": "blocked", "summary": long, "advice": long}
     plan = dict(view.plan, blocked=True, advisories=[huge] * 40, ok=[{"title": "ok " * 100}] * 50,
                 not_proposed=[{"finding": {"title": long}, "why": long}] * 30)

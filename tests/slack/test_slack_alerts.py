@@ -24,7 +24,7 @@ def delivered(bot) -> None:
 
 def outbox_items(bot):
     store = bot.runtime.store
-    return [store.outbox_item(n) for n in range(1, 500) if store.outbox_item(n) is not None]
+    return [store.outbox.get(n) for n in range(1, 500) if store.outbox.get(n) is not None]
 
 
 def test_broken_mailbox_alerts_once_fix_is_approved_and_recovery_is_posted(start_bot, sandbox, standin):
@@ -103,7 +103,7 @@ def test_snooze_is_audited_and_probe_now_answers(start_bot, sandbox, standin):
     snooze = next(b for b in bot.sender.buttons("C0ALERTS", alert.ts) if "Snooze" in b.text)
     bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id=snooze.action_id)
     wait_until(lambda: any("snoozed until" in t for t in bot.ephemeral_texts()), what="snooze answer")
-    [row] = [r for r in bot.runtime.store.audit_rows() if r.action == "alert.snoozed"]
+    [row] = [r for r in bot.runtime.store.requests.audit_rows() if r.action == "alert.snoozed"]
     assert row.actor == OTHER and row.target == "printer"
     bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Probe now")
     wait_until(lambda: any("bad_credentials" in json.dumps(r.payload) for r in standin.responses()),

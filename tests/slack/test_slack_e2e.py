@@ -23,15 +23,15 @@ def test_request_plan_refusals_approval_undo_and_audit(start_bot, sandbox, stand
     card = bot.card()
     assert "SMTP AUTH plan for copier@contoso.com" in str(card.blocks)
     assert {b.text for b in bot.sender.buttons("C0OPS", card.ts)} >= {"Approve", "Deny"}
-    [request] = bot.runtime.store.list_requests()
-    [step] = bot.runtime.store.get_steps(request.id)
+    [request] = bot.runtime.store.requests.list()
+    [step] = bot.runtime.store.requests.get_steps(request.id)
 
     sandbox.state.requests.clear()
     bot.sender.click_button("C0OPS", card.ts, user_id=OTHER, text_or_action_id="Approve")
     wait_until(lambda: any("Only the configured approvers" in t for t in bot.ephemeral_texts()), what="refusal")
     bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="Approve")
     wait_until(lambda: any("someone else must approve" in t for t in bot.ephemeral_texts()), what="self refusal")
-    assert bot.runtime.store.get_step(step.id).state == "pending"
+    assert bot.runtime.store.requests.get_step(step.id).state == "pending"
     assert sandbox.state.requests.for_service("exchange") == []
 
     bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
@@ -41,20 +41,20 @@ def test_request_plan_refusals_approval_undo_and_audit(start_bot, sandbox, stand
     assert mailbox_value(sandbox, "copier@contoso.com") is False
     assert f"<@{APPROVER}>" in str(updated.blocks)
     assert len(standin.messages("C0OPS")) == 1  # one card, updated in place
-    assert bot.runtime.store.get_request(request.id).message_ts == card.ts
+    assert bot.runtime.store.requests.get(request.id).message_ts == card.ts
 
     bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="step_undo")
     bot.wait_card(lambda blocks: "undo_approve" in blocks, what="undo pending")
     bot.sender.click_button("C0OPS", card.ts, user_id=GROUP_MEMBER, text_or_action_id="undo_approve")
-    wait_until(lambda: bot.runtime.store.get_step(step.id).state == "reverted", what="reverted")
+    wait_until(lambda: bot.runtime.store.requests.get_step(step.id).state == "reverted", what="reverted")
     assert mailbox_value(sandbox, "copier@contoso.com") is None  # back to inheriting
 
-    actions = [(r.actor, r.action) for r in bot.runtime.store.audit_rows(request_id=request.id)]
+    actions = [(r.actor, r.action) for r in bot.runtime.store.requests.audit_rows(request_id=request.id)]
     assert actions[0] == (REQUESTER, "request.created")
     assert (OTHER, "step.refused") in actions and (REQUESTER, "step.refused") in actions
     assert (APPROVER, "step.approved") in actions and (GROUP_MEMBER, "undo.approved") in actions
     assert [a for _, a in actions][-2:] == ["undo.applied", "undo.verified"]
-    dumped = json.dumps([r.__repr__() for r in bot.runtime.store.audit_rows()])
+    dumped = json.dumps([r.__repr__() for r in bot.runtime.store.requests.audit_rows()])
     assert "xoxb-" not in dumped and sandbox.creds()[2] not in dumped
 
 
@@ -80,7 +80,7 @@ def test_bad_signatures_are_rejected_without_side_effects(start_bot, standin):
     stale = bot.sender.sign(body, timestamp=bot.sender.stale_timestamp())
     for headers in (forged, stale, {"Content-Type": "application/x-www-form-urlencoded"}):
         assert bot.sender.raw(body, headers).status_code == 401
-    assert bot.runtime.store.list_requests() == [] and standin.calls("chat.postMessage") == []
+    assert bot.runtime.store.requests.list() == [] and standin.calls("chat.postMessage") == []
 
 
 def test_a_retried_command_posts_one_plan(start_bot, standin):
@@ -93,7 +93,7 @@ def test_a_retried_command_posts_one_plan(start_bot, standin):
     assert {first.status_code, retry.status_code, duplicate.status_code} == {200}
     bot.card()
     wait_until(lambda: bot.runtime.idle(), what="work done")
-    assert len(bot.runtime.store.list_requests()) == 1 and len(standin.messages("C0OPS")) == 1
+    assert len(bot.runtime.store.requests.list()) == 1 and len(standin.messages("C0OPS")) == 1
 
 
 def test_expired_approval_is_refused_and_the_card_says_so(start_bot, sandbox):
@@ -115,7 +115,7 @@ def test_usage_and_unknown_user_get_an_ephemeral_answer(start_bot, standin):
     assert "/smtp-enable" in malformed.text
     bot.sender.command("/smtp-enable", "ghost@contoso.com", user_id=REQUESTER)
     wait_until(lambda: any("No user 'ghost@contoso.com'" in t for t in bot.ephemeral_texts()), what="not found")
-    assert bot.runtime.store.list_requests() == [] and standin.messages("C0OPS") == []
+    assert bot.runtime.store.requests.list() == [] and standin.messages("C0OPS") == []
 
 
 def test_missing_permission_shows_on_the_card_and_retry_goes_through_the_gate(start_bot, sandbox):
@@ -172,6 +172,6 @@ def test_probe_command_runs_a_configured_target_and_explains_failures(start_bot,
     bot.sender.command("/smtp-probe", "printer@contoso.com", user_id=OTHER)
     wait_until(lambda: any("smtp_auth_disabled_mailbox" in json.dumps(r.payload) for r in bot.standin.responses()),
                what="failure explained")
-    history = bot.runtime.store.probe_history("printer")
+    history = bot.runtime.store.probes.history("printer")
     assert [h.ok for h in history] == [True, False] and history[-1].cause == "smtp_auth_disabled_mailbox"
     assert "Printer-Sandbox-1" not in json.dumps([r.payload for r in bot.standin.responses()])

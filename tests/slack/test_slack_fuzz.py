@@ -41,7 +41,7 @@ def fuzz_bot(start_bot):
 
 
 def untouched(bot) -> bool:
-    steps = [s for r in bot.runtime.store.list_requests() for s in bot.runtime.store.get_steps(r.id)]
+    steps = [s for r in bot.runtime.store.requests.list() for s in bot.runtime.store.requests.get_steps(r.id)]
     return all(s.state == "pending" for s in steps)
 
 

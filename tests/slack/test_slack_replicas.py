@@ -99,8 +99,8 @@ def test_two_replicas_apply_a_step_once(replicas, sandbox, standin, pg_url):
     assert len(set_casmailbox(sandbox)) == 1
     assert len(standin.messages("C0OPS")) == 1
     store = Store(pg_url)
-    [request] = store.list_requests()
-    approvals = [r for r in store.audit_rows(request_id=request.id) if r.action == "step.approved"]
+    [request] = store.requests.list()
+    approvals = [r for r in store.requests.audit_rows(request_id=request.id) if r.action == "step.approved"]
     assert len(approvals) == 1
     store.close()
 
@@ -111,17 +111,17 @@ def test_a_replica_killed_between_claim_and_apply_is_settled_at_restart(replicas
     sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
     card = wait_until(lambda: standin.messages("C0OPS"), timeout=20, what="plan card")[-1]
     store = Store(pg_url)
-    [request] = store.list_requests()
-    [step] = store.get_steps(request.id)
+    [request] = store.requests.list()
+    [step] = store.requests.get_steps(request.id)
     # The read that starts the apply hangs; the process dies while the step is claimed.
     sandbox.state.faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=3.0)
     sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
-    wait_until(lambda: store.get_step(step.id).state == "applying", timeout=20, what="claimed")
+    wait_until(lambda: store.requests.get_step(step.id).state == "applying", timeout=20, what="claimed")
     a.kill()
-    assert store.get_step(step.id).state == "applying"
+    assert store.requests.get_step(step.id).state == "applying"
 
     replicas("b")  # a new process settles what the dead one left
-    settled = wait_until(lambda: store.get_step(step.id).state != "applying" and store.get_step(step.id),
+    settled = wait_until(lambda: store.requests.get_step(step.id).state != "applying" and store.requests.get_step(step.id),
                          timeout=20, what="settled")
     assert settled.state == "failed" and "nothing changed" in settled.error
     assert set_casmailbox(sandbox) == []
@@ -154,20 +154,20 @@ def test_two_schedulers_probe_once_per_interval_and_take_over(sandbox, standin, 
     replicas = [Replica(env, tmp_path / "a.log"), Replica(env, tmp_path / "b.log")]
     store = Store(pg_url)
     try:
-        wait_until(lambda: len(store.probe_history("printer")) >= 4, timeout=30, what="four probes")
-        times = [r.at for r in store.probe_history("printer")]
+        wait_until(lambda: len(store.probes.history("printer")) >= 4, timeout=30, what="four probes")
+        times = [r.at for r in store.probes.history("printer")]
         gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
         assert min(gaps) >= 1.5, gaps  # never two probes in one interval, though two schedulers run
 
-        holder = store.lease_holder("scheduler")
+        holder = store.leases.holder("scheduler")
         leader_pid = int(holder.split(":")[1])
         [leader] = [r for r in replicas if r.process.pid == parent_pid(leader_pid)]
         killed_at = time.monotonic()
         leader.kill()
-        wait_until(lambda: store.lease_holder("scheduler") not in (None, holder), timeout=10, what="takeover")
+        wait_until(lambda: store.leases.holder("scheduler") not in (None, holder), timeout=10, what="takeover")
         assert time.monotonic() - killed_at <= 2 * 1.0 + 1.0  # two lease periods, plus a renewal tick
-        before = len(store.probe_history("printer"))
-        wait_until(lambda: len(store.probe_history("printer")) > before, timeout=15, what="probes continue")
+        before = len(store.probes.history("printer"))
+        wait_until(lambda: len(store.probes.history("printer")) > before, timeout=15, what="probes continue")
     finally:
         for replica in replicas:
             replica.kill()

@@ -28,7 +28,7 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
 @pytest.fixture
 def request_id(store: Store) -> str:
     """A planned request with two pending steps."""
-    return store.create_request(
+    return store.requests.create(
         upn="scanner@contoso.com",
         tenant_id="contoso",
         requester="U_REQ",

@@ -28,7 +28,7 @@ def approve_in_process(url: str, step_id: int, actor: str, start: Any) -> bool:
     store.engine.connect().close()  # connect before the race, not during it
     start.wait()
     try:
-        return store.transition_step(step_id, "pending", "approved", actor, "step.approved", decided_by=actor)
+        return store.requests.transition_step(step_id, "pending", "approved", actor, "step.approved", decided_by=actor)
     finally:
         store.close()
 

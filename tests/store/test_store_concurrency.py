@@ -31,36 +31,36 @@ def race(count: int, attempt: Callable[[int], T]) -> list[T]:
 
 
 def test_fifty_threads_one_approval(store: Store, request_id: str) -> None:
-    step_id = store.get_steps(request_id)[0].id
+    step_id = store.requests.get_steps(request_id)[0].id
     results = race(
         50,
-        lambda i: store.transition_step(
+        lambda i: store.requests.transition_step(
             step_id, "pending", "approved", f"U{i}", "step.approved", decided_by=f"U{i}"
         ),
     )
     assert results.count(True) == 1
     winner = f"U{results.index(True)}"
-    assert store.get_step(step_id).decided_by == winner  # type: ignore[union-attr]
-    approvals = [e for e in store.audit_rows(request_id=request_id) if e.action == "step.approved"]
+    assert store.requests.get_step(step_id).decided_by == winner  # type: ignore[union-attr]
+    approvals = [e for e in store.requests.audit_rows(request_id=request_id) if e.action == "step.approved"]
     assert [(e.actor, e.step_id) for e in approvals] == [(winner, step_id)]
 
 
 def test_competing_decisions_one_wins(store: Store, request_id: str) -> None:
-    step_id = store.get_steps(request_id)[0].id
+    step_id = store.requests.get_steps(request_id)[0].id
     outcomes = ("approved", "denied", "expired")
     results = race(
         30,
-        lambda i: store.transition_step(
+        lambda i: store.requests.transition_step(
             step_id, "pending", outcomes[i % 3], f"U{i}", f"step.{outcomes[i % 3]}"
         ),
     )
     assert results.count(True) == 1
-    final = store.get_step(step_id)
+    final = store.requests.get_step(step_id)
     assert final is not None and final.state == outcomes[results.index(True) % 3] and final.version == 1
 
 
 def test_separate_processes_one_approval(store: Store, request_id: str, db_url: str) -> None:
-    step_id = store.get_steps(request_id)[0].id
+    step_id = store.requests.get_steps(request_id)[0].id
     contenders = 3
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager, ProcessPoolExecutor(contenders, mp_context=context) as pool:
@@ -71,7 +71,7 @@ def test_separate_processes_one_approval(store: Store, request_id: str, db_url: 
         start.wait(timeout=60)
         results = [f.result(timeout=60) for f in futures]
     assert results.count(True) == 1
-    assert [e.actor for e in store.audit_rows(request_id=request_id) if e.action == "step.approved"] == [
+    assert [e.actor for e in store.requests.audit_rows(request_id=request_id) if e.action == "step.approved"] == [
         f"U{results.index(True)}"
     ]
 
@@ -86,27 +86,27 @@ def test_separate_processes_migrate_once(db_url: str) -> None:
         assert [f.result(timeout=60) for f in futures] == ["ok"] * contenders
     store = Store(db_url)
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
     store.close()
 
 
 def test_racing_lease_acquirers_one_holder(store: Store) -> None:
-    results = race(20, lambda i: store.acquire_lease("scheduler", f"replica-{i}", timedelta(seconds=30)))
+    results = race(20, lambda i: store.leases.acquire("scheduler", f"replica-{i}", timedelta(seconds=30)))
     assert results.count(True) == 1
-    assert store.lease_holder("scheduler") == f"replica-{results.index(True)}"
+    assert store.leases.holder("scheduler") == f"replica-{results.index(True)}"
 
 
 def test_racing_enqueues_with_one_dedupe_key_share_an_id(store: Store) -> None:
-    ids = race(20, lambda i: store.enqueue("post", {"n": i}, dedupe_key="recovery:scanner:7"))
+    ids = race(20, lambda i: store.outbox.enqueue("post", {"n": i}, dedupe_key="recovery:scanner:7"))
     assert len(set(ids)) == 1
 
 
 def test_concurrent_claimers_get_each_item_once(store: Store) -> None:
-    queued = {store.enqueue("post", {"n": n}) for n in range(60)}
+    queued = {store.outbox.enqueue("post", {"n": n}) for n in range(60)}
 
     def drain(_: int) -> list[int]:
         mine: list[int] = []
-        while batch := store.claim_due(4, lease=timedelta(minutes=5)):
+        while batch := store.outbox.claim_due(4, lease=timedelta(minutes=5)):
             mine.extend(item.id for item in batch)
         return mine
 

@@ -32,18 +32,18 @@ def test_schema_comparison_sees_a_missing_revision(db_url: str) -> None:
 
 
 def test_migrate_is_idempotent_and_keeps_rows(store: Store, db_url: str, clock: FakeClock) -> None:
-    request_id = store.create_request("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
-    store.record_probe("scanner", "scanner@contoso.com", ok=False, cause="auth_disabled", code=535)
-    store.enqueue("post", {"text": "hi"}, dedupe_key="k1")
+    request_id = store.requests.create("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
+    store.probes.record("scanner", "scanner@contoso.com", ok=False, cause="auth_disabled", code=535)
+    store.outbox.enqueue("post", {"text": "hi"}, dedupe_key="k1")
 
     again = Store(db_url, clock=clock)
     again.migrate()
     again.migrate()
     assert schema.current_revision(again.engine) == schema.head_revision()
-    assert again.get_request(request_id) is not None
-    assert [s.handler_key for s in again.get_steps(request_id)] == [s["handler_key"] for s in STEPS]
-    assert len(again.probe_history("scanner")) == 1
-    assert [r.action for r in again.audit_rows()] == ["request.created"]
+    assert again.requests.get(request_id) is not None
+    assert [s.handler_key for s in again.requests.get_steps(request_id)] == [s["handler_key"] for s in STEPS]
+    assert len(again.probes.history("scanner")) == 1
+    assert [r.action for r in again.requests.audit_rows()] == ["request.created"]
     again.close()
 
 
@@ -85,24 +85,67 @@ def test_upgrade_from_initial_revision_keeps_and_backfills_data(db_url: str, clo
 
     store.migrate()
 
-    old = store.get_request("CR-OLD222")
+    old = store.requests.get("CR-OLD222")
     assert old is not None and old.state == "closed" and old.closed_at == closed and old.created_at == created
-    still_open = store.get_request("CR-OPEN33")
+    still_open = store.requests.get("CR-OPEN33")
     assert still_open is not None and still_open.closed_at is None
-    assert [s.state for s in store.get_steps("CR-OLD222")] == ["verified"]
-    assert len(store.audit_rows()) == 4
+    assert [s.state for s in store.requests.get_steps("CR-OLD222")] == ["verified"]
+    assert len(store.requests.audit_rows()) == 4
     assert "ix_audit_log_request_id" in {ix["name"] for ix in inspect(store.engine).get_indexes("audit_log")}
     store.close()
 
 
+def test_upgrade_to_0003_backfills_who_asked_for_an_undo_from_the_audit_log(db_url: str, clock: FakeClock) -> None:
+    store = Store(db_url, clock=clock)
+    store.migrate("0002")
+    created = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    asked = created + timedelta(minutes=9)
+    # Rows written by the 0002 code (no undo columns yet): two undo requests of step 1, none of step 2.
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO change_requests (id, upn, tenant_id, requester, channel, state, created_at, "
+                "expires_at, diagnosis, options) VALUES ('CR-UNDO22', 'old@contoso.com', 't', 'U1', 'C1', "
+                "'planned', :created, :expires, '{}', '{}')"
+            ),
+            {"created": _sql_time(store, created), "expires": _sql_time(store, created + TTL)},
+        )
+        for position, state in enumerate(("revert_pending", "verified")):
+            conn.execute(
+                text(
+                    "INSERT INTO steps (id, request_id, position, handler_key, title, state, updated_at) "
+                    "VALUES (:id, 'CR-UNDO22', :position, 'mailbox_smtp_auth', 'Mailbox SMTP AUTH', :state, :at)"
+                ),
+                {"id": position + 1, "position": position, "state": state, "at": _sql_time(store, created)},
+            )
+        for at, actor, action in ((created, "U_OLD", "undo.requested"), (asked, "U_NEW", "undo.requested"),
+                                  (asked + timedelta(minutes=1), "U_X", "undo.refused")):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, request_id, step_id) "
+                    "VALUES (:at, :actor, :action, 'CR-UNDO22', 1)"
+                ),
+                {"at": _sql_time(store, at), "actor": actor, "action": action},
+            )
+
+    store.migrate()
+
+    first, second = store.requests.get_steps("CR-UNDO22")
+    assert (first.undo_requested_by, first.undo_requested_at) == ("U_NEW", asked)
+    assert (second.undo_requested_by, second.undo_requested_at) == (None, None)
+    schema.downgrade(store.engine, "0002")
+    assert "undo_requested_by" not in {c["name"] for c in inspect(store.engine).get_columns("steps")}
+    store.close()
+
+
 def test_downgrade_and_upgrade_again_keep_rows(store: Store) -> None:
-    request_id = store.create_request("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
+    request_id = store.requests.create("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
     # On SQLite dropping a column copies change_requests, which steps reference: the batch path.
     schema.downgrade(store.engine, "0001")
     assert schema.current_revision(store.engine) == "0001"
     store.migrate()
-    assert store.get_request(request_id) is not None
-    assert len(store.get_steps(request_id)) == 2
+    assert store.requests.get(request_id) is not None
+    assert len(store.requests.get_steps(request_id)) == 2
 
 
 def test_downgrade_to_base_removes_everything_and_upgrade_rebuilds(store: Store) -> None:
@@ -110,7 +153,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_rebuilds(store: Store)
     assert set(inspect(store.engine).get_table_names()) == {"alembic_version"}
     store.migrate()
     assert _schema_diffs(store) == []
-    store.audit("U1", "after.rebuild")
+    store.requests.audit("U1", "after.rebuild")
     with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log"))
 
@@ -145,9 +188,9 @@ def test_cli_upgrades_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["upgrade", url]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "database at 0001, newest 0002",
-        "database at 0001, newest 0002",
-        "database at 0002, newest 0002",
+        "database at 0001, newest 0003",
+        "database at 0001, newest 0003",
+        "database at 0003, newest 0003",
     ]
 
 
@@ -156,9 +199,9 @@ def test_make_revision_finds_nothing_to_change(tmp_path: Path, monkeypatch: pyte
     shutil.copytree(schema.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(schema, "MIGRATIONS_DIR", scripts)
     path = schema.make_revision("nothing new")
-    assert path.name == "0003_nothing_new.py"
+    assert path.name == "0004_nothing_new.py"
     source = path.read_text()
-    assert "down_revision = '0002'" in source
+    assert "down_revision = '0003'" in source
     assert "op." not in source  # autogenerate found no differences
 
 

@@ -10,16 +10,16 @@ from bot.store import Store
 
 def test_latest_probes_are_the_newest_by_time_not_by_insertion(store: Store, clock: FakeClock) -> None:
     now = clock.now()
-    store.record_probe(
+    store.probes.record(
         "scanner", "scanner@contoso.com", ok=False, at=now, cause="auth_failed", latency_ms=900
     )
-    store.record_probe("scanner", "scanner@contoso.com", ok=True, at=now - timedelta(minutes=5))
-    store.record_probe("printer", "printer@contoso.com", ok=True, at=now - timedelta(hours=1))
-    store.record_probe(
+    store.probes.record("scanner", "scanner@contoso.com", ok=True, at=now - timedelta(minutes=5))
+    store.probes.record("printer", "printer@contoso.com", ok=True, at=now - timedelta(hours=1))
+    store.probes.record(
         "printer", "printer@contoso.com", ok=False, at=now - timedelta(hours=1), cause="timeout"
     )
 
-    latest = store.latest_probes()
+    latest = store.probes.latest()
     assert sorted(latest) == ["printer", "scanner"]
     assert (latest["scanner"].ok, latest["scanner"].cause, latest["scanner"].latency_ms) == (
         False,
@@ -32,20 +32,20 @@ def test_latest_probes_are_the_newest_by_time_not_by_insertion(store: Store, clo
 def test_probe_counts_include_a_probe_exactly_at_the_start(store: Store, clock: FakeClock) -> None:
     since = clock.now() - timedelta(hours=24)
     for at, ok in ((since - timedelta(seconds=1), True), (since, False), (since + timedelta(hours=1), True)):
-        store.record_probe("scanner", "scanner@contoso.com", ok=ok, at=at)
-    store.record_probe("printer", "printer@contoso.com", ok=True, at=since - timedelta(days=1))
+        store.probes.record("scanner", "scanner@contoso.com", ok=ok, at=at)
+    store.probes.record("printer", "printer@contoso.com", ok=True, at=since - timedelta(days=1))
 
-    assert store.probe_counts(since) == {"scanner": (1, 2)}
-    assert store.probe_counts(since - timedelta(days=2)) == {"scanner": (2, 3), "printer": (1, 1)}
+    assert store.probes.counts(since) == {"scanner": (1, 2)}
+    assert store.probes.counts(since - timedelta(days=2)) == {"scanner": (2, 3), "printer": (1, 1)}
 
 
 def test_probe_samples_are_light_rows_oldest_first(store: Store, clock: FakeClock) -> None:
     now = clock.now()
-    store.record_probe("scanner", "scanner@contoso.com", ok=True, at=now, latency_ms=300)
-    store.record_probe("printer", "printer@contoso.com", ok=False, at=now - timedelta(minutes=1))
-    store.record_probe("printer", "printer@contoso.com", ok=True, at=now - timedelta(days=2))
+    store.probes.record("scanner", "scanner@contoso.com", ok=True, at=now, latency_ms=300)
+    store.probes.record("printer", "printer@contoso.com", ok=False, at=now - timedelta(minutes=1))
+    store.probes.record("printer", "printer@contoso.com", ok=True, at=now - timedelta(days=2))
 
-    assert store.probe_samples(now - timedelta(days=1)) == [
+    assert store.probes.samples(now - timedelta(days=1)) == [
         ("printer", now - timedelta(minutes=1), False, None),
         ("scanner", now, True, 300),
     ]

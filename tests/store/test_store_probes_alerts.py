@@ -12,7 +12,7 @@ from bot.store import AlertState, Store
 def test_probe_history_and_purge(store: Store, clock: FakeClock) -> None:
     start = clock.now()
     for minute in range(5):
-        store.record_probe(
+        store.probes.record(
             "scanner",
             "scanner@contoso.com",
             ok=minute % 2 == 0,
@@ -27,25 +27,25 @@ def test_probe_history_and_purge(store: Store, clock: FakeClock) -> None:
             cert_days_left=61,
             auth_mode="basic",
         )
-        store.record_probe("printer", "printer@contoso.com", ok=True)
+        store.probes.record("printer", "printer@contoso.com", ok=True)
         clock.advance(60)
 
-    history = store.probe_history("scanner")
+    history = store.probes.history("scanner")
     assert [p.ok for p in history] == [True, False, True, False, True]
     assert history[1].enhanced_status == "5.7.139" and history[1].timings == {"connect": 80, "tls": 120}
-    assert [p.at for p in store.probe_history("scanner", since=start + timedelta(minutes=3))] == [
+    assert [p.at for p in store.probes.history("scanner", since=start + timedelta(minutes=3))] == [
         start + timedelta(minutes=3),
         start + timedelta(minutes=4),
     ]
 
     # now = start + 5 min: keep the last 2.5 minutes
-    assert store.purge_probes(older_than=timedelta(minutes=2, seconds=30)) == 6
-    assert len(store.probe_history("scanner")) == 2 and len(store.probe_history("printer")) == 2
-    assert store.purge_probes(older_than=timedelta(minutes=2, seconds=30)) == 0
+    assert store.probes.purge(older_than=timedelta(minutes=2, seconds=30)) == 6
+    assert len(store.probes.history("scanner")) == 2 and len(store.probes.history("printer")) == 2
+    assert store.probes.purge(older_than=timedelta(minutes=2, seconds=30)) == 0
 
 
 def test_alert_state_optimistic_versions(store: Store, clock: FakeClock) -> None:
-    assert store.get_alert("scanner") is None
+    assert store.alerts.get("scanner") is None
     failing = AlertState(
         target="scanner",
         status="failing",
@@ -56,21 +56,21 @@ def test_alert_state_optimistic_versions(store: Store, clock: FakeClock) -> None
         last_failure_at=clock.now(),
         history=[False, False, False],
     )
-    saved = store.save_alert(failing)
+    saved = store.alerts.save(failing)
     assert saved is not None and saved.version == 1 and saved.updated_at == clock.now()
-    assert store.save_alert(failing) is None  # someone created it first
-    assert store.get_alert("scanner") == saved
+    assert store.alerts.save(failing) is None  # someone created it first
+    assert store.alerts.get("scanner") == saved
 
     clock.advance(60)
-    posted = store.save_alert(replace(saved, alert_channel="C_ALERTS", alert_ts="1.2", incident_id="INC-1"))
+    posted = store.alerts.save(replace(saved, alert_channel="C_ALERTS", alert_ts="1.2", incident_id="INC-1"))
     assert posted is not None and posted.version == 2
-    assert store.save_alert(replace(saved, status="ok")) is None  # stale version loses
-    assert store.get_alert("scanner") == posted
+    assert store.alerts.save(replace(saved, status="ok")) is None  # stale version loses
+    assert store.alerts.get("scanner") == posted
 
-    snoozed = store.save_alert(
+    snoozed = store.alerts.save(
         replace(posted, status="snoozed", snoozed_until=clock.now() + timedelta(hours=1))
     )
-    assert snoozed is not None and store.get_alert("scanner") == snoozed
-    store.save_alert(AlertState(target="printer"))
-    assert [a.target for a in store.list_alerts()] == ["printer", "scanner"]
-    assert [a.target for a in store.list_alerts(statuses=["failing", "snoozed"])] == ["scanner"]
+    assert snoozed is not None and store.alerts.get("scanner") == snoozed
+    store.alerts.save(AlertState(target="printer"))
+    assert [a.target for a in store.alerts.list()] == ["printer", "scanner"]
+    assert [a.target for a in store.alerts.list(statuses=["failing", "snoozed"])] == ["scanner"]

@@ -10,6 +10,7 @@ import pytest
 from bot.errors import NotAllowed, UserNotFound
 from bot.store import Store
 from bot.workflow.gate import GatePolicy
+from bot.workflow.model import BOT_ACTOR, STEP_TRANSITIONS, OutcomeKind, StepState
 from bot.workflow.service import Workflow
 
 REQUESTER, APPROVER, OTHER, GROUP_MEMBER = "U0REQUEST", "U0APPROVE", "U0RANDOM", "U0INGROUP"
@@ -20,7 +21,16 @@ def store(db_url, clock):
     store = Store(db_url, clock=clock)
     store.migrate()
     yield store
+    assert_every_step_transition_is_in_the_table(store)
     store.close()
+
+
+def assert_every_step_transition_is_in_the_table(store):
+    """Whatever a test drove the workflow through, each audited step move is an entry of STEP_TRANSITIONS."""
+    for row in store.requests.audit_rows():
+        if row.step_id is not None and row.before and row.after and "state" in row.after:
+            move = (StepState(row.before["state"]), StepState(row.after["state"]))
+            assert row.action in STEP_TRANSITIONS.get(move, ()), (move, row.action)
 
 
 @pytest.fixture
@@ -62,7 +72,7 @@ def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
     assert flow.decide(step.id, OTHER, approve=True).kind == "refused"
     refused = flow.decide(step.id, REQUESTER, approve=True)
     assert refused.kind == "refused" and "someone else" in refused.message
-    assert store.get_step(step.id).state == "pending"
+    assert store.requests.get_step(step.id).state == "pending"
 
     outcome = flow.decide(step.id, APPROVER, approve=True)
     assert outcome.kind == "approved" and outcome.run
@@ -78,16 +88,16 @@ def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
     assert flow.run(step.id).state == "reverted"
     assert mailbox_value(sandbox, "copier@contoso.com") is None  # "inherit" restored, not "disabled"
 
-    actions = [(r.actor, r.action) for r in store.audit_rows(request_id=view.request.id)]
+    actions = [(r.actor, r.action) for r in store.requests.audit_rows(request_id=view.request.id)]
     assert actions == [
         (REQUESTER, "request.created"), (OTHER, "step.refused"), (REQUESTER, "step.refused"),
         (APPROVER, "step.approved"), ("smtp-auth-bot", "step.applying"), ("smtp-auth-bot", "step.applied"),
         ("smtp-auth-bot", "step.verified"), (REQUESTER, "undo.requested"), (REQUESTER, "undo.refused"),
         (APPROVER, "undo.approved"), ("smtp-auth-bot", "undo.applied"), ("smtp-auth-bot", "undo.verified"),
     ]
-    applied = next(r for r in store.audit_rows(request_id=view.request.id) if r.action == "step.applied")
+    applied = next(r for r in store.requests.audit_rows(request_id=view.request.id) if r.action == "step.applied")
     assert applied.before["before"] is None and applied.after["after"] is False
-    undo = next(r for r in store.audit_rows(request_id=view.request.id) if r.action == "undo.applied")
+    undo = next(r for r in store.requests.audit_rows(request_id=view.request.id) if r.action == "undo.applied")
     assert (undo.before, undo.after) == (False, None)
     assert flow.changed.count(view.request.id) >= 6
 
@@ -98,7 +108,7 @@ def test_group_member_approves_and_first_decision_wins(make_workflow, store):
     assert flow.decide(step.id, GROUP_MEMBER, approve=False).kind == "denied"
     late = flow.decide(step.id, APPROVER, approve=True)
     assert late.kind == "already" and f"<@{GROUP_MEMBER}>" in late.message and not late.run
-    assert store.get_step(step.id).state == "denied"
+    assert store.requests.get_step(step.id).state == "denied"
 
 
 def test_requester_may_withdraw_but_self_approval_needs_the_switch(make_workflow):
@@ -116,7 +126,7 @@ def test_expired_approval_is_refused(make_workflow, clock, store, sandbox):
     clock.advance(61 * 60)
     outcome = flow.decide(step.id, APPROVER, approve=True)
     assert outcome.kind == "expired" and "/smtp-enable scanner@contoso.com" in outcome.message
-    assert store.get_step(step.id).state == "expired" and not set_casmailbox_calls(sandbox)
+    assert store.requests.get_step(step.id).state == "expired" and not set_casmailbox_calls(sandbox)
 
 
 def test_requesters_list_is_enforced(make_workflow):
@@ -129,12 +139,12 @@ def test_requesters_list_is_enforced(make_workflow):
 def test_unknown_user_raises_and_stores_nothing(make_workflow, store):
     with pytest.raises(UserNotFound):
         make_workflow().open_request("ghost@contoso.com", REQUESTER, "C0OPS")
-    assert store.list_requests() == []
+    assert store.requests.list() == []
 
 
 def test_nothing_to_change_closes_the_request(make_workflow):
     view = make_workflow().open_request("printer@contoso.com", REQUESTER, "C0OPS")
-    assert view.steps == [] and view.request.state == "closed" and view.plan["healthy"]
+    assert view.steps == () and view.request.state == "closed" and view.plan["healthy"]
 
 
 def test_fifty_concurrent_approvals_apply_once(make_workflow, sandbox, store):
@@ -159,8 +169,8 @@ def test_fifty_concurrent_approvals_apply_once(make_workflow, sandbox, store):
         t.join()
     assert outcomes.count("approved") == 1 and outcomes.count("already") == 49
     assert len(set_casmailbox_calls(sandbox)) == 1
-    assert store.get_step(step.id).state == "verified"
-    approvals = [r for r in store.audit_rows(request_id=step.request_id) if r.action == "step.approved"]
+    assert store.requests.get_step(step.id).state == "verified"
+    approvals = [r for r in store.requests.audit_rows(request_id=step.request_id) if r.action == "step.approved"]
     assert len(approvals) == 1
 
 
@@ -176,7 +186,7 @@ def test_failure_names_the_permission_and_retry_goes_through_the_gate(make_workf
 
     assert flow.retry(step.id, OTHER).kind == "refused"
     assert flow.retry(step.id, REQUESTER).kind == "retry"
-    assert store.get_step(step.id).state == "pending"
+    assert store.requests.get_step(step.id).state == "pending"
     sandbox.state.grant(client_id, "Policy.ReadWrite.SecurityDefaults")
     fresh = make_workflow("fabrikam")  # a new token carries the granted permission
     assert fresh.decide(step.id, REQUESTER, approve=True).kind == "refused"
@@ -193,16 +203,16 @@ def test_crash_between_claim_and_apply_is_settled_at_restart(make_workflow, sand
     for step in (scanner, erp, copier):
         flow.decide(step.id, APPROVER, approve=True)
     # scanner: claimed, then the process died before calling Microsoft.
-    assert store.transition_step(scanner.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    assert store.requests.transition_step(scanner.id, "approved", "applying", "smtp-auth-bot", "step.applying")
     # erp: claimed, the change reached Microsoft, then the process died before recording it.
-    assert store.transition_step(erp.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    assert store.requests.transition_step(erp.id, "approved", "applying", "smtp-auth-bot", "step.applying")
     sandbox.state.tenant("contoso").user("erp@contoso.com").per_user_mfa_state = "disabled"
     # copier: approved, never claimed.
 
     restarted = make_workflow()
     to_run = restarted.recover()
-    assert store.get_step(scanner.id).state == "failed" and "nothing changed" in store.get_step(scanner.id).error
-    assert store.get_step(erp.id).state == "verified"
+    assert store.requests.get_step(scanner.id).state == "failed" and "nothing changed" in store.requests.get_step(scanner.id).error
+    assert store.requests.get_step(erp.id).state == "verified"
     assert to_run == [copier.id]
     assert restarted.run(copier.id).state == "verified"
     assert not set_casmailbox_calls(sandbox)[:-1]  # only copier's one apply reached Exchange
@@ -217,17 +227,65 @@ def test_undo_request_expires(make_workflow, clock, store):
     flow.request_undo(step.id, REQUESTER)
     clock.advance(2 * 3600)
     assert flow.decide(step.id, APPROVER, approve=True).kind == "expired"
-    assert store.get_step(step.id).state == "verified"
+    assert store.requests.get_step(step.id).state == "verified"
 
 
 def test_recovery_survives_microsoft_being_down_and_settles_later(make_workflow, sandbox, store):
     flow = make_workflow()
     [step] = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS").steps
     flow.decide(step.id, APPROVER, approve=True)
-    assert store.transition_step(step.id, "approved", "applying", "smtp-auth-bot", "step.applying")
+    assert store.requests.transition_step(step.id, "approved", "applying", "smtp-auth-bot", "step.applying")
     outage = sandbox.state.faults.add("status", service="exchange", status=500, times=None)
     assert make_workflow().recover() == []  # no crash at start-up; the step waits
-    assert store.get_step(step.id).state == "applying"
+    assert store.requests.get_step(step.id).state == "applying"
     sandbox.state.faults.remove(outage.id)
     make_workflow().recover()
-    assert store.get_step(step.id).state == "failed"
+    assert store.requests.get_step(step.id).state == "failed"
+
+
+def test_a_full_run_moves_only_along_the_table_and_undo_records_who_asked(make_workflow, store, clock):
+    flow = make_workflow()
+    [step] = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS").steps
+    flow.decide(step.id, APPROVER, approve=True)
+    flow.run(step.id)
+    clock.advance(60)
+    flow.request_undo(step.id, REQUESTER)
+    asked = store.requests.get_step(step.id)
+    assert (asked.undo_requested_by, asked.undo_requested_at) == (REQUESTER, clock.now())
+    assert flow.decide(step.id, REQUESTER, approve=True).kind == OutcomeKind.REFUSED
+    flow.decide(step.id, APPROVER, approve=True)
+    flow.run(step.id)
+    moves = [(r.before["state"], r.after["state"], r.action) for r in store.requests.audit_rows()
+             if r.step_id == step.id and r.after and "state" in r.after]
+    assert moves == [
+        ("pending", "approved", "step.approved"), ("approved", "applying", "step.applying"),
+        ("applying", "applied", "step.applied"), ("applied", "verified", "step.verified"),
+        ("verified", "revert_pending", "undo.requested"), ("revert_pending", "reverting", "undo.approved"),
+        ("reverting", "reverted", "undo.verified"),
+    ]
+    assert all((StepState(a), StepState(b)) in STEP_TRANSITIONS for a, b, _ in moves)
+
+
+def test_queries_show_each_viewer_what_waits_for_them(make_workflow):
+    flow = make_workflow()
+    mine = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS")
+    healthy = flow.open_request("printer@contoso.com", OTHER, "C0OPS")
+    assert [v.request.id for v in flow.pending_for(APPROVER)] == [mine.request.id]
+    assert [v.request.id for v in flow.pending_for(REQUESTER)] == [mine.request.id]
+    assert flow.pending_for(OTHER) == []
+    assert [v.request.id for v in flow.requests_for("copier@contoso.com")] == [mine.request.id]
+    assert flow.requests_for("printer@contoso.com") == []  # nothing to change: closed at once
+    assert [v.request.id for v in flow.requests_for("printer@contoso.com", open_only=False)] == [healthy.request.id]
+    assert {v.request.id for v in flow.recent()} == {mine.request.id, healthy.request.id}
+    assert flow.is_approver(GROUP_MEMBER) and not flow.is_approver(OTHER)
+    assert flow.find("CR-NOSUCH") is None
+
+
+def test_approve_all_decides_and_runs_every_pending_step(make_workflow, store):
+    flow = make_workflow()
+    view = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS")
+    assert [o.kind for o in flow.approve_all(view.request.id, REQUESTER)] == [OutcomeKind.REFUSED]
+    assert [o.kind for o in flow.approve_all(view.request.id, APPROVER)] == [OutcomeKind.APPROVED]
+    assert [s.state for s in flow.view(view.request.id).steps] == [StepState.VERIFIED]
+    assert flow.approve_all(view.request.id, APPROVER) == []
+    assert store.requests.audit_rows()[-1].actor == BOT_ACTOR

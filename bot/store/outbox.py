@@ -1,0 +1,114 @@
+"""The Slack outbox: messages stored first, claimed by one deliverer at a time, retried until settled."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from bot.store.database import Database, changed
+from bot.store.models import OUTBOX_STATES, OutboxRow
+from bot.store.records import OutboxItem, snapshot
+
+_UNDELIVERED = ("pending", "delivering")
+
+
+class OutboxStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def enqueue(self, kind: str, payload: dict[str, Any], dedupe_key: str | None = None) -> int:
+        """Queue a Slack call for delivery; with a `dedupe_key` already queued, returns that item's id."""
+        now = self._db.clock.now()
+        insert = self._db.insert(OutboxRow).values(
+            kind=kind,
+            payload=payload,
+            dedupe_key=dedupe_key,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        with self._db.write() as session:
+            item_id = session.execute(
+                insert.on_conflict_do_nothing(index_elements=[OutboxRow.dedupe_key]).returning(OutboxRow.id)
+            ).scalar()
+            if item_id is None:
+                item_id = session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == dedupe_key))
+            assert item_id is not None
+            return item_id
+
+    def claim_due(self, limit: int, lease: timedelta) -> list[OutboxItem]:
+        """Claim up to `limit` due items for delivery, oldest first.
+
+        A claimed item is `delivering` until now + `lease`; if its deliverer neither marks it nor retries it by
+        then (it crashed), the item is due again. Concurrent claimers never get the same item
+        (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer at a time).
+        """
+        now = self._db.clock.now()
+        is_due = (OutboxRow.state.in_(_UNDELIVERED), OutboxRow.next_attempt_at <= now)
+        due = (
+            select(OutboxRow.id)
+            .where(*is_due)
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._db.write() as session:
+            ids = session.scalars(due).all()
+            if not ids:
+                return []
+            claimed = session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids), *is_due)  # still due: the UPDATE decides, the lock only spreads work
+                .values(state="delivering", attempts=OutboxRow.attempts + 1, next_attempt_at=now + lease)
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False)
+            )
+            return sorted((snapshot(OutboxItem, row) for row in claimed), key=lambda item: item.id)
+
+    def mark_delivered(self, item_id: int, result: dict[str, Any] | None = None) -> bool:
+        """Record a delivery and what Slack answered (e.g. the message `ts`)."""
+        return self._settle(
+            item_id, ("delivering",), state="delivered", delivered_at=self._db.clock.now(), result=result
+        )
+
+    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> bool:
+        """Put a failed delivery back in the queue, due at `next_attempt_at`."""
+        return self._settle(
+            item_id, ("delivering",), state="pending", last_error=error, next_attempt_at=next_attempt_at
+        )
+
+    def mark_dead(self, item_id: int, error: str) -> bool:
+        """Give up on an item; it stays in the table for inspection."""
+        return self._settle(item_id, _UNDELIVERED, state="dead", last_error=error)
+
+    def _settle(self, item_id: int, allowed: tuple[str, ...], **values: Any) -> bool:
+        if values["state"] not in OUTBOX_STATES:
+            raise ValueError(f"unknown outbox state {values['state']!r}")
+        with self._db.write() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == item_id, OutboxRow.state.in_(allowed))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return changed(result) == 1
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        with self._db.read() as session:
+            row = session.get(OutboxRow, item_id)
+            return snapshot(OutboxItem, row) if row else None
+
+    def backlog(self) -> int:
+        """Items not delivered yet (pending or being delivered), due now or later."""
+        query = select(func.count()).select_from(OutboxRow).where(OutboxRow.state.in_(_UNDELIVERED))
+        with self._db.read() as session:
+            return session.scalar(query) or 0
+
+    def by_key(self, dedupe_key: str) -> OutboxItem | None:
+        """The item queued under `dedupe_key` (e.g. to find the ts Slack gave an alert that was posted)."""
+        with self._db.read() as session:
+            row = session.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == dedupe_key)).one_or_none()
+            return snapshot(OutboxItem, row) if row else None

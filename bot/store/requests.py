@@ -1,0 +1,271 @@
+"""Change requests, their steps and the audit log: every transition is one conditional UPDATE plus its audit row."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.store.database import Database, changed, jsonable
+from bot.store.models import AuditRow, RequestRow, StepRow
+from bot.store.records import AuditEntry, snapshot
+from bot.workflow.model import (
+    BOT_ACTOR,
+    ChangeRequest,
+    RequestState,
+    RequestStep,
+    StepState,
+    check_request_transition,
+    check_step_transition,
+)
+
+# Unambiguous when read aloud or retyped: no 0/O, 1/I/L, U.
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_LENGTH = 6
+_ID_ATTEMPTS = 5
+
+# Columns a step transition may set besides `state`; `attempts`, `version` and `updated_at` are the store's.
+STEP_FIELDS = frozenset({
+    "before", "after", "proposed", "decided_by", "decided_at", "applied_at", "error",
+    "undo_requested_by", "undo_requested_at",
+})
+
+
+E = TypeVar("E", RequestState, StepState)
+
+
+def new_request_id() -> str:
+    """A short id a human can read in Slack and type back, e.g. `CR-7F3K2Q`."""
+    return "CR-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+
+
+class RequestStore:
+    """The change-request aggregate. Transitions outside the workflow's table raise IllegalTransition."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def create(self, upn: str, tenant_id: str, requester: str, channel: str, ttl: timedelta,
+               steps: list[dict[str, Any]], diagnosis: dict[str, Any], options: dict[str, Any] | None = None) -> str:
+        """Store a planned request and its `pending` steps (dicts of handler_key, title, proposed); audited.
+
+        Returns the new request id. Steps expire with the request after `ttl`.
+        """
+        for attempt in range(1, _ID_ATTEMPTS + 1):
+            request_id = new_request_id()
+            try:
+                self._create(request_id, upn, tenant_id, requester, channel, ttl, steps, diagnosis, options or {})
+                return request_id
+            except IntegrityError:
+                if attempt == _ID_ATTEMPTS or self.get(request_id) is None:
+                    raise  # not an id collision (those are 1 in ~7e8)
+        raise AssertionError("unreachable")
+
+    def _create(self, request_id: str, upn: str, tenant_id: str, requester: str, channel: str, ttl: timedelta,
+                steps: list[dict[str, Any]], diagnosis: dict[str, Any], options: dict[str, Any]) -> None:
+        now = self._db.clock.now()
+        planned = [{"handler_key": s["handler_key"], "title": s["title"], "proposed": s.get("proposed")}
+                   for s in steps]
+        with self._db.write() as session:
+            session.add(RequestRow(id=request_id, upn=upn, tenant_id=tenant_id, requester=requester,
+                                   channel=channel, state=RequestState.PLANNED, created_at=now,
+                                   expires_at=now + ttl, diagnosis=diagnosis, options=options))
+            session.flush()
+            session.add_all(StepRow(request_id=request_id, position=position, state=StepState.PENDING,
+                                    updated_at=now, **step) for position, step in enumerate(planned))
+            session.add(AuditRow(
+                at=now, actor=requester, action="request.created", request_id=request_id, target=upn,
+                after=jsonable({"state": RequestState.PLANNED, "expires_at": now + ttl, "steps": planned}),
+                detail={"tenant_id": tenant_id, "channel": channel, "options": options},
+            ))
+
+    def get(self, request_id: str) -> ChangeRequest | None:
+        with self._db.read() as session:
+            row = session.get(RequestRow, request_id)
+            return _request(row) if row else None
+
+    def list(self, *, state: RequestState | None = None, upn: str | None = None,
+             limit: int = 50) -> list[ChangeRequest]:
+        """Newest first."""
+        query = select(RequestRow).order_by(RequestRow.created_at.desc(), RequestRow.id).limit(limit)
+        if state is not None:
+            query = query.where(RequestRow.state == _known(RequestState, state))
+        if upn is not None:
+            query = query.where(RequestRow.upn == upn)
+        with self._db.read() as session:
+            return [_request(row) for row in session.scalars(query)]
+
+    def set_message(self, request_id: str, channel: str, ts: str) -> bool:
+        """Remember where the plan card was posted, for `chat.update`."""
+        with self._db.write() as session:
+            result = session.execute(
+                update(RequestRow).where(RequestRow.id == request_id).values(channel=channel, message_ts=ts)
+            )
+            return changed(result) == 1
+
+    def transition(self, request_id: str, expected: RequestState, new: RequestState, actor: str,
+                   action: str) -> bool:
+        """Move a request from `expected` to `new` if it is still there; audited. True if this call won."""
+        expected, new = _known(RequestState, expected), _known(RequestState, new)
+        check_request_transition(expected, new, action)
+        now = self._db.clock.now()
+        values: dict[str, Any] = {"state": new}
+        if new == RequestState.CLOSED:
+            values["closed_at"] = now
+        with self._db.write() as session:
+            upn = session.scalar(select(RequestRow.upn).where(RequestRow.id == request_id).with_for_update())
+            won = session.execute(
+                update(RequestRow)
+                .where(RequestRow.id == request_id, RequestRow.state == expected)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if upn is None or changed(won) != 1:
+                return False
+            session.add(AuditRow(at=now, actor=actor, action=action, request_id=request_id, target=upn,
+                                 before={"state": expected}, after=jsonable(values)))
+            return True
+
+    def get_steps(self, request_id: str) -> list[RequestStep]:
+        """In plan order."""
+        query = select(StepRow).where(StepRow.request_id == request_id).order_by(StepRow.position)
+        with self._db.read() as session:
+            return [_step(row) for row in session.scalars(query)]
+
+    def get_step(self, step_id: int) -> RequestStep | None:
+        with self._db.read() as session:
+            row = session.get(StepRow, step_id)
+            return _step(row) if row else None
+
+    def steps_in_state(self, state: StepState) -> list[RequestStep]:
+        """Every step in `state`, oldest change first (start-up settles steps left in `applying`)."""
+        query = (
+            select(StepRow)
+            .where(StepRow.state == _known(StepState, state))
+            .order_by(StepRow.updated_at, StepRow.id)
+        )
+        with self._db.read() as session:
+            return [_step(row) for row in session.scalars(query)]
+
+    def transition_step(self, step_id: int, expected: StepState | tuple[StepState, ...], new: StepState,
+                        actor: str, action: str, **fields: Any) -> bool:
+        """The exactly-once primitive: move a step from one of `expected` to `new`, setting `fields`.
+
+        Refuses (IllegalTransition, before touching the database) a move the workflow's table does not list.
+        One conditional UPDATE (`WHERE id = :id AND state IN :expected`) and, only if it changed the row, an
+        audit row with the before and after values, in one transaction. Returns True for the one caller that
+        won, across threads and processes. Besides the given `fields` (see STEP_FIELDS) the store bumps
+        `version` and `updated_at`, counts `attempts` on entering `applying`, stamps `decided_at` when
+        `decided_by` is given, `undo_requested_at` with `undo_requested_by` and `applied_at` on entering
+        `applied`, unless they are passed explicitly.
+        """
+        wanted = (expected,) if isinstance(expected, str) else tuple(expected)
+        allowed = tuple(_known(StepState, state) for state in wanted)
+        new = _known(StepState, new)
+        if unknown := set(fields) - STEP_FIELDS:
+            raise TypeError(f"transition_step cannot set {sorted(unknown)}; allowed: {sorted(STEP_FIELDS)}")
+        for state in allowed:
+            check_step_transition(state, new, action)
+        with self._db.write() as session:
+            return self._transition(session, step_id, allowed, new, actor, action, fields)
+
+    def _transition(self, session: Session, step_id: int, allowed: tuple[StepState, ...], new: StepState,
+                    actor: str, action: str, fields: dict[str, Any]) -> bool:
+        now = self._db.clock.now()
+        # The row lock (PostgreSQL; SQLite holds the database write lock) makes the audit's `before` exact.
+        found = session.execute(
+            select(StepRow, RequestRow.upn)
+            .join(RequestRow, RequestRow.id == StepRow.request_id)
+            .where(StepRow.id == step_id)
+            .with_for_update(of=StepRow)
+        ).one_or_none()
+        if found is None or found.StepRow.state not in allowed:
+            return False
+        step: StepRow = found.StepRow
+        values = _stamped(fields, new, now)
+        before = {"state": step.state, **{name: getattr(step, name) for name in values}}
+        after = {"state": new, **values}
+        applying = new == StepState.APPLYING
+        if applying:
+            before["attempts"], after["attempts"] = step.attempts, step.attempts + 1
+        won = session.execute(
+            update(StepRow)
+            .where(StepRow.id == step_id, StepRow.state.in_(allowed))
+            .values(state=new, version=StepRow.version + 1, updated_at=now,
+                    attempts=StepRow.attempts + (1 if applying else 0), **values)
+            .execution_options(synchronize_session=False)
+        )
+        if changed(won) != 1:
+            return False
+        session.add(AuditRow(at=now, actor=actor, action=action, request_id=step.request_id, step_id=step_id,
+                             target=found.upn, before=jsonable(before), after=jsonable(after),
+                             detail={"handler_key": step.handler_key}))
+        return True
+
+    def expire_due(self) -> list[int]:
+        """Expire the `pending` steps of requests past `expires_at` (actor BOT_ACTOR); returns their ids."""
+        now = self._db.clock.now()
+        query = (
+            select(StepRow.id)
+            .join(RequestRow, RequestRow.id == StepRow.request_id)
+            .where(StepRow.state == StepState.PENDING, RequestRow.expires_at <= now)
+            .order_by(StepRow.id)
+        )
+        check_step_transition(StepState.PENDING, StepState.EXPIRED, "step.expired")
+        with self._db.write() as session:
+            due = session.scalars(query).all()
+            return [step_id for step_id in due if self._transition(
+                session, step_id, (StepState.PENDING,), StepState.EXPIRED, BOT_ACTOR, "step.expired", {})]
+
+    def audit(self, actor: str, action: str, *, request_id: str | None = None, step_id: int | None = None,
+              target: str | None = None, before: Any = None, after: Any = None, detail: Any = None) -> int:
+        """Append one audit row; returns its id."""
+        row = AuditRow(at=self._db.clock.now(), actor=actor, action=action, request_id=request_id,
+                       step_id=step_id, target=target, before=jsonable(before), after=jsonable(after),
+                       detail=jsonable(detail))
+        with self._db.write() as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def audit_rows(self, since: datetime | None = None, request_id: str | None = None) -> list[AuditEntry]:
+        """Audit rows in the order they were written, optionally from `since` on and for one request."""
+        query = select(AuditRow).order_by(AuditRow.id)
+        if since is not None:
+            query = query.where(AuditRow.at >= since)
+        if request_id is not None:
+            query = query.where(AuditRow.request_id == request_id)
+        with self._db.read() as session:
+            return [snapshot(AuditEntry, row) for row in session.scalars(query)]
+
+
+def _stamped(fields: dict[str, Any], new: StepState, now: datetime) -> dict[str, Any]:
+    """`fields` plus the times the store stamps: decided_at, undo_requested_at, applied_at."""
+    values = dict(fields)
+    if "decided_by" in values:
+        values.setdefault("decided_at", now)
+    if "undo_requested_by" in values:
+        values.setdefault("undo_requested_at", now)
+    if new == StepState.APPLIED:
+        values.setdefault("applied_at", now)
+    return values
+
+
+def _known(states: type[E], state: str) -> E:
+    try:
+        return states(state)
+    except ValueError:
+        expected = ", ".join(states)
+        raise ValueError(f"unknown state {state!r}; expected one of {expected}") from None
+
+
+def _request(row: RequestRow) -> ChangeRequest:
+    return snapshot(ChangeRequest, row, state=RequestState(row.state))
+
+
+def _step(row: StepRow) -> RequestStep:
+    return snapshot(RequestStep, row, state=StepState(row.state))

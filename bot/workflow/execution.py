@@ -1,0 +1,156 @@
+"""Running steps: claim an approved step once, apply, verify, undo, and settle what a crash left behind."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from bot.errors import BotError
+from bot.m365.tenant import M365
+from bot.store import Store
+from bot.workflow.model import BOT_ACTOR, ChangeRequest, RequestStep, StepState
+from handlers import REMEDIATIONS, Change
+
+log = logging.getLogger(__name__)
+S = StepState
+
+
+class Execution:
+    """Write side after the gate (a mixin of `Workflow`, which sets these attributes)."""
+
+    store: Store
+    _m365: Callable[[], M365]
+    on_change: Callable[[str], None]
+    on_event: Callable[[str], None]
+    pool: ThreadPoolExecutor
+    _running: list[Future[RequestStep | None]]
+
+    def submit(self, step_id: int) -> Future[RequestStep | None]:
+        """Run an approved step (or an approved undo) on the workflow's bounded pool."""
+        future = self.pool.submit(self.run, step_id)
+        self._running = [f for f in self._running if not f.done()] + [future]
+        return future
+
+    def idle(self) -> bool:
+        return all(f.done() for f in self._running)
+
+    def run(self, step_id: int) -> RequestStep | None:
+        step = self.store.requests.get_step(step_id)
+        if step is not None and step.state == S.REVERTING:
+            return self._run_undo(step)
+        return self.execute(step_id)
+
+    def execute(self, step_id: int) -> RequestStep | None:
+        """Claim an approved step and apply, then verify it. Returns None when someone else claimed it."""
+        steps = self.store.requests
+        if not steps.transition_step(step_id, S.APPROVED, S.APPLYING, BOT_ACTOR, "step.applying"):
+            return None
+        step = steps.get_step(step_id)
+        request = steps.get(step.request_id) if step else None
+        if step is None or request is None:
+            return None
+        self._changed(request.id)
+        handler = REMEDIATIONS[step.handler_key]
+        try:
+            m365 = self._m365()
+            change = handler.apply(m365, request.upn)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the step
+            return self._fail(step, request, S.APPLYING, exc, "step.failed")
+        before = step.before if step.applied_at is not None else change.before  # a retry keeps the original
+        steps.transition_step(step_id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied", before=before,
+                              after=change.after)
+        try:
+            verified = handler.verify(m365, Change(change.key, change.target, before, change.after))
+        except Exception as exc:  # noqa: BLE001
+            return self._fail(step, request, S.APPLIED, exc, "step.verify_failed")
+        if verified:
+            steps.transition_step(step_id, S.APPLIED, S.VERIFIED, BOT_ACTOR, "step.verified")
+        else:
+            steps.transition_step(step_id, S.APPLIED, S.FAILED, BOT_ACTOR, "step.verify_failed",
+                                  error="The change was sent but reading it back shows the old value; "
+                                  "Microsoft can take a few minutes to apply it. Retry to check again.")
+            self.on_event("failed_change")
+        self._changed(request.id)
+        return steps.get_step(step_id)
+
+    def _run_undo(self, step: RequestStep) -> RequestStep | None:
+        request = self.store.requests.get(step.request_id)
+        if request is None:
+            return None
+        handler = REMEDIATIONS[step.handler_key]
+        try:
+            m365 = self._m365()
+            undo = handler.revert(m365, Change(step.handler_key, request.upn, step.before, step.after))
+            verified = handler.verify(m365, undo)
+        except Exception as exc:  # noqa: BLE001
+            return self._fail(step, request, S.REVERTING, exc, "undo.failed", back_to=S.VERIFIED)
+        if not verified:
+            self.store.requests.transition_step(
+                step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.failed",
+                error="Undo was sent but the old value did not come back; try Undo again.")
+        else:
+            self.store.requests.audit(BOT_ACTOR, "undo.applied", request_id=request.id, step_id=step.id,
+                                      target=request.upn, before=undo.before, after=undo.after,
+                                      detail={"handler_key": step.handler_key})
+            self.store.requests.transition_step(step.id, S.REVERTING, S.REVERTED, BOT_ACTOR, "undo.verified",
+                                                error=None)
+        self._changed(request.id)
+        return self.store.requests.get_step(step.id)
+
+    def _fail(self, step: RequestStep, request: ChangeRequest, state: StepState, exc: Exception, action: str,
+              back_to: StepState = S.FAILED) -> RequestStep | None:
+        if isinstance(exc, BotError):
+            message = exc.describe()
+        else:
+            log.exception("step %s (%s) failed unexpectedly", step.id, step.handler_key)
+            message = "Unexpected error; the details are in the bot's log."
+        self.store.requests.transition_step(step.id, state, back_to, BOT_ACTOR, action, error=message)
+        self.on_event("failed_change")
+        self._changed(request.id)
+        return self.store.requests.get_step(step.id)
+
+    def recover(self) -> list[int]:
+        """Settle what a crash left behind; returns approved steps that still need running.
+
+        A step left `applying` is read back: if the new value is there it is verified, otherwise it is
+        failed with a note that nothing was changed (Retry goes through the gate again). A step left
+        `reverting` is settled the same way against its old value.
+        """
+        steps = self.store.requests
+        m365: M365 | None = None
+        for step in steps.steps_in_state(S.APPLYING) + steps.steps_in_state(S.REVERTING):
+            request = steps.get(step.request_id)
+            if request is None:
+                continue
+            wanted = (step.proposed or {}).get("proposed") if step.state == S.APPLYING else step.before
+            try:
+                m365 = m365 or self._m365()
+                done = REMEDIATIONS[step.handler_key].verify(m365, Change(step.handler_key, request.upn, None, wanted))
+            except BotError as exc:
+                log.warning("recovery could not read step %s back (%s); it stays %s", step.id, exc.message,
+                            step.state)
+                continue
+            self._settle(step, done, wanted)
+            self._changed(request.id)
+        return [s.id for s in steps.steps_in_state(S.APPROVED)]
+
+    def _settle(self, step: RequestStep, done: bool, wanted: object) -> None:
+        move = self.store.requests.transition_step
+        if step.state == S.APPLYING and done:
+            move(step.id, S.APPLYING, S.VERIFIED, BOT_ACTOR, "step.recovered",
+                 before=(step.proposed or {}).get("current"), after=wanted)
+        elif step.state == S.APPLYING:
+            move(step.id, S.APPLYING, S.FAILED, BOT_ACTOR, "step.recovered",
+                 error="The bot stopped before this change was made; nothing changed. Retry to run it again.")
+        elif done:
+            move(step.id, S.REVERTING, S.REVERTED, BOT_ACTOR, "undo.recovered")
+        else:
+            move(step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.recovered",
+                 error="The bot stopped before the undo was made; click Undo again.")
+
+    def _changed(self, request_id: str) -> None:
+        try:
+            self.on_change(request_id)
+        except Exception:  # noqa: BLE001 - a failed notification must not undo a recorded decision
+            log.exception("on_change failed for %s", request_id)

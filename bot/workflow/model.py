@@ -1,0 +1,159 @@
+"""The workflow's vocabulary: request and step states, outcome kinds, the one transition table, plain views."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.errors import IllegalTransition
+
+#: Who the audit log names when the bot itself moves a step (execution, expiry, recovery).
+BOT_ACTOR = "smtp-auth-bot"
+
+
+class RequestState(enum.StrEnum):
+    DIAGNOSING = "diagnosing"
+    PLANNED = "planned"
+    CLOSED = "closed"
+
+
+class StepState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    VERIFIED = "verified"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    REVERT_PENDING = "revert_pending"
+    REVERTING = "reverting"
+    REVERTED = "reverted"
+
+
+class OutcomeKind(enum.StrEnum):
+    APPROVED = "approved"
+    DENIED = "denied"
+    REFUSED = "refused"
+    ALREADY = "already"
+    EXPIRED = "expired"
+    UNDO_REQUESTED = "undo_requested"
+    UNDO_APPROVED = "undo_approved"
+    UNDO_DENIED = "undo_denied"
+    RETRY = "retry"
+    NOT_FOUND = "not_found"
+
+
+S = StepState
+
+#: (from, to) -> the audit actions that may cause it. The store refuses any other step transition.
+STEP_TRANSITIONS: Mapping[tuple[StepState, StepState], frozenset[str]] = {
+    (S.PENDING, S.APPROVED): frozenset({"step.approved"}),
+    (S.PENDING, S.DENIED): frozenset({"step.denied"}),
+    (S.PENDING, S.EXPIRED): frozenset({"step.expired"}),
+    (S.APPROVED, S.APPLYING): frozenset({"step.applying"}),
+    (S.APPLYING, S.APPLIED): frozenset({"step.applied"}),
+    (S.APPLYING, S.FAILED): frozenset({"step.failed", "step.recovered"}),
+    (S.APPLYING, S.VERIFIED): frozenset({"step.recovered"}),
+    (S.APPLIED, S.VERIFIED): frozenset({"step.verified"}),
+    (S.APPLIED, S.FAILED): frozenset({"step.verify_failed"}),
+    (S.FAILED, S.PENDING): frozenset({"step.retry"}),
+    (S.VERIFIED, S.REVERT_PENDING): frozenset({"undo.requested"}),
+    (S.REVERT_PENDING, S.REVERTING): frozenset({"undo.approved"}),
+    (S.REVERT_PENDING, S.VERIFIED): frozenset({"undo.denied", "undo.expired"}),
+    (S.REVERTING, S.REVERTED): frozenset({"undo.verified", "undo.recovered"}),
+    (S.REVERTING, S.VERIFIED): frozenset({"undo.failed", "undo.recovered"}),
+}
+
+#: The same for requests.
+REQUEST_TRANSITIONS: Mapping[tuple[RequestState, RequestState], frozenset[str]] = {
+    (RequestState.PLANNED, RequestState.CLOSED): frozenset({"request.nothing_to_change"}),
+}
+
+#: Steps that never move again.
+TERMINAL = frozenset({S.DENIED, S.EXPIRED, S.REVERTED})
+#: Steps waiting for an approver's decision (a change or an undo).
+AWAITING_DECISION = frozenset({S.PENDING, S.REVERT_PENDING})
+#: Steps whose `decided_by` is the approver of the change itself.
+DECIDED = frozenset({S.APPROVED, S.DENIED, S.APPLYING, S.APPLIED, S.VERIFIED})
+
+
+def check_step_transition(expected: StepState, new: StepState, action: str) -> None:
+    """Raise IllegalTransition unless the table lets `action` move a step from `expected` to `new`."""
+    if action not in STEP_TRANSITIONS.get((expected, new), frozenset()):
+        raise IllegalTransition("step", expected, new, action)
+
+
+def check_request_transition(expected: RequestState, new: RequestState, action: str) -> None:
+    """Raise IllegalTransition unless the table lets `action` move a request from `expected` to `new`."""
+    if action not in REQUEST_TRANSITIONS.get((expected, new), frozenset()):
+        raise IllegalTransition("request", expected, new, action)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    id: str
+    upn: str
+    tenant_id: str
+    requester: str
+    channel: str
+    message_ts: str | None
+    state: RequestState
+    created_at: datetime
+    expires_at: datetime
+    closed_at: datetime | None
+    diagnosis: dict[str, Any]
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStep:
+    """One stored step of a change request: the remediation it runs and where it is in its life."""
+
+    id: int
+    request_id: str
+    position: int
+    handler_key: str
+    title: str
+    state: StepState
+    before: Any
+    after: Any
+    proposed: Any
+    decided_by: str | None
+    decided_at: datetime | None
+    applied_at: datetime | None
+    error: str | None
+    attempts: int
+    version: int
+    updated_at: datetime
+    undo_requested_by: str | None = None
+    undo_requested_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestView:
+    """Everything a card shows: the request, its steps in order, and the plan's advisories."""
+
+    request: ChangeRequest
+    steps: tuple[RequestStep, ...] = ()
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        return self.request.diagnosis.get("plan", {})
+
+    def awaiting(self) -> bool:
+        """True while a step waits for a decision (a change or an undo)."""
+        return any(s.state in AWAITING_DECISION for s in self.steps)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a click did. `message` is for the person who clicked; `run` says the caller should execute now."""
+
+    kind: OutcomeKind
+    message: str
+    step: RequestStep | None = None
+    run: bool = False

@@ -1,0 +1,94 @@
+"""The workflow's vocabulary: one transition table, documented, enforced, and the seam Slack may import."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.errors import IllegalTransition
+from bot.workflow.model import (
+    REQUEST_TRANSITIONS,
+    STEP_TRANSITIONS,
+    TERMINAL,
+    RequestState,
+    StepState,
+    check_request_transition,
+    check_step_transition,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+S = StepState
+
+
+def test_the_states_keep_the_strings_the_database_and_audit_rows_hold() -> None:
+    assert [s.value for s in RequestState] == ["diagnosing", "planned", "closed"]
+    assert S.REVERT_PENDING == "revert_pending" and f"{S.PENDING}" == "pending"
+
+
+def test_terminal_states_have_no_way_out_and_every_state_is_reachable() -> None:
+    assert not TERMINAL & {source for source, _ in STEP_TRANSITIONS}
+    assert {target for _, target in STEP_TRANSITIONS} == set(StepState)  # pending again through a retry
+
+
+@pytest.mark.parametrize(("expected", "new", "action"), [
+    (S.PENDING, S.VERIFIED, "step.verified"),
+    (S.PENDING, S.APPROVED, "step.denied"),
+    (S.REVERTED, S.VERIFIED, "undo.recovered"),
+    (S.VERIFIED, S.PENDING, "step.retry"),
+])
+def test_a_transition_outside_the_table_is_illegal(expected: StepState, new: StepState, action: str) -> None:
+    with pytest.raises(IllegalTransition, match=f"{expected} -> {new}"):
+        check_step_transition(expected, new, action)
+
+
+def test_the_table_allows_what_it_lists() -> None:
+    for (expected, new), actions in STEP_TRANSITIONS.items():
+        for action in actions:
+            check_step_transition(expected, new, action)
+    check_request_transition(RequestState.PLANNED, RequestState.CLOSED, "request.nothing_to_change")
+    with pytest.raises(IllegalTransition):
+        check_request_transition(RequestState.CLOSED, RequestState.PLANNED, "request.nothing_to_change")
+
+
+def _documented(heading: str) -> dict[tuple[str, str], frozenset[str]]:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    section = text[text.index(heading):]
+    section = section[:section.index("\n\n", section.index("|"))]
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)` \| (.+?) \|$", section, re.MULTILINE)
+    return {(old, new): frozenset(re.findall(r"`([\w.]+)`", actions)) for old, new, actions in rows}
+
+
+def test_the_architecture_page_shows_the_transition_tables() -> None:
+    assert _documented("Step transitions") == {(str(a), str(b)): v for (a, b), v in STEP_TRANSITIONS.items()}
+    assert _documented("Request transitions") == {(str(a), str(b)): v for (a, b), v in REQUEST_TRANSITIONS.items()}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_slack_reaches_request_state_only_through_the_workflow() -> None:
+    for path in sorted((ROOT / "bot" / "slack").glob("*.py")):
+        store = {name for name in _imports(path) if name == "bot.store" or name.startswith("bot.store.")}
+        assert not store, f"{path.name} imports {store}"
+    renderer = {n for n in _imports(ROOT / "bot" / "slack" / "blocks.py") if n.startswith("bot.workflow")}
+    assert renderer == {"bot.workflow.model"}
+
+
+def test_the_model_and_the_renderer_are_cheap_to_import() -> None:
+    code = ("import sys, bot.workflow.model; model = sorted(m for m in sys.modules if m.startswith('bot'));"
+            "import bot.slack.blocks; heavy = [m for m in sys.modules if m.startswith(('bot.store', "
+            "'bot.workflow.service', 'sqlalchemy'))]; print(model, heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "['bot', 'bot.errors', 'bot.workflow', 'bot.workflow.model'] []"

@@ -13,8 +13,8 @@ from sqlalchemy.engine import URL, CursorResult, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.store import schema
 from bot.store.engine import make_engine
+from bot.store.schema import upgrade as upgrade_schema
 
 
 class Database:
@@ -30,7 +30,7 @@ class Database:
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to `revision` (Alembic upgrade); safe to call from every replica at start-up."""
-        schema.upgrade(self.engine, revision)
+        upgrade_schema(self.engine, revision)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,7 +1,7 @@
 """SMTP AUTH probes: one session phase by phase (`probe`), many in parallel (`probe_many`), and the CLI."""
 
 from bot.probe.cli import add_probe_arguments, format_result, probe_main
-from bot.probe.client import EXCHANGE_ONLINE_DOMAINS, is_exchange_online, probe
+from bot.probe.client import probe
 from bot.probe.model import (
     AUTH_CHOICES,
     MECHANISMS,
@@ -14,6 +14,7 @@ from bot.probe.model import (
     ProbeResult,
     ProbeTarget,
 )
+from bot.probe.outcome import EXCHANGE_ONLINE_DOMAINS, is_exchange_online
 from bot.probe.pool import EXCHANGE_CONNECTIONS_PER_MAILBOX, MailboxLimiter, probe_many
 
 __all__ = [

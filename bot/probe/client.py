@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import logging
 import socket
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, make_msgid
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.diagnosis import classify, parse_reply
 from bot.errors import BotError
+from bot.probe.message import SUBJECT, decode_challenge, test_message
 from bot.probe.model import MECHANISMS, Credential, ProbeReply, ProbeResult, ProbeTarget
+from bot.probe.outcome import BEFORE_AUTH, FALLBACK_CAUSES, NOT_TLS, VERIFY_DETAILS, Stop, is_exchange_online
 from bot.probe.wire import (
     REDACTED,
     Connection,
@@ -30,52 +27,6 @@ from bot.probe.wire import (
 )
 
 log = logging.getLogger("bot.probe")
-
-EXCHANGE_ONLINE_DOMAINS = ("office365.com", "outlook.com", "office365.us", "outlook.cn")
-"""Host names under these domains are Exchange Online, which offers no implicit TLS for client submission."""
-
-SUBJECT = "smtp-auth-bot probe"
-
-# OpenSSL reasons for "the peer's first bytes are not a TLS record", i.e. a plain-text SMTP greeting.
-_NOT_TLS = frozenset(
-    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
-)
-_VERIFY_DETAILS = {9: "not_yet_valid", 10: "expired", 62: "hostname_mismatch", 64: "hostname_mismatch"}
-# Causes for replies the catalogue does not know, by the phase they came in.
-_FALLBACK_CAUSES = {
-    "greeting": "greeting_rejected",
-    "ehlo": "ehlo_rejected",
-    "ehlo_tls": "ehlo_rejected",
-    "starttls": "starttls_rejected",
-    "auth": "auth_rejected",
-    "mail_from": "submission_rejected",
-    "rcpt_to": "submission_rejected",
-    "data": "submission_rejected",
-}
-_BEFORE_AUTH = frozenset({"greeting", "ehlo", "starttls", "ehlo_tls"})
-
-
-class _Stop(Exception):
-    """Ends the probe with a cause; `polite` when the session is in step and QUIT makes sense."""
-
-    def __init__(
-        self,
-        cause: str,
-        message: str,
-        *,
-        detail: str | None = None,
-        reply: SmtpReply | None = None,
-        polite: bool = True,
-    ) -> None:
-        super().__init__(message)
-        self.cause, self.message, self.detail, self.reply, self.polite = cause, message, detail, reply, polite
-
-
-def is_exchange_online(host: str) -> bool:
-    """Whether `host` is an Exchange Online name (smtp.office365.com and the other clouds' hosts)."""
-    host = host.lower().rstrip(".")
-    return any(host == domain or host.endswith("." + domain) for domain in EXCHANGE_ONLINE_DOMAINS)
-
 
 def probe(target: ProbeTarget, *, credential: Credential = None, clock: Clock = SYSTEM_CLOCK) -> ProbeResult:
     """Run one probe. Server misbehaviour of any kind comes back as a result with a cause, never raised.
@@ -110,17 +61,17 @@ class _Probe:
         try:
             self._session(credential)
             polite = True
-            outcome = _Stop("ok", self._success_message())
-        except _Stop as stop:
+            outcome = Stop("ok", self._success_message())
+        except Stop as stop:
             outcome, polite = stop, stop.polite
         except TimeoutError:
-            outcome = _Stop("timeout", self._timeout_message())
+            outcome = Stop("timeout", self._timeout_message())
         except ProtocolError as exc:
-            outcome = _Stop("protocol_error", f"{exc} (in {self.phase})")
+            outcome = Stop("protocol_error", f"{exc} (in {self.phase})")
         except (ServerClosed, ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
-            outcome = _Stop("server_closed", f"the server closed the connection during {self.phase}")
+            outcome = Stop("server_closed", f"the server closed the connection during {self.phase}")
         except OSError as exc:
-            outcome = _Stop("connection_failed", f"network error during {self.phase}: {exc.strerror or exc}")
+            outcome = Stop("connection_failed", f"network error during {self.phase}: {exc.strerror or exc}")
         if self.conn is not None:
             if polite and (outcome.reply is None or outcome.reply.code != 421):
                 self._quit()
@@ -157,7 +108,7 @@ class _Probe:
             )
             if is_exchange_online(target.host):
                 self.phase = "connect"
-                raise _Stop(
+                raise Stop(
                     "implicit_tls_unsupported",
                     f"{target.host} is Exchange Online, which has no implicit TLS; use STARTTLS on port 587",
                     polite=False,
@@ -174,7 +125,7 @@ class _Probe:
         if context is not None and target.tls == "starttls":
             with self._phase("starttls"):
                 if "STARTTLS" not in self.extensions:
-                    raise _Stop("no_starttls", f"{target.host}:{target.port} does not offer STARTTLS")
+                    raise Stop("no_starttls", f"{target.host}:{target.port} does not offer STARTTLS")
                 self.conn.send("STARTTLS")
                 self._expect(self._read(), 220)
             self._handshake(context)
@@ -194,9 +145,9 @@ class _Probe:
                 secret = credential() if callable(credential) else credential
             except BotError as exc:
                 message = f"could not get the {what}: {exc.message}"
-                raise _Stop("credential_unavailable", message, polite=False) from None
+                raise Stop("credential_unavailable", message, polite=False) from None
         if not secret:
-            raise _Stop("credential_unavailable", f"no {what} to authenticate with", polite=False)
+            raise Stop("credential_unavailable", f"no {what} to authenticate with", polite=False)
         self.redact.add(secret)
         return secret
 
@@ -210,7 +161,7 @@ class _Probe:
         try:
             addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise _Stop("dns_failure", f"cannot resolve {host}: {exc.strerror}", polite=False) from None
+            raise Stop("dns_failure", f"cannot resolve {host}: {exc.strerror}", polite=False) from None
         deadline = self.clock.monotonic() + self.target.timeout
         error: OSError | None = None
         for family, kind, proto, _, address in addresses:
@@ -228,9 +179,9 @@ class _Probe:
         if isinstance(error, TimeoutError):
             raise error
         if isinstance(error, ConnectionRefusedError):
-            raise _Stop("connection_refused", f"{host}:{port} refused the connection", polite=False)
+            raise Stop("connection_refused", f"{host}:{port} refused the connection", polite=False)
         detail = error.strerror if error is not None and error.strerror else str(error)
-        raise _Stop("connection_failed", f"cannot connect to {host}:{port}: {detail}", polite=False)
+        raise Stop("connection_failed", f"cannot connect to {host}:{port}: {detail}", polite=False)
 
     def _handshake(self, context: ssl.SSLContext) -> None:
         assert self.conn is not None
@@ -240,28 +191,28 @@ class _Probe:
             try:
                 sock = self.conn.start_tls(context, name)
             except ssl.SSLCertVerificationError as exc:
-                detail = _VERIFY_DETAILS.get(exc.verify_code, "untrusted")
-                raise _Stop(
+                detail = VERIFY_DETAILS.get(exc.verify_code, "untrusted")
+                raise Stop(
                     "tls_failure",
                     f"certificate rejected ({detail}): {exc.verify_message}",
                     detail=detail,
                     polite=False,
                 ) from None
             except (ssl.SSLEOFError, ConnectionError):
-                raise _Stop(
+                raise Stop(
                     "tls_failure",
                     "the server closed the connection during the TLS handshake",
                     detail="protocol",
                     polite=False,
                 ) from None
             except ssl.SSLError as exc:
-                if implicit and exc.reason in _NOT_TLS:
-                    raise _Stop(
+                if implicit and exc.reason in NOT_TLS:
+                    raise Stop(
                         "implicit_tls_unsupported",
                         "the server answered the TLS handshake in plain text: this port expects STARTTLS",
                         polite=False,
                     ) from None
-                raise _Stop(
+                raise Stop(
                     "tls_failure",
                     f"TLS handshake failed: {exc.reason or exc}",
                     detail="protocol",
@@ -305,7 +256,7 @@ class _Probe:
         if mechanism not in self.mechanisms:
             offered = f"offers AUTH {' '.join(self.mechanisms)}" if self.mechanisms else "offers no AUTH"
             hint = " (Exchange Online offers AUTH only after STARTTLS)" if self.target.tls == "none" else ""
-            raise _Stop("mechanism_not_offered", f"the server {offered}, not {mechanism}{hint}")
+            raise Stop("mechanism_not_offered", f"the server {offered}, not {mechanism}{hint}")
         user = self.target.mailbox
         if mechanism == "PLAIN":
             blob = b64(f"\0{user}\0{secret}")
@@ -326,7 +277,7 @@ class _Probe:
             self.conn.send(f"AUTH XOAUTH2 {blob}", f"AUTH XOAUTH2 {REDACTED}")
             reply = self._read()
             if reply.code == 334:
-                self.notes.append(f"XOAUTH2 error from the server: {_decode_challenge(reply)}")
+                self.notes.append(f"XOAUTH2 error from the server: {decode_challenge(reply)}")
                 self.conn.send("")
                 reply = self._read()
         self._expect(reply, 235)
@@ -345,7 +296,7 @@ class _Probe:
         with self._phase("data"):
             self.conn.send("DATA")
             self._expect(self._read(), 354)
-            lines = _test_message(target.mailbox, target.submit_to, self.clock.now())
+            lines = test_message(target.mailbox, target.submit_to, self.clock.now())
             self.transcript.add("C", f"<test message: {len(lines)} lines, Subject: {SUBJECT}>")
             self.conn.send_raw("".join(line + "\r\n" for line in lines).encode())
             self.conn.send(".")
@@ -376,10 +327,10 @@ class _Probe:
             diagnosis.matched_by.startswith("reply code ") and "enhanced status" not in diagnosis.matched_by
         )
         cause = diagnosis.cause.key
-        if cause == "unclassified" or (vague and self.phase in _BEFORE_AUTH):
-            cause = _FALLBACK_CAUSES[self.phase]
+        if cause == "unclassified" or (vague and self.phase in BEFORE_AUTH):
+            cause = FALLBACK_CAUSES[self.phase]
         first = self.redact(reply.lines[0])
-        raise _Stop(cause, f"{self.phase} failed: {first}", reply=reply, polite=reply.code != 421)
+        raise Stop(cause, f"{self.phase} failed: {first}", reply=reply, polite=reply.code != 421)
 
     # --- result -----------------------------------------------------------------------------------------
 
@@ -395,7 +346,7 @@ class _Probe:
             message += " (port 465 usually expects implicit TLS)"
         return message
 
-    def _result(self, outcome: _Stop, started_at: datetime, duration_ms: float) -> ProbeResult:
+    def _result(self, outcome: Stop, started_at: datetime, duration_ms: float) -> ProbeResult:
         target = self.target
         ok = outcome.cause == "ok"
         replied = outcome.reply or (self.last_reply if ok else None)
@@ -433,29 +384,3 @@ class _Probe:
             notes=tuple(self.redact(note) for note in self.notes),
             transcript=tuple(self.transcript.entries),
         )
-
-
-def _decode_challenge(reply: SmtpReply) -> str:
-    text = reply.texts[0].strip() if reply.texts else ""
-    try:
-        return base64.b64decode(text, validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return text
-
-
-def _test_message(sender: str, recipient: str, now: datetime) -> list[str]:
-    """A small RFC 5322 message as dot-stuffed lines."""
-    message = EmailMessage()
-    message["Date"] = format_datetime(now)
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = SUBJECT
-    message["Message-ID"] = make_msgid("smtp-auth-bot", domain=sender.rpartition("@")[2] or "localhost")
-    message.set_content(
-        f"Test message from smtp-auth-bot:\n{sender} can submit mail over SMTP AUTH.\n"
-        "It needs no action and can be deleted.\n"
-    )
-    lines = message.as_bytes(policy=SMTP_POLICY.clone(max_line_length=998)).decode("utf-8").split("\r\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return ["." + line if line.startswith(".") else line for line in lines]

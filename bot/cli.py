@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
         if command == "explain":
             return run_explain(" ".join(args.reply), as_json=args.json, out=out)
         if command == "sandbox":
-            from bot.sandbox.testing import serve_forever
+            from sandbox.launcher import serve_forever
 
             serve_forever(args.host, args.port, args.state_dir)
             return EXIT_OK
@@ -117,7 +117,7 @@ def open_tenant(cfg: AppConfig) -> Iterator[M365]:
 def sandbox_config(cfg: AppConfig) -> Iterator[tuple[AppConfig, Any]]:
     """Start the sandbox in this process and plug it into the configuration: endpoints and CA only."""
     from bot.config import with_overrides
-    from bot.sandbox.testing import start_sandbox
+    from sandbox.launcher import start_sandbox
 
     with tempfile.TemporaryDirectory(prefix="smtp-auth-bot-sandbox-") as workdir:
         sandbox = start_sandbox(Path(workdir))
@@ -172,7 +172,7 @@ def run_explain(reply: str, *, as_json: bool, out: IO[str]) -> int:
 def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
     """The bot's main process: Slack in HTTP or Socket Mode, or the sandbox console with no credentials."""
     if cfg.sandbox:
-        from bot.console import run_console
+        from sandbox.console import run_console
 
         return run_console(cfg, stdin, out)
     if not cfg.slack.enabled:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.cli import main
 from bot.config import AppConfig, load_config, with_overrides
 from bot.doctor import doctor_main
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_FIX = "Fix: Entra admin center > Roles & admins > Roles and administrators > Exchange Administrator > "

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from bot.sandbox.entra import check_bearer
-from bot.sandbox.opath import FilterError, compile_filter
-from bot.sandbox.tenant import CAS_PROTOCOLS, DIRECTORY_ROLES, SandboxState, TenantState, User
-from bot.sandbox.wire import EXCHANGE_SERVER, Call, Reply, exchange_error, nul_403
+from sandbox.entra import check_bearer
+from sandbox.opath import FilterError, compile_filter
+from sandbox.tenant import CAS_PROTOCOLS, DIRECTORY_ROLES, SandboxState, TenantState, User
+from sandbox.wire import EXCHANGE_SERVER, Call, Reply, exchange_error, nul_403
 
 PATH = re.compile(r"/adminapi/beta/(?P<tenant>[^/]+)/InvokeCommand", re.IGNORECASE)
 DEFAULT_PAGE = 1000

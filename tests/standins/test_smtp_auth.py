@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
 
 from .conftest import EXCHANGE, GRAPH, Api
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from bot.sandbox.ca import IssuedCert, SandboxCA
+from sandbox.ca import IssuedCert, SandboxCA
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.opath import FilterError, compile_filter
+from sandbox.opath import FilterError, compile_filter
 
 OBJECTS = [
     {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
 
 from .conftest import EXCHANGE, Api
 

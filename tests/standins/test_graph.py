@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
 
 from .conftest import EXCHANGE, Api
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.sandbox.slack import (
+from sandbox.slack import (
     APP_ID,
     BOT_ID,
     BOT_USER_ID,

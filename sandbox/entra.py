@@ -17,8 +17,8 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.sandbox.tenant import AppRegistration, SandboxState, TenantState
-from bot.sandbox.wire import ENTRA_JSON, Call, Reply, entra_error
+from sandbox.tenant import AppRegistration, SandboxState, TenantState
+from sandbox.wire import ENTRA_JSON, Call, Reply, entra_error
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})

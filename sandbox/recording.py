@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.sandbox.wire import BatchItemSummary
+from sandbox.wire import BatchItemSummary
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from typing import Any
 from flask import Flask, Request, Response, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bot.sandbox.ca import SandboxCA
-from bot.sandbox.entra import Entra
-from bot.sandbox.exchange import Exchange
-from bot.sandbox.faults import FaultRule
-from bot.sandbox.graph import Graph
-from bot.sandbox.recording import RecordedRequest
-from bot.sandbox.tenant import SandboxState
-from bot.sandbox.wire import ENTRA_JSON, ODATA_JSON, Call, Reply
+from sandbox.ca import SandboxCA
+from sandbox.entra import Entra
+from sandbox.exchange import Exchange
+from sandbox.faults import FaultRule
+from sandbox.graph import Graph
+from sandbox.recording import RecordedRequest
+from sandbox.tenant import SandboxState
+from sandbox.wire import ENTRA_JSON, ODATA_JSON, Call, Reply
 
 log = logging.getLogger(__name__)
 

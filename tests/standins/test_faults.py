@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
 
 from .conftest import EXCHANGE, Api
 

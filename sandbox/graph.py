@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from bot.sandbox.entra import check_bearer
-from bot.sandbox.tenant import MFA_STATES, DirectoryRole, Group, SandboxState, TenantState, User
-from bot.sandbox.wire import ODATA_JSON, BatchItemSummary, Call, Reply, graph_error
+from sandbox.entra import check_bearer
+from sandbox.tenant import MFA_STATES, DirectoryRole, Group, SandboxState, TenantState, User
+from sandbox.wire import ODATA_JSON, BatchItemSummary, Call, Reply, graph_error
 
 BATCH_LIMIT = 20
 DEFAULT_PAGE = 100

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from bot.clock import Clock
-from bot.sandbox.wire import (
+from sandbox.wire import (
     EXCHANGE_THROTTLED,
     Call,
     Reply,

@@ -10,8 +10,8 @@ import msal
 import pytest
 import requests
 
-from bot.sandbox.entra import signing_key
-from bot.sandbox.testing import Sandbox
+from sandbox.entra import signing_key
+from sandbox.launcher import Sandbox
 
 from .conftest import EXCHANGE, GRAPH, Api
 

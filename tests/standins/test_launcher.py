@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from bot.sandbox.testing import start_sandbox
+from sandbox.launcher import start_sandbox
 
 
 def test_start_sandbox_as_context_manager(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_serve_forever_in_its_own_process(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from bot.sandbox.testing import serve_forever as s; s('127.0.0.1', 0, sys.argv[1])",
+            "import sys; from sandbox.launcher import serve_forever as s; s('127.0.0.1', 0, sys.argv[1])",
             str(tmp_path),
         ],
         cwd=root,

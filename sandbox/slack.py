@@ -22,8 +22,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.sandbox.faults import RuleBook
-from bot.sandbox.server import QuietHandler
+from sandbox.faults import RuleBook
+from sandbox.server import QuietHandler
 
 log = logging.getLogger(__name__)
 

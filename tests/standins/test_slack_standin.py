@@ -15,7 +15,7 @@ from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.clock import FakeClock
-from bot.sandbox.slack import SlackStandin, block_errors, start_slack_standin
+from sandbox.slack import SlackStandin, block_errors, start_slack_standin
 
 TOKEN = "xoxb-sandbox-0000-secret"
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "Enable SMTP AUTH for *scanner*?"}}

@@ -10,10 +10,10 @@ from types import TracebackType
 from typing import Any
 
 from bot.clock import Clock
-from bot.sandbox.ca import SandboxCA
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.smtp import SmtpServer
-from bot.sandbox.tenant import SandboxState
+from sandbox.ca import SandboxCA
+from sandbox.server import SandboxServer
+from sandbox.smtp import SmtpServer
+from sandbox.tenant import SandboxState
 
 
 @dataclass

@@ -17,9 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.sandbox.faults import FaultSet
-from bot.sandbox.recording import RequestLog
-from bot.sandbox.smtp_records import SmtpFaults, SmtpMessage, SmtpSession
+from sandbox.faults import FaultSet
+from sandbox.recording import RequestLog
+from sandbox.smtp_records import SmtpFaults, SmtpMessage, SmtpSession
 
 SEED_PATH = Path(__file__).with_name("seed") / "demo-tenant.yaml"
 DEFAULT_TOKEN_LIFETIME = 3599

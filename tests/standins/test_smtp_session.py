@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.sandbox.smtp_records import GARBAGE
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
+from sandbox.smtp_records import GARBAGE
 
 from .conftest import EXCHANGE, Api
 from .test_smtp_auth import OK, SUFFIX, auth, b64, connect

@@ -6,8 +6,8 @@ import msal
 import pytest
 
 from bot.clock import FakeClock
-from bot.sandbox.tenant import SandboxState
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
+from sandbox.tenant import SandboxState
 
 from .conftest import EXCHANGE, GRAPH, Api
 

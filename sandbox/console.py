@@ -27,11 +27,11 @@ from bot.config import AppConfig, with_overrides
 from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.slack import SlackMessage, SlackStandin, start_slack_standin
-from bot.sandbox.slack_client import SlackSender
-from bot.sandbox.testing import Sandbox, start_sandbox
 from bot.slack.app import create_bolt_app, wsgi_app
 from bot.slack.text import Button, render
+from sandbox.launcher import Sandbox, start_sandbox
+from sandbox.slack import SlackMessage, SlackStandin, start_slack_standin
+from sandbox.slack_client import SlackSender
 
 #: Console names of the stand-in's people, and who they are in the demo.
 PEOPLE = {

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bot.clock import FakeClock
-from bot.sandbox.testing import Sandbox, start_sandbox
+from sandbox.launcher import Sandbox, start_sandbox
 
 GRAPH = "https://graph.microsoft.com/.default"
 EXCHANGE = "https://outlook.office365.com/.default"

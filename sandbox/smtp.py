@@ -2,7 +2,7 @@
 
 It looks like `smtp.office365.com:587`: Exchange's greeting, EHLO lists and wording, with the
 `[host timestamp session-id]` suffix on error replies (timestamps from the sandbox clock). AUTH is
-answered from the sandbox tenants' state at that moment (`bot.sandbox.smtp_auth` gives the order),
+answered from the sandbox tenants' state at that moment (`sandbox.smtp_auth` gives the order),
 so a change made through the sandbox's HTTP API shows on the next AUTH. Choices where Exchange's
 behaviour is not documented:
 
@@ -38,10 +38,10 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
 
-from bot.sandbox.ca import SandboxCA
-from bot.sandbox.smtp_auth import SUCCESS, basic_reply, oauth_reply
-from bot.sandbox.smtp_records import GARBAGE, SmtpFaults, SmtpMessage, SmtpSession
-from bot.sandbox.tenant import SandboxState
+from sandbox.ca import SandboxCA
+from sandbox.smtp_auth import SUCCESS, basic_reply, oauth_reply
+from sandbox.smtp_records import GARBAGE, SmtpFaults, SmtpMessage, SmtpSession
+from sandbox.tenant import SandboxState
 
 log = logging.getLogger(__name__)
 

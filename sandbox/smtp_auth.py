@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import hmac
 
-from bot.sandbox.entra import check_bearer
-from bot.sandbox.tenant import DirectoryRole, SandboxState, TenantState, User
-from bot.sandbox.wire import Call
 from handlers.conditional_access import blocks_legacy, targets_exchange, user_in_scope
+from sandbox.entra import check_bearer
+from sandbox.tenant import DirectoryRole, SandboxState, TenantState, User
+from sandbox.wire import Call
 
 SUCCESS = "235 2.7.0 Authentication successful"
 BASIC_RETIRED = "550 5.7.30 Basic authentication is not supported for Client Submission."

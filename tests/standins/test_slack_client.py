@@ -17,8 +17,8 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.serving import make_server
 
-from bot.sandbox.slack import SlackStandin, start_slack_standin
-from bot.sandbox.slack_client import ButtonNotFound, SlackSender
+from sandbox.slack import SlackStandin, start_slack_standin
+from sandbox.slack_client import ButtonNotFound, SlackSender
 
 TOKEN = "xoxb-sandbox-client-test"
 SECRET = "signing-secret-for-tests"

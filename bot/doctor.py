@@ -470,21 +470,15 @@ def doctor_command(path: str | None, env: Mapping[str, str], out: IO[str]) -> in
     return doctor_main(cfg, out)
 
 
-def doctor_main(cfg: AppConfig, out: IO[str]) -> int:
-    """Check `cfg`'s tenant and workspace, or a fresh sandbox tenant when it sets no Microsoft credentials.
+def doctor_main(cfg: AppConfig, out: IO[str], target: AppConfig | None = None) -> int:
+    """Check `cfg`'s tenant and workspace, or `target`: `cfg` pointed at a stand-in (the sandbox bridge's).
 
     0 when everything needed is present, 1 when something is missing, 2 on a configuration error.
     """
-    from bot.cli import sandbox_config
-
-    if not cfg.sandbox:
+    if target is None:
         m365 = cfg.m365
         print(f"Checking tenant {m365.tenant_id} ({m365.cloud} cloud), app {m365.client_id}.", file=out)
-        return _checked(cfg, cfg, out)
-    with sandbox_config(cfg) as (sandboxed, sandbox):
-        print("Sandbox: no Microsoft 365 credentials are set, so this checks a local stand-in tenant "
-              f"started at {sandbox.url}, not a real one.", file=out)
-        return _checked(cfg, sandboxed, out)
+    return _checked(cfg, target or cfg, out)
 
 
 def _checked(cfg: AppConfig, target: AppConfig, out: IO[str]) -> int:

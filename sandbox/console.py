@@ -1,6 +1,6 @@
 """The one-command sandbox: the real bot, a stand-in tenant, SMTP server and Slack, driven from a terminal.
 
-`python -m bot` with no credentials starts, in this process, the sandbox tenant (Entra ID, Graph,
+`python -m bot` with no credentials (through `sandbox/cli.py`) starts, in this process, the sandbox tenant (Entra ID, Graph,
 Exchange), its SMTP server, the Slack Web API stand-in, and the real bot wired to them through
 configuration only: the same Bolt app (reached with signed requests, as Slack would), workflow, outbox
 and probe scheduler. The console plays Slack's part: slash commands go to the bot, and every message the
@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from werkzeug.serving import make_server
 
+from bot.cli import run_diagnose
 from bot.config import AppConfig, with_overrides
 from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError
@@ -296,8 +297,6 @@ class Console:
         return True
 
     def diagnose(self, upns: list[str]) -> None:
-        from bot.cli import run_diagnose
-
         run_diagnose(self.world.runtime.tenant(), [u for u in upns if not u.startswith("--")],
                      as_json=False, auth_mode="oauth" if "--oauth" in upns else "basic", include_org="--org" in upns,
                      out=self.out)

@@ -10,8 +10,8 @@ as far as public evidence shows:
 3. Unknown user, or a password other than the user's `smtp_password` -> `the user credentials were incorrect`.
 4. Account disabled -> `535 5.7.3 Authentication unsuccessful` (no exact Exchange wording is known).
 5. Security defaults on -> `user is locked by your organization's security defaults policy`.
-6. Per-user MFA enabled or enforced, or an enabled Conditional Access policy that targets Exchange Online,
-   covers the user and lets no legacy client through -> `the request did not meet the criteria`.
+6. Per-user MFA enabled or enforced, or an enabled Conditional Access policy that blocks the legacy
+   sign-in (`sandbox.conditional_access`) -> `the request did not meet the criteria`.
 7. No licence or no mailbox -> `535 5.7.3`.
 8. SMTP AUTH off for the mailbox, or inherited from the org -> `SmtpClientAuthentication is disabled for the
    Mailbox` / `... for the Tenant`.
@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import hmac
 
-from handlers.conditional_access import blocks_legacy, targets_exchange, user_in_scope
+from sandbox.conditional_access import LegacySignIn, blocking_policies
 from sandbox.entra import check_bearer
-from sandbox.tenant import DirectoryRole, SandboxState, TenantState, User
+from sandbox.tenant import DirectoryRole, Group, SandboxState, TenantState, User
 from sandbox.wire import Call
 
 SUCCESS = "235 2.7.0 Authentication successful"
@@ -116,16 +116,14 @@ def _password_matches(user: User, password: str) -> bool:
 
 
 def _blocked_by_conditional_access(tenant: TenantState, user: User) -> bool:
-    memberships = frozenset(
-        m.role_template_id if isinstance(m, DirectoryRole) else m.id for m in tenant.member_of(user)
+    member_of = tenant.member_of(user)
+    sign_in = LegacySignIn(
+        user.id,
+        groups=frozenset(m.id for m in member_of if isinstance(m, Group)),
+        role_templates=frozenset(m.role_template_id for m in member_of if isinstance(m, DirectoryRole)),
+        guest=user.user_type == "Guest",
     )
-    return any(
-        policy.get("state") == "enabled"
-        and targets_exchange(policy)
-        and blocks_legacy(policy)
-        and user_in_scope(policy, user.id, memberships)
-        for policy in tenant.conditional_access_policies
-    )
+    return bool(blocking_policies(tenant.conditional_access_policies, sign_in))
 
 
 def _mailbox_reply(tenant: TenantState, user: User) -> str:

@@ -61,7 +61,7 @@ Command = Callable[[argparse.Namespace, dict[str, str], IO[str], IO[str]], int]
 def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
          stdin: IO[str] | None = None, stdout: IO[str] | None = None,
          commands: Mapping[str, Command] | None = None) -> int:
-    """Run one command; `commands` replaces some by name (the sandbox bridge's run, diagnose, doctor, sandbox)."""
+    """Run one command; `commands` replaces some by name (the sandbox bridge's run, diagnose, doctor ...)."""
     env = dict(os.environ) if env is None else env
     out = stdout or sys.stdout
     args = build_parser().parse_args(argv)
@@ -121,7 +121,7 @@ def _explain(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out:
 
 
 def _sandbox(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
-    raise InvalidInput("the sandbox is served by its own package: `python -m bot sandbox` or `python -m sandbox`")
+    raise InvalidInput("the sandbox package serves it: `python -m bot sandbox` or `python -m sandbox`")
 
 
 def _audit(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:

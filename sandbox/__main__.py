@@ -1,4 +1,4 @@
-"""`python -m sandbox [--host H] [--port P] [--state-dir DIR]`: serve the sandbox tenant as its own process."""
+"""`python -m sandbox [--host H] [--port P] [--state-dir DIR]`: serve the sandbox tenant on its own."""
 
 import sys
 

@@ -17,7 +17,8 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox.tenant import AppRegistration, SandboxState, TenantState
+from sandbox.state import SandboxState
+from sandbox.tenant import AppRegistration, TenantState
 from sandbox.wire import ENTRA_JSON, Call, Reply, entra_error
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from sandbox.entra import check_bearer
 from sandbox.opath import FilterError, compile_filter
-from sandbox.tenant import CAS_PROTOCOLS, DIRECTORY_ROLES, SandboxState, TenantState, User
+from sandbox.state import SandboxState
+from sandbox.tenant import CAS_PROTOCOLS, DIRECTORY_ROLES, TenantState, User
 from sandbox.wire import EXCHANGE_SERVER, Call, Reply, exchange_error, nul_403
 
 PATH = re.compile(r"/adminapi/beta/(?P<tenant>[^/]+)/InvokeCommand", re.IGNORECASE)

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from sandbox.entra import check_bearer
-from sandbox.tenant import MFA_STATES, DirectoryRole, Group, SandboxState, TenantState, User
+from sandbox.state import SandboxState
+from sandbox.tenant import MFA_STATES, DirectoryRole, Group, TenantState, User
 from sandbox.wire import ODATA_JSON, BatchItemSummary, Call, Reply, graph_error
 
 BATCH_LIMIT = 20

@@ -13,7 +13,7 @@ from bot.clock import Clock
 from sandbox.ca import SandboxCA
 from sandbox.server import SandboxServer
 from sandbox.smtp import SmtpServer
-from sandbox.tenant import SandboxState
+from sandbox.state import SandboxState
 
 
 @dataclass

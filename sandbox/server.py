@@ -18,7 +18,7 @@ from sandbox.exchange import Exchange
 from sandbox.faults import FaultRule
 from sandbox.graph import Graph
 from sandbox.recording import RecordedRequest
-from sandbox.tenant import SandboxState
+from sandbox.state import SandboxState
 from sandbox.wire import ENTRA_JSON, ODATA_JSON, Call, Reply
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
 from sandbox.ca import SandboxCA
 from sandbox.smtp_auth import SUCCESS, basic_reply, oauth_reply
 from sandbox.smtp_records import GARBAGE, SmtpFaults, SmtpMessage, SmtpSession
-from sandbox.tenant import SandboxState
+from sandbox.state import SandboxState
 
 log = logging.getLogger(__name__)
 

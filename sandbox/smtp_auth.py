@@ -30,7 +30,8 @@ import hmac
 
 from sandbox.conditional_access import LegacySignIn, blocking_policies
 from sandbox.entra import check_bearer
-from sandbox.tenant import DirectoryRole, Group, SandboxState, TenantState, User
+from sandbox.state import SandboxState
+from sandbox.tenant import DirectoryRole, Group, TenantState, User
 from sandbox.wire import Call
 
 SUCCESS = "235 2.7.0 Authentication successful"

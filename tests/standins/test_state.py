@@ -7,7 +7,7 @@ import pytest
 
 from bot.clock import FakeClock
 from sandbox.launcher import Sandbox
-from sandbox.tenant import SandboxState
+from sandbox.state import SandboxState
 
 from .conftest import EXCHANGE, GRAPH, Api
 

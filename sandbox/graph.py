@@ -8,14 +8,20 @@ import json
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from sandbox.entra import check_bearer
+from sandbox.graph_request import (
+    GraphRequest,
+    directory_object,
+    paren,
+    patch_problem,
+    select_properties,
+    user_json,
+)
 from sandbox.state import SandboxState
-from sandbox.tenant import MFA_STATES, DirectoryRole, Group, TenantState, User
+from sandbox.tenant import MFA_STATES
 from sandbox.wire import ODATA_JSON, BatchItemSummary, Call, Reply, graph_error
 
 BATCH_LIMIT = 20
@@ -61,15 +67,6 @@ SECURITY_DEFAULTS_DESCRIPTION = (
     "users will be better protected from common identity related attacks."
 )
 NOT_ALLOWED = "Specified HTTP method is not allowed for the request target."
-NOT_FOUND = "Resource '{}' does not exist or one of its queried reference-property objects are not present."
-NOT_JSON = (
-    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid "
-    "JSON format."
-)
-UNKNOWN_PROPERTY = (
-    "The property '{}' does not exist on type 'microsoft.graph.{}'. Make sure to only use property names "
-    "that are defined by the type or mark the type as open type."
-)
 GRAPH_CHALLENGE = (
     'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
     'client_id="00000003-0000-0000-c000-000000000000"'
@@ -82,50 +79,7 @@ TOKEN_PROBLEMS = {
 }
 
 
-@dataclass
-class _Request:
-    """A Graph call after authentication: the version root, the tenant and the token's roles."""
-
-    call: Call
-    version: str
-    tenant: TenantState
-    roles: frozenset[str]
-    now: datetime
-
-    @property
-    def root(self) -> str:
-        return f"{self.call.base_url}/{self.version}"
-
-    def error(self, status: int, code: str, message: str) -> Reply:
-        return graph_error(self.call, self.now, status, code, message)
-
-    def bad_request(self, message: str) -> Reply:
-        return self.error(400, "BadRequest", message)
-
-    def require(self, allowed: frozenset[str]) -> Reply | None:
-        if self.roles & allowed:
-            return None
-        return self.error(
-            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
-        )
-
-    def user(self, ref: str) -> User | Reply:
-        user = self.tenant.user(ref)
-        if user is None:
-            return self.error(404, "Request_ResourceNotFound", NOT_FOUND.format(ref))
-        return user
-
-    def json_object(self) -> dict[str, Any] | Reply:
-        try:
-            body = self.call.json()
-        except ValueError:
-            return self.bad_request(NOT_JSON)
-        return (
-            body if isinstance(body, dict) else self.bad_request("The request payload must be a JSON object.")
-        )
-
-
-Handler = Callable[["Graph", _Request, re.Match[str]], Reply]
+Handler = Callable[["Graph", GraphRequest, re.Match[str]], Reply]
 
 
 class Graph:
@@ -146,7 +100,7 @@ class Graph:
             )
             reply.headers["WWW-Authenticate"] = GRAPH_CHALLENGE
             return reply
-        request = _Request(call, version, tenant, frozenset(check.claims.get("roles", ())), now)
+        request = GraphRequest(call, version, tenant, frozenset(check.claims.get("roles", ())), now)
         if rest == "$batch":  # not under the state lock: its items take the lock one by one
             return (
                 self.batch(request)
@@ -155,7 +109,7 @@ class Graph:
             )
         return self._route(request, "/" + rest)
 
-    def _route(self, request: _Request, path: str) -> Reply:
+    def _route(self, request: GraphRequest, path: str) -> Reply:
         for pattern, handlers, beta_only in ROUTES:
             match = pattern.fullmatch(path)
             if match is None:
@@ -171,24 +125,24 @@ class Graph:
                 return handler(self, request, match)
         return request.bad_request(f"Resource not found for the segment '{path.strip('/').split('/')[0]}'.")
 
-    def get_user(self, request: _Request, match: re.Match[str]) -> Reply:
+    def get_user(self, request: GraphRequest, match: re.Match[str]) -> Reply:
         user = request.require(USER_READ) or request.user(match["user"])
         if isinstance(user, Reply):
             return user
-        properties = _user_json(user)
-        select = _select(request, set(properties), "user")
+        properties = user_json(user)
+        select = select_properties(request, set(properties), "user")
         if isinstance(select, Reply):
             return select
         shown = select or list(DEFAULT_USER_PROPERTIES)
-        context = f"{request.root}/$metadata#users{_paren(select)}/$entity"
+        context = f"{request.root}/$metadata#users{paren(select)}/$entity"
         return Reply(200, {"@odata.context": context, **{p: properties[p] for p in shown}})
 
-    def member_of(self, request: _Request, match: re.Match[str]) -> Reply:
+    def member_of(self, request: GraphRequest, match: re.Match[str]) -> Reply:
         user = request.require(MEMBERSHIP_READ) or request.user(match["user"])
         if isinstance(user, Reply):
             return user
-        objects = [_directory_object(o) for o in request.tenant.member_of(user)]
-        select = _select(
+        objects = [directory_object(o) for o in request.tenant.member_of(user)]
+        select = select_properties(
             request,
             {k for o in objects for k in o} | {"id", "displayName", "roleTemplateId"},
             "directoryObject",
@@ -207,7 +161,7 @@ class Graph:
                 f"Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive."
             )
         body: dict[str, Any] = {
-            "@odata.context": f"{request.root}/$metadata#directoryObjects{_paren(select)}"
+            "@odata.context": f"{request.root}/$metadata#directoryObjects{paren(select)}"
         }
         if skip + top < len(objects):
             query = {k: v for k, v in request.call.query.items() if k != "$skiptoken"}
@@ -217,7 +171,7 @@ class Graph:
         body["value"] = objects[skip : skip + top]
         return Reply(200, body)
 
-    def get_security_defaults(self, request: _Request, match: re.Match[str]) -> Reply:
+    def get_security_defaults(self, request: GraphRequest, match: re.Match[str]) -> Reply:
         denied = request.require(SECURITY_DEFAULTS_READ)
         if denied:
             return denied
@@ -233,11 +187,11 @@ class Graph:
             },
         )
 
-    def patch_security_defaults(self, request: _Request, match: re.Match[str]) -> Reply:
+    def patch_security_defaults(self, request: GraphRequest, match: re.Match[str]) -> Reply:
         body = request.require(SECURITY_DEFAULTS_WRITE) or request.json_object()
         if isinstance(body, Reply):
             return body
-        problem = _patch_problem(
+        problem = patch_problem(
             body,
             "isEnabled",
             {"id", "displayName", "description"},
@@ -252,7 +206,7 @@ class Graph:
         request.tenant.security_defaults_enabled = body["isEnabled"]
         return Reply(204)
 
-    def conditional_access(self, request: _Request, match: re.Match[str]) -> Reply:
+    def conditional_access(self, request: GraphRequest, match: re.Match[str]) -> Reply:
         denied = request.require(CONDITIONAL_ACCESS_READ)
         if denied:
             return denied
@@ -264,21 +218,21 @@ class Graph:
             },
         )
 
-    def get_mfa(self, request: _Request, match: re.Match[str]) -> Reply:
+    def get_mfa(self, request: GraphRequest, match: re.Match[str]) -> Reply:
         user = request.require(MFA_READ) or request.user(match["user"])
         if isinstance(user, Reply):
             return user
         context = f"{request.root}/$metadata#users('{user.id}')/authentication/requirements/$entity"
         return Reply(200, {"@odata.context": context, "perUserMfaState": user.per_user_mfa_state})
 
-    def patch_mfa(self, request: _Request, match: re.Match[str]) -> Reply:
+    def patch_mfa(self, request: GraphRequest, match: re.Match[str]) -> Reply:
         user = request.require(MFA_WRITE) or request.user(match["user"])
         if isinstance(user, Reply):
             return user
         body = request.json_object()
         if isinstance(body, Reply):
             return body
-        problem = _patch_problem(body, "perUserMfaState", set(), "strongAuthenticationRequirements")
+        problem = patch_problem(body, "perUserMfaState", set(), "strongAuthenticationRequirements")
         if problem:
             return request.bad_request(problem)
         value = body["perUserMfaState"]
@@ -292,7 +246,7 @@ class Graph:
         )
         return Reply(204)
 
-    def batch(self, request: _Request) -> Reply:
+    def batch(self, request: GraphRequest) -> Reply:
         body = request.json_object()
         if isinstance(body, Reply):
             return body
@@ -327,7 +281,7 @@ class Graph:
         self._shuffle(responses)
         return Reply(200, {"responses": responses}, batch_items=summaries)
 
-    def _batch_item(self, request: _Request, item: dict[str, Any], statuses: dict[str, int]) -> Reply:
+    def _batch_item(self, request: GraphRequest, item: dict[str, Any], statuses: dict[str, int]) -> Reply:
         """Run one batch item as its own request (same token), after the items it depends on."""
         if any(statuses.get(str(d), 424) >= 400 for d in item.get("dependsOn") or ()):
             return request.error(
@@ -347,7 +301,7 @@ class Graph:
             base_url=request.call.base_url,
             in_batch=True,
         )
-        item_request = _Request(call, request.version, request.tenant, request.roles, request.now)
+        item_request = GraphRequest(call, request.version, request.tenant, request.roles, request.now)
         rule = self.state.faults.take("graph", call.method, call.path, None, in_batch=True)
         reply = rule.respond("graph", call, request.now) if rule else None
         return reply or self._route(item_request, call.path.removeprefix(f"/{request.version}"))
@@ -368,74 +322,6 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], bool]] = [
         True,
     ),
 ]
-
-
-def _user_json(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "userPrincipalName": user.user_principal_name,
-        "displayName": user.display_name,
-        "mail": user.mail,
-        "accountEnabled": user.account_enabled,
-        "assignedLicenses": copy.deepcopy(user.assigned_licenses),
-        "userType": user.user_type,
-        "onPremisesSyncEnabled": None,
-        "givenName": None,
-        "surname": None,
-        "businessPhones": [],
-        "jobTitle": None,
-        "mobilePhone": None,
-        "officeLocation": None,
-        "preferredLanguage": None,
-    }
-
-
-def _directory_object(obj: Group | DirectoryRole) -> dict[str, Any]:
-    if isinstance(obj, Group):
-        return {
-            "@odata.type": "#microsoft.graph.group",
-            "id": obj.id,
-            "displayName": obj.display_name,
-            "description": None,
-            "groupTypes": [],
-            "mailEnabled": False,
-            "securityEnabled": True,
-        }
-    return {
-        "@odata.type": "#microsoft.graph.directoryRole",
-        "id": obj.id,
-        "displayName": obj.display_name,
-        "description": None,
-        "roleTemplateId": obj.role_template_id,
-    }
-
-
-def _select(request: _Request, known: set[str], type_name: str) -> list[str] | Reply:
-    """The `$select` properties in their canonical spelling (Graph matches them case-insensitively)."""
-    raw = request.call.query.get("$select", "")
-    canonical = {k.lower(): k for k in known}
-    selected = []
-    for name in filter(None, (n.strip() for n in raw.split(","))):
-        if name.lower() not in canonical:
-            return request.bad_request(
-                "Parsing OData Select and Expand failed: "
-                f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'."
-            )
-        selected.append(canonical[name.lower()])
-    return selected
-
-
-def _paren(select: list[str]) -> str:
-    return f"({','.join(select)})" if select else ""
-
-
-def _patch_problem(body: dict[str, Any], writable: str, read_only: set[str], type_name: str) -> str:
-    for key in body:
-        if key in read_only:
-            return f"Property '{key}' is read-only and cannot be set."
-        if key != writable:
-            return UNKNOWN_PROPERTY.format(key, type_name)
-    return "" if writable in body else f"The request body must set '{writable}'."
 
 
 def _content_type(item: dict[str, Any]) -> bool:

@@ -8,7 +8,6 @@ import itertools
 import json
 import secrets
 import string
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -26,27 +25,13 @@ from sandbox.slack import (
     SlackMessage,
     SlackStandin,
 )
+from sandbox.slack.buttons import Button, ButtonNotFound, buttons_in
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 VERIFICATION_TOKEN = "sandbox-verification-token"
 STALE_SECONDS = 600
 _UPPER = string.ascii_uppercase + string.digits
-
-
-@dataclass(frozen=True)
-class Button:
-    """A button as a person sees it on a message: its label and what clicking it sends."""
-
-    text: str
-    action_id: str
-    value: str | None
-    block_id: str | None
-    style: str | None = None
-
-
-class ButtonNotFound(LookupError):
-    """No button with that label or action_id on the message; the message lists the buttons there are."""
 
 
 class SlackSender:
@@ -268,14 +253,14 @@ class SlackSender:
 
     def buttons(self, channel: str, ts: str) -> list[Button]:
         """The buttons on the stand-in's current version of a message (channel or ephemeral), in order."""
-        return _buttons(self._current(channel, ts).blocks)
+        return buttons_in(self._current(channel, ts).blocks)
 
     def click_button(
         self, channel: str, ts: str, *, user_id: str, text_or_action_id: str
     ) -> requests.Response:
         """Click the button a person would see on message `ts`, found by its label or its action_id."""
         message = self._current(channel, ts)
-        buttons = _buttons(message.blocks)
+        buttons = buttons_in(message.blocks)
         wanted = text_or_action_id
         button = next((b for b in buttons if b.text == wanted or b.action_id == wanted), None) or next(
             (b for b in buttons if b.text.casefold() == wanted.casefold()), None
@@ -401,24 +386,6 @@ class SlackSender:
 
     def _fake_response_url(self, kind: str, team_id: str) -> str:
         return f"https://hooks.slack.com/{kind}/{team_id}/{_random(13, string.digits)}/{_random(24, _UPPER)}"
-
-
-def _buttons(blocks: list[dict[str, Any]]) -> list[Button]:
-    found: list[Button] = []
-    for block in blocks:
-        elements = block.get("elements", []) if block.get("type") == "actions" else [block.get("accessory")]
-        for element in elements:
-            if isinstance(element, dict) and element.get("type") == "button":
-                found.append(
-                    Button(
-                        element.get("text", {}).get("text", ""),
-                        element.get("action_id", ""),
-                        element.get("value"),
-                        block.get("block_id"),
-                        element.get("style"),
-                    )
-                )
-    return found
 
 
 def _random(length: int, alphabet: str) -> str:

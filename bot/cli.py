@@ -121,7 +121,7 @@ def _explain(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out:
 
 
 def _sandbox(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
-    raise InvalidInput("the sandbox package serves it: `python -m bot sandbox` or `python -m sandbox`")
+    raise InvalidInput("`sandbox` runs from the entry point: `python -m bot sandbox`, `python -m sandbox`")
 
 
 def _audit(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:

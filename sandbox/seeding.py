@@ -1,4 +1,4 @@
-"""The sandbox's seed: tenants read from YAML (`seed/demo-tenant.yaml` unless given), names turned into ids."""
+"""The sandbox's seed: tenants read from YAML (by default `seed/demo-tenant.yaml`), names made ids."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ _USER_KEYS = {
 
 
 def load_tenant(key: str, raw: dict[str, Any], client_secrets: dict[str, str]) -> TenantState:
-    """The tenant `key` as the seed entry `raw` describes it; app secrets come from (or go into) `client_secrets`."""
+    """The tenant `key` as the seed entry `raw` describes it; app secrets live in `client_secrets`."""
     tenant = TenantState(
         key=key,
         id=raw["id"].lower(),

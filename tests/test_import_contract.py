@@ -24,7 +24,8 @@ def module_name(path: Path) -> str:
 
 def project_sources() -> dict[str, str]:
     """Every module of the three packages, by dotted name."""
-    return {module_name(path): path.read_text() for package in PACKAGES for path in (ROOT / package).rglob("*.py")}
+    paths = [path for package in PACKAGES for path in (ROOT / package).rglob("*.py")]
+    return {module_name(path): path.read_text() for path in paths}
 
 
 def imported(module: str, source: str) -> set[str]:
@@ -51,7 +52,8 @@ def violations(sources: dict[str, str]) -> list[str]:
     found = []
     for module, source in sorted(sources.items()):
         for name in sorted(imported(module, source)):
-            if _within(module, PRODUCT) and module not in PRODUCT_MAY_IMPORT_SANDBOX and _within(name, ("sandbox",)):
+            if (_within(module, PRODUCT) and module not in PRODUCT_MAY_IMPORT_SANDBOX
+                    and _within(name, ("sandbox",))):
                 found.append(f"{module} -> {name}")
             if (_within(module, ("sandbox",)) and module not in BRIDGES and _within(name, PRODUCT)
                     and not _within(name, SANDBOX_MAY_IMPORT)):
@@ -130,5 +132,6 @@ def test_the_cycle_check_catches_a_lazy_import_back() -> None:
         "bot.doctor": "def doctor_main():\n    from bot.cli import sandbox_config\n",
         "sandbox.console": "from bot.cli import run_diagnose\n",
     }
-    assert cycles(import_graph(sources), NO_CYCLES_AMONG) == [("bot.cli", "bot.cli"), ("bot.cli", "bot.doctor"),
-                                                             ("bot.doctor", "bot.doctor")]
+    assert cycles(import_graph(sources), NO_CYCLES_AMONG) == [
+        ("bot.cli", "bot.cli"), ("bot.cli", "bot.doctor"), ("bot.doctor", "bot.doctor"),
+    ]

@@ -1,4 +1,4 @@
-"""A stateful local stand-in for the Slack Web API, upload URLs and response URLs, for slack_sdk's WebClient."""
+"""A stateful local stand-in for the Slack Web API, upload and response URLs, for slack_sdk's WebClient."""
 
 from sandbox.slack.blocks import block_errors
 from sandbox.slack.identity import (

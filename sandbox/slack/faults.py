@@ -1,4 +1,4 @@
-"""Faults the Slack stand-in injects: rate limits, status codes, latency, dropped connections, error answers."""
+"""Faults the Slack stand-in injects: rate limits, status codes, latency, drops, error answers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""File uploads to the Slack stand-in: files.getUploadURLExternal, the upload URL, files.completeUploadExternal."""
+"""File uploads to the Slack stand-in: getUploadURLExternal, the upload URL, completeUploadExternal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Messages as the Slack stand-in takes them: chat.postMessage, chat.update, ephemerals, permalinks, response URLs."""
+"""Messages in the Slack stand-in: chat.postMessage, chat.update, ephemerals, permalinks, response URLs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the Slack stand-in keeps and answers: its error, calls, messages and their versions, files, responses."""
+"""What the Slack stand-in keeps and answers: errors, calls, messages and versions, files, responses."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ def auth_test(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-
 def usergroup_users(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     group = args.get("usergroup")
     if not group:
@@ -33,7 +32,6 @@ def usergroup_users(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "users": list(ws.usergroups[group])}
 
 
-
 def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     user = args.get("user")
     if not user:
@@ -41,7 +39,6 @@ def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     if user not in ws.users:
         raise SlackError("user_not_found")
     return {"ok": True, "user": copy.deepcopy(ws.users[user])}
-
 
 
 def conversations_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:

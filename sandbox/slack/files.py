@@ -20,7 +20,6 @@ def get_upload_url(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "upload_url": f"{ws.base_url()}/upload/{file_id}", "file_id": file_id}
 
 
-
 def complete_upload(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     items = json_arg(args, "files")
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
@@ -51,14 +50,12 @@ def complete_upload(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "files": answers}
 
 
-
 def upload(ws: Workspace, file_id: str, data: bytes) -> tuple[int, str]:
     stored = ws.files.get(file_id)
     if stored is None:
         return 404, "file_not_found"
     ws.files[file_id] = SlackFile(stored.id, stored.filename, stored.length, data)
     return 200, f"OK - {len(data)}"
-
 
 
 def _file_info(stored: SlackFile, now: datetime) -> dict[str, Any]:

@@ -16,14 +16,12 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 
 
-
 def post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = ws.resolve_channel(args.get("channel"))
     text, blocks = content(args)
     thread_ts = args.get("thread_ts") or None
     message = ws.post(channel, text, blocks or [], "chat.postMessage", thread_ts=thread_ts)
     return {"ok": True, "channel": channel, "ts": message.ts, "message": message.snapshot().payload()}
-
 
 
 def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +36,6 @@ def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         "text": text,
         "message": message.snapshot().payload(),
     }
-
 
 
 def post_ephemeral(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -60,24 +57,20 @@ def post_ephemeral(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "message_ts": message.ts}
 
 
-
 def get_permalink(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = ws.resolve_channel(args.get("channel"))
     message = ws.stored(channel, args.get("message_ts"))
     return {"ok": True, "channel": channel, "permalink": _permalink(channel, message.ts)}
 
 
-
 def _permalink(channel: str, ts: str) -> str:
     return f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
-
 
 
 def new_response_url(ws: Workspace, channel: str, user: str, message_ts: str | None, ephemeral: bool) -> str:
     response_id = f"{len(ws.response_urls) + 1}-{secrets.token_urlsafe(8)}"
     ws.response_urls[response_id] = ResponseUrl(channel, user, message_ts, ephemeral, ws.clock.now())
     return f"{ws.base_url()}/response/{response_id}"
-
 
 
 def respond(ws: Workspace, response_id: str, payload: Any) -> tuple[int, dict[str, Any]]:
@@ -105,7 +98,6 @@ def respond(ws: Workspace, response_id: str, payload: Any) -> tuple[int, dict[st
     return status, {"ok": False, "error": error}
 
 
-
 def apply_response(ws: Workspace, target: ResponseUrl, payload: dict[str, Any]) -> tuple[str, str | None]:
     original = response_target(ws, target)
     if _flag(payload.get("delete_original")):
@@ -126,7 +118,6 @@ def apply_response(ws: Workspace, target: ResponseUrl, payload: dict[str, Any]) 
     return ("posted" if in_channel else "ephemeral"), message.ts
 
 
-
 def response_target(ws: Workspace, target: ResponseUrl) -> StoredMessage | None:
     if target.message_ts is None:
         return None
@@ -134,7 +125,6 @@ def response_target(ws: Workspace, target: ResponseUrl) -> StoredMessage | None:
         return next((m for m in ws.ephemerals if m.ts == target.message_ts and not m.deleted), None)
     message = ws.messages.get(target.channel, {}).get(target.message_ts)
     return None if message is None or message.deleted else message
-
 
 
 def record_response(
@@ -152,7 +142,6 @@ def record_response(
             ws.clock.now(),
         )
     )
-
 
 
 def _flag(value: Any) -> bool:

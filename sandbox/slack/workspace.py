@@ -115,7 +115,6 @@ def channel_info(channel_id: str, name: str | None) -> dict[str, Any]:
     }
 
 
-
 def user_info(user_id: str, name: str, real_name: str, tz: str) -> dict[str, Any]:
     return {
         "id": user_id,

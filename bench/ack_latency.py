@@ -28,9 +28,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.sandbox.slack import start_slack_standin  # noqa: E402
-from bot.sandbox.slack_client import SlackSender  # noqa: E402
-from bot.sandbox.testing import start_sandbox  # noqa: E402
+from sandbox.launcher import start_sandbox  # noqa: E402
+from sandbox.slack import start_slack_standin  # noqa: E402
+from sandbox.slack_client import SlackSender  # noqa: E402
 
 TOKEN, SECRET = "xoxb-bench-token", "bench-signing-secret"
 USERS = ["scanner", "copier", "erp"]

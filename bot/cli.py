@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import IO, TYPE_CHECKING
 
 from bot.diagnosis import explain, format_explanation
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, ExitCode, InvalidInput
 from bot.probe import add_probe_arguments, probe_main
 from bot.workflow import AUTH_MODES
 
@@ -24,7 +21,7 @@ if TYPE_CHECKING:  # the heavy modules load only for the commands that need them
 
 log = logging.getLogger("bot")
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+NO_CREDENTIALS = "m365: no Microsoft 365 credentials are set (M365_*): `python -m bot` runs the sandbox then"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,75 +53,104 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: A command: parsed arguments, environment, stdin and stdout in; the exit code out.
+Command = Callable[[argparse.Namespace, dict[str, str], IO[str], IO[str]], int]
+
+
 def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
-         stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
+         stdin: IO[str] | None = None, stdout: IO[str] | None = None,
+         commands: Mapping[str, Command] | None = None) -> int:
+    """Run one command; `commands` replaces some by name (the sandbox bridge's run, diagnose, doctor ...)."""
     env = dict(os.environ) if env is None else env
     out = stdout or sys.stdout
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    command = args.command or "run"
+    name = args.command or "run"
+    command = {**COMMANDS, **(commands or {})}[name]
     try:
-        if command == "probe":
-            return probe_main(args, env, out, token_supplier=lambda: exchange_token(args.config, env))
-        from bot.config import check_config_main, load_config
-
-        if command == "check-config":
-            return check_config_main(args.config, env, out)
-        if command == "doctor":
-            from bot.doctor import doctor_command
-
-            return doctor_command(args.config, env, out)
-        if command == "explain":
-            return run_explain(" ".join(args.reply), as_json=args.json, out=out)
-        if command == "sandbox":
-            from bot.sandbox.testing import serve_forever
-
-            serve_forever(args.host, args.port, args.state_dir)
-            return EXIT_OK
-        cfg = load_config(args.config, env)
-        if command != "run" or not cfg.sandbox:  # the sandbox console keeps its output to the console
-            logging.getLogger().setLevel(cfg.logging.level)
-        if command == "audit":
-            from bot.audit import audit_main
-
-            return audit_main(cfg.database.url, args.since, args.format or "text", out)
-        if command == "diagnose":
-            with open_tenant(cfg) as m365:
-                return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth,
-                                    include_org=args.org, out=out)
-        return run(cfg, stdin or sys.stdin, out)
+        return command(args, env, stdin or sys.stdin, out)
     except ConfigError as exc:
         print(exc.describe(), file=out)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except BotError as exc:
         print(f"error: {exc.describe()}", file=out)
-        return EXIT_USAGE if exc.__class__.__name__ == "InvalidInput" else EXIT_FINDINGS
+        return ExitCode.USAGE if exc.__class__.__name__ == "InvalidInput" else ExitCode.PROBLEM
 
 
-@contextlib.contextmanager
-def open_tenant(cfg: AppConfig) -> Iterator[M365]:
-    """The configured tenant, or a freshly started sandbox tenant when no credentials are set."""
+def runs_in_sandbox(argv: list[str], env: Mapping[str, str]) -> bool:
+    """Whether `python -m bot ARGV` belongs to the sandbox: its `sandbox` command, or no credentials set."""
+    from bot.config import load_config
+
+    args = build_parser().parse_args(argv)
+    if args.command == "sandbox":
+        return True
+    try:
+        return load_config(args.config, env).sandbox
+    except ConfigError:  # main reports the problems
+        return False
+
+
+def configured(args: argparse.Namespace, env: Mapping[str, str]) -> AppConfig:
+    """The configuration named on the command line, its log level applied."""
+    from bot.config import load_config
+
+    cfg = load_config(args.config, env)
+    logging.getLogger().setLevel(cfg.logging.level)
+    return cfg
+
+
+def _probe(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    return probe_main(args, env, out, token_supplier=lambda: exchange_token(args.config, env))
+
+
+def _check_config(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    from bot.config import check_config_main
+
+    return check_config_main(args.config, env, out)
+
+
+def _doctor(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    from bot.doctor import doctor_command
+
+    return doctor_command(args.config, env, out)
+
+
+def _explain(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    return run_explain(" ".join(args.reply), as_json=args.json, out=out)
+
+
+def _sandbox(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    raise InvalidInput("`sandbox` runs from the entry point: `python -m bot sandbox`, `python -m sandbox`")
+
+
+def _audit(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    from bot.audit import audit_main
+
+    return audit_main(configured(args, env).database.url, args.since, args.format or "text", out)
+
+
+def _diagnose(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
     from bot.m365.tenant import connect
 
-    if not cfg.sandbox:
-        yield connect(cfg.m365)
-        return
-    with sandbox_config(cfg) as (sandboxed, _):
-        yield connect(sandboxed.m365)
+    cfg = configured(args, env)
+    if cfg.sandbox:
+        raise ConfigError([NO_CREDENTIALS])
+    return diagnose_args(connect(cfg.m365), args, out)
 
 
-@contextlib.contextmanager
-def sandbox_config(cfg: AppConfig) -> Iterator[tuple[AppConfig, Any]]:
-    """Start the sandbox in this process and plug it into the configuration: endpoints and CA only."""
-    from bot.config import with_overrides
-    from bot.sandbox.testing import start_sandbox
+def _run(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    return run(configured(args, env), stdin, out)
 
-    with tempfile.TemporaryDirectory(prefix="smtp-auth-bot-sandbox-") as workdir:
-        sandbox = start_sandbox(Path(workdir))
-        try:
-            yield with_overrides(cfg, {"m365": sandbox.m365_settings()}), sandbox
-        finally:
-            sandbox.stop()
+
+COMMANDS: dict[str, Command] = {
+    "probe": _probe, "check-config": _check_config, "doctor": _doctor, "explain": _explain,
+    "sandbox": _sandbox, "audit": _audit, "diagnose": _diagnose, "run": _run,
+}
+
+
+def diagnose_args(m365: M365, args: argparse.Namespace, out: IO[str]) -> int:
+    """`diagnose` with its parsed arguments, against `m365`."""
+    return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth, include_org=args.org, out=out)
 
 
 def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, include_org: bool,
@@ -141,7 +167,7 @@ def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, 
         out.write("\n")
     else:
         out.write("\n\n".join(format_report(d, p) for d, p in zip(results, plans, strict=True)) + "\n")
-    return EXIT_OK if all(p.error is None for p in plans) else EXIT_FINDINGS
+    return ExitCode.OK if all(p.error is None for p in plans) else ExitCode.PROBLEM
 
 
 def exchange_token(config_path: str | None, env: dict[str, str]) -> str:
@@ -159,26 +185,24 @@ def run_explain(reply: str, *, as_json: bool, out: IO[str]) -> int:
     if not reply.strip():
         print("error: give the reply text, e.g. python -m bot explain \"535 5.7.139 Authentication "
               "unsuccessful, ...\"", file=out)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     result = explain(reply)
     if as_json:
         json.dump(result, out, indent=2)
         out.write("\n")
     else:
         print(format_explanation(result), file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
-    """The bot's main process: Slack in HTTP or Socket Mode, or the sandbox console with no credentials."""
+    """The bot's main process: Slack in HTTP or Socket Mode."""
     if cfg.sandbox:
-        from bot.console import run_console
-
-        return run_console(cfg, stdin, out)
+        raise ConfigError([NO_CREDENTIALS])
     if problems := cfg.serve_problems():
         raise ConfigError(problems)
     from bot.slack.serve import run_http, run_socket_mode
 
     print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)
     (run_socket_mode if cfg.slack.mode == "socket" else run_http)(cfg)
-    return EXIT_OK
+    return ExitCode.OK

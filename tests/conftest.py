@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 from bot.clock import FakeClock
 from bot.config import AppConfig, load_config, with_overrides
 from bot.m365.tenant import M365, connect
-from bot.sandbox.testing import Sandbox, start_sandbox
 from bot.store import normalise_url
+from sandbox.launcher import Sandbox, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 

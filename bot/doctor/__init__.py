@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from bot.doctor.command import Doctor, config_failure, doctor_command, doctor_main, secrets_of
 from bot.doctor.needs import declared, graph_alternatives
-from bot.doctor.result import EXIT_CONFIG, EXIT_MISSING, EXIT_OK, Result
+from bot.doctor.result import Result
 from bot.doctor.slack import SLACK_SCOPES
 from bot.doctor.smtp import smtp_fix
 
 __all__ = [
-    "EXIT_CONFIG",
-    "EXIT_MISSING",
-    "EXIT_OK",
     "SLACK_SCOPES",
     "Doctor",
     "Result",

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING
 
 from bot.doctor.microsoft import MicrosoftChecks
-from bot.doctor.result import EXIT_CONFIG, FAIL, OK
+from bot.doctor.result import FAIL, OK
 from bot.doctor.slack import SlackChecks
 from bot.doctor.smtp import SmtpChecks
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from bot.config import AppConfig
@@ -43,21 +43,15 @@ def doctor_command(path: str | None, env: Mapping[str, str], out: IO[str]) -> in
     return doctor_main(cfg, out)
 
 
-def doctor_main(cfg: AppConfig, out: IO[str]) -> int:
-    """Check `cfg`'s tenant and workspace, or a fresh sandbox tenant when it sets no Microsoft credentials.
+def doctor_main(cfg: AppConfig, out: IO[str], target: AppConfig | None = None) -> int:
+    """Check `cfg`'s tenant and workspace, or `target`: `cfg` pointed at a stand-in (the sandbox bridge's).
 
     0 when everything needed is present, 1 when something is missing, 2 on a configuration error.
     """
-    from bot.cli import sandbox_config
-
-    if not cfg.sandbox:
+    if target is None:
         m365 = cfg.m365
         print(f"Checking tenant {m365.tenant_id} ({m365.cloud} cloud), app {m365.client_id}.", file=out)
-        return _checked(cfg, cfg, out)
-    with sandbox_config(cfg) as (sandboxed, sandbox):
-        print("Sandbox: no Microsoft 365 credentials are set, so this checks a local stand-in tenant "
-              f"started at {sandbox.url}, not a real one.", file=out)
-        return _checked(cfg, sandboxed, out)
+    return _checked(cfg, target or cfg, out)
 
 
 def _checked(cfg: AppConfig, target: AppConfig, out: IO[str]) -> int:
@@ -83,7 +77,7 @@ def config_failure(source: object, problems: list[str], out: IO[str]) -> int:
     for problem in problems:
         print(f"       - {problem}", file=out)
     doctor.summary()
-    return EXIT_CONFIG
+    return ExitCode.USAGE
 
 
 def secrets_of(cfg: AppConfig) -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO
 
-EXIT_OK, EXIT_MISSING, EXIT_CONFIG = 0, 1, 2
+from bot.errors import ExitCode
+
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 MIN_REDACTED = 8
 
@@ -49,4 +50,4 @@ class Report:
             f"{counts[FAIL]} failed"
         )
         print(line + (f" ({counts[SKIP]} skipped)" if counts[SKIP] else ""), file=self.out)
-        return EXIT_MISSING if counts[FAIL] else EXIT_OK
+        return ExitCode.PROBLEM if counts[FAIL] else ExitCode.OK

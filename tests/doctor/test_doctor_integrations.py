@@ -13,8 +13,8 @@ import yaml
 
 from bot.config import AppConfig, load_config, with_overrides
 from bot.doctor import SLACK_SCOPES, doctor_main
-from bot.sandbox.slack import SlackStandin, start_slack_standin
-from bot.sandbox.testing import Sandbox
+from sandbox.launcher import Sandbox
+from sandbox.slack import SlackStandin, start_slack_standin
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-doctor-0000-bot-token"

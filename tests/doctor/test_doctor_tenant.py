@@ -9,7 +9,8 @@ from typing import Any
 from bot.cli import main
 from bot.config import AppConfig, load_config, with_overrides
 from bot.doctor import doctor_main
-from bot.sandbox.testing import Sandbox
+from sandbox.cli import doctor_main as sandbox_doctor_main
+from sandbox.launcher import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_FIX = "Fix: Entra admin center > Roles & admins > Roles and administrators > Exchange Administrator > "
@@ -155,7 +156,7 @@ def test_wrong_client_secret_shows_the_aadsts_hint_and_skips_what_needs_a_token(
 
 def test_sandbox_mode_without_credentials_checks_a_fresh_sandbox_and_says_so():
     out = io.StringIO()
-    assert doctor_main(load_config(ROOT / "app.yaml", env={}), out) == 0
+    assert sandbox_doctor_main(load_config(ROOT / "app.yaml", env={}), out) == 0
     text = out.getvalue()
     assert text.startswith("Sandbox: no Microsoft 365 credentials are set, so this checks a local stand-in")
     assert "Microsoft 365: sandbox (no credentials set)" in text

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from smtp_fakes import server_context
 
-from bot.sandbox.ca import SandboxCA
+from sandbox.ca import SandboxCA
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from smtp_fakes import ExchangeLike, FakeServer, Peer, closed_port, scripted, se
 
 from bot.errors import AuthenticationFailed
 from bot.probe import ProbeResult, ProbeTarget, probe
-from bot.sandbox.ca import SandboxCA
+from sandbox.ca import SandboxCA
 
 USER = "printer@contoso.com"
 PASSWORD = "Pr1nter-Secret!"

@@ -16,10 +16,10 @@ from werkzeug.serving import make_server
 from bot.clock import FakeClock
 from bot.config import AppConfig, load_config, with_overrides
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.slack import SlackStandin, start_slack_standin
-from bot.sandbox.slack_client import SlackSender
-from bot.sandbox.testing import Sandbox
 from bot.slack.app import create_bolt_app, wsgi_app
+from sandbox.launcher import Sandbox
+from sandbox.slack import SlackStandin, start_slack_standin
+from sandbox.slack_client import SlackSender
 
 
 def slack_config(sandbox: Sandbox, standin: SlackStandin, db_url: str, probes: dict[str, Any] | None = None,

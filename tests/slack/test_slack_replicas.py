@@ -17,8 +17,8 @@ import pytest
 import requests
 from slack_helpers import APPROVER, BOT_TOKEN, REQUESTER, ROOT, SIGNING_SECRET, wait_until
 
-from bot.sandbox.slack_client import SlackSender
 from bot.store import Store
+from sandbox.slack_client import SlackSender
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ import sys
 import requests
 from slack_helpers import BOT_TOKEN, ROOT, SIGNING_SECRET, wait_until
 
-from bot.sandbox.slack_client import SlackSender
+from sandbox.slack_client import SlackSender
 
 
 def test_python_m_bot_serves_slack_over_gunicorn(sandbox, standin, tmp_path):

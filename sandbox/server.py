@@ -1,0 +1,205 @@
+"""The sandbox HTTPS server: one Flask app for the Entra ID, Graph and Exchange paths and a control plane."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from dataclasses import asdict
+from typing import Any
+
+from flask import Flask, Request, Response, request
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from sandbox.ca import SandboxCA
+from sandbox.entra import Entra
+from sandbox.exchange import Exchange
+from sandbox.faults import FaultRule
+from sandbox.graph import Graph
+from sandbox.recording import RecordedRequest
+from sandbox.state import SandboxState
+from sandbox.wire import ENTRA_JSON, ODATA_JSON, Call, Reply
+
+log = logging.getLogger(__name__)
+
+METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+CONTENT_TYPES = {"login": ENTRA_JSON, "graph": ODATA_JSON, "exchange": ODATA_JSON}
+SECRET_FIELDS = frozenset({"client_secret", "client_assertion"})
+AGS_DIAGNOSTIC = json.dumps(
+    {
+        "ServerInfo": {
+            "DataCenter": "Sandbox",
+            "Slice": "E",
+            "Ring": "5",
+            "ScaleUnit": "000",
+            "RoleInstance": "SANDBOX",
+        }
+    }
+)
+
+
+def create_app(state: SandboxState) -> Flask:
+    """The WSGI app: `/v1.0`, `/beta` Graph; `/adminapi` Exchange; `/_sandbox` control; else Entra ID."""
+    app = Flask(__name__)
+    services: dict[str, Any] = {"login": Entra(state), "graph": Graph(state), "exchange": Exchange(state)}
+
+    @app.get("/_sandbox/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "tenants": {key: tenant.id for key, tenant in state.tenants.items()}}
+
+    @app.post("/_sandbox/reset")
+    def reset() -> dict[str, Any]:
+        state.reset()
+        return {"status": "reset"}
+
+    @app.route("/_sandbox/faults", methods=["GET", "POST", "DELETE"])
+    def faults() -> Any:
+        if request.method == "POST":
+            try:
+                rule = state.faults.add_json(request.get_json(silent=True))
+            except ValueError as exc:
+                return {"error": str(exc)}, 400
+            return asdict(rule), 201
+        if request.method == "DELETE":
+            if "id" not in request.args:
+                state.faults.clear()
+                return "", 204
+            rule_id = request.args["id"]
+            removed = rule_id.isdigit() and state.faults.remove(int(rule_id))
+            return ("", 204) if removed else ({"error": "no such fault"}, 404)
+        return {"rules": state.faults.as_json()}
+
+    @app.route("/", defaults={"path": ""}, methods=METHODS)
+    @app.route("/<path:path>", methods=METHODS)
+    def service(path: str) -> Response:
+        return _serve(state, services, request)
+
+    return app
+
+
+def _serve(state: SandboxState, services: dict[str, Any], req: Request) -> Response:
+    """Apply faults, dispatch to the service, record the request, and build the HTTP response."""
+    path = req.path
+    service = _service_of(path)
+    call = Call(
+        method=req.method,
+        path=path,
+        query=req.args.to_dict(),
+        headers={k.lower(): v for k, v in req.headers.items()},
+        body=req.get_data(),
+        base_url=req.host_url.rstrip("/"),
+    )
+    cmdlet = Exchange.cmdlet_name(call) if service == "exchange" else None
+    rule: FaultRule | None = state.faults.take(service, call.method, path, cmdlet)
+    reply = rule.respond(service, call, state.clock.now()) if rule else None
+    if reply is None:
+        reply = services[service].handle(call)
+    state.requests.append(
+        RecordedRequest(
+            service=service,
+            method=call.method,
+            path=path,
+            query={k: v for k, v in call.query.items() if k not in SECRET_FIELDS},
+            api_version=_api_version(service, path),
+            cmdlet=cmdlet,
+            batch_items=tuple(reply.batch_items or ()),
+            status=reply.status,
+            timestamp=state.clock.now(),
+            fault=rule.kind if rule else None,
+            anchor_mailbox=call.header("X-AnchorMailbox"),
+        )
+    )
+    if reply.drop:
+        req.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+    return _response(service, call, reply)
+
+
+def _service_of(path: str) -> str:
+    first = path.lstrip("/").split("/", 1)[0]
+    if first in ("v1.0", "beta"):
+        return "graph"
+    return "exchange" if first.lower() == "adminapi" else "login"
+
+
+def _api_version(service: str, path: str) -> str | None:
+    parts = path.strip("/").split("/")
+    if service == "graph":
+        return parts[0]
+    if service == "exchange":
+        return parts[1] if len(parts) > 1 else None
+    return "v2.0" if "v2.0" in parts else None
+
+
+def _response(service: str, call: Call, reply: Reply) -> Response:
+    headers = dict(reply.headers)
+    if service != "login":
+        headers.setdefault("request-id", call.request_id)
+    if service == "graph":
+        headers.setdefault("client-request-id", call.client_request_id)
+        headers.setdefault("x-ms-ags-diagnostic", AGS_DIAGNOSTIC)
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if reply.body is not None and not isinstance(reply.body, bytes):
+        headers.setdefault("Content-Type", CONTENT_TYPES[service])
+    return Response(reply.content(), status=reply.status, headers=headers)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """The sandbox servers' request handler: request lines go to this module's logger at DEBUG instead of
+    werkzeug's stderr output.
+
+    TCP_NODELAY: werkzeug writes headers and body separately, and Nagle's algorithm would hold the
+    body back until werkzeug closes the connection (about 10 ms later, after draining input).
+    """
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as Microsoft and Slack do: no TLS handshake per request
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug('"%s" %s', self.requestline, code)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.log(logging.WARNING if type == "error" else logging.DEBUG, message.rstrip(), *args)
+
+
+class SandboxServer:
+    """The app served over HTTPS by werkzeug in a daemon thread. Port 0 picks a free port."""
+
+    def __init__(self, state: SandboxState, ca: SandboxCA, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.state = state
+        self._server = make_server(
+            host,
+            port,
+            create_app(state),
+            threaded=True,
+            request_handler=QuietHandler,
+            ssl_context=ca.ssl_context(),
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-https",
+            daemon=True,
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port
+
+    @property
+    def url(self) -> str:
+        """`https://localhost:PORT`: the base of every endpoint (the server certificate names localhost)."""
+        return f"https://localhost:{self.port}"
+
+    def start(self) -> SandboxServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()

@@ -153,3 +153,7 @@ class IllegalTransition(RuntimeError):
     def __init__(self, kind: str, expected: str, new: str, action: str) -> None:
         super().__init__(f"illegal {kind} transition {expected} -> {new} by {action!r}")
         self.kind, self.expected, self.new, self.action = kind, expected, new, action
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or delete an audit row: a bug, so not a BotError."""

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, MetaData, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, ORMExecuteState, Session, mapped_column
 
+from bot.errors import AppendOnlyViolation
 from bot.store.columns import BigId, JSONType, UTCDateTime
 
 OUTBOX_STATES = ("pending", "delivering", "delivered", "dead")
@@ -162,10 +163,6 @@ class LeaseRow(Base):
     holder: Mapped[str]
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-
-
-class AppendOnlyViolation(RuntimeError):
-    """Code tried to change or delete an audit row."""
 
 
 @event.listens_for(AuditRow, "before_update")

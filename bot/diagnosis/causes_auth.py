@@ -204,7 +204,8 @@ AUTH_CAUSES = (
         explanation=(
             "The message's From address is not the mailbox that signed in, and that mailbox has no Send As "
             "permission for it. SMTP client submission only sends as the signed-in mailbox or addresses it may "
-            "send as."
+            "send as. Exchange words this refusal several ways (5.7.60, 554 5.2.0 SendAsDeniedException, "
+            "554 5.2.252 SendAsDenied); 550 5.2.252 'Sender throttled' is the block that follows repeated ones."
         ),
         advice=(
             "Set the device's From address to the signed-in mailbox, or grant Send As "

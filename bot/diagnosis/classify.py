@@ -84,7 +84,7 @@ RULES: tuple[Rule, ...] = (
     # Before send_as_denied: 5.2.252 reads "Sender throttled due to continuous send as denied errors".
     _phrases("sender_throttled", "Sender throttled"),
     _phrases("sending_quota_exceeded", "SubmissionQuotaExceeded"),
-    _phrases("send_as_denied", "SendAsDenied", "does not have permissions to send as"),
+    _phrases("send_as_denied", "SendAsDenied", "does not have permissions to send as", "not allowed to send as"),
     _phrases("concurrent_connection_limit", "sender thread limit"),
     _phrases("tls_version_unsupported", "TLS 1.0 and 1.1 are not supported"),
     _phrases(
@@ -107,7 +107,15 @@ RULES: tuple[Rule, ...] = (
     # Then the enhanced status.
     _statuses("basic_auth_retired", "5.7.30"),
     _statuses("send_as_denied", "5.7.60"),
-    _statuses("sender_throttled", "5.2.251", "5.2.252", "5.2.253", "5.2.254", "5.2.255"),
+    # 5.2.252 is two replies: "550 5.2.252 Sender throttled ..." and "554 5.2.252 SendAsDenied; ..." (one refusal).
+    # Their wording is caught above; without it the basic code decides, and a bare status is the refusal.
+    Rule("sender_throttled", statuses=("5.2.252",), codes=(550,), note="550 5.2.252 is the Send As throttle"),
+    _statuses(
+        "send_as_denied",
+        "5.2.252",
+        note="without 550 or 'Sender throttled' it is one Send As refusal, not the throttle",
+    ),
+    _statuses("sender_throttled", "5.2.251", "5.2.253", "5.2.254", "5.2.255"),
     _statuses("tls_version_unsupported", "4.7.66", "5.7.67"),
     Rule("starttls_required", statuses=("5.7.0",), codes=(530,)),
     _statuses("auth_mechanism_unsupported", "5.7.4"),

@@ -103,6 +103,13 @@ SAMPLES: tuple[Sample, ...] = (
         "1.36674:0A000000 [Hostname=BYAPR05MB4453.namprd05.prod.outlook.com]",
         "send_as_denied",
     ),
+    # https://github.com/gophish/gophish/issues/2900 (the trailing MAPI diagnostic numbers left out)
+    Sample(
+        "554 5.2.252 SendAsDenied; delightgx46@outlook.com not allowed to send as security@sfb.com; "
+        "STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process "
+        "message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.",
+        "send_as_denied",
+    ),
     Sample("550 5.2.251 Sender throttled due to continuous mailbox full errors.", "sender_throttled"),
     Sample("550 5.2.252 Sender throttled due to continuous send as denied errors.", "sender_throttled"),
     Sample("550 5.2.253 Sender throttled due to continuous invalid license errors.", "sender_throttled"),

@@ -127,6 +127,14 @@ def test_every_cause_but_unclassified_has_a_sample() -> None:
     [
         # 5.2.252 mentions "send as denied" but is throttling.
         ("550 5.2.252 Sender throttled due to continuous send as denied errors.", "sender_throttled"),
+        # 554 5.2.252 is one Send As refusal, 550 5.2.252 the throttle; the text decides when it is there.
+        ("554 5.2.252 SendAsDenied; a@contoso.com not allowed to send as b@contoso.com", "send_as_denied"),
+        ("554 5.2.252 something new", "send_as_denied"),
+        ("550 5.2.252 something new", "sender_throttled"),
+        ("554 5.2.252 Sender throttled due to continuous send as denied errors.", "sender_throttled"),
+        # A bare 5.2.252 names no throttle: the single refusal is the honest reading.
+        ("5.2.252", "send_as_denied"),
+        ("Error: 5.2.252", "send_as_denied"),
         # The security-defaults reply says "locked" but is not an account lockout.
         (
             "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults "
@@ -181,6 +189,12 @@ def test_unknown_5_7_139_wording_is_a_generic_auth_failure() -> None:
     assert diagnosis.cause.key == "auth_failed"
     assert "5.7.139" in diagnosis.matched_by
     assert "not recognised" in diagnosis.matched_by
+
+
+def test_bare_5_2_252_says_why_it_is_not_the_throttle() -> None:
+    diagnosis = classify("554 5.2.252")
+    assert diagnosis.cause.key == "send_as_denied"
+    assert "550" in diagnosis.matched_by and "throttle" in diagnosis.matched_by
 
 
 def test_matched_by_names_the_rule() -> None:

@@ -105,15 +105,22 @@ SENDING_CAUSES = (
     ),
     Cause(
         key="xoauth2_malformed",
-        title="Malformed XOAUTH2 data",
+        title="XOAUTH2 data not accepted (malformed, or the user= address is not valid)",
         explanation=(
-            "The client sent an XOAUTH2 string Exchange could not read. Before base64 it must be exactly "
-            "user=<mailbox>, a 0x01 byte, auth=Bearer <token>, and two 0x01 bytes."
+            "Exchange could not use the XOAUTH2 string the client sent. Either the string is malformed: before "
+            "base64 it must be exactly user=<mailbox>, a 0x01 byte, auth=Bearer <token>, and two 0x01 bytes. Or "
+            "the user= address is not one Exchange accepts; then the reply goes on 'User address provided is not "
+            "valid'. It has been seen at the High Volume Email endpoint (smtp-hve.office365.com), where user= "
+            "must be an HVE account's address; for a normal mailbox it must be a mailbox in the tenant. Microsoft "
+            "does not document this reply."
         ),
         advice=(
             "Build the string as 'user=' + mailbox + '\\x01auth=Bearer ' + access_token + '\\x01\\x01' and "
             "base64-encode it once. Python's smtplib encodes it itself, so the auth callable must return the plain "
-            "string; returning an already encoded one encodes it twice. Check the token is not cut short."
+            "string; returning an already encoded one encodes it twice. Check the token is not cut short. If the "
+            "reply says the user address is not valid, put the full primary address of the mailbox (or of the "
+            "HVE account, for smtp-hve.office365.com) in user=, not a display name, alias or the app's id, and "
+            "check that address exists in the tenant."
         ),
     ),
     Cause(

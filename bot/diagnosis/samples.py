@@ -143,6 +143,11 @@ SAMPLES: tuple[Sample, ...] = (
     ),
     Sample(f"504 5.7.4 Unrecognized authentication type {_SUFFIX}", "auth_mechanism_unsupported"),
     Sample("501 5.5.124 Invalid XOAUTH2 auth data", "xoauth2_malformed"),
+    # https://github.com/tarickb/sasl-xoauth2/issues/110 (smtp-hve.office365.com; the log cut the reply at
+    # "Please ensure the auth d", so only the complete sentences are kept)
+    Sample(
+        "501 5.5.124 Invalid XOAUTH2 auth data - User address provided is not valid.", "xoauth2_malformed"
+    ),
     Sample(f"454 4.7.0 Temporary authentication failure {_SUFFIX}", "temporary_auth_failure"),
     Sample(
         f"550 5.7.708 Access denied, traffic not accepted from this IP. {_SUFFIX}", "tenant_or_ip_blocked"

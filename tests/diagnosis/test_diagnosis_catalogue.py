@@ -72,6 +72,13 @@ def test_uncertain_attribution_is_said_out_loud() -> None:
     assert "does not document" in get_cause("auth_mechanism_unsupported").explanation
 
 
+def test_xoauth2_reply_covers_a_bad_user_address() -> None:
+    cause = get_cause("xoauth2_malformed")
+    assert "User address provided is not valid" in cause.explanation
+    assert "High Volume Email" in cause.explanation
+    assert "user=" in cause.advice
+
+
 def test_transient_flags() -> None:
     transient = {key for key, cause in CATALOGUE.items() if cause.transient}
     assert transient == {

@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from bot.diagnosis.cause import Cause
 from bot.diagnosis.causes_auth import AUTH_CAUSES
+from bot.diagnosis.causes_delivery import DELIVERY_CAUSES
 from bot.diagnosis.causes_sending import SENDING_CAUSES
 from handlers.registry import CHECKS, REMEDIATIONS, Labels
 
@@ -16,7 +17,9 @@ STEP_LABELS: Mapping[str, str] = Labels(REMEDIATIONS)
 CHECK_LABELS: Mapping[str, str] = Labels(CHECKS)
 """Read-only diagnosis checks worth looking at; the bot reports on them but changes nothing."""
 
-CATALOGUE: Mapping[str, Cause] = MappingProxyType({cause.key: cause for cause in (*AUTH_CAUSES, *SENDING_CAUSES)})
+CATALOGUE: Mapping[str, Cause] = MappingProxyType(
+    {cause.key: cause for cause in (*AUTH_CAUSES, *SENDING_CAUSES, *DELIVERY_CAUSES)}
+)
 """Every known cause by its stable key."""
 
 UNCLASSIFIED = CATALOGUE["unclassified"]

@@ -98,6 +98,25 @@ AUTH_CAUSES = (
         checks=("conditional_access", "account"),
     ),
     Cause(
+        key="org_config_disallows_auth",
+        title="The organisation's settings do not allow this sign-in",
+        explanation=(
+            "Exchange refused the sign-in because of a tenant-wide setting. Microsoft lists this reply on its High "
+            "Volume Email troubleshooting page and names two settings behind it: Entra security defaults, which "
+            "block password (Basic) sign-ins, and an Exchange authentication policy without AllowBasicAuthSmtp "
+            "applying to the account. Microsoft does not say whether ordinary mailboxes get the same wording."
+        ),
+        advice=(
+            "Check security defaults first (Entra ID > Properties > Manage security defaults); turning them off "
+            "is tenant-wide, so replace them with Conditional Access policies. Then make sure the authentication "
+            "policy that applies to the account allows Basic SMTP (Set-AuthenticationPolicy -AllowBasicAuthSmtp). "
+            f"{OAUTH_END_STATE}"
+        ),
+        steps=("security_defaults",),
+        checks=("auth_policy", "conditional_access"),
+        docs="https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/troubleshoot-high-volume-email-m365",
+    ),
+    Cause(
         key="bad_credentials",
         title="Username or password rejected",
         explanation=(

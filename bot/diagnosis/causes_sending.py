@@ -25,15 +25,23 @@ SENDING_CAUSES = (
         key="sending_quota_exceeded",
         title="Sending limit reached",
         explanation=(
-            "The mailbox hit an Exchange Online sending limit (for example about 10,000 recipients a day or about "
-            "30 messages a minute) and the message was refused."
+            "The mailbox hit an Exchange Online sending limit and the message was refused. The refusal comes from "
+            "the recipient rate limit: 10,000 recipients in a rolling 24 hours (5.2.2 'Submission quota "
+            "exceeded', 5.1.90 'daily limit for message recipients', SubmissionQuotaExceededException). Going "
+            "over 30 messages a minute only delays messages. Microsoft notes a mailbox that never meant to send "
+            "this much may be compromised."
         ),
         advice=(
-            "Back off and retry later; the limits are rolling windows. Spread sending out or send to fewer "
-            "recipients. For bulk or transactional mail use High Volume Email (internal recipients) or Azure "
-            "Communication Services Email."
+            "Wait until the count for the last 24 hours drops below the limit; admins cannot lift it. If the "
+            "volume is unexpected, secure the account (reset the password, look for forwarding rules and unknown "
+            "sign-ins). Spread sending out or send to fewer recipients; for bulk or transactional mail use High "
+            "Volume Email (internal recipients) or Azure Communication Services Email."
         ),
         transient=True,
+        docs=(
+            "https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-"
+            "online/fix-error-for-submission-quota-exceeded-in-exchange-online"
+        ),
     ),
     Cause(
         key="concurrent_connection_limit",

@@ -83,7 +83,12 @@ RULES: tuple[Rule, ...] = (
     _phrases("federation_sts_unreachable", "federated STS", "STS URL does not support HTTPS"),
     # Before send_as_denied: 5.2.252 reads "Sender throttled due to continuous send as denied errors".
     _phrases("sender_throttled", "Sender throttled"),
-    _phrases("sending_quota_exceeded", "SubmissionQuotaExceeded"),
+    _phrases(
+        "sending_quota_exceeded",
+        "SubmissionQuotaExceeded",
+        "submission quota",
+        "daily limit for message recipients",
+    ),
     _phrases("send_as_denied", "SendAsDenied", "does not have permissions to send as", "not allowed to send as"),
     _phrases("concurrent_connection_limit", "sender thread limit"),
     _phrases("tls_version_unsupported", "TLS 1.0 and 1.1 are not supported"),
@@ -103,6 +108,12 @@ RULES: tuple[Rule, ...] = (
     _phrases("sender_restricted", "bad outbound sender"),
     _phrases("hve_external_recipient", "External sending is not supported for High Volume Email"),
     _phrases("direct_send_rejected", "Direct Send not allowed"),
+    _phrases("org_config_disallows_auth", "organization configuration doesn't allow"),
+    _phrases("relay_connector_mismatch", "TenantAttribution; Relay Access Denied"),
+    _phrases("relay_denied", "Unable to relay"),
+    # After sender_throttled: 5.2.254 reads "continuous too many recipients errors".
+    _phrases("too_many_recipients", "Too many recipients"),
+    _phrases("message_too_large", "exceeds fixed maximum", "MaxSubmissionExceeded", "Message size exceeds"),
     _phrases("not_authenticated", "Client not authenticated", "Client was not authenticated"),
     # Then the enhanced status.
     _statuses("basic_auth_retired", "5.7.30"),
@@ -124,6 +135,12 @@ RULES: tuple[Rule, ...] = (
     _statuses("sender_restricted", "5.1.8"),
     _statuses("hve_external_recipient", "5.5.105"),
     _statuses("direct_send_rejected", "5.7.68"),
+    _statuses("relay_connector_mismatch", "5.7.64"),
+    _statuses("relay_denied", "5.7.54"),
+    _statuses("server_busy", *(f"4.7.{n}" for n in range(500, 700))),
+    _statuses("too_many_recipients", "4.5.3"),
+    _statuses("message_too_large", "5.3.4"),
+    _statuses("sending_quota_exceeded", "5.1.90"),
     _statuses("not_authenticated", "5.7.57"),
     _statuses("auth_failed", "5.7.3"),
     _statuses(

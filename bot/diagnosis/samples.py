@@ -121,6 +121,17 @@ SAMPLES: tuple[Sample, ...] = (
         "[Hostname=DM6PR11MB2345.namprd11.prod.outlook.com]",
         "sending_quota_exceeded",
     ),
+    # The next three: Microsoft's NDR table, code and text as it prints them (no basic code):
+    # https://learn.microsoft.com/en-us/exchange/troubleshoot/email-delivery/ndr/non-delivery-reports-in-exchange-online
+    Sample("5.2.2 Submission quota exceeded", "sending_quota_exceeded"),
+    Sample(
+        "5.1.90 Your message can't be sent because you've reached your daily limit for message recipients",
+        "sending_quota_exceeded",
+    ),
+    Sample(
+        "The message can't be submitted because the sender's submission quota was exceeded",
+        "sending_quota_exceeded",
+    ),
     Sample(
         "432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded [Hostname=BYAPR05MB4453.namprd05.prod."
         "outlook.com]",
@@ -166,6 +177,38 @@ SAMPLES: tuple[Sample, ...] = (
         "550 5.7.68 TenantInboundAttribution; Direct Send not allowed for this organization from unauthorized "
         "sources",
         "direct_send_rejected",
+    ),
+    # https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/troubleshoot-high-volume-email-m365
+    Sample(
+        "535 5.7.139 Authentication unsuccessful, the organization configuration doesn't allow this "
+        "authentication request.",
+        "org_config_disallows_auth",
+    ),
+    # https://learn.microsoft.com/en-us/exchange/troubleshoot/email-delivery/ndr/relay-access-denied-smtp
+    Sample("550 5.7.64 TenantAttribution; Relay Access Denied SMTP", "relay_connector_mismatch"),
+    # https://learn.microsoft.com/en-us/answers/questions/1193037/exchange2019-relay-recive-connector
+    Sample("550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain", "relay_denied"),
+    # https://learn.microsoft.com/en-us/exchange/troubleshoot/email-delivery/ndr/non-delivery-reports-in-exchange-online
+    Sample("5.7.1 Unable to relay", "relay_denied"),
+    # https://www.suped.com/learn/email-deliverability/what-causes-office365-temp-fails-and-how-can-they-be-resolved
+    Sample(
+        "451 4.7.500 Server busy. Please try again later from [203.0.113.10]. (S77714) "
+        "[BL6PEPF0001AB50.namprd04.prod.outlook.com 2024-07-14T14:44:43.083Z 08DCA36F759CD546]",
+        "server_busy",
+    ),
+    # https://learn.microsoft.com/en-us/exchange/troubleshoot/email-delivery/ndr/non-delivery-reports-in-exchange-online
+    # (4.5.3 Too many recipients), and with 452 as quoted from Microsoft in
+    # https://github.com/emersion/go-smtp/issues/195
+    Sample("452 4.5.3 Too many recipients", "too_many_recipients"),
+    # https://github.com/jstedfast/MailKit/issues/904 (smtp.office365.com)
+    Sample("552 5.3.4 Header size exceeds fixed maximum size", "message_too_large"),
+    # https://github.com/pankleks/pm2-health/issues/52 (Outlook SMTP host)
+    Sample(
+        "MapiExceptionMaxSubmissionExceeded; Message size exceeds maximum size limit.; "
+        "STOREDRV.Submission.Exception:MessageSubmissionExceededException.MapiExceptionMaxSubmissionExceeded; "
+        "Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot save "
+        "changes made to an item to store.",
+        "message_too_large",
     ),
 )
 """At least one real reply for every cause except `unclassified`."""

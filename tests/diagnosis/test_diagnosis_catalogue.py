@@ -31,6 +31,12 @@ PUBLIC_KEYS = [
     "temporary_auth_failure",
     "tenant_or_ip_blocked",
     "sender_restricted",
+    "org_config_disallows_auth",
+    "relay_connector_mismatch",
+    "relay_denied",
+    "server_busy",
+    "too_many_recipients",
+    "message_too_large",
     "unclassified",
 ]
 
@@ -85,6 +91,7 @@ def test_transient_flags() -> None:
         "sending_quota_exceeded",
         "concurrent_connection_limit",
         "temporary_auth_failure",
+        "server_busy",
     }
 
 

@@ -169,6 +169,16 @@ def test_every_cause_but_unclassified_has_a_sample() -> None:
         ("550 5.1.8 something new", "sender_restricted"),
         ("550 5.5.105 something new", "hve_external_recipient"),
         ("550 5.7.68 something new", "direct_send_rejected"),
+        ("550 5.7.64 something new", "relay_connector_mismatch"),
+        ("550 5.7.54 something new", "relay_denied"),
+        ("5.7.1 Unable to relay", "relay_denied"),
+        ("451 4.7.612 something new", "server_busy"),
+        ("452 4.5.3 something new", "too_many_recipients"),
+        ("552 5.3.4 something new", "message_too_large"),
+        ("550 5.1.90 something new", "sending_quota_exceeded"),
+        # 5.2.254 names too many recipients but is the throttle; 5.2.2 is Exchange's quota only with its words.
+        ("550 5.2.254 Sender throttled due to continuous too many recipients errors.", "sender_throttled"),
+        ("5.2.2 Submission quota exceeded", "sending_quota_exceeded"),
         ("530 5.7.57 something new", "not_authenticated"),
         ("530 Authentication required", "not_authenticated"),
         ("535 5.7.3 something new", "auth_failed"),
@@ -212,7 +222,8 @@ def test_matched_by_names_the_rule() -> None:
         "250 2.0.0 OK <id@host> [Hostname=BYAPR05MB4453.namprd05.prod.outlook.com]",
         "550 5.4.1 Recipient address rejected: Access denied",
         "the printer says: mail error 0x41",
-        "5.7.1 Unable to relay",
+        "550 5.7.23 The message was rejected because of Sender Policy Framework violation",
+        "552 5.2.2 mailbox full",
     ],
 )
 def test_unknown_replies_are_unclassified_and_keep_the_raw_text(text: str) -> None:

@@ -55,6 +55,31 @@ def test_explain_is_json_ready(sample: Sample) -> None:
     assert d["cause"] == sample.cause
 
 
+WIDENED = {
+    "org_config_disallows_auth",
+    "relay_connector_mismatch",
+    "relay_denied",
+    "server_busy",
+    "too_many_recipients",
+    "message_too_large",
+}
+"""Causes added from Microsoft's NDR pages and public issue trackers (issue #11, item 14)."""
+WIDENED_SAMPLES = [s for s in SAMPLES if s.cause in WIDENED or s.cause == "sending_quota_exceeded"]
+
+
+def test_every_widened_cause_has_a_sample() -> None:
+    assert {s.cause for s in WIDENED_SAMPLES} >= WIDENED
+
+
+@pytest.mark.parametrize("sample", WIDENED_SAMPLES, ids=lambda s: f"{s.cause}:{s.reply[:30]}")
+def test_explain_handles_the_widened_samples(sample: Sample) -> None:
+    d = explain(sample.reply)
+    assert d["cause"] == sample.cause
+    assert d["docs"] and d["docs"].startswith("https://learn.microsoft.com/")
+    out = format_explanation(d)
+    assert f"[{sample.cause}]" in out and "Raw reply:" not in out
+
+
 def test_explain_unclassified_keeps_raw() -> None:
     raw = "  550 5.4.1 Recipient address rejected: Access denied\n"
     d = explain(raw)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -18,6 +18,7 @@ from bot.alerting import Alerting
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.errors import BotError
+from bot.history import basic_auth_summary, target_statuses
 from bot.m365.tenant import M365, connect
 from bot.metrics import Metrics
 from bot.probe import ProbeResult
@@ -78,6 +79,34 @@ class Runtime:
         [result] = self.prober.run([target])
         self.alerting.on_result(target, result)
         return result
+
+    @property
+    def probe_targets(self) -> Sequence[Any]:
+        return self.cfg.probes.targets
+
+    @property
+    def alert_channel(self) -> str | None:
+        return self.cfg.slack.alert_channel
+
+    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
+        """Silence a target's alerts for the configured hours (audited); the end, or None if nothing to snooze."""
+        return self.alerting.snooze(target, mailbox, actor)
+
+    def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
+        """Each configured target's state, availability and last result (only `upn`'s when given)."""
+        statuses = target_statuses(self.store, self.cfg.probes.targets, self.clock.now())
+        return [s.to_dict() for s in statuses if not upn or s.mailbox.lower() == upn]
+
+    def basic_auth_summary(self) -> dict[str, Any] | None:
+        """The Basic-auth retirement outlook of the configured targets; None without targets."""
+        statuses = target_statuses(self.store, self.cfg.probes.targets, self.clock.now())
+        return basic_auth_summary(statuses, self.clock.now()) if statuses else None
+
+    def chart_png(self) -> bytes:
+        """The 7-day availability and latency chart of the configured targets, as a PNG."""
+        from bot.chart import availability_chart  # matplotlib loads only when a chart is asked for
+
+        return availability_chart(self.store, self.cfg.probes.targets, self.clock.now())
 
     def once(self, key: str | None) -> bool:
         """True once per key across every replica (a database lease), so a redelivered command runs once."""

@@ -12,7 +12,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.metrics import Metrics, metrics_app
 from bot.runtime import Runtime
-from bot.slack import actions, commands, home
+from bot.slack.listeners import alert_actions, enable, explain, home, plan_actions, probe, status
+from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,14 @@ def create_bolt_app(runtime: Runtime, *, token_verification: bool = True) -> App
         log.error("listener failed (%s): %s", type(error).__name__, error, exc_info=error)
         return BoltResponse(status=200, body="")
 
-    commands.register(app, runtime)
-    actions.register(app, runtime)
-    home.register(app, runtime)
+    register_listeners(app, runtime)
     return app
+
+
+def register_listeners(app: App, services: SlackServices) -> None:
+    """Every command, button and event the bot answers, each feature's listeners from its own module."""
+    for feature in (enable, status, probe, explain, plan_actions, alert_actions, home):
+        feature.register(app, services)
 
 
 def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, Any], Callable[..., Any]],

@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from bot.alerting import Alerting
+from bot.alerts.service import Alerting
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.errors import BotError
@@ -22,8 +22,9 @@ from bot.history import basic_auth_summary, target_statuses
 from bot.m365.tenant import M365, connect
 from bot.metrics import Metrics
 from bot.probe import ProbeResult
-from bot.probing import Prober
+from bot.probe.runner import Prober
 from bot.scheduler import ProbeScheduler
+from bot.slack.alert_delivery import AlertDelivery
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
 from bot.slack.outbox import Outbox
@@ -197,7 +198,9 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     cards = Cards(workflow, outbox_client, outbox, store.leases.acquire, clock=clock)
     workflow.on_change = cards.refresh
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
-    alerting = Alerting(store, outbox, outbox_client, cfg.alerts, cfg.slack.alert_channel, clock=clock)
+    alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock)
+    AlertDelivery(alerting, outbox_client, outbox, cfg.slack.alert_channel, snooze_hours=alerting.snooze_hours,
+                  clock=clock)
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
                                retention=timedelta(days=cfg.alerts.history_retention_days))
     return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,

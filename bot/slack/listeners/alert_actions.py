@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.errors import BotError
-from bot.probing import find_target
+from bot.probe.runner import find_target
 from bot.slack import ids
 from bot.slack.listeners.common import Ack, Respond, clicked, ephemeral
 from bot.slack.listeners.enable import open_request

@@ -9,7 +9,7 @@ from slack_bolt import App
 
 from bot.diagnosis import explain
 from bot.probe import ProbeResult
-from bot.probing import find_target
+from bot.probe.runner import find_target
 from bot.slack import blocks
 from bot.slack.listeners.common import Ack, Respond, ephemeral
 from bot.slack.services import SlackServices

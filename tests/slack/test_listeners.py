@@ -8,6 +8,7 @@ handed-over work shows what reaches the workflow, the probes and the reply (the 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -27,9 +28,11 @@ from slack_sdk.web import SlackResponse
 
 from bot.clock import FakeClock
 from bot.probe import ProbeResult
+from bot.runtime import Runtime
 from bot.slack import ids
 from bot.slack.app import bolt_app
 from bot.slack.listeners import enable, home, plan_actions
+from bot.slack.services import SlackServices
 from bot.workflow.model import Outcome, OutcomeKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -362,3 +365,9 @@ def test_listener_modules_reach_the_bot_only_through_the_services() -> None:
         attributes = {n.attr for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Attribute)}
         assert "store" not in attributes, f"{path.name} reaches for the store"
 
+
+
+def test_the_runtime_provides_every_service_the_listeners_use() -> None:
+    members = set(SlackServices.__annotations__) | {n for n in vars(SlackServices) if not n.startswith("_")}
+    provided = {f.name for f in dataclasses.fields(Runtime)} | set(dir(Runtime))
+    assert members and members <= provided

@@ -6,27 +6,28 @@ from datetime import datetime
 from typing import Any
 
 from bot.diagnosis import CHECK_LABELS, STEP_LABELS
+from bot.slack import ids
 from bot.slack.blocks.kit import context, fallback, header, section
 from bot.slack.blocks.mrkdwn import clip, esc, esc_keeping_mentions, link, md
 
 USAGE = {
-    "/smtp-enable": (
+    ids.COMMAND_ENABLE: (
         "Type `/smtp-enable UPN [--org] [--oauth]` to diagnose why SMTP AUTH fails for a mailbox and post a "
         "plan; each change waits for an approver.\n`--org` proposes the organisation-wide switch instead of the "
         "mailbox's own; `--oauth` checks for OAuth (XOAUTH2) instead of a password.\n"
         "Example: `/smtp-enable scanner@contoso.com`"
     ),
-    "/smtp-status": (
+    ids.COMMAND_STATUS: (
         "Type `/smtp-status [UPN]` to see open change requests and the last probe results, for one mailbox "
         "or for all, or `/smtp-status chart` for a chart of the last 7 days.\n"
         "Example: `/smtp-status scanner@contoso.com`"
     ),
-    "/smtp-explain": (
+    ids.COMMAND_EXPLAIN: (
         "Type `/smtp-explain REPLY`, pasting the SMTP error your device or app got, to learn what it means "
         "and what fixes it.\nExample: `/smtp-explain 535 5.7.139 Authentication unsuccessful, "
         "SmtpClientAuthentication is disabled for the Tenant.`"
     ),
-    "/smtp-probe": (
+    ids.COMMAND_PROBE: (
         "Type `/smtp-probe TARGET` to run a configured SMTP probe now and see how it went.\n"
         "Example: `/smtp-probe scanner`"
     ),

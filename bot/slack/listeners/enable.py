@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.errors import BotError, InvalidInput
-from bot.slack import blocks
+from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack, Respond, ephemeral
 from bot.slack.services import SlackServices
 from handlers.facts import normalize_upn
@@ -25,7 +25,7 @@ def parse_enable(text: str) -> tuple[str, bool, str]:
     names = [w for w in words if not w.startswith("--")]
     unknown = [f for f in flags if f not in ENABLE_FLAGS]
     if len(names) != 1 or unknown:
-        raise InvalidInput(blocks.usage_text("/smtp-enable"))
+        raise InvalidInput(blocks.usage_text(ids.COMMAND_ENABLE))
     return normalize_upn(names[0]), "--org" in flags, "oauth" if "--oauth" in flags else "basic"
 
 
@@ -59,4 +59,4 @@ def open_request(services: SlackServices, upn: str, user: str, channel: str, inc
 
 
 def register(app: App, services: SlackServices) -> None:
-    app.command("/smtp-enable")(partial(smtp_enable, services))
+    app.command(ids.COMMAND_ENABLE)(partial(smtp_enable, services))

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.diagnosis import explain
-from bot.slack import blocks
+from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack
 from bot.slack.services import SlackServices
 
@@ -15,11 +15,11 @@ from bot.slack.services import SlackServices
 def smtp_explain(ack: Ack, command: dict[str, Any]) -> None:
     text = (command.get("text") or "").strip()
     if not text:
-        ack(text=blocks.usage_text("/smtp-explain"))
+        ack(text=blocks.usage_text(ids.COMMAND_EXPLAIN))
         return
     card = blocks.explain_blocks(explain(text[:4000]))
     ack(text=card["text"], blocks=card["blocks"])
 
 
 def register(app: App, services: SlackServices) -> None:
-    app.command("/smtp-explain")(smtp_explain)
+    app.command(ids.COMMAND_EXPLAIN)(smtp_explain)

@@ -10,7 +10,7 @@ from slack_bolt import App
 from bot.diagnosis import explain
 from bot.probe import ProbeResult
 from bot.probe.runner import find_target
-from bot.slack import blocks
+from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack, Respond, ephemeral
 from bot.slack.services import SlackServices
 
@@ -22,7 +22,7 @@ def smtp_probe(services: SlackServices, ack: Ack, command: dict[str, Any], respo
     if target is None:
         known = ", ".join(t.name for t in targets) or "none are configured (probes.targets in app.yaml)"
         prefix = f"No probe target '{blocks.esc(wanted[:80])}'. " if wanted else ""
-        ack(text=f"{prefix}{blocks.usage_text('/smtp-probe')}\nTargets: {known}")
+        ack(text=f"{prefix}{blocks.usage_text(ids.COMMAND_PROBE)}\nTargets: {known}")
         return
     ack(text=f"Probing {target.name} ({target.mailbox})...")
     services.submit(probe_and_answer, services, target, respond)
@@ -40,4 +40,4 @@ def answer_probe(services: SlackServices, result: ProbeResult, respond: Respond)
 
 
 def register(app: App, services: SlackServices) -> None:
-    app.command("/smtp-probe")(partial(smtp_probe, services))
+    app.command(ids.COMMAND_PROBE)(partial(smtp_probe, services))

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.errors import InvalidInput
-from bot.slack import blocks
+from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack, Respond, ephemeral
 from bot.slack.services import SlackServices
 from handlers.facts import normalize_upn
@@ -17,7 +17,7 @@ from handlers.facts import normalize_upn
 def smtp_status(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
     words = (command.get("text") or "").split()
     if len(words) > 1:
-        ack(text=blocks.usage_text("/smtp-status"))
+        ack(text=blocks.usage_text(ids.COMMAND_STATUS))
         return
     if words and words[0].lower() == "chart":
         ack(text="Drawing the probe history chart...")
@@ -52,4 +52,4 @@ def send_chart(services: SlackServices, channel: str, user: str, respond: Respon
 
 
 def register(app: App, services: SlackServices) -> None:
-    app.command("/smtp-status")(partial(smtp_status, services))
+    app.command(ids.COMMAND_STATUS)(partial(smtp_status, services))

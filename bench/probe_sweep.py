@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import load_config, with_overrides  # noqa: E402
 from bot.probe import ProbeTarget, probe  # noqa: E402
-from bot.probing import Prober  # noqa: E402
+from bot.probe.runner import Prober  # noqa: E402
 from bot.store import Store  # noqa: E402
 from sandbox.launcher import start_sandbox  # noqa: E402
 

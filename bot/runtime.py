@@ -5,24 +5,26 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from bot.alerting import Alerting
+from bot.alerts.service import Alerting
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.errors import BotError
+from bot.history import basic_auth_summary, target_statuses
 from bot.m365.tenant import M365, connect
 from bot.metrics import Metrics
 from bot.probe import ProbeResult
-from bot.probing import Prober
+from bot.probe.runner import Prober
 from bot.scheduler import ProbeScheduler
+from bot.slack.alert_delivery import AlertDelivery
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
 from bot.slack.outbox import Outbox
@@ -78,6 +80,34 @@ class Runtime:
         [result] = self.prober.run([target])
         self.alerting.on_result(target, result)
         return result
+
+    @property
+    def probe_targets(self) -> Sequence[Any]:
+        return self.cfg.probes.targets
+
+    @property
+    def alert_channel(self) -> str | None:
+        return self.cfg.slack.alert_channel
+
+    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
+        """Silence a target's alerts for the configured hours (audited); the end, or None if nothing to snooze."""
+        return self.alerting.snooze(target, mailbox, actor)
+
+    def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
+        """Each configured target's state, availability and last result (only `upn`'s when given)."""
+        statuses = target_statuses(self.store, self.cfg.probes.targets, self.clock.now())
+        return [s.to_dict() for s in statuses if not upn or s.mailbox.lower() == upn]
+
+    def basic_auth_summary(self) -> dict[str, Any] | None:
+        """The Basic-auth retirement outlook of the configured targets; None without targets."""
+        statuses = target_statuses(self.store, self.cfg.probes.targets, self.clock.now())
+        return basic_auth_summary(statuses, self.clock.now()) if statuses else None
+
+    def chart_png(self) -> bytes:
+        """The 7-day availability and latency chart of the configured targets, as a PNG."""
+        from bot.chart import availability_chart  # matplotlib loads only when a chart is asked for
+
+        return availability_chart(self.store, self.cfg.probes.targets, self.clock.now())
 
     def once(self, key: str | None) -> bool:
         """True once per key across every replica (a database lease), so a redelivered command runs once."""
@@ -168,7 +198,9 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     cards = Cards(workflow, outbox_client, outbox, store.leases.acquire, clock=clock)
     workflow.on_change = cards.refresh
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
-    alerting = Alerting(store, outbox, outbox_client, cfg.alerts, cfg.slack.alert_channel, clock=clock)
+    alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock)
+    AlertDelivery(alerting, outbox_client, outbox, cfg.slack.alert_channel, snooze_hours=alerting.snooze_hours,
+                  clock=clock)
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
                                retention=timedelta(days=cfg.alerts.history_retention_days))
     return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,

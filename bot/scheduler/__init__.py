@@ -24,7 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.probe import ProbeResult
-from bot.probing import Prober, find_target
+from bot.probe.runner import Prober, find_target
 from bot.store import Store
 
 log = logging.getLogger(__name__)

@@ -9,45 +9,62 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
 
 from bot.metrics import Metrics, metrics_app
 from bot.runtime import Runtime
-from bot.slack import actions, commands, home
+from bot.slack.listeners import alert_actions, enable, explain, home, plan_actions, probe, status
+from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
 
 
 def create_bolt_app(runtime: Runtime, *, token_verification: bool = True) -> App:
+    """The bot's Bolt app over a runtime: its Slack client, signing secret and mode."""
     cfg = runtime.cfg.slack
+    return bolt_app(runtime, client=runtime.slack,
+                    signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
+                    verify_requests=cfg.mode != "socket", token_verification=token_verification)
+
+
+def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str, verify_requests: bool = True,
+             token_verification: bool = True) -> App:
+    """A Bolt app with every listener over `services`, retries dropped and listener errors logged."""
     app = App(
-        client=runtime.slack,
-        signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
+        client=client,
+        signing_secret=signing_secret,
         token_verification_enabled=token_verification,
         raise_error_for_unhandled_request=False,
         # Every listener acks at once and hands slow work to the runtime's pool itself, so run listeners in
         # the request thread: no hop to Bolt's executor and no 10 ms polling for the ack.
         process_before_response=True,
         # Socket Mode has no signatures to check; HTTP mode always verifies (401 on a bad one).
-        request_verification_enabled=cfg.mode != "socket",
+        request_verification_enabled=verify_requests,
     )
 
-    @app.middleware
-    def drop_slack_retries(req: Any, resp: Any, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
-        # A retry means our first answer was late; that first delivery is being handled already.
-        if req.headers.get("x-slack-retry-num"):
-            log.info("ignoring Slack retry %s", req.headers.get("x-slack-retry-num"))
-            return BoltResponse(status=200, body="")
-        return next()
-
-    @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-        log.error("listener failed (%s): %s", type(error).__name__, error, exc_info=error)
-        return BoltResponse(status=200, body="")
-
-    commands.register(app, runtime)
-    actions.register(app, runtime)
-    home.register(app, runtime)
+    app.middleware(drop_slack_retries)
+    app.error(on_error)
+    register_listeners(app, services)
     return app
+
+
+def drop_slack_retries(req: Any, resp: Any, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    """A retry means our first answer was late; that first delivery is being handled already."""
+    if req.headers.get("x-slack-retry-num"):
+        log.info("ignoring Slack retry %s", req.headers.get("x-slack-retry-num"))
+        return BoltResponse(status=200, body="")
+    return next()
+
+
+def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    log.error("listener failed (%s): %s", type(error).__name__, error, exc_info=error)
+    return BoltResponse(status=200, body="")
+
+
+def register_listeners(app: App, services: SlackServices) -> None:
+    """Every command, button and event the bot answers, each feature's listeners from its own module."""
+    for feature in (enable, status, probe, explain, plan_actions, alert_actions, home):
+        feature.register(app, services)
 
 
 def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, Any], Callable[..., Any]],

@@ -1,6 +1,11 @@
-"""Action and block ids shared by the Block Kit builders and the Bolt listener registrations."""
+"""Command, action and block ids shared by the Block Kit builders and the Bolt listener registrations."""
 
 from __future__ import annotations
+
+COMMAND_ENABLE = "/smtp-enable"
+COMMAND_STATUS = "/smtp-status"
+COMMAND_EXPLAIN = "/smtp-explain"
+COMMAND_PROBE = "/smtp-probe"
 
 ACTION_APPROVE = "step_approve"
 ACTION_DENY = "step_deny"

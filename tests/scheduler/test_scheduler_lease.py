@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import load_config, with_overrides
-from bot.probing import Prober
+from bot.probe.runner import Prober
 from bot.scheduler import ProbeScheduler, spread
 from bot.store import Store
 

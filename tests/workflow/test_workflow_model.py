@@ -79,10 +79,11 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_slack_reaches_request_state_only_through_the_workflow() -> None:
-    for path in sorted((ROOT / "bot" / "slack").glob("*.py")):
+    for path in sorted((ROOT / "bot" / "slack").rglob("*.py")):
         store = {name for name in _imports(path) if name == "bot.store" or name.startswith("bot.store.")}
         assert not store, f"{path.name} imports {store}"
-    renderer = {n for n in _imports(ROOT / "bot" / "slack" / "blocks.py") if n.startswith("bot.workflow")}
+    renderer = {n for path in (ROOT / "bot" / "slack" / "blocks").glob("*.py") for n in _imports(path)
+                if n.startswith("bot.workflow")}
     assert renderer == {"bot.workflow.model"}
 
 

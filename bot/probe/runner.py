@@ -1,16 +1,20 @@
-"""Probing configured targets: build the probe, supply its credential, and record the result."""
+"""Probing configured targets: build the probe, supply its credential, and record the result in the store."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.probe import MailboxLimiter, ProbeResult, ProbeTarget, probe_many
-from bot.store import Store
+from bot.probe.model import ProbeResult, ProbeTarget
+from bot.probe.pool import MailboxLimiter, probe_many
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 
 def find_target(targets: Sequence[Any], name_or_mailbox: str) -> Any | None:
+    """The configured target whose name or mailbox (in any case) is `name_or_mailbox` lower-cased, or None."""
     wanted = name_or_mailbox.strip().lower()
     return next((t for t in targets if t.name == wanted or t.mailbox.lower() == wanted), None)
 

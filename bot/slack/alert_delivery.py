@@ -1,0 +1,67 @@
+"""Delivering queued alert actions to Slack: the incident's card posted once and redrawn, notes in its thread."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+
+from bot.alerts.policy import FLAPPING, OPEN, RECOVER, REMIND, STABLE, UPDATE, Action
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.diagnosis import explain
+from bot.slack import alert_blocks
+from bot.slack.outbox import Outbox, Retry
+
+REDRAWN = (UPDATE, RECOVER, FLAPPING)
+NOTES = {REMIND: alert_blocks.reminder_text, RECOVER: alert_blocks.recovery_text,
+         FLAPPING: alert_blocks.flapping_text, STABLE: alert_blocks.stable_text}
+
+
+class CardLocator(Protocol):
+    """Where an incident's card is (`bot.alerts.service.Alerting`)."""
+
+    def card_location(self, action: Action) -> tuple[str, str] | None: ...
+    def remember_card(self, action: Action, channel: str, ts: str) -> None: ...
+
+
+class AlertDelivery:
+    """The outbox's sender for kind `alert`: renders each action with `alert_blocks` at delivery time."""
+
+    def __init__(self, cards: CardLocator, client: WebClient, outbox: Outbox, channel: str | None, *,
+                 snooze_hours: int, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.cards = cards
+        self.client = client
+        self.channel = channel
+        self.snooze_hours = snooze_hours
+        self.clock = clock
+        outbox.register("alert", self.send)
+
+    def send(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        action = Action.from_dict(payload)
+        now = self.clock.now()
+        if action.kind == OPEN:
+            card = self._card(action, now)
+            answer = self.client.chat_postMessage(channel=self.channel, text=card["text"], blocks=card["blocks"])
+            self.cards.remember_card(action, answer["channel"], answer["ts"])
+            return {"channel": answer["channel"], "ts": answer["ts"]}
+        where = self.cards.card_location(action)
+        if action.kind in REDRAWN and where is None and action.incident_id:
+            raise Retry(f"the alert of {action.incident_id} is not posted yet")
+        if where is not None and action.kind in REDRAWN:
+            # Redraw first: it is idempotent, so a retry after a failed thread reply repeats nothing visible.
+            card = self._card(action, now)
+            self.client.chat_update(channel=where[0], ts=where[1], text=card["text"], blocks=card["blocks"])
+        note = NOTES.get(action.kind)
+        if note is not None:
+            message = note(action, now=now)
+            thread = {"thread_ts": where[1]} if where else {}
+            answer = self.client.chat_postMessage(channel=where[0] if where else self.channel, text=message["text"],
+                                                  blocks=message.get("blocks"), **thread)
+            return {"channel": answer["channel"], "ts": answer["ts"]}
+        return {"channel": where[0], "ts": where[1]} if where else None
+
+    def _card(self, action: Action, now: datetime) -> dict[str, Any]:
+        explanation = explain(action.reply) if action.reply else {"cause": action.cause or "unclassified"}
+        return alert_blocks.alert_card(action, explanation=explanation, now=now,
+                                       snooze_hours=self.snooze_hours)

@@ -1,0 +1,66 @@
+"""Text for mrkdwn: escaping, cutting, links, mentions and times. Pure."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MENTION = re.compile(r"(<@[UW][A-Z0-9]{1,30}>)")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+_URL = re.compile(r"https?://[^\s<>|&]{1,2000}")
+
+
+def esc(text: Any) -> str:
+    """`text` made inert for mrkdwn: `&`, `<`, `>` escaped, so it cannot mention, link or ping anyone."""
+    return "".join(_ESCAPES.get(c, c) for c in str(text))
+
+
+def esc_keeping_mentions(text: str) -> str:
+    """Like `esc`, but `<@U…>` mentions (which the bot's own messages contain) stay mentions."""
+    return "".join(part if _MENTION.fullmatch(part) else esc(part) for part in _MENTION.split(text))
+
+
+def md(text: Any, limit: int) -> str:
+    """Untrusted `text` for mrkdwn: escaped, then cut to `limit` characters."""
+    return clip(esc(text), limit)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters ending in "…", never inside an `&entity;` or a `<…>` token."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if cut.rfind("&") > cut.rfind(";"):
+        cut = cut[: cut.rfind("&")]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    return cut.rstrip() + "…"
+
+
+def tidy(text: Any, limit: int, *, lines: bool = False) -> str:
+    """Plain text with its whitespace tidied (on one line unless `lines`), cut to `limit`."""
+    rows = str(text).splitlines() if lines else [str(text)]
+    flat = "\n".join(" ".join(row.split()) for row in rows).strip() or "-"
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link to a web address; anything else shown as (escaped) text."""
+    return f"<{url}|{esc(label)}>" if _URL.fullmatch(url) else md(url, 300)
+
+
+def who(user: str | None) -> str:
+    """A mention of a Slack user id; anything else (the bot, nobody) as plain words."""
+    if user and _USER_ID.fullmatch(user):
+        return f"<@{user}>"
+    return esc(user or "someone")
+
+
+def when(moment: datetime | None, now: datetime) -> str:
+    """HH:MM UTC, with the day when it is not today."""
+    if moment is None:
+        return "unknown time"
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%H:%M UTC" if moment.date() == now.astimezone(UTC).date() else "%d %b %H:%M UTC")

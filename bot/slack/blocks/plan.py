@@ -1,0 +1,272 @@
+"""The plan card of a change request: its steps with their state and buttons, advisories, and a footer. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.slack import ids
+from bot.slack.blocks.kit import (
+    CONFIRM_TEXT_CHARS,
+    EXTRAS_ROOM,
+    MAX_BLOCKS,
+    MAX_CHARS,
+    Block,
+    Budget,
+    button,
+    chars,
+    confirm,
+    context,
+    divider,
+    fallback,
+    header,
+    section,
+)
+from bot.slack.blocks.mrkdwn import clip, esc, md, tidy, when, who
+from bot.workflow.model import ChangeRequest, RequestStep, RequestView, StepState
+from handlers import REMEDIATIONS, Status
+
+S = StepState
+STATE_LABELS = {
+    S.PENDING: ":hourglass_flowing_sand: waiting for approval",
+    S.APPROVED: ":gear: approved, applying",
+    S.APPLYING: ":gear: applying",
+    S.APPLIED: ":gear: applied, verifying",
+    S.VERIFIED: ":white_check_mark: applied and verified",
+    S.DENIED: ":no_entry_sign: denied",
+    S.EXPIRED: ":clock3: expired",
+    S.FAILED: ":x: failed",
+    S.REVERT_PENDING: ":leftwards_arrow_with_hook: undo waiting for approval",
+    S.REVERTING: ":gear: undoing",
+    S.REVERTED: ":leftwards_arrow_with_hook: undone",
+}
+
+
+def _value_text(step: RequestStep, value: Any, which: str) -> str:
+    """Words for a before/after value: the plan's own text when it is the planned value, else the handler's."""
+    proposed = step.proposed or {}
+    if which in proposed and proposed[which] == value and f"{which}_text" in proposed:
+        return str(proposed[f"{which}_text"])
+    handler = REMEDIATIONS.get(step.handler_key)
+    return handler.display(value) if handler else str(value)
+
+
+def is_open(request: ChangeRequest, step: RequestStep, now: datetime) -> bool:
+    """A pending step that can still be approved."""
+    return step.state == S.PENDING and request.expires_at > now
+
+
+def label(request: ChangeRequest, step: RequestStep, now: datetime) -> str:
+    if step.state == S.PENDING and not is_open(request, step, now):
+        return STATE_LABELS[S.EXPIRED]
+    return STATE_LABELS.get(step.state, esc(step.state))
+
+
+def _approve(step: RequestStep) -> dict[str, Any]:
+    proposed = step.proposed or {}
+    change = f"{step.title}: {proposed.get('current_text', '?')} → {proposed.get('proposed_text', '?')}."
+    dialog = confirm("Approve this change?", f"{change} Impact: {proposed.get('impact', 'see the card')}",
+                     "Approve", style="primary")
+    return button("Approve", ids.ACTION_APPROVE, str(step.id), style="primary", confirm_dialog=dialog)
+
+
+def _undo(step: RequestStep) -> dict[str, Any]:
+    before = _value_text(step, step.before, "current")
+    dialog = confirm("Undo this change?", f"This asks to restore the previous value of {step.title} ({before}). "
+                     "An approver must approve the undo before anything changes.", "Ask to undo")
+    return button("Undo", ids.ACTION_UNDO, str(step.id), confirm_dialog=dialog)
+
+
+def controls(request: ChangeRequest, step: RequestStep, now: datetime) -> tuple[str, list[dict[str, Any]]]:
+    """The status line and the buttons a step shows in its current state."""
+    value = str(step.id)
+    approver = who(step.decided_by)
+    if is_open(request, step, now):
+        return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
+    if step.state in (S.PENDING, S.EXPIRED):
+        return f":clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
+    if step.state in (S.APPROVED, S.APPLYING):
+        return f":gear: Approved by {approver} — applying…", []
+    if step.state == S.APPLIED:
+        return f":gear: Applied after approval by {approver} — verifying…", []
+    if step.state == S.VERIFIED:
+        before = md(_value_text(step, step.before, "current"), 200)
+        after = md(_value_text(step, step.after, "proposed"), 200)
+        line = (f":white_check_mark: Applied and verified by the bot after approval by {approver} at "
+                f"{when(step.decided_at or step.applied_at, now)}: {before} → {after}")
+        if step.error:
+            line += f"\n:warning: {md(step.error, 500)}"
+        return line, [_undo(step)]
+    if step.state == S.FAILED:
+        line = f":x: Failed: {md(step.error or 'no details recorded', 800)}"
+        if request.expires_at <= now:
+            return f"{line}\n:clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
+        return line, [button("Retry", ids.ACTION_RETRY, value)]
+    if step.state == S.DENIED:
+        return f":no_entry_sign: Denied by {approver}", []
+    if step.state == S.REVERT_PENDING:
+        before = _value_text(step, step.before, "current")
+        dialog = confirm("Approve the undo?", f"This restores the previous value of {step.title} ({before}).",
+                         "Approve undo", style="primary")
+        return ":leftwards_arrow_with_hook: Undo requested — waiting for an approver", [
+            button("Approve undo", ids.ACTION_UNDO_APPROVE, value, style="primary", confirm_dialog=dialog),
+            button("Deny undo", ids.ACTION_UNDO_DENY, value, style="danger"),
+        ]
+    if step.state == S.REVERTING:
+        return ":gear: Undoing…", []
+    if step.state == S.REVERTED:
+        return f":leftwards_arrow_with_hook: Undone: restored {md(_value_text(step, step.before, 'current'), 200)}", []
+    return esc(step.state), []
+
+
+def controls_block(step: RequestStep, buttons: list[dict[str, Any]]) -> list[Block]:
+    return [{"type": "actions", "block_id": ids.step_block_id(step.id), "elements": buttons}] if buttons else []
+
+
+def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: datetime, room: int) -> list[Block]:
+    """One step of a plan card in about `room` characters: what changes, why, the impact, state and buttons."""
+    proposed = step.proposed or {}
+    share = max(120, (room - 450) // 3)
+    lines = [f"*{number}. {md(step.title, 150)}*: {md(proposed.get('current_text', '?'), 150)}"
+             f" → {md(proposed.get('proposed_text', '?'), 150)}"]
+    if proposed.get("reason"):
+        lines.append(f"Why: {md(proposed['reason'], share)}")
+    if proposed.get("impact"):
+        lines.append(f":warning: *Impact:* {md(proposed['impact'], share)}")
+    status, buttons = controls(request, step, now)
+    if status:
+        lines.append(clip(status, share + 200))
+    return [section("\n".join(lines)), *controls_block(step, buttons)]
+
+
+def _approve_all(request: ChangeRequest, steps: list[RequestStep]) -> list[Block]:
+    head = f"Approve all {len(steps)} changes for {request.upn}?"
+    each = max(30, (CONFIRM_TEXT_CHARS - len(head)) // len(steps) - 4)
+    lines = [tidy(f"• {s.title}: {(s.proposed or {}).get('impact', '')}", each) for s in steps]
+    dialog = confirm(f"Approve all {len(steps)} changes?", "\n".join([head, *lines]), "Approve all",
+                     style="primary")
+    return [{"type": "actions", "block_id": ids.request_block_id(request.id), "elements": [
+        button(f"Approve all {len(steps)}", ids.ACTION_APPROVE_ALL, request.id, style="primary",
+               confirm_dialog=dialog)]}]
+
+
+def _overflow(request: ChangeRequest, steps: list[RequestStep], first: int, now: datetime) -> list[Block]:
+    if not steps:
+        return []
+    lines = [f"{n}. {md(s.title, 100)} — {label(request, s, now)}" for n, s in enumerate(steps, first)]
+    note = f"_…and {len(steps)} more steps; Approve all covers the pending ones:_"
+    return [section(clip("\n".join([note, *lines]), 1500))]
+
+
+# Plan card -------------------------------------------------------------------------------------------
+def _advisory(finding: dict[str, Any], any_steps: bool) -> Block:
+    title, status = md(finding.get("title", ""), 150), finding.get("status")
+    if status == Status.BLOCKED:
+        also = "Also blocking" if any_steps else "Blocking"
+        lines = [f":no_entry: *{also} — the bot cannot change this: {title}*"]
+    elif status == Status.UNKNOWN:
+        lines = [f":grey_question: *{title}* (could not be checked)"]
+    else:
+        lines = [f":warning: *{title}*"]
+    lines.append(md(finding.get("summary", ""), 800))
+    if finding.get("advice"):
+        lines.append(f"What to do: {md(finding['advice'], 800)}")
+    return section("\n".join(lines))
+
+
+def _extras(plan: dict[str, Any], any_steps: bool) -> list[list[Block]]:
+    """Advisories (blocking ones first), settings not proposed, and settings already OK: one group each."""
+    advisories = sorted(plan.get("advisories", []), key=lambda f: f.get("status") != Status.BLOCKED)
+    groups = [[_advisory(f, any_steps)] for f in advisories]
+    if plan.get("not_proposed"):
+        lines = [f"• *{md(item['finding'].get('title', ''), 150)}*: {md(item['why'], 400)}"
+                 for item in plan["not_proposed"]]
+        groups.append([section("\n".join(["*Not proposed:*", *lines]))])
+    if plan.get("ok"):
+        names = ", ".join(md(f.get("title", ""), 100) for f in plan["ok"])
+        groups.append([context(f":white_check_mark: Already OK: {names}")])
+    return groups
+
+
+def _auth_mode(request: ChangeRequest) -> str:
+    diagnosis = request.diagnosis.get("diagnosis") or {}
+    return str(request.options.get("auth_mode") or diagnosis.get("auth_mode") or "basic")
+
+
+def _summary(view: RequestView) -> tuple[str, str]:
+    """(summary line for the card, short words for the notification)."""
+    plan, request = view.plan, view.request
+    user = (request.diagnosis.get("diagnosis") or {}).get("user") or {}
+    name = md(user.get("displayName") or request.upn, 150)
+    mode = "OAuth" if _auth_mode(request) == "oauth" else "Basic"
+    if not view.steps and plan.get("blocked"):
+        return (f"*{name}* · {mode} auth · :no_entry: Blocked by something the bot cannot change (below).",
+                "blocked by something the bot cannot change")
+    if not view.steps:
+        return (f"*{name}* · {mode} auth · :white_check_mark: Nothing to change: nothing the bot checks blocks "
+                "SMTP AUTH for this mailbox.", "nothing to change")
+    count = f"{len(view.steps)} change{'s' if len(view.steps) > 1 else ''}"
+    blocked = " · :no_entry: also blocked by something the bot cannot change (below)" if plan.get("blocked") else ""
+    ok = f" · {len(plan.get('ok', []))} settings already OK" if plan.get("ok") else ""
+    return f"*{name}* · {mode} auth · {count} needed, each approved on its own{ok}{blocked}", f"{count} proposed"
+
+
+def _footer(view: RequestView, now: datetime) -> Block:
+    request = view.request
+    parts = [esc(request.id), f"requested by {who(request.requester)}"]
+    if any(s.state in (S.PENDING, S.FAILED) for s in view.steps):
+        expired = request.expires_at <= now
+        parts.append(f"{'expired' if expired else 'Approve before'} {when(request.expires_at, now)}")
+    texts = [" · ".join(parts)]
+    if _auth_mode(request) == "basic":
+        texts.append(f"Why OAuth? Microsoft is retiring Basic auth for SMTP AUTH, and OAuth (XOAUTH2) needs none of "
+                     f"these exceptions: `/smtp-enable {esc(request.upn)} --oauth` checks that path.")
+    return context(*texts)
+
+
+def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
+    """The plan card: one section per step with its state and buttons, advisories, and a footer."""
+    request, plan = view.request, view.plan
+    title = f"SMTP AUTH plan for {request.upn}"
+    footer = [_footer(view, now)]
+    if plan.get("error"):
+        body = [section(f":x: {md(plan['error'], 2000)}")]
+        return {"text": fallback(f"{title}: diagnosis failed"), "blocks": [header(title), *body, *footer]}
+    summary, notice = _summary(view)
+    steps = sorted(view.steps, key=lambda s: s.position)
+    open_steps = [s for s in steps if is_open(request, s, now)]
+    approve_all = _approve_all(request, open_steps) if len(open_steps) > 1 else []
+    head = [header(title), section(summary)]
+    fixed = head + approve_all + footer
+    # Kept back besides: a divider and two notes of what did not fit.
+    budget = Budget(MAX_BLOCKS - 3 - len(fixed), MAX_CHARS - 1800 - chars(fixed))
+    room = max(600, min(2000, 8000 // max(1, len(steps))))
+    shown: list[Block] = []
+    for number, step in enumerate(steps, 1):
+        group = _step_group(request, step, number, now, room)
+        if not budget.take(group, keep=EXTRAS_ROOM):
+            shown += _overflow(request, steps[number - 1:], number, now)
+            break
+        shown += group
+    extras: list[Block] = []
+    groups = _extras(plan, bool(steps))
+    for n, group in enumerate(groups):
+        if not budget.take(group):
+            extras.append(context(f"_{len(groups) - n} more notes not shown: the card has no room for them._"))
+            break
+        extras += group
+    blocks = head + shown + approve_all + ([divider()] if extras else []) + extras + footer
+    waiting = f", {len(open_steps)} waiting for approval" if open_steps else ""
+    return {"text": fallback(f"{title}: {notice}{waiting}"), "blocks": blocks}
+
+
+def request_summary(view: RequestView, now: datetime) -> str:
+    """A request in a few lines, each step with its state (for /smtp-status and App Home)."""
+    request = view.request
+    head = f"*{esc(request.id)}* · {esc(request.upn)} · requested by {who(request.requester)}"
+    if any(is_open(request, s, now) for s in view.steps):
+        head += f" · approve before {when(request.expires_at, now)}"
+    steps = sorted(view.steps, key=lambda s: s.position)
+    lines = [f"{n}. {md(s.title, 100)} — {label(request, s, now)}" for n, s in enumerate(steps, 1)]
+    return "\n".join([head, *lines] if lines else [head, "No changes proposed."])
+

@@ -1,0 +1,74 @@
+"""Alert card buttons: Fix opens the same plan as /smtp-enable, Probe now probes at once, Snooze is audited."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from slack_bolt import App
+
+from bot.errors import BotError
+from bot.probe.runner import find_target
+from bot.slack import ids
+from bot.slack.listeners.common import Ack, Respond, clicked, ephemeral
+from bot.slack.listeners.enable import open_request
+from bot.slack.listeners.probe import answer_probe
+from bot.slack.services import SlackServices
+from handlers.facts import normalize_upn
+
+log = logging.getLogger(__name__)
+MAX_VALUE = 320  # a mailbox or a target name; anything longer is not one of our buttons
+
+#: What a click on an alert's button does, on the pool: (services, button value, user, body, respond).
+AlertWork = Callable[[SlackServices, str, str, dict[str, Any], Respond], None]
+
+
+def on_alert(work: AlertWork, services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    """Any alert button: ack, check the click carries a value, and hand it to `work` on the pool."""
+    ack()
+    parsed = clicked(body)
+    if parsed is None or not parsed[1] or len(parsed[1]) > MAX_VALUE:
+        log.warning("ignoring a malformed click")
+        return
+    services.submit(work, services, parsed[1], parsed[0], body, respond)
+
+
+def fix(services: SlackServices, mailbox: str, user: str, body: dict[str, Any], respond: Respond) -> None:
+    """The alert's Fix button: the same diagnosis and plan as /smtp-enable, through the same gate."""
+    try:
+        upn = normalize_upn(mailbox)
+    except BotError as exc:
+        ephemeral(respond, exc.describe())
+        return
+    target = next((t for t in services.probe_targets if t.mailbox.lower() == upn), None)
+    auth_mode = "oauth" if target is not None and target.auth == "xoauth2" else "basic"
+    channel = str((body.get("channel") or {}).get("id") or services.alert_channel or "")
+    open_request(services, upn, user, channel, False, auth_mode, respond)
+
+
+def probe_now(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond) -> None:
+    target = find_target(services.probe_targets, name)
+    if target is None:
+        ephemeral(respond, f"No probe target '{name[:80]}' any more.")
+        return
+    answer_probe(services, services.probe_now(target), respond)
+
+
+def snooze(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond) -> None:
+    target = find_target(services.probe_targets, name)
+    until = services.snooze(name, target.mailbox, user) if target else None
+    if target is None or until is None:
+        ephemeral(respond, f"Nothing to snooze for '{name[:80]}'.")
+        return
+    ephemeral(respond, f"Alerts for {target.name} are snoozed until {until:%Y-%m-%d %H:%M} UTC.")
+
+
+ALERT_ACTIONS: dict[str, AlertWork] = {ids.ACTION_ALERT_FIX: fix, ids.ACTION_ALERT_PROBE: probe_now,
+                                       ids.ACTION_ALERT_SNOOZE: snooze}
+
+
+def register(app: App, services: SlackServices) -> None:
+    for action_id, work in ALERT_ACTIONS.items():
+        app.action(action_id)(partial(on_alert, work, services))

@@ -1,0 +1,62 @@
+"""`/smtp-enable UPN [--org] [--oauth]`: ack at once, then diagnose and post the plan card from the pool."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from slack_bolt import App
+
+from bot.errors import BotError, InvalidInput
+from bot.slack import blocks, ids
+from bot.slack.listeners.common import Ack, Respond, ephemeral
+from bot.slack.services import SlackServices
+from handlers.facts import normalize_upn
+
+log = logging.getLogger(__name__)
+ENABLE_FLAGS = {"--org": "include_org", "--oauth": "oauth"}
+
+
+def parse_enable(text: str) -> tuple[str, bool, str]:
+    """`UPN [--org] [--oauth]` -> (upn, include_org, auth_mode); InvalidInput says what to type."""
+    words = (text or "").split()
+    flags = [w.lower() for w in words if w.startswith("--")]
+    names = [w for w in words if not w.startswith("--")]
+    unknown = [f for f in flags if f not in ENABLE_FLAGS]
+    if len(names) != 1 or unknown:
+        raise InvalidInput(blocks.usage_text(ids.COMMAND_ENABLE))
+    return normalize_upn(names[0]), "--org" in flags, "oauth" if "--oauth" in flags else "basic"
+
+
+def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    try:
+        upn, include_org, auth_mode = parse_enable(command.get("text", ""))
+    except InvalidInput as exc:
+        ack(text=exc.describe())
+        return
+    ack(text=f"Diagnosing SMTP AUTH for {upn}... the plan will appear in this channel.")
+    services.submit(open_request, services, upn, str(command.get("user_id", "")), str(command.get("channel_id", "")),
+                    include_org, auth_mode, respond, command.get("trigger_id"))
+
+
+def open_request(services: SlackServices, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
+                 respond: Respond, trigger_id: str | None = None) -> None:
+    """Diagnose, plan and store the request, then queue its card; a redelivered command (same trigger) does nothing."""
+    if not services.once(trigger_id):
+        log.info("command %s was delivered again; the first delivery is handled", trigger_id)
+        return
+    try:
+        view = services.workflow.open_request(upn, user, channel, auth_mode=auth_mode, include_org=include_org)
+    except BotError as exc:
+        ephemeral(respond, exc.describe())
+        return
+    except Exception:
+        log.exception("could not open a request for %s", upn)
+        ephemeral(respond, "Sorry, the diagnosis failed unexpectedly; the details are in the bot's log.")
+        return
+    services.cards.refresh(view.request.id)
+
+
+def register(app: App, services: SlackServices) -> None:
+    app.command(ids.COMMAND_ENABLE)(partial(smtp_enable, services))

@@ -1,0 +1,87 @@
+"""Plan card buttons (Approve, Deny, Undo and its decision, Retry, Approve all): ack, then decide on the pool."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from slack_bolt import App
+
+from bot.slack import ids
+from bot.slack.listeners.common import QUIET, Ack, Respond, clicked, ephemeral, tell
+from bot.slack.services import SlackServices
+
+log = logging.getLogger(__name__)
+
+#: What a click on a step's button does, on the pool: (services, step id, clicking user, respond).
+StepWork = Callable[[SlackServices, int, str, Respond], None]
+
+
+def step_id_of(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+def on_step(work: StepWork, services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    """Any step button: ack, check the click names a step, and hand (step id, user) to `work` on the pool."""
+    ack()
+    parsed = clicked(body)
+    step_id = step_id_of(parsed[1]) if parsed else None
+    if parsed is None or step_id is None:
+        log.warning("ignoring a malformed click")
+        return
+    services.submit(work, services, step_id, parsed[0], respond)
+
+
+def decide(services: SlackServices, step_id: int, user: str, respond: Respond, *, approve: bool) -> None:
+    outcome = services.workflow.decide(step_id, user, approve=approve)
+    tell(respond, outcome)
+    if outcome.run:
+        services.workflow.run(step_id)
+
+
+def approve(services: SlackServices, step_id: int, user: str, respond: Respond) -> None:
+    decide(services, step_id, user, respond, approve=True)
+
+
+def deny(services: SlackServices, step_id: int, user: str, respond: Respond) -> None:
+    decide(services, step_id, user, respond, approve=False)
+
+
+def undo(services: SlackServices, step_id: int, user: str, respond: Respond) -> None:
+    tell(respond, services.workflow.request_undo(step_id, user))
+
+
+def retry(services: SlackServices, step_id: int, user: str, respond: Respond) -> None:
+    tell(respond, services.workflow.retry(step_id, user))
+
+
+STEP_ACTIONS: dict[str, StepWork] = {
+    ids.ACTION_APPROVE: approve,
+    ids.ACTION_DENY: deny,
+    ids.ACTION_UNDO_APPROVE: approve,
+    ids.ACTION_UNDO_DENY: deny,
+    ids.ACTION_UNDO: undo,
+    ids.ACTION_RETRY: retry,
+}
+
+
+def approve_all(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    ack()
+    parsed = clicked(body)
+    if parsed is None:
+        return
+    services.submit(approve_every_step, services, parsed[1][:40], parsed[0], respond)
+
+
+def approve_every_step(services: SlackServices, request_id: str, user: str, respond: Respond) -> None:
+    refusals = [o.message for o in services.workflow.approve_all(request_id, user) if o.kind not in QUIET]
+    if refusals:
+        ephemeral(respond, refusals[0])
+
+
+def register(app: App, services: SlackServices) -> None:
+    for action_id, work in STEP_ACTIONS.items():
+        app.action(action_id)(partial(on_step, work, services))
+    app.action(ids.ACTION_APPROVE_ALL)(partial(approve_all, services))

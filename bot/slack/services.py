@@ -1,0 +1,62 @@
+"""What the Slack listeners need from the running bot (`SlackServices`); `bot.runtime.Runtime` provides it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from bot.clock import Clock
+    from bot.probe import ProbeResult
+    from bot.slack.cards import Cards
+    from bot.workflow.service import Workflow
+
+
+class SlackServices(Protocol):
+    """The narrow interface of the listeners: the workflow, the pool, probes and alerts, and the Slack client."""
+
+    workflow: Workflow
+    cards: Cards
+    clock: Clock
+    slack: WebClient
+
+    @property
+    def probe_targets(self) -> Sequence[Any]:
+        """The configured probe targets (`probes.targets`), each with `name`, `mailbox` and `auth`."""
+        ...
+
+    @property
+    def alert_channel(self) -> str | None:
+        """Where alerts are posted; a Fix click outside a channel opens its plan there."""
+        ...
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run slow work after the ack, on the bounded pool."""
+        ...
+
+    def once(self, key: str | None) -> bool:
+        """True the first time `key` is seen across every replica."""
+        ...
+
+    def probe_now(self, target: Any) -> ProbeResult:
+        """Probe one configured target now, record the result and feed the alerts."""
+        ...
+
+    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
+        """Silence a target's alerts for the configured hours (audited); the end, or None if nothing to snooze."""
+        ...
+
+    def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
+        """Each configured target's state, availability and last result (only `upn`'s when given)."""
+        ...
+
+    def basic_auth_summary(self) -> dict[str, Any] | None:
+        """The Basic-auth retirement outlook of the configured targets; None without targets."""
+        ...
+
+    def chart_png(self) -> bytes:
+        """The 7-day availability and latency chart of the configured targets, as a PNG."""
+        ...

@@ -1,0 +1,373 @@
+"""The listeners through Bolt's own dispatch: signed requests in, a fake services object recording what they do.
+
+No HTTP server, no sandbox: each test builds the real Bolt app (`bot.slack.app.bolt_app`) over `FakeServices`,
+dispatches a correctly signed `BoltRequest`, and checks the ack and what was handed to the pool; running the
+handed-over work shows what reaches the workflow, the probes and the reply (the response URL is a recorder).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web import SlackResponse
+
+from bot.clock import FakeClock
+from bot.probe import ProbeResult
+from bot.runtime import Runtime
+from bot.slack import ids
+from bot.slack.app import bolt_app
+from bot.slack.listeners import enable, home, plan_actions
+from bot.slack.services import SlackServices
+from bot.workflow.model import Outcome, OutcomeKind
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "listener-tests-signing-secret"
+REQUESTER, APPROVER = "U0REQUEST", "U0APPROVE"
+PRINTER = SimpleNamespace(name="printer", mailbox="printer@contoso.com", auth="login")
+SCANNER = SimpleNamespace(name="scanner", mailbox="scanner@contoso.com", auth="xoauth2")
+
+
+class OfflineClient(WebClient):
+    """A Web API client that answers auth.test itself (Bolt asks once, when the app is built, who the bot is) and
+    refuses any other call: listeners reach Slack only through the services or the response URL."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        assert api_method == "auth.test", f"a listener called {api_method} directly"
+        data = {"ok": True, "team_id": "T0TEAM", "user_id": "U0BOT", "bot_id": "B0BOT", "url": "https://t.slack.com/"}
+        return SlackResponse(client=self, http_verb="POST", api_url=self.base_url + api_method, req_args={},
+                             data=data, headers={}, status_code=200)
+
+
+@dataclass
+class FakeWorkflow:
+    """Records each call; answers with `outcome` (decisions) and `refusals` (Approve all)."""
+
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    outcome: Outcome = Outcome(OutcomeKind.APPROVED, "Approved.", run=True)
+    refusals: list[Outcome] = field(default_factory=list)
+    policy: Any = field(default_factory=lambda: SimpleNamespace(allow_self_approval=False))
+
+    def open_request(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool) -> Any:
+        self.calls.append(("open_request", upn, user, channel, auth_mode, include_org))
+        return SimpleNamespace(request=SimpleNamespace(id="cr-1"))
+
+    def decide(self, step_id: int, actor: str, *, approve: bool) -> Outcome:
+        self.calls.append(("decide", step_id, actor, approve))
+        return self.outcome
+
+    def run(self, step_id: int) -> None:
+        self.calls.append(("run", step_id))
+
+    def request_undo(self, step_id: int, actor: str) -> Outcome:
+        self.calls.append(("request_undo", step_id, actor))
+        return self.outcome
+
+    def retry(self, step_id: int, actor: str) -> Outcome:
+        self.calls.append(("retry", step_id, actor))
+        return self.outcome
+
+    def approve_all(self, request_id: str, user: str) -> list[Outcome]:
+        self.calls.append(("approve_all", request_id, user))
+        return [Outcome(OutcomeKind.APPROVED, "Approved."), *self.refusals]
+
+    def requests_for(self, upn: str | None) -> list[Any]:
+        self.calls.append(("requests_for", upn))
+        return []
+
+    def pending_for(self, user: str) -> list[Any]:
+        return []
+
+    def recent(self) -> list[Any]:
+        return []
+
+    def is_approver(self, user: str) -> bool:
+        return user == APPROVER
+
+
+@dataclass
+class FakeServices:
+    """`SlackServices` for tests: the pool only records; `run_submitted` runs the work with a recording reply."""
+
+    targets: Sequence[Any] = (PRINTER, SCANNER)
+    workflow: FakeWorkflow = field(default_factory=FakeWorkflow)
+    clock: FakeClock = field(default_factory=FakeClock)
+    slack: Any = None
+    alert_channel: str | None = "C0ALERTS"
+    submitted: list[tuple[Callable[..., Any], tuple[Any, ...]]] = field(default_factory=list)
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    @property
+    def cards(self) -> Any:
+        return SimpleNamespace(refresh=lambda request_id: self.calls.append(("refresh", request_id)))
+
+    @property
+    def probe_targets(self) -> Sequence[Any]:
+        return self.targets
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.submitted.append((fn, args))
+
+    def run_submitted(self) -> None:
+        def respond(**reply: Any) -> None:
+            self.replies.append(reply)
+        work, self.submitted = self.submitted, []
+        for fn, args in work:
+            fn(*(respond if isinstance(a, Respond) else a for a in args))
+
+    def once(self, key: str | None) -> bool:
+        first = key not in self.seen
+        self.seen.add(key or "")
+        return first or not key
+
+    def probe_now(self, target: Any) -> ProbeResult:
+        self.calls.append(("probe_now", target.name))
+        return ProbeResult(name=target.name, host="smtp.office365.com", port=587, mailbox=target.mailbox,
+                           tls_mode="starttls", auth="login", auth_mode="basic", ok=True, phase="auth", cause="ok",
+                           detail=None, message="SMTP AUTH works", reply=None, started_at=self.clock.now(),
+                           duration_ms=120.0)
+
+    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
+        self.calls.append(("snooze", target, mailbox, actor))
+        return self.clock.now() + timedelta(hours=4)
+
+    def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
+        self.calls.append(("probe_statuses", upn))
+        return []
+
+    def basic_auth_summary(self) -> dict[str, Any] | None:
+        return None
+
+    def chart_png(self) -> bytes:
+        return b"\x89PNG"
+
+
+@pytest.fixture
+def services() -> FakeServices:
+    return FakeServices()
+
+
+@pytest.fixture
+def app(services: FakeServices) -> App:
+    return bolt_app(services, client=OfflineClient(token="xoxb-listener-tests"), signing_secret=SECRET)
+
+
+def dispatch(app: App, body: str, content_type: str, *, secret: str = SECRET, **headers: str) -> BoltResponse:
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    signed = {"content-type": [content_type], "x-slack-signature": [signature],
+              "x-slack-request-timestamp": [timestamp]} | {k.replace("_", "-"): [v] for k, v in headers.items()}
+    return app.dispatch(BoltRequest(body=body, headers=signed))
+
+
+def command(app: App, name: str, text: str, *, user: str = REQUESTER, secret: str = SECRET, **headers: str) -> BoltResponse:
+    form = {"command": name, "text": text, "user_id": user, "channel_id": "C0OPS", "team_id": "T0TEAM",
+            "trigger_id": "trigger-1", "response_url": "https://hooks.slack.com/commands/T0TEAM/1/abc"}
+    return dispatch(app, urlencode(form), "application/x-www-form-urlencoded", secret=secret, **headers)
+
+
+def click(app: App, action_id: str, value: Any, *, user: Any = APPROVER) -> BoltResponse:
+    payload = {"type": "block_actions", "team": {"id": "T0TEAM"}, "user": {"id": user},
+               "channel": {"id": "C0OPS"}, "response_url": "https://hooks.slack.com/actions/T0TEAM/1/abc",
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}]}
+    return dispatch(app, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def ack_text(response: BoltResponse) -> str:
+    """The ack's text: Bolt sends a text-only ack as plain text, one with blocks as JSON."""
+    return json.loads(response.body)["text"] if response.body.startswith("{") else response.body
+
+
+@pytest.mark.parametrize(("name", "text", "usage"), [
+    ("/smtp-enable", "", "`/smtp-enable UPN [--org] [--oauth]`"),
+    ("/smtp-enable", "a@contoso.com b@contoso.com", "`/smtp-enable UPN"),
+    ("/smtp-enable", "a@contoso.com --everything", "`/smtp-enable UPN"),
+    ("/smtp-status", "a@contoso.com extra", "`/smtp-status [UPN]`"),
+    ("/smtp-explain", "   ", "`/smtp-explain REPLY`"),
+    ("/smtp-probe", "", "`/smtp-probe TARGET`"),
+])
+def test_usage_errors_are_the_ack_and_nothing_is_handed_on(app, services, name, text, usage):
+    response = command(app, name, text)
+    assert response.status == 200 and usage in ack_text(response)
+    assert services.submitted == []
+
+
+def test_an_invalid_upn_is_explained_in_the_ack(app, services):
+    response = command(app, "/smtp-enable", "not-an-address")
+    assert response.status == 200 and "not-an-address" in ack_text(response)
+    assert services.submitted == []
+
+
+def test_enable_acks_then_opens_the_request_with_the_parsed_upn_and_flags(app, services):
+    response = command(app, "/smtp-enable", "Scanner@Contoso.com --org --OAUTH")
+    assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(response)
+    [(work, args)] = services.submitted
+    assert work is enable.open_request
+    assert args[:6] == (services, "scanner@contoso.com", REQUESTER, "C0OPS", True, "oauth")
+    assert isinstance(args[6], Respond) and args[7] == "trigger-1"
+
+    services.run_submitted()
+    assert services.workflow.calls == [("open_request", "scanner@contoso.com", REQUESTER, "C0OPS", "oauth", True)]
+    assert services.calls == [("refresh", "cr-1")]
+
+
+def test_a_redelivered_command_opens_one_request(app, services):
+    command(app, "/smtp-enable", "scanner@contoso.com")
+    command(app, "/smtp-enable", "scanner@contoso.com")
+    services.run_submitted()
+    assert [c[0] for c in services.workflow.calls] == ["open_request"]
+
+
+def test_explain_answers_in_the_ack(app, services):
+    response = command(app, "/smtp-explain", "535 5.7.139 Authentication unsuccessful, the user credentials "
+                                             "were incorrect or the account is locked")
+    assert json.loads(response.body)["blocks"] and services.submitted == []
+
+
+def test_status_normalises_the_upn_and_asks_the_services_for_probe_statuses(app, services):
+    assert command(app, "/smtp-status", "Printer@Contoso.com").status == 200
+    services.run_submitted()
+    assert services.workflow.calls == [("requests_for", "printer@contoso.com")]
+    assert services.calls == [("probe_statuses", "printer@contoso.com")]
+    [reply] = services.replies
+    assert reply["response_type"] == "ephemeral" and "SMTP AUTH status for printer@contoso.com" in reply["text"]
+
+
+def test_status_chart_uploads_the_services_png(app, services):
+    uploads: list[dict[str, Any]] = []
+    services.slack = SimpleNamespace(files_upload_v2=lambda **kwargs: uploads.append(kwargs))
+    assert "Drawing" in ack_text(command(app, "/smtp-status", "chart"))
+    services.run_submitted()
+    assert [(u["channel"], u["content"]) for u in uploads] == [("C0OPS", b"\x89PNG")]
+
+
+def test_probe_names_the_known_targets_when_it_does_not_know_one(app, services):
+    text = ack_text(command(app, "/smtp-probe", "fax"))
+    assert "No probe target 'fax'" in text and "printer, scanner" in text and services.submitted == []
+
+
+def test_probe_acks_then_probes_the_target_and_answers(app, services):
+    assert ack_text(command(app, "/smtp-probe", "PRINTER")) == "Probing printer (printer@contoso.com)..."
+    services.run_submitted()
+    assert services.calls == [("probe_now", "printer")]
+    assert "SMTP AUTH works" in services.replies[0]["text"]
+
+
+@pytest.mark.parametrize(("action_id", "expected"), [
+    (ids.ACTION_APPROVE, [("decide", 42, APPROVER, True), ("run", 42)]),
+    (ids.ACTION_DENY, [("decide", 42, APPROVER, False), ("run", 42)]),
+    (ids.ACTION_UNDO_APPROVE, [("decide", 42, APPROVER, True), ("run", 42)]),
+    (ids.ACTION_UNDO_DENY, [("decide", 42, APPROVER, False), ("run", 42)]),
+    (ids.ACTION_UNDO, [("request_undo", 42, APPROVER)]),
+    (ids.ACTION_RETRY, [("retry", 42, APPROVER)]),
+])
+def test_a_step_button_hands_the_step_id_and_the_user_to_the_workflow(app, services, action_id, expected):
+    response = click(app, action_id, "42")
+    assert response.status == 200 and response.body == ""
+    [(work, args)] = services.submitted
+    assert work is plan_actions.STEP_ACTIONS[action_id] and args[:3] == (services, 42, APPROVER)
+    services.run_submitted()
+    assert services.workflow.calls == expected
+    assert services.replies == []  # the redrawn card says it
+
+
+def test_a_refused_decision_is_told_to_the_clicker_and_nothing_runs(app, services):
+    services.workflow.outcome = Outcome(OutcomeKind.REFUSED, "Only the configured approvers can approve.")
+    click(app, ids.ACTION_APPROVE, "42", user=REQUESTER)
+    services.run_submitted()
+    assert services.workflow.calls == [("decide", 42, REQUESTER, True)]
+    assert [r["text"] for r in services.replies] == ["Only the configured approvers can approve."]
+
+
+@pytest.mark.parametrize(("value", "user"), [
+    ("abc", APPROVER), ("-1", APPROVER), ("9" * 19, APPROVER), ("", APPROVER), (42, APPROVER), ("42", ""),
+    ("42", None),
+])
+def test_a_malformed_click_is_acked_and_ignored(app, services, value, user):
+    assert click(app, ids.ACTION_APPROVE, value, user=user).status == 200
+    assert services.submitted == []
+
+
+def test_approve_all_tells_the_first_refusal(app, services):
+    services.workflow.refusals = [Outcome(OutcomeKind.REFUSED, "Someone else must approve step 2."),
+                                  Outcome(OutcomeKind.REFUSED, "Someone else must approve step 3.")]
+    click(app, ids.ACTION_APPROVE_ALL, "cr-" + "x" * 60)
+    services.run_submitted()
+    assert services.workflow.calls == [("approve_all", "cr-" + "x" * 37, APPROVER)]
+    assert [r["text"] for r in services.replies] == ["Someone else must approve step 2."]
+
+
+def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(app, services):
+    click(app, ids.ACTION_ALERT_FIX, "Scanner@Contoso.com")
+    services.run_submitted()
+    assert services.workflow.calls == [("open_request", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False)]
+
+
+def test_alert_snooze_and_probe_now_go_to_the_services(app, services):
+    click(app, ids.ACTION_ALERT_SNOOZE, "printer")
+    click(app, ids.ACTION_ALERT_PROBE, "printer")
+    click(app, ids.ACTION_ALERT_SNOOZE, "fax")
+    services.run_submitted()
+    assert services.calls == [("snooze", "printer", "printer@contoso.com", APPROVER), ("probe_now", "printer")]
+    texts = [r["text"] for r in services.replies]
+    assert texts[0].startswith("Alerts for printer are snoozed until") and texts[-1] == "Nothing to snooze for 'fax'."
+
+
+def test_an_alert_click_with_an_oversized_value_is_ignored(app, services):
+    click(app, ids.ACTION_ALERT_FIX, "x" * 321)
+    assert services.submitted == []
+
+
+def test_app_home_is_published_for_the_viewer(app, services):
+    published: list[dict[str, Any]] = []
+    event = {"type": "event_callback", "team_id": "T0TEAM", "api_app_id": "A0APP", "event_id": "Ev1",
+             "event_time": 1, "event": {"type": "app_home_opened", "user": APPROVER, "tab": "home"}}
+    assert dispatch(app, json.dumps(event), "application/json").status == 200
+    [(work, args)] = services.submitted
+    assert work is home.publish_home and args[2] == APPROVER
+    client = SimpleNamespace(views_publish=lambda **kwargs: published.append(kwargs))
+    work(services, client, APPROVER)
+    assert published[0]["user_id"] == APPROVER and published[0]["view"]["type"] == "home"
+
+
+def test_a_slack_retry_is_dropped_before_any_listener(app, services):
+    response = command(app, "/smtp-enable", "scanner@contoso.com", x_slack_retry_num="1")
+    assert (response.status, response.body) == (200, "") and services.submitted == []
+
+
+def test_a_wrong_signature_is_refused(app, services):
+    assert command(app, "/smtp-enable", "scanner@contoso.com", secret="not-the-secret").status == 401
+    assert services.submitted == []
+
+
+def test_listener_modules_reach_the_bot_only_through_the_services() -> None:
+    for path in sorted((ROOT / "bot" / "slack" / "listeners").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {m for m in modules if m.startswith(("bot.runtime", "bot.store", "bot.history"))}, path.name
+    for path in sorted((ROOT / "bot" / "slack").rglob("*.py")):
+        attributes = {n.attr for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Attribute)}
+        assert "store" not in attributes, f"{path.name} reaches for the store"
+
+
+
+def test_the_runtime_provides_every_service_the_listeners_use() -> None:
+    members = set(SlackServices.__annotations__) | {n for n in vars(SlackServices) if not n.startswith("_")}
+    provided = {f.name for f in dataclasses.fields(Runtime)} | set(dir(Runtime))
+    assert members and members <= provided

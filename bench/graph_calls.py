@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config import load_config, with_overrides  # noqa: E402
-from bot.m365.tenant import connect  # noqa: E402
-from bot.workflow.diagnose import diagnose  # noqa: E402
-from sandbox.launcher import Sandbox, start_sandbox  # noqa: E402
+from bot.config import load_config, with_overrides
+from bot.m365.tenant import connect
+from bot.workflow.diagnose import diagnose
+from sandbox.launcher import Sandbox, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 NAIVE_PER_USER = 10  # user, groups, MFA, CAS mailbox, Get-User, plus tenant reads repeated per user

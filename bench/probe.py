@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.probe import ProbeTarget, probe, probe_many  # noqa: E402
-from sandbox.launcher import Sandbox, start_sandbox  # noqa: E402
+from bot.probe import ProbeTarget, probe, probe_many
+from sandbox.launcher import Sandbox, start_sandbox
 
 PASSWORD = "Printer-Sandbox-1"
 

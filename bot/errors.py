@@ -157,3 +157,11 @@ class IllegalTransition(RuntimeError):
 
 class AppendOnlyViolation(RuntimeError):
     """Code tried to change or delete an audit row: a bug, so not a BotError."""
+
+
+class RetryLater(Exception):
+    """An outbox sender cannot deliver yet (e.g. the card it updates is not posted): try again `after` s."""
+
+    def __init__(self, reason: str, after: float = 1.0) -> None:
+        super().__init__(reason)
+        self.after = after

@@ -66,7 +66,7 @@ class Runtime:
         def guarded() -> None:
             try:
                 fn(*args)
-            except Exception:  # noqa: BLE001 - log, never lose the worker
+            except Exception:
                 log.exception("background work failed: %s", getattr(fn, "__name__", fn))
             finally:
                 with self._busy_lock:
@@ -147,7 +147,7 @@ class Runtime:
         while not self._stop.wait(self.sweep_seconds):
             try:
                 self.workflow.expire_due()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("expiry sweep failed")
 
     def stop(self) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.alerts.policy import Action, AlertPolicy, Observation, card_update, snooze, step
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.probe.model import ProbeResult
+from bot.store.models import OutboxState
 from bot.store.records import AlertState
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class Alerting:
         if state and state.incident_id == action.incident_id and state.alert_ts and state.alert_channel:
             return state.alert_channel, state.alert_ts
         opened = self.store.outbox.by_key(f"alert:{action.incident_id}:open")
-        if opened and opened.state == "delivered" and opened.result and opened.result.get("ts"):
+        if opened and opened.state == OutboxState.DELIVERED and opened.result and opened.result.get("ts"):
             return str(opened.result["channel"]), str(opened.result["ts"])
         return None
 

@@ -54,7 +54,7 @@ def certificate_credential(path: str | Path) -> dict[str, str]:
         "private_key": key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode(),
-        "thumbprint": hashlib.sha1(der).hexdigest(),  # noqa: S324 - the x5t header is SHA-1 by definition
+        "thumbprint": hashlib.sha1(der).hexdigest(),
         "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
         "sha256": cert.fingerprint(hashes.SHA256()).hex(),
     }

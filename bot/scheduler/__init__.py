@@ -53,7 +53,7 @@ class ProbeScheduler:
         """Take or renew the lease; returns whether this process is the one that probes."""
         try:
             leader = self.store.leases.acquire(LEASE, self.holder, self.lease)
-        except Exception:  # noqa: BLE001 - a database hiccup costs one renewal, not the scheduler
+        except Exception:
             log.exception("lease renewal failed")
             leader = False
         if leader != self.leader:

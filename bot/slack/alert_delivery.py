@@ -10,8 +10,9 @@ from slack_sdk import WebClient
 from bot.alerts.policy import FLAPPING, OPEN, RECOVER, REMIND, STABLE, UPDATE, Action
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.diagnosis import explain
+from bot.errors import RetryLater
 from bot.slack import alert_blocks
-from bot.slack.outbox import Outbox, Retry
+from bot.slack.outbox import Outbox
 
 REDRAWN = (UPDATE, RECOVER, FLAPPING)
 NOTES = {REMIND: alert_blocks.reminder_text, RECOVER: alert_blocks.recovery_text,
@@ -47,7 +48,7 @@ class AlertDelivery:
             return {"channel": answer["channel"], "ts": answer["ts"]}
         where = self.cards.card_location(action)
         if action.kind in REDRAWN and where is None and action.incident_id:
-            raise Retry(f"the alert of {action.incident_id} is not posted yet")
+            raise RetryLater(f"the alert of {action.incident_id} is not posted yet")
         if where is not None and action.kind in REDRAWN:
             # Redraw first: it is idempotent, so a retry after a failed thread reply repeats nothing visible.
             card = self._card(action, now)

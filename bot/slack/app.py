@@ -48,7 +48,7 @@ def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str,
     return app
 
 
-def drop_slack_retries(req: Any, resp: Any, next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+def drop_slack_retries(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
     """A retry means our first answer was late; that first delivery is being handled already."""
     if req.headers.get("x-slack-retry-num"):
         log.info("ignoring Slack retry %s", req.headers.get("x-slack-retry-num"))
@@ -82,7 +82,7 @@ def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, A
             return prometheus(environ, start_response)
         try:
             return slack(environ, start_response)
-        except Exception:  # noqa: BLE001 - Bolt's own parsing trips over some malformed payloads
+        except Exception:
             # e.g. a signed block_actions body with "actions": [] raises inside Bolt's matchers and again in
             # its error handler; answer 400 instead of letting the server turn it into a 500.
             log.exception("Bolt could not handle a request")

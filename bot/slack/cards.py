@@ -10,8 +10,9 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.errors import RetryLater
 from bot.slack.blocks import plan_card
-from bot.slack.outbox import Outbox, Retry
+from bot.slack.outbox import Outbox
 from bot.workflow.service import Workflow
 
 POST_LEASE = timedelta(seconds=30)
@@ -49,7 +50,7 @@ class Cards:
         if view.request.message_ts is None:
             # One process posts; the others wait for its ts and then update (no duplicate cards).
             if not self.lease(f"card-post:{request_id}", self.holder, POST_LEASE):
-                raise Retry("another process is posting this card", after=1.0)
+                raise RetryLater("another process is posting this card", after=1.0)
             view = self.workflow.find(request_id)
             if view is None:
                 return None

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.errors import RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,6 @@ class Queue(Protocol):
     def mark_delivered(self, item_id: int, result: dict[str, Any] | None = None) -> bool: ...
     def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> bool: ...
     def mark_dead(self, item_id: int, error: str) -> bool: ...
-
-
-class Retry(Exception):
-    """Raised by a sender that cannot deliver yet (e.g. the card it updates is not posted yet)."""
-
-    def __init__(self, reason: str, after: float = 1.0) -> None:
-        super().__init__(reason)
-        self.after = after
 
 
 #: Slack errors that no retry will fix.
@@ -98,7 +91,7 @@ class Outbox:
             return
         try:
             result = sender(item.payload)
-        except Retry as exc:
+        except RetryLater as exc:
             self._retry(item, str(exc), exc.after, count=False)
         except SlackApiError as exc:
             error = str(exc.response.get("error", "")) if exc.response is not None else ""
@@ -116,7 +109,7 @@ class Outbox:
                 self._retry(item, error, self._backoff(item))
         except (SlackClientError, OSError) as exc:
             self._retry(item, f"{type(exc).__name__}: {exc}", self._backoff(item))
-        except Exception as exc:  # noqa: BLE001 - a bug in one sender must not stop the worker
+        except Exception as exc:
             log.exception("outbox item %s (%s) failed", item.id, item.kind)
             self._retry(item, f"{type(exc).__name__}", self._backoff(item))
         else:
@@ -142,7 +135,7 @@ class Outbox:
         while not self._stop.is_set():
             try:
                 busy = self.deliver_due()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill delivery for good
+            except Exception:
                 log.exception("outbox delivery round failed")
                 busy = 0
             if not busy:

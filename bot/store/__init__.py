@@ -19,7 +19,7 @@ from bot.store.alerts import AlertStore
 from bot.store.database import Database
 from bot.store.engine import normalise_url
 from bot.store.leases import LeaseStore
-from bot.store.models import OUTBOX_STATES, AppendOnlyViolation
+from bot.store.models import OutboxState
 from bot.store.outbox import OutboxStore
 from bot.store.probes import ProbeStore
 from bot.store.records import AlertState, AuditEntry, OutboxItem, ProbeRecord
@@ -27,11 +27,10 @@ from bot.store.requests import STEP_FIELDS, RequestStore
 from bot.store.store import Store
 
 __all__ = [
-    "OUTBOX_STATES",
+    "OutboxState",
     "STEP_FIELDS",
     "AlertState",
     "AlertStore",
-    "AppendOnlyViolation",
     "AuditEntry",
     "Database",
     "LeaseStore",

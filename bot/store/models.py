@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, ORMExecuteState, Ses
 from bot.errors import AppendOnlyViolation
 from bot.store.columns import BigId, JSONType, UTCDateTime
 
-OUTBOX_STATES = ("pending", "delivering", "delivered", "dead")
+
+class OutboxState(enum.StrEnum):
+    """Where an outbox item is: waiting, claimed by a deliverer, delivered, or given up on."""
+
+    PENDING = "pending"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
 
 
 class Base(DeclarativeBase):

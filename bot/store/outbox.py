@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bot.store.database import Database, changed
-from bot.store.models import OUTBOX_STATES, OutboxRow
+from bot.store.models import OutboxRow, OutboxState
 from bot.store.records import OutboxItem, snapshot
 
-_UNDELIVERED = ("pending", "delivering")
+_UNDELIVERED = (OutboxState.PENDING, OutboxState.DELIVERING)
 
 
 class OutboxStore:
@@ -25,7 +25,7 @@ class OutboxStore:
             kind=kind,
             payload=payload,
             dedupe_key=dedupe_key,
-            state="pending",
+            state=OutboxState.PENDING,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -62,7 +62,7 @@ class OutboxStore:
             claimed = session.scalars(
                 update(OutboxRow)
                 .where(OutboxRow.id.in_(ids), *is_due)  # still due: the UPDATE decides, the lock only spreads work
-                .values(state="delivering", attempts=OutboxRow.attempts + 1, next_attempt_at=now + lease)
+                .values(state=OutboxState.DELIVERING, attempts=OutboxRow.attempts + 1, next_attempt_at=now + lease)
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False)
             )
@@ -71,22 +71,20 @@ class OutboxStore:
     def mark_delivered(self, item_id: int, result: dict[str, Any] | None = None) -> bool:
         """Record a delivery and what Slack answered (e.g. the message `ts`)."""
         return self._settle(
-            item_id, ("delivering",), state="delivered", delivered_at=self._db.clock.now(), result=result
+            item_id, (OutboxState.DELIVERING,), state=OutboxState.DELIVERED, delivered_at=self._db.clock.now(), result=result
         )
 
     def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> bool:
         """Put a failed delivery back in the queue, due at `next_attempt_at`."""
         return self._settle(
-            item_id, ("delivering",), state="pending", last_error=error, next_attempt_at=next_attempt_at
+            item_id, (OutboxState.DELIVERING,), state=OutboxState.PENDING, last_error=error, next_attempt_at=next_attempt_at
         )
 
     def mark_dead(self, item_id: int, error: str) -> bool:
         """Give up on an item; it stays in the table for inspection."""
-        return self._settle(item_id, _UNDELIVERED, state="dead", last_error=error)
+        return self._settle(item_id, _UNDELIVERED, state=OutboxState.DEAD, last_error=error)
 
-    def _settle(self, item_id: int, allowed: tuple[str, ...], **values: Any) -> bool:
-        if values["state"] not in OUTBOX_STATES:
-            raise ValueError(f"unknown outbox state {values['state']!r}")
+    def _settle(self, item_id: int, allowed: tuple[OutboxState, ...], **values: Any) -> bool:
         with self._db.write() as session:
             result = session.execute(
                 update(OutboxRow)

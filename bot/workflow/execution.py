@@ -62,7 +62,7 @@ class Execution:
                               after=change.after)
         try:
             verified = handler.verify(m365, Change(change.key, change.target, before, change.after))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - recorded on the step
             return self._fail(step, request, S.APPLIED, exc, "step.verify_failed")
         if verified:
             steps.transition_step(step_id, S.APPLIED, S.VERIFIED, BOT_ACTOR, "step.verified")
@@ -83,7 +83,7 @@ class Execution:
             m365 = self._m365()
             undo = handler.revert(m365, Change(step.handler_key, request.upn, step.before, step.after))
             verified = handler.verify(m365, undo)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - recorded on the step
             return self._fail(step, request, S.REVERTING, exc, "undo.failed", back_to=S.VERIFIED)
         if not verified:
             self.store.requests.transition_step(
@@ -152,5 +152,5 @@ class Execution:
     def _changed(self, request_id: str) -> None:
         try:
             self.on_change(request_id)
-        except Exception:  # noqa: BLE001 - a failed notification must not undo a recorded decision
+        except Exception:
             log.exception("on_change failed for %s", request_id)

@@ -10,7 +10,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.clock import FakeClock
-from bot.store import AppendOnlyViolation, Store
+from bot.errors import AppendOnlyViolation
+from bot.store import Store
 from bot.store.models import AuditRow
 
 

@@ -93,3 +93,38 @@ def test_the_model_and_the_renderer_are_cheap_to_import() -> None:
             "'bot.workflow.service', 'sqlalchemy'))]; print(model, heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "['bot', 'bot.errors', 'bot.workflow', 'bot.workflow.model'] []"
+
+
+#: Words that are also state names but mean something else where they appear, and why.
+NOT_STATES = {
+    ("bot/probe/model.py", "expired"): "a certificate's TLS failure detail",
+    ("bot/probe/outcome.py", "expired"): "a certificate's TLS failure detail",
+    ("bot/doctor/smtp.py", "expired"): "a certificate's TLS failure detail",
+    ("bot/store/models.py", "pending"): "the outbox's own state enum",
+    ("bot/slack/blocks/plan.py", "expired"): "a word of the card's footer",
+}
+
+
+def state_literals(root: Path) -> set[tuple[str, str]]:
+    """(module, value) of every string constant outside the model that spells a step or request state."""
+    states = {*StepState, *RequestState}
+    found = set()
+    for package in ("bot", "handlers"):
+        for path in (root / package).rglob("*.py"):
+            name = path.relative_to(root).as_posix()
+            if name == "bot/workflow/model.py" or "/migrations/" in name:
+                continue
+            found |= {(name, node.value) for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Constant) and node.value in states}
+    return found
+
+
+def test_no_state_literal_outside_the_model() -> None:
+    assert state_literals(ROOT) - set(NOT_STATES) == set()
+
+
+def test_the_literal_scan_sees_a_state_written_as_a_string(tmp_path: Path) -> None:
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "bot" / "listener.py").write_text("def open_(step):\n    return step.state == 'pending'\n")
+    assert state_literals(tmp_path) == {("bot/listener.py", "pending")}

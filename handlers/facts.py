@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 READ_USER = Op("read users", "User.Read.All")
 READ_MEMBERSHIP = Op("read group and role memberships", "GroupMember.Read.All")
+ROLE_TYPE = "#microsoft.graph.directoryRole"
 READ_POLICY = Op("read security defaults and Conditional Access policies", "Policy.Read.All")
 READ_MFA = Op("read per-user MFA state", "Policy.Read.All")
 
@@ -50,6 +51,19 @@ def normalize_upn(text: str) -> str:
             hint="Give the mailbox's sign-in name, for example scanner@contoso.com.",
         )
     return candidate.lower()
+
+
+@dataclass(frozen=True)
+class Memberships:
+    """Ids of the user's groups, roles and role templates (CA policies name roles by template id).
+
+    Without RoleManagement.Read.Directory, Graph returns a role as its `@odata.type` and `id` only, with
+    `roleTemplateId` null (learn.microsoft.com/graph/api/user-list-transitivememberof, "limited
+    information"); `unreadable_roles` counts those, whose template the user may or may not hold.
+    """
+
+    ids: frozenset[str]
+    unreadable_roles: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,8 +154,8 @@ class Facts:
         return self._get(("mfa", upn), lambda: str(self.m365.graph.get(
             f"/users/{user_path(upn)}/authentication/requirements", READ_MFA, version="beta")["perUserMfaState"]))
 
-    def memberships(self, upn: str) -> frozenset[str]:
-        """Ids of the groups (transitively) and role templates the user belongs to."""
+    def memberships(self, upn: str) -> Memberships:
+        """The groups (transitively) and directory roles the user belongs to."""
         return self._get(("memberships", upn), lambda: _membership_ids(self.m365.graph.get_all(
             f"/users/{user_path(upn)}/transitiveMemberOf", READ_MEMBERSHIP,
             params={"$select": "id,roleTemplateId", "$top": "999"})))
@@ -291,10 +305,13 @@ def _user_info(data: dict[str, Any]) -> UserInfo:
     )
 
 
-def _membership_ids(values: list[dict[str, Any]]) -> frozenset[str]:
+def _membership_ids(values: list[dict[str, Any]]) -> Memberships:
     ids: set[str] = set()
+    unreadable = 0
     for entry in values:
         ids.add(str(entry.get("id", "")).lower())
         if entry.get("roleTemplateId"):
             ids.add(str(entry["roleTemplateId"]).lower())
-    return frozenset(ids - {""})
+        elif entry.get("@odata.type") == ROLE_TYPE:
+            unreadable += 1
+    return Memberships(frozenset(ids - {""}), unreadable)

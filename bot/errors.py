@@ -113,12 +113,26 @@ class PermissionMissing(M365Error):
         self.api = api
 
 
+def support_ids(client_request_id: str, request_id: str) -> str:
+    """The ids Microsoft support asks for, as a suffix for a message ('' when there are none)."""
+    ids = [f"{name} {value}" for name, value in (("client-request-id", client_request_id),
+                                                 ("request-id", request_id)) if value]
+    return f" ({', '.join(ids)})" if ids else ""
+
+
 class Throttled(M365Error):
-    def __init__(self, service: str, retry_after: float | None) -> None:
+    def __init__(
+        self, service: str, retry_after: float | None, *, client_request_id: str = "", request_id: str = ""
+    ) -> None:
         wait = f" Microsoft asked to wait {retry_after:g} s." if retry_after is not None else ""
-        super().__init__(f"{service} is throttling this app and retries ran out.{wait}", hint="Try again later.")
+        super().__init__(
+            f"{service} is throttling this app and retries ran out.{wait}{support_ids(client_request_id, request_id)}",
+            hint="Try again later.",
+        )
         self.service = service
         self.retry_after = retry_after
+        self.client_request_id = client_request_id
+        self.request_id = request_id
 
 
 class UpstreamError(M365Error):
@@ -132,15 +146,17 @@ class UpstreamError(M365Error):
         *,
         code: str = "",
         request_id: str = "",
+        client_request_id: str = "",
         hint: str = "",
     ) -> None:
         where = f"{service} HTTP {status}" if status else service
-        super().__init__(f"{where}: {detail}", hint=hint)
+        super().__init__(f"{where}: {detail}{support_ids(client_request_id, request_id)}", hint=hint)
         self.service = service
         self.status = status
         self.code = code
         self.detail = detail
         self.request_id = request_id
+        self.client_request_id = client_request_id
 
 
 class NotAllowed(BotError):

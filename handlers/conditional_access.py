@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from handlers.base import Check, Finding, Permission, Status
 
 if TYPE_CHECKING:
-    from handlers.facts import Facts
+    from handlers.facts import Facts, Memberships
 
 EXCHANGE_ONLINE_APP = "00000002-0000-0ff1-ce00-000000000000"
 LEGACY_CLIENT_TYPES = frozenset({"all", "other"})
@@ -18,21 +18,24 @@ def _ids(values: list[str] | None) -> set[str]:
     return {str(v).lower() for v in values or []}
 
 
-def user_in_scope(policy: dict[str, Any], user_id: str, memberships: frozenset[str]) -> bool:
+def user_in_scope(policy: dict[str, Any], user_id: str, memberships: Memberships) -> bool | None:
+    """Whether the policy's user conditions take in the user; None when that hinges on a role whose template
+    id Graph did not return (policies name roles by template id, `includeRoles`/`excludeRoles`)."""
     users = (policy.get("conditions") or {}).get("users") or {}
-    me = {user_id.lower()}
-    included = (
+    me, ids = {user_id.lower()}, memberships.ids
+    roles_unknown = memberships.unreadable_roles > 0
+    if me & _ids(users.get("excludeUsers")) or ids & _ids(users.get("excludeGroups")) \
+            or ids & _ids(users.get("excludeRoles")):
+        return False
+    included = bool(
         "all" in _ids(users.get("includeUsers"))
         or me & _ids(users.get("includeUsers"))
-        or memberships & _ids(users.get("includeGroups"))
-        or memberships & _ids(users.get("includeRoles"))
+        or ids & _ids(users.get("includeGroups"))
+        or ids & _ids(users.get("includeRoles"))
     )
-    excluded = (
-        me & _ids(users.get("excludeUsers"))
-        or memberships & _ids(users.get("excludeGroups"))
-        or memberships & _ids(users.get("excludeRoles"))
-    )
-    return bool(included) and not excluded
+    if roles_unknown and (users.get("excludeRoles") if included else users.get("includeRoles")):
+        return None
+    return included
 
 
 def targets_exchange(policy: dict[str, Any]) -> bool:
@@ -67,6 +70,11 @@ class ConditionalAccess(Check):
         Permission("GroupMember.Read.All", "Microsoft Graph", "resolve the user's groups and roles",
                    covered_by=("Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All",
                                "Directory.ReadWrite.All")),
+        # Without it Graph hides a role's roleTemplateId, which is what includeRoles/excludeRoles hold
+        # (directoryrole-list-members: least privileged RoleManagement.Read.Directory).
+        Permission("RoleManagement.Read.Directory", "Microsoft Graph",
+                   "read the template ids of the user's directory roles",
+                   covered_by=("RoleManagement.ReadWrite.Directory", "Directory.Read.All", "Directory.ReadWrite.All")),
     )
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
@@ -76,15 +84,18 @@ class ConditionalAccess(Check):
         if not policies:
             return self.finding(Status.OK, "No Conditional Access policy blocks legacy authentication.")
         memberships = facts.memberships(upn)
-        enforced, report_only = [], []
+        enforced, report_only, unknown = [], [], []
         for policy in policies:
-            if not user_in_scope(policy, user.id, memberships):
+            in_scope = user_in_scope(policy, user.id, memberships)
+            if in_scope is None:
+                unknown.append(policy.get("displayName", policy.get("id", "?")))
+            if not in_scope:
                 continue
             extra = conditions_beyond_user(policy)
             label = policy.get("displayName", policy.get("id", "?")) + (
                 f" (only under its {', '.join(extra)} conditions)" if extra else "")
             (enforced if policy.get("state") == "enabled" else report_only).append(label)
-        evidence = {"blocking": enforced, "report_only": report_only}
+        evidence = {"blocking": enforced, "report_only": report_only, "not_evaluated": unknown}
         if enforced and auth_mode != "oauth":
             return self.finding(
                 Status.BLOCKED,
@@ -94,6 +105,16 @@ class ConditionalAccess(Check):
                 advice="Exclude this service account from the policy with a narrowly scoped group (and a "
                 "named-location condition), or move the device to OAuth. Check the Entra sign-in logs "
                 "(client app 'Authenticated SMTP') to confirm.",
+            )
+        if unknown and auth_mode != "oauth":
+            return self.finding(
+                Status.UNKNOWN,
+                "Could not evaluate Conditional Access polic" + ("ies " if len(unknown) > 1 else "y ")
+                + f"{'; '.join(unknown)}: scoped to directory roles, and Graph did not return the template "
+                "ids of this user's roles.",
+                evidence=evidence,
+                advice="Grant the app the Microsoft Graph application permission RoleManagement.Read.Directory "
+                "(and admin consent), then diagnose again.",
             )
         if enforced:
             return self.finding(Status.WARN, "Legacy-auth blocks apply to this user but not to OAuth: "

@@ -7,25 +7,32 @@ cache hit. Without prefetch each lookup reads just its own value, which is what 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.errors import InvalidInput, M365Error, MailboxNotFound, UserNotFound
+from bot.errors import InvalidInput, M365Error, MailboxNotFound, PermissionMissing, Throttled, UserNotFound
 from bot.m365.exchange import ExchangeNotFound
 from bot.m365.graph import BatchItem, NotFound, Op
 from bot.m365.tenant import M365
 from handlers.graph_paths import CA_POLICIES_PATH, SECURITY_DEFAULTS_PATH, user_path
 
+log = logging.getLogger(__name__)
+
 READ_USER = Op("read users", "User.Read.All")
 READ_MEMBERSHIP = Op("read group and role memberships", "GroupMember.Read.All")
+ROLE_TYPE = "#microsoft.graph.directoryRole"
 READ_POLICY = Op("read security defaults and Conditional Access policies", "Policy.Read.All")
 READ_MFA = Op("read per-user MFA state", "Policy.Read.All")
 
 USER_SELECT = "id,userPrincipalName,displayName,mail,accountEnabled,assignedLicenses,userType"
-CAS_SELECT = ["Identity", "PrimarySmtpAddress", "ExternalDirectoryObjectId", "SmtpClientAuthenticationDisabled"]
+CAS_SELECT = ["Identity", "Guid", "PrimarySmtpAddress", "ExternalDirectoryObjectId", "SmtpClientAuthenticationDisabled"]
+#: Get-User resolves Entra ids to Exchange objects: ExternalDirectoryObjectId is filterable on Get-User but
+#: not on Get-CASMailbox, whose -Filter accepts Guid (learn.microsoft.com/powershell/exchange/filter-properties).
+USER_ROW_SELECT = ["ExternalDirectoryObjectId", "Guid", "AuthenticationPolicy"]
 FILTER_CHUNK = 50  # ids per OPATH filter: keeps the filter short and the request count low
 
 _UPN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -44,6 +51,19 @@ def normalize_upn(text: str) -> str:
             hint="Give the mailbox's sign-in name, for example scanner@contoso.com.",
         )
     return candidate.lower()
+
+
+@dataclass(frozen=True)
+class Memberships:
+    """Ids of the user's groups, roles and role templates (CA policies name roles by template id).
+
+    Without RoleManagement.Read.Directory, Graph returns a role as its `@odata.type` and `id` only, with
+    `roleTemplateId` null (learn.microsoft.com/graph/api/user-list-transitivememberof, "limited
+    information"); `unreadable_roles` counts those, whose template the user may or may not hold.
+    """
+
+    ids: frozenset[str]
+    unreadable_roles: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,8 +154,8 @@ class Facts:
         return self._get(("mfa", upn), lambda: str(self.m365.graph.get(
             f"/users/{user_path(upn)}/authentication/requirements", READ_MFA, version="beta")["perUserMfaState"]))
 
-    def memberships(self, upn: str) -> frozenset[str]:
-        """Ids of the groups (transitively) and role templates the user belongs to."""
+    def memberships(self, upn: str) -> Memberships:
+        """The groups (transitively) and directory roles the user belongs to."""
         return self._get(("memberships", upn), lambda: _membership_ids(self.m365.graph.get_all(
             f"/users/{user_path(upn)}/transitiveMemberOf", READ_MEMBERSHIP,
             params={"$select": "id,roleTemplateId", "$top": "999"})))
@@ -184,37 +204,63 @@ class Facts:
             self._store(("mfa", upn), item, lambda body: str(body["perUserMfaState"]))
 
     def _prefetch_exchange(self, users: dict[str, UserInfo]) -> None:
-        exchange = self.m365.exchange
         if not users:
             return
         by_id = {info.id.lower(): upn for upn, info in users.items()}
-        try:
-            mailboxes: dict[str, Any] = {upn: None for upn in users}
-            for chunk in _chunks(list(by_id), FILTER_CHUNK):
-                for box in exchange.invoke("Get-CASMailbox", {"Filter": _id_filter(chunk)}, select=CAS_SELECT).value:
-                    upn = by_id.get(str(box.get("ExternalDirectoryObjectId", "")).lower())
-                    if upn:
-                        mailboxes[upn] = box
-        except M365Error as exc:
-            mailboxes = dict.fromkeys(users, exc)
-        for upn, box in mailboxes.items():
-            self._put(("mailbox", upn), box)
+        rows = self._bulk_read(users, "Get-User", "ExternalDirectoryObjectId", by_id, USER_ROW_SELECT,
+                               facts=("mailbox", "auth_policy"))
+        if rows is not None:
+            self._prefetch_mailboxes(users, rows)
         self._get_quietly(self.transport_config)
         if not self._get_quietly(self.auth_policies):
             return
         self._get_quietly(self.default_auth_policy)
+        if rows is not None:
+            for upn in users:
+                self._put(("auth_policy", upn), (rows.get(upn) or {}).get("AuthenticationPolicy") or None)
+
+    def _prefetch_mailboxes(self, users: dict[str, UserInfo], rows: dict[str, dict[str, Any]]) -> None:
+        """CAS mailboxes by the Guid Get-User returned: Get-CASMailbox cannot filter on the Entra object id."""
+        by_guid = {str(row.get("Guid", "")).lower(): upn for upn, row in rows.items() if row.get("Guid")}
+        boxes = self._bulk_read(users, "Get-CASMailbox", "Guid", by_guid, CAS_SELECT, facts=("mailbox",))
+        if boxes is None:
+            return
+        for upn in users:
+            self._put(("mailbox", upn), boxes.get(upn))
+
+    def _bulk_read(
+        self,
+        users: dict[str, UserInfo],
+        cmdlet: str,
+        prop: str,
+        index: dict[str, str],
+        select: list[str],
+        *,
+        facts: tuple[str, ...],
+    ) -> dict[str, dict[str, Any]] | None:
+        """Rows of `cmdlet` whose `prop` (filterable on that cmdlet, per Microsoft) is a key of `index`, by UPN.
+
+        None when the bulk read failed for a reason that may not hold per identity (a rejected filter, an
+        outage): the facts then stay unread and each is read for its own identity. A missing permission
+        or role, or throttling that outlasted the retries, holds for every identity: it is cached as each of
+        `facts` for every user.
+        """
+        found: dict[str, dict[str, Any]] = {}
         try:
-            assigned: dict[str, Any] = dict.fromkeys(users)
-            for chunk in _chunks(list(by_id), FILTER_CHUNK):
-                for row in exchange.invoke("Get-User", {"Filter": _id_filter(chunk)},
-                                           select=["ExternalDirectoryObjectId", "AuthenticationPolicy"]).value:
-                    upn = by_id.get(str(row.get("ExternalDirectoryObjectId", "")).lower())
+            for chunk in _chunks(list(index), FILTER_CHUNK):
+                for row in self.m365.exchange.invoke(cmdlet, {"Filter": _any_of(prop, chunk)}, select=select).value:
+                    upn = index.get(str(row.get(prop, "")).lower())
                     if upn:
-                        assigned[upn] = row.get("AuthenticationPolicy") or None
+                        found[upn] = row
+        except (PermissionMissing, Throttled) as exc:
+            for upn in users:
+                for fact in facts:
+                    self._put((fact, upn), exc)
+            return None
         except M365Error as exc:
-            assigned = dict.fromkeys(users, exc)
-        for upn, policy in assigned.items():
-            self._put(("auth_policy", upn), policy)
+            log.warning("bulk %s failed (%s); reading each identity on its own", cmdlet, exc)
+            return None
+        return found
 
     def _get_quietly(self, read: Callable[[], Any]) -> Any:
         try:
@@ -243,8 +289,9 @@ def _chunks(values: list[str], size: int) -> list[list[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _id_filter(ids: list[str]) -> str:
-    return " -or ".join(f"ExternalDirectoryObjectId -eq '{i}'" for i in ids)
+def _any_of(prop: str, values: list[str]) -> str:
+    """An OPATH filter matching any of `values`; single quotes inside a value are doubled."""
+    return " -or ".join(f"{prop} -eq '{v.replace(chr(39), chr(39) * 2)}'" for v in values)
 
 
 def _user_info(data: dict[str, Any]) -> UserInfo:
@@ -258,10 +305,13 @@ def _user_info(data: dict[str, Any]) -> UserInfo:
     )
 
 
-def _membership_ids(values: list[dict[str, Any]]) -> frozenset[str]:
+def _membership_ids(values: list[dict[str, Any]]) -> Memberships:
     ids: set[str] = set()
+    unreadable = 0
     for entry in values:
         ids.add(str(entry.get("id", "")).lower())
         if entry.get("roleTemplateId"):
             ids.add(str(entry["roleTemplateId"]).lower())
-    return frozenset(ids - {""})
+        elif entry.get("@odata.type") == ROLE_TYPE:
+            unreadable += 1
+    return Memberships(frozenset(ids - {""}), unreadable)

@@ -1,4 +1,4 @@
-"""Legacy per-user MFA (Graph beta strongAuthenticationRequirements): enabled or enforced blocks Basic SMTP AUTH."""
+"""Legacy per-user MFA (Graph beta strongAuthenticationRequirements): `enforced` blocks Basic SMTP AUTH."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ class PerUserMfa(Remediation):
             return self.finding(Status.OK, f"Per-user MFA is {state}.", current=state)
         if auth_mode == "oauth":
             return self.finding(Status.OK, f"Per-user MFA is {state}; OAuth (XOAUTH2) is not affected.", current=state)
+        if state == "enabled":
+            # An enabled user "can still use their password for legacy authentication" until they register a
+            # method; registering turns the state into enforced (learn.microsoft.com, howto-mfa-userstates).
+            return self.finding(
+                Status.WARN,
+                "Per-user MFA is enabled: the password still works for Basic SMTP AUTH, but the state becomes "
+                "enforced when the user registers an MFA method, and then Basic SMTP AUTH fails.",
+                current=state,
+            )
         return self.finding(
             Status.CHANGE,
             f"Per-user MFA is {state}: a password alone cannot satisfy it, so Basic SMTP AUTH fails.",

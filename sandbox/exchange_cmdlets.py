@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.filterable import FILTERABLE
 from sandbox.opath import FilterError, compile_filter
 from sandbox.tenant import CAS_PROTOCOLS, TenantState, User
 from sandbox.wire import EXCHANGE_SERVER, Reply, exchange_error
@@ -68,6 +69,9 @@ def _cas_mailbox(user: User) -> dict[str, Any]:
 
 def _user(tenant: TenantState, user: User) -> dict[str, Any]:
     kind = "UserMailbox" if user.mailbox else "User"
+    # Get-User and Get-CASMailbox present one directory object: both Guids are its objectGuid
+    # (filter-properties.md gives Guid the LDAP name objectGuid on both cmdlets).
+    guid = user.mailbox.guid if user.mailbox else tenant.derived_id("exchangeuser", user.user_principal_name)
     return {
         "Identity": user.alias,
         "Name": user.alias,
@@ -79,7 +83,7 @@ def _user(tenant: TenantState, user: User) -> dict[str, Any]:
         "RecipientType": kind,
         "RecipientTypeDetails": kind,
         "AccountDisabled": not user.account_enabled,
-        "Guid": tenant.derived_id("exchangeuser", user.user_principal_name),
+        "Guid": guid,
         "IsValid": True,
     }
 
@@ -96,7 +100,12 @@ def _find(tenant: TenantState, identity: Any, *, mailbox: bool) -> User:
 
 
 def _select_users(
-    tenant: TenantState, args: dict[str, Any], *, mailbox: bool, view: Callable[[User], dict[str, Any]]
+    tenant: TenantState,
+    args: dict[str, Any],
+    *,
+    mailbox: bool,
+    view: Callable[[User], dict[str, Any]],
+    filterable: frozenset[str],
 ) -> Outcome:
     """Get-* over users: one by -Identity, or all matching -Filter, at most -ResultSize."""
     if "Identity" in args and "Filter" in args:
@@ -105,16 +114,13 @@ def _select_users(
         return Outcome([view(_find(tenant, args["Identity"], mailbox=mailbox))])
     candidates = [u for u in tenant.users if u.mailbox or not mailbox]
     if "Filter" in args:
-        properties = set(view(candidates[0])) if candidates else set()
         try:
-            predicate = compile_filter(str(args["Filter"]), properties | {"UserPrincipalName"})
+            predicate = compile_filter(str(args["Filter"]), filterable)
         except FilterError as exc:
             raise binding_error(
                 f'Cannot bind parameter \'Filter\' to the target. Exception setting "Filter": "{exc}"'
             ) from None
-        candidates = [
-            u for u in candidates if predicate({**view(u), "UserPrincipalName": u.user_principal_name})
-        ]
+        candidates = [u for u in candidates if predicate(view(u))]
     limit = _result_size(args.get("ResultSize", DEFAULT_RESULT_SIZE))
     outcome = Outcome([view(u) for u in candidates[:limit]])
     if limit < len(candidates):
@@ -167,7 +173,7 @@ def _no_change(identity: str) -> Outcome:
 
 
 def get_cas_mailbox(tenant: TenantState, args: dict[str, Any]) -> Outcome:
-    return _select_users(tenant, args, mailbox=True, view=_cas_mailbox)
+    return _select_users(tenant, args, mailbox=True, view=_cas_mailbox, filterable=FILTERABLE["get-casmailbox"])
 
 
 def set_cas_mailbox(tenant: TenantState, args: dict[str, Any]) -> Outcome:
@@ -229,7 +235,9 @@ def get_organization_config(tenant: TenantState, args: dict[str, Any]) -> Outcom
 
 
 def get_user(tenant: TenantState, args: dict[str, Any]) -> Outcome:
-    return _select_users(tenant, args, mailbox=False, view=lambda u: _user(tenant, u))
+    return _select_users(
+        tenant, args, mailbox=False, view=lambda u: _user(tenant, u), filterable=FILTERABLE["get-user"]
+    )
 
 
 def set_user(tenant: TenantState, args: dict[str, Any]) -> Outcome:

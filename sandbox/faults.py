@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 from bot.clock import Clock
 from sandbox.wire import (
@@ -25,8 +26,11 @@ from sandbox.wire import (
 
 R = TypeVar("R")  # a rule: a dataclass with `id` and `fired`
 
-KINDS = ("status", "latency", "malformed", "nul403", "drop")
+KINDS = ("status", "latency", "malformed", "nul403", "drop", "redirect", "concurrency")
+#: Both names the sandbox certificate covers: a redirect from one to the other reaches a second host.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 SERVICES = ("login", "graph", "exchange")
+ODATA_EXCEPTION = "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
 MALFORMED_BODY = b'{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users", "value": [{"id": "'
 
 
@@ -38,7 +42,10 @@ class FaultRule:
     path with its version prefix, e.g. `/v1.0/users/x`). `times` is how many matches it fires for
     (None: always). Kinds: `status` (with `status`, optional `retry_after` header value and `body`),
     `latency` (sleep `seconds`, then answer normally), `malformed` (200 with truncated JSON),
-    `nul403` (403, gzip-declared NUL bytes) and `drop` (close the connection without a response).
+    `nul403` (403, gzip-declared NUL bytes), `drop` (close the connection without a response),
+    `redirect` (302 with Location: the same path and query on the other loopback host name, as Exchange
+    sends some tenants to a tenant-specific host) and `concurrency` (Exchange's "maximum number of
+    concurrent requests per tenant" error, with `status`).
     """
 
     kind: str
@@ -86,6 +93,10 @@ class FaultRule:
             return nul_403()
         if self.kind == "malformed":
             return Reply(200, MALFORMED_BODY, {"Content-Type": "application/json"})
+        if self.kind == "redirect":
+            return Reply(302, b"", {"Location": _other_host(call)})
+        if self.kind == "concurrency":
+            return exchange_error(self.status, reason(self.status).replace(" ", ""), ODATA_EXCEPTION, EXCHANGE_THROTTLED)
         reply = (
             Reply(self.status, self.body)
             if self.body is not None
@@ -185,6 +196,14 @@ class FaultSet(RuleBook[FaultRule]):
             return [asdict(r) for r in self.rules]
 
 
+def _other_host(call: Call) -> str:
+    scheme, rest = call.base_url.split("://", 1)
+    host, _, port = rest.rpartition(":")
+    other = LOOPBACK_HOSTS[1] if host == LOOPBACK_HOSTS[0] else LOOPBACK_HOSTS[0]
+    query = f"?{urlencode(call.query, safe='$,')}" if call.query else ""
+    return f"{scheme}://{other}:{port}{call.path}{query}"
+
+
 def _status_reply(service: str, status: int, call: Call, now: datetime) -> Reply:
     code = reason(status).replace(" ", "").replace("-", "")
     if service == "graph":
@@ -195,7 +214,7 @@ def _status_reply(service: str, status: int, call: Call, now: datetime) -> Reply
         )
     if service == "exchange":
         text = EXCHANGE_THROTTLED if status == 429 else reason(status)
-        return exchange_error(status, code, "Microsoft.Exchange.Admin.OData.Core.ODataServiceException", text)
+        return exchange_error(status, code, ODATA_EXCEPTION, text)
     return entra_error(
         now, status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
     )

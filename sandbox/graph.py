@@ -13,8 +13,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from sandbox.entra import check_bearer
 from sandbox.graph_request import (
+    ROLE_TYPE,
     GraphRequest,
     directory_object,
+    limited,
     paren,
     patch_problem,
     select_properties,
@@ -34,6 +36,15 @@ MEMBERSHIP_READ = frozenset(
         "GroupMember.Read.All",
         "Group.Read.All",
         "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    }
+)
+#: Reading directoryRole objects (directoryrole-list-members / -get: least RoleManagement.Read.Directory).
+ROLE_READ = frozenset(
+    {
+        "RoleManagement.Read.Directory",
+        "RoleManagement.ReadWrite.Directory",
         "Directory.Read.All",
         "Directory.ReadWrite.All",
     }
@@ -142,6 +153,8 @@ class Graph:
         if isinstance(user, Reply):
             return user
         objects = [directory_object(o) for o in request.tenant.member_of(user)]
+        if not request.roles & ROLE_READ:
+            objects = [limited(o) if o["@odata.type"] == ROLE_TYPE else o for o in objects]
         select = select_properties(
             request,
             {k for o in objects for k in o} | {"id", "displayName", "roleTemplateId"},

@@ -84,6 +84,9 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
+ROLE_TYPE = "#microsoft.graph.directoryRole"
+
+
 def directory_object(obj: Group | DirectoryRole) -> dict[str, Any]:
     if isinstance(obj, Group):
         return {
@@ -96,12 +99,19 @@ def directory_object(obj: Group | DirectoryRole) -> dict[str, Any]:
             "securityEnabled": True,
         }
     return {
-        "@odata.type": "#microsoft.graph.directoryRole",
+        "@odata.type": ROLE_TYPE,
         "id": obj.id,
         "displayName": obj.display_name,
         "description": None,
         "roleTemplateId": obj.role_template_id,
     }
+
+
+def limited(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object the token may not read, as a directoryObject collection returns it: "only the @odata.type
+    property for the object type and the id are returned, while other properties are indicated as null"
+    (learn.microsoft.com/graph/api/user-list-transitivememberof, "limited information")."""
+    return {k: v if k in ("@odata.type", "id") else None for k, v in obj.items()}
 
 
 def select_properties(request: GraphRequest, known: set[str], type_name: str) -> list[str] | Reply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -27,8 +27,11 @@ class FilterError(ValueError):
     """The filter text is not valid OPATH, or names a property the objects do not have."""
 
 
-def compile_filter(text: str, properties: set[str]) -> Predicate:
-    """A predicate over objects (dicts) for `text`; property and string matches are case-insensitive."""
+def compile_filter(text: str, properties: Collection[str]) -> Predicate:
+    """A predicate over objects (dicts) for `text`; property and string matches are case-insensitive.
+
+    `properties` are the names the cmdlet accepts; an object without one of them reads as $null.
+    """
     tokens = _tokenize(text)
     parser = _Parser(tokens, {p.lower(): p for p in properties})
     predicate = parser.expression()
@@ -114,7 +117,9 @@ class _Parser:
         name = self._take("word")
         prop = self.properties.get(name.lower())
         if prop is None:
-            raise FilterError(f"'{name}' is not a recognized filterable property.")
+            # Exchange's wording, e.g. '"SharePointSiteUrl" is not a recognized filterable property.'
+            valid = ", ".join(sorted(self.properties.values(), key=str.lower))
+            raise FilterError(f'"{name}" is not a recognized filterable property. Valid property names are: {valid}')
         op = self._take("op")
         if op not in ("-eq", "-ne", "-like"):
             raise FilterError(f"Invalid filter syntax: '{op}' is not a comparison operator.")

@@ -26,6 +26,8 @@ class RecordedRequest:
     timestamp: datetime
     fault: str | None = None
     anchor_mailbox: str | None = None
+    client_request_id: str | None = None
+    host: str | None = None
 
 
 class RequestLog:

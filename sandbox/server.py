@@ -108,6 +108,8 @@ def _serve(state: SandboxState, services: dict[str, Any], req: Request) -> Respo
             timestamp=state.clock.now(),
             fault=rule.kind if rule else None,
             anchor_mailbox=call.header("X-AnchorMailbox"),
+            client_request_id=call.header("client-request-id"),
+            host=req.host,
         )
     )
     if reply.drop:
@@ -135,8 +137,8 @@ def _response(service: str, call: Call, reply: Reply) -> Response:
     headers = dict(reply.headers)
     if service != "login":
         headers.setdefault("request-id", call.request_id)
-    if service == "graph":
         headers.setdefault("client-request-id", call.client_request_id)
+    if service == "graph":
         headers.setdefault("x-ms-ags-diagnostic", AGS_DIAGNOSTIC)
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if reply.body is not None and not isinstance(reply.body, bytes):

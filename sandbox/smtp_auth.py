@@ -10,8 +10,11 @@ as far as public evidence shows:
 3. Unknown user, or a password other than the user's `smtp_password` -> `the user credentials were incorrect`.
 4. Account disabled -> `535 5.7.3 Authentication unsuccessful` (no exact Exchange wording is known).
 5. Security defaults on -> `user is locked by your organization's security defaults policy`.
-6. Per-user MFA enabled or enforced, or an enabled Conditional Access policy that blocks the legacy
-   sign-in (`sandbox.conditional_access`) -> `the request did not meet the criteria`.
+6. Per-user MFA enforced, or an enabled Conditional Access policy that blocks the legacy sign-in
+   (`sandbox.conditional_access`) -> `the request did not meet the criteria`. Per-user MFA `enabled` does
+   not block: such a user "can still use their password for legacy authentication" until they register a
+   method, which turns the state into `enforced` (learn.microsoft.com Get-EntraBetaUserAuthenticationRequirement,
+   entra/identity/authentication/howto-mfa-userstates).
 7. No licence or no mailbox -> `535 5.7.3`.
 8. SMTP AUTH off for the mailbox, or inherited from the org -> `SmtpClientAuthentication is disabled for the
    Mailbox` / `... for the Tenant`.
@@ -70,7 +73,7 @@ def basic_reply(state: SandboxState, address: str, password: str) -> str:
             return FAILED
         if tenant.security_defaults_enabled:
             return SECURITY_DEFAULTS
-        if user.per_user_mfa_state != "disabled" or _blocked_by_conditional_access(tenant, user):
+        if user.per_user_mfa_state == "enforced" or _blocked_by_conditional_access(tenant, user):
             return CRITERIA
         if not user.assigned_licenses:
             return FAILED

@@ -84,7 +84,8 @@ AUTH_CAUSES = (
             "Entra ID refused the sign-in because it 'did not meet the criteria'. Microsoft does not document a "
             "single cause for this wording. Most often a Conditional Access policy blocks legacy authentication "
             "(the 'Other clients' condition covers authenticated SMTP) or requires MFA, which a username and "
-            "password SMTP login cannot satisfy; legacy per-user MFA has the same effect. Others have blamed "
+            "password SMTP login cannot satisfy; legacy per-user MFA has the same effect once enforced (while only "
+            "enabled, the password still works until the user registers an MFA method). Others have blamed "
             "different settings, including the mailbox SMTP AUTH setting, so treat this as the likely cause, not "
             "a certain one, and confirm it in the Entra sign-in logs."
         ),

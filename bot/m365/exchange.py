@@ -10,6 +10,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from bot.errors import ExchangeNotFound, M365Error, PermissionMissing, Throttled, UpstreamError
 from bot.m365.auth import TokenProvider, token_claims
@@ -23,6 +24,16 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 #: The least Entra role on the app's service principal that lets app-only InvokeCommand run a cmdlet.
 #: Exchange Recipient Administrator covers recipient cmdlets; organisation settings need Exchange Administrator.
 RECIPIENT_CMDLETS = frozenset({"Get-CASMailbox", "Set-CASMailbox", "Get-User", "Get-Mailbox"})
+
+#: Exchange's answer when a tenant has too many requests in flight, with whatever status it comes; ExoHelper
+#: (GreyCorbel/ExoHelper, Invoke-ExoCommand) waits and retries on it like on a 429.
+CONCURRENCY_LIMIT = "you have reached the maximum number of concurrent requests per tenant"
+REDIRECT_STATUSES = frozenset({301, 302, 307, 308})
+MAX_REDIRECTS = 3
+
+
+def at_concurrency_limit(response: Response) -> bool:
+    return CONCURRENCY_LIMIT in response.text.lower()
 
 
 def role_for(cmdlet: str) -> str:
@@ -54,6 +65,7 @@ class ExchangeClient:
         self.scope = scope
         self.page_size = page_size
         self._tenant_guid: str | None = tokens.tenant_id if GUID.match(tokens.tenant_id) else None
+        self._invoke_url: str | None = None  # where Exchange redirected this tenant's InvokeCommand
 
     def _token(self, refresh: bool) -> str:
         token = self.tokens.token(self.scope, force_refresh=refresh)
@@ -92,7 +104,7 @@ class ExchangeClient:
         response = None
         for refresh in (False, True):
             token = self._token(refresh)
-            target = url or f"{self.base_url}/adminapi/beta/{self._tenant_guid}/InvokeCommand"
+            target = url or self._invoke_url or f"{self.base_url}/adminapi/beta/{self._tenant_guid}/InvokeCommand"
             params = {"$select": ",".join(select)} if select and not url else None
             headers = {
                 "Authorization": f"Bearer {token}",
@@ -104,11 +116,34 @@ class ExchangeClient:
                 "X-AnchorMailbox": anchor or f"APP:{SYSTEM_ANCHOR}@{self._tenant_guid}",
                 "Prefer": f"odata.maxpagesize={self.page_size}",
             }
-            response = self.transport.send("POST", target, headers=headers, json_body=body, params=params)
+            response = self._send_following(target, headers, body, params, first_page=url is None)
             if response.status != 401:
                 return response
             log.info("Exchange refused the token for %s; refreshing once", cmdlet)
         return response  # type: ignore[return-value]
+
+    def _send_following(
+        self, url: str, headers: dict[str, str], body: dict[str, Any], params: dict[str, str] | None, *,
+        first_page: bool,
+    ) -> Response:
+        """POST, and re-POST with the same headers and body where Exchange redirects (some tenants are sent
+        to a tenant-specific host). requests would turn a 302 into a GET without Authorization."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.transport.send("POST", url, headers=headers, json_body=body, params=params,
+                                           retry_if=at_concurrency_limit, allow_redirects=False)
+            location = response.header("Location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                return response
+            url, params = urljoin(response.url, location), None  # the Location keeps the query it needs
+            if urlsplit(url).scheme != "https":
+                raise UpstreamError(self.service, response.status, f"redirected to a non-HTTPS address ({url})",
+                                    request_id=response.request_id, client_request_id=response.client_request_id)
+            if first_page:
+                parts = urlsplit(url)
+                self._invoke_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+            log.info("Exchange redirected InvokeCommand to %s", urlsplit(url).netloc)
+        raise UpstreamError(self.service, response.status, f"more than {MAX_REDIRECTS} redirects",
+                            request_id=response.request_id, client_request_id=response.client_request_id)
 
 
 def error_text(data: Any) -> str:
@@ -143,9 +178,13 @@ def _error(cmdlet: str, response: Response, data: Any) -> M365Error:
         return PermissionMissing(action, role=role_for(cmdlet))
     if status == 404 or "ManagementObjectNotFoundException" in str(data):
         return ExchangeNotFound(f"{cmdlet}: {text or 'object not found'}")
+    ids = {"request_id": response.request_id, "client_request_id": response.client_request_id}
     if status == 429:
-        return Throttled(ExchangeClient.service, None)
+        return Throttled(ExchangeClient.service, None, **ids)
     if status == 200:
-        return UpstreamError(ExchangeClient.service, status, f"{cmdlet}: the answer was not valid JSON")
+        return UpstreamError(ExchangeClient.service, status, f"{cmdlet}: the answer was not valid JSON", **ids)
     snippet = text or response.text[:200] or "no error text"
-    return UpstreamError(ExchangeClient.service, status, f"{cmdlet}: {snippet}", code=str((data or {}).get("error", {}).get("code", "")) if isinstance(data, dict) else "")
+    code = str((data.get("error") or {}).get("code", "")) if isinstance(data, dict) else ""
+    log.warning("Exchange %s answered %s: %s (client-request-id %s, request-id %s)",
+                cmdlet, status, snippet, ids["client_request_id"], ids["request_id"] or "-")
+    return UpstreamError(ExchangeClient.service, status, f"{cmdlet}: {snippet}", code=code, **ids)

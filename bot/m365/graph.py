@@ -43,7 +43,7 @@ class BatchItem:
     def raise_for_status(self) -> Any:
         """The item's body, or the typed error its status and body describe."""
         if not self.ok():
-            raise _error(self.status, self.result if isinstance(self.result, dict) else None, self.op, "")
+            raise _error(self.status, self.result if isinstance(self.result, dict) else None, self.op, None)
         return self.result
 
 
@@ -85,9 +85,10 @@ class GraphClient:
                 return None
             data = response.json()
             if data is None:
-                raise UpstreamError(self.service, response.status, f"{op.action}: the answer was not valid JSON")
+                raise UpstreamError(self.service, response.status, f"{op.action}: the answer was not valid JSON",
+                                    request_id=response.request_id, client_request_id=response.client_request_id)
             return data
-        raise _error(response.status, response.json(), op, response.header("request-id") or "")
+        raise _error(response.status, response.json(), op, response)
 
     def get(self, path: str, op: Op, *, version: str = "v1.0", params: dict[str, str] | None = None) -> Any:
         return self.call("GET", path, op, version=version, params=params)
@@ -131,7 +132,7 @@ class GraphClient:
             response = self._send("POST", self._url("$batch", version), payload)
             data = response.json()
             if response.status != 200 or not isinstance(data, dict) or "responses" not in data:
-                raise _error(response.status, data, Op("run a Graph batch request"), response.header("request-id") or "")
+                raise _error(response.status, data, Op("run a Graph batch request"), response)
             waits: list[float] = []
             for answer in data["responses"]:
                 item = pending.get(str(answer.get("id")))
@@ -165,18 +166,19 @@ def _error_message(data: Any) -> str:
     return str(((data or {}).get("error") or {}).get("message") or "") if isinstance(data, dict) else ""
 
 
-def _error(status: int, data: dict[str, Any] | None, op: Op, request_id: str) -> M365Error:
+def _error(status: int, data: dict[str, Any] | None, op: Op, response: Response | None) -> M365Error:
     code, message = _error_code(data), _error_message(data)
+    ids = {"request_id": response.request_id, "client_request_id": response.client_request_id} if response else {}
     if status == 403 or code == "Authorization_RequestDenied":
         return PermissionMissing(op.action, permission=op.permission, api="Microsoft Graph")
     if status == 404:
         return NotFound(f"{op.action}: not found ({message or code or 'HTTP 404'})")
     if status == 429:
-        return Throttled(GraphClient.service, None)
+        return Throttled(GraphClient.service, None, **ids)
     if status == 401:
         return UpstreamError(
             GraphClient.service, status, f"{op.action}: the token was refused ({message or code})", code=code,
-            request_id=request_id, hint="Check that the app's tokens are for this tenant and cloud.",
+            hint="Check that the app's tokens are for this tenant and cloud.", **ids,
         )
     detail = message or (f"{op.action}: unexpected answer" if data is None else str(data)[:300])
-    return UpstreamError(GraphClient.service, status, f"{op.action}: {detail}", code=code, request_id=request_id)
+    return UpstreamError(GraphClient.service, status, f"{op.action}: {detail}", code=code, **ids)

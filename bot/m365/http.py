@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import random
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -30,6 +32,12 @@ class Response:
     url: str
     attempts: int = 1
     waits: list[float] = field(default_factory=list)
+    client_request_id: str = ""
+
+    @property
+    def request_id(self) -> str:
+        """Microsoft's id for this request (`request-id` header); support asks for it with client-request-id."""
+        return self.header("request-id") or ""
 
     def json(self) -> Any:
         """The JSON body, or None for an empty, undecodable or non-JSON body."""
@@ -102,9 +110,11 @@ def make_session(ca_bundle: str | None, timeout: tuple[float, float]) -> request
 class Transport:
     """Sends requests to one Microsoft service and survives its transient failures.
 
-    Retries 408/429/503/504 and connection errors up to `max_attempts`, waiting what Retry-After asks
-    (seconds, possibly fractional) or an exponential backoff with jitter; a wait longer than
-    `max_wait` ends the retries at once with `Throttled`, so a caller is never parked for minutes.
+    Retries 408/429/503/504, answers a caller's `retry_if` picks, and connection errors up to
+    `max_attempts`, waiting what Retry-After asks (seconds, possibly fractional) or an exponential backoff
+    with jitter; a wait longer than `max_wait` ends the retries at once with `Throttled`, so a caller is
+    never parked for minutes. Every attempt carries a fresh `client-request-id` GUID (Graph and Exchange
+    echo it; Microsoft support asks for it with the `request-id` response header).
     """
 
     def __init__(
@@ -142,12 +152,16 @@ class Transport:
         json_body: Any = None,
         params: dict[str, str] | None = None,
         retry_statuses: frozenset[int] = RETRY_STATUSES,
+        retry_if: Callable[[Response], bool] | None = None,
+        allow_redirects: bool = True,
     ) -> Response:
         waits: list[float] = []
         for attempt in range(1, self.max_attempts + 1):
             last = attempt == self.max_attempts
+            client_request_id = str(uuid.uuid4())
+            sent = {**(headers or {}), "client-request-id": client_request_id}
             try:
-                response = self._send_once(method, url, headers, json_body, params)
+                response = self._send_once(method, url, sent, json_body, params, allow_redirects)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if last:
                     raise UpstreamError(
@@ -155,32 +169,43 @@ class Transport:
                         None,
                         f"no answer from {_host(url)} after {attempt} attempt(s) ({type(exc).__name__})",
                         hint="Check network access to Microsoft 365 (proxy, firewall, DNS) and try again.",
+                        client_request_id=client_request_id,
                     ) from None
                 wait = self.backoff_delay(attempt)
-                log.warning("%s %s: %s, retrying in %.2fs", self.service, method, type(exc).__name__, wait)
+                log.warning("%s %s: %s, retrying in %.2fs (client-request-id %s)",
+                            self.service, method, type(exc).__name__, wait, client_request_id)
             else:
-                response.attempts, response.waits = attempt, waits
-                if response.status not in retry_statuses:
+                response.attempts, response.waits, response.client_request_id = attempt, waits, client_request_id
+                if response.status not in retry_statuses and not (retry_if and retry_if(response)):
                     return response
                 retry_after = parse_retry_after(response.header("Retry-After"), self.clock)
                 wait = retry_after if retry_after is not None else self.backoff_delay(attempt)
                 if last or wait > self.max_wait:
-                    if response.status == 429 or retry_after is not None:
-                        raise Throttled(self.service, retry_after)
+                    if response.status == 429 or retry_after is not None or response.status not in retry_statuses:
+                        raise Throttled(self.service, retry_after, client_request_id=client_request_id,
+                                        request_id=response.request_id)
                     return response
                 log.warning(
-                    "%s %s answered %s, attempt %d/%d, waiting %.2fs",
+                    "%s %s answered %s, attempt %d/%d, waiting %.2fs (client-request-id %s, request-id %s)",
                     self.service, method, response.status, attempt, self.max_attempts, wait,
+                    client_request_id, response.request_id or "-",
                 )
             waits.append(wait)
             self.clock.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(
-        self, method: str, url: str, headers: dict[str, str] | None, json_body: Any, params: dict[str, str] | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        json_body: Any,
+        params: dict[str, str] | None,
+        allow_redirects: bool,
     ) -> Response:
         raw = self.session.request(
-            method, url, headers=headers, json=json_body, params=params, stream=True, timeout=self.timeout
+            method, url, headers=headers, json=json_body, params=params, stream=True, timeout=self.timeout,
+            allow_redirects=allow_redirects,
         )
         try:
             try:

@@ -47,6 +47,7 @@ def test_everything_granted_is_all_ok(sandbox):
         "ok   Graph permission Policy.Read.All",
         "ok   Graph permission Policy.ReadWrite.AuthenticationMethod",
         "ok   Graph permission Policy.ReadWrite.SecurityDefaults",
+        "ok   Graph permission RoleManagement.Read.Directory",
         "ok   Graph permission User.Read.All",
         "ok   Exchange permission Exchange.ManageAsApp",
         "ok   Exchange role",
@@ -54,7 +55,7 @@ def test_everything_granted_is_all_ok(sandbox):
         "skip Slack",
         "skip SMTP",
     ]
-    assert lines[-1] == "11 checks: 11 ok, 0 warnings, 0 failed (2 skipped)"
+    assert lines[-1] == "12 checks: 12 ok, 0 warnings, 0 failed (2 skipped)"
     assert sandbox.creds()[2] not in "\n".join(lines)
 
 
@@ -69,7 +70,7 @@ def test_a_missing_graph_permission_is_named_with_its_feature_and_fix(sandbox):
         "Microsoft Graph > Application permissions > Policy.ReadWrite.SecurityDefaults, then Grant admin "
         "consent."
     )
-    assert lines[-1] == "11 checks: 10 ok, 0 warnings, 1 failed (2 skipped)"
+    assert lines[-1] == "12 checks: 11 ok, 0 warnings, 1 failed (2 skipped)"
 
 
 def test_a_readwrite_permission_covers_the_matching_read(sandbox):
@@ -115,7 +116,7 @@ def test_recipient_administrator_alone_warns_that_org_level_features_wont_work(s
     assert "step org_smtp_auth won't work (it needs Exchange Administrator)" in role
     assert "org-level settings" in role and ROLE_FIX in role
     assert line(lines, "Exchange read (Get-CASMailbox)").startswith("ok")
-    assert lines[-1] == "11 checks: 10 ok, 1 warnings, 0 failed (2 skipped)"
+    assert lines[-1] == "12 checks: 11 ok, 1 warnings, 0 failed (2 skipped)"
 
 
 def test_global_reader_alone_reads_but_cannot_change(sandbox):

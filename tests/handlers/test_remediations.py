@@ -81,3 +81,11 @@ def test_mailbox_step_on_a_user_without_mailbox(make_m365):
     assert REMEDIATIONS["mailbox_smtp_auth"].inspect(Facts(m365), "kiosk@contoso.com").status is Status.NOT_APPLICABLE
     with pytest.raises(MailboxNotFound):
         REMEDIATIONS["mailbox_smtp_auth"].apply(m365, "kiosk@contoso.com")
+
+
+def test_per_user_mfa_enabled_is_a_warning_not_a_change(make_m365, sandbox):
+    """Only enforced per-user MFA blocks Basic auth; enabled becomes enforced when a method is registered."""
+    sandbox.state.tenant("contoso").user("erp@contoso.com").per_user_mfa_state = "enabled"
+    finding = REMEDIATIONS["per_user_mfa"].inspect(Facts(make_m365()), "erp@contoso.com")
+    assert (finding.status, finding.current, finding.proposed) == (Status.WARN, "enabled", None)
+    assert "becomes enforced when the user registers" in finding.summary

@@ -215,6 +215,17 @@ def test_transitive_member_of_needs_membership_permission(api: Api, sb: Sandbox)
     assert error_of(api.graph("GET", "/users/crm@contoso.com/transitiveMemberOf"))[0] == 403
 
 
+def test_role_objects_are_limited_without_role_management_read(api: Api, sb: Sandbox) -> None:
+    """Without RoleManagement.Read.Directory a role comes back as @odata.type and id, the rest null."""
+    path = "/users/admin@contoso.com/transitiveMemberOf?$select=id,roleTemplateId"
+    [role] = api.graph("GET", path).json()["value"]
+    assert role["roleTemplateId"] == GLOBAL_ADMIN
+    sb.state.revoke(sb.creds()[1], "RoleManagement.Read.Directory")
+    [role] = api.graph("GET", path).json()["value"]
+    assert role["@odata.type"] == "#microsoft.graph.directoryRole" and role["id"]
+    assert role["roleTemplateId"] is None
+
+
 @pytest.mark.parametrize(
     ("upn", "requested", "result"),
     [

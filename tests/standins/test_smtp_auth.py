@@ -157,11 +157,18 @@ def test_checks_follow_state_in_exchange_order(sb: Sandbox) -> None:
     with sb.state.lock:
         contoso.default_authentication_policy = None
         contoso.user("printer@contoso.com").account_enabled = False
-        contoso.user("scanner@contoso.com").per_user_mfa_state = "enabled"
+        contoso.user("scanner@contoso.com").per_user_mfa_state = "enforced"
     assert reply_for(sb, "erp@contoso.com", "Erp-Sandbox-1") == OK
     assert reply_for(sb, "fax@contoso.com", "Fax-Sandbox-1") == OK
     assert reply_for(sb, "printer@contoso.com", "Printer-Sandbox-1") == FAILED
     assert reply_for(sb, "scanner@contoso.com", "Scanner-Sandbox-1") == CRITERIA  # before the mailbox switch
+
+
+def test_per_user_mfa_enabled_still_lets_the_password_through(sb: Sandbox) -> None:
+    """'Enabled' users can use the password for legacy auth until they register a method (Microsoft Learn)."""
+    with sb.state.lock:
+        sb.state.tenant("contoso").user("erp@contoso.com").per_user_mfa_state = "enabled"
+    assert reply_for(sb, "erp@contoso.com", "Erp-Sandbox-1") == OK
 
 
 def test_basic_retired_answers_5_7_30_before_anything_else(sb: Sandbox) -> None:

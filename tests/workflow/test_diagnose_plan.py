@@ -176,3 +176,14 @@ def test_throttled_batch_items_during_diagnosis_are_retried(make_m365, sandbox, 
                              retry_after="2.5")
     [diagnosis] = diagnose(make_m365(), ["scanner@contoso.com"])
     assert diagnosis.error is None and clock.sleeps == [2.5]
+
+
+def test_role_scoped_policy_without_role_read_is_unknown_not_ignored(make_m365, sandbox):
+    """Without RoleManagement.Read.Directory Graph hides roleTemplateId; the role policy cannot be evaluated."""
+    _, client_id, _ = sandbox.creds()
+    sandbox.state.revoke(client_id, "RoleManagement.Read.Directory")
+    [diagnosis] = diagnose(make_m365(), ["admin@contoso.com"])
+    finding = diagnosis.findings["conditional_access"]
+    assert finding.status is Status.UNKNOWN
+    assert "policy Require MFA for admins:" in finding.summary
+    assert "RoleManagement.Read.Directory" in finding.advice

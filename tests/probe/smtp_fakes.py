@@ -193,6 +193,15 @@ class ExchangeLike:
     def __call__(self, peer: Peer) -> None:
         self.stats.enter("*")
         user: str | None = None
+        open_ = [True]
+
+        def leave() -> None:
+            if open_[0]:
+                open_[0] = False
+                self.stats.leave("*")
+                if user is not None:
+                    self.stats.leave(user)
+
         try:
             peer.send(*self.greeting)
             if not self.greeting[-1].startswith("220"):
@@ -229,14 +238,14 @@ class ExchangeLike:
                 elif verb == "DATA":
                     self._data(peer)
                 elif verb == "QUIT":
+                    # Counted closed before the 221: a client that got it may open its next connection at once.
+                    leave()
                     peer.send("221 2.0.0 Service closing transmission channel")
                     return
                 else:
                     peer.send("500 5.3.3 Unrecognized command")
         finally:
-            self.stats.leave("*")
-            if user is not None:
-                self.stats.leave(user)
+            leave()
 
     def _ehlo(self, secure: bool) -> list[str]:
         lines = [f"{HOST} Hello [127.0.0.1]", "SIZE 157286400", "PIPELINING", "DSN", "ENHANCEDSTATUSCODES"]

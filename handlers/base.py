@@ -29,13 +29,15 @@ class Permission:
     """An application permission (Graph or Exchange) or an Entra role the app's service principal needs.
 
     `covered_by` names broader permissions that also allow what this declaration is for (a `.ReadWrite.`
-    permission always covers its `.Read.` twin without saying so).
+    permission always covers its `.Read.` twin without saying so). `unverified` names others that may also
+    allow it, which no public source confirms (doctor proves or disproves them with a harmless call).
     """
 
     name: str
     api: str  # "Microsoft Graph", "Office 365 Exchange Online" or "Entra role"
     reason: str
     covered_by: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ class MailboxSmtpAuth(Remediation):
     )
     permissions = (
         Permission("Exchange.ManageAsApp", "Office 365 Exchange Online", "run Get-/Set-CASMailbox"),
-        Permission("Exchange Recipient Administrator", "Entra role", "change a mailbox's protocol settings"),
+        Permission("Exchange Administrator", "Entra role", "change a mailbox's protocol settings (Set-CASMailbox)",
+                   unverified=("Exchange Recipient Administrator",)),
     )
 
     def display(self, value: Any) -> str:

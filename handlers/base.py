@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -155,7 +155,7 @@ class Remediation(Check):
         """True when this remediation fixes what `finding` (of `alternative_to`) needs changed."""
         return False
 
-    def why_not(self, chosen: Collection[str]) -> str:
+    def why_not(self, chosen: Collection[str], findings: Mapping[str, Finding]) -> str:
         """Why a plan with `chosen` remediations does not propose this one although its finding asks for it."""
         return "Not needed for this user."
 

@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="run the bot (the default; the sandbox when no credentials are set)")
     sub.add_parser("check-config", help="print the effective configuration, secrets masked")
-    sub.add_parser("doctor", help="check every credential, permission and role the enabled features need")
+    doc = sub.add_parser("doctor", help="check every credential, permission and role the enabled features need")
+    doc.add_argument("--mailbox", metavar="UPN", help="prove write access with a no-op change on this mailbox "
+                     "(default: the first probe target's)")
     diag = sub.add_parser("diagnose", help="diagnose SMTP AUTH for users and print the plan (read-only)")
     diag.add_argument("upns", nargs="+", metavar="UPN")
     diag.add_argument("--json", action="store_true", help="machine-readable output")
@@ -112,7 +114,7 @@ def _check_config(args: argparse.Namespace, env: dict[str, str], stdin: IO[str],
 def _doctor(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
     from bot.doctor import doctor_command
 
-    return doctor_command(args.config, env, out)
+    return doctor_command(args.config, env, out, args.mailbox)
 
 
 def _explain(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:

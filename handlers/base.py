@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,13 +29,15 @@ class Permission:
     """An application permission (Graph or Exchange) or an Entra role the app's service principal needs.
 
     `covered_by` names broader permissions that also allow what this declaration is for (a `.ReadWrite.`
-    permission always covers its `.Read.` twin without saying so).
+    permission always covers its `.Read.` twin without saying so). `unverified` names others that may also
+    allow it, which no public source confirms (doctor proves or disproves them with a harmless call).
     """
 
     name: str
     api: str  # "Microsoft Graph", "Office 365 Exchange Online" or "Entra role"
     reason: str
     covered_by: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ class Remediation(Check):
         """True when this remediation fixes what `finding` (of `alternative_to`) needs changed."""
         return False
 
-    def why_not(self, chosen: Collection[str]) -> str:
+    def why_not(self, chosen: Collection[str], findings: Mapping[str, Finding]) -> str:
         """Why a plan with `chosen` remediations does not propose this one although its finding asks for it."""
         return "Not needed for this user."
 

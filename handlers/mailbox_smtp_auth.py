@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from handlers.base import Finding, Permission, Remediation, Status, tri_state
@@ -37,7 +37,8 @@ class MailboxSmtpAuth(Remediation):
     )
     permissions = (
         Permission("Exchange.ManageAsApp", "Office 365 Exchange Online", "run Get-/Set-CASMailbox"),
-        Permission("Exchange Recipient Administrator", "Entra role", "change a mailbox's protocol settings"),
+        Permission("Exchange Administrator", "Entra role", "change a mailbox's protocol settings (Set-CASMailbox)",
+                   unverified=("Exchange Recipient Administrator",)),
     )
 
     def display(self, value: Any) -> str:
@@ -56,7 +57,7 @@ class MailboxSmtpAuth(Remediation):
             "Set-CASMailbox", {"Identity": upn, "SmtpClientAuthenticationDisabled": value}, anchor=f"UPN:{upn}"
         )
 
-    def why_not(self, chosen: Collection[str]) -> str:
+    def why_not(self, chosen: Collection[str], findings: Mapping[str, Finding]) -> str:
         return "The organisation switch was asked for instead."
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:

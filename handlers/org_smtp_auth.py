@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from handlers.base import Finding, Permission, Remediation, Status, tri_state
@@ -23,7 +23,8 @@ class OrgSmtpAuth(Remediation):
             "authenticated-client-smtp-submission#disable-smtp-auth-in-your-organization")
     scope = "tenant"
     target_value = False
-    # An explicit mailbox value wins over the org value, so the org switch helps only a mailbox that inherits.
+    # An explicit mailbox value wins over the org value, so the org switch helps only a mailbox that inherits:
+    # the planner proposes it only in place of the mailbox switch, for such a mailbox (`can_replace`).
     opt_in = True
     alternative_to = MailboxSmtpAuth.key
     impact = (
@@ -50,11 +51,19 @@ class OrgSmtpAuth(Remediation):
     def can_replace(self, finding: Finding) -> bool:
         return bool(finding.evidence.get("inherited"))
 
-    def why_not(self, chosen: Collection[str]) -> str:
+    def why_not(self, chosen: Collection[str], findings: Mapping[str, Finding]) -> str:
+        mailbox = findings.get(str(self.alternative_to))
+        if mailbox is None or mailbox.status is Status.NOT_APPLICABLE:
+            return "Not applicable: the user has no Exchange Online mailbox, so no SMTP AUTH switch can help."
+        if mailbox.evidence.get("inherited") is False:
+            if mailbox.current:
+                return ("Would not help: this mailbox's own setting (off) wins over the organisation's; turning "
+                        "it on for the mailbox is what fixes it.")
+            return "Not needed: this mailbox turns SMTP AUTH on itself, which wins over the organisation's setting."
         if self.alternative_to in chosen:
-            return ("Enabling SMTP AUTH for this mailbox is the smaller change; ask for the organisation switch "
-                    "by name.")
-        return "Not needed: this mailbox's own setting decides; ask for the organisation switch by name."
+            return ("Enabling SMTP AUTH for this mailbox is the smaller change; `--org` asks for the organisation "
+                    "switch instead.")
+        return "Not needed for this mailbox."
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         disabled = self.read(facts, upn)

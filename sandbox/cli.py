@@ -38,14 +38,14 @@ def sandbox_config(cfg: AppConfig) -> Iterator[tuple[AppConfig, Sandbox]]:
             sandbox.stop()
 
 
-def doctor_main(cfg: AppConfig, out: IO[str]) -> int:
+def doctor_main(cfg: AppConfig, out: IO[str], mailbox: str | None = None) -> int:
     """The product's `doctor` against a fresh sandbox tenant, saying so first."""
     from bot.doctor import doctor_main as check
 
     with sandbox_config(cfg) as (sandboxed, sandbox):
         print("Sandbox: no Microsoft 365 credentials are set, so this checks a local stand-in tenant "
               f"started at {sandbox.url}, not a real one.", file=out)
-        return check(cfg, out, sandboxed)
+        return check(cfg, out, sandboxed, mailbox=mailbox)
 
 
 def _run(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
@@ -62,7 +62,7 @@ def _diagnose(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out
 
 
 def _doctor(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
-    return doctor_main(load_config(args.config, env), out)
+    return doctor_main(load_config(args.config, env), out, args.mailbox)
 
 
 def _serve(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:

@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 class Doctor(MicrosoftChecks, SlackChecks, SmtpChecks):
     """Runs the checks in order."""
 
-    def run(self, cfg: AppConfig) -> None:
-        """Every check after the configuration, against `cfg`'s tenant and workspace."""
+    def run(self, cfg: AppConfig, mailbox: str | None = None) -> None:
+        """Every check after the configuration, against `cfg`'s tenant and workspace.
+
+        `mailbox` (else the first probe target's) is where a no-op Set-CASMailbox proves write access.
+        """
         from bot.m365.tenant import connect
 
         self.app = f"the app with client id {cfg.m365.client_id}"
@@ -27,12 +30,13 @@ class Doctor(MicrosoftChecks, SlackChecks, SmtpChecks):
         graph = self.token(m365, cfg.m365.graph_scope, "Microsoft Graph")
         exchange = self.token(m365, cfg.m365.exchange_scope, "Exchange Online")
         self.graph_permissions(graph)
-        self.exchange(m365, exchange)
+        targets = cfg.probes.targets
+        self.exchange(m365, exchange, mailbox or (targets[0].mailbox if targets else None))
         self.slack(cfg)
         self.smtp(cfg, exchange)
 
 
-def doctor_command(path: str | None, env: Mapping[str, str], out: IO[str]) -> int:
+def doctor_command(path: str | None, env: Mapping[str, str], out: IO[str], mailbox: str | None = None) -> int:
     """`python -m bot doctor`: load the configuration (2, listing its problems, when it does not load)."""
     from bot.config import config_path, load_config
 
@@ -40,10 +44,10 @@ def doctor_command(path: str | None, env: Mapping[str, str], out: IO[str]) -> in
         cfg = load_config(path, env)
     except ConfigError as err:
         return config_failure(config_path(path, env), err.problems, out)
-    return doctor_main(cfg, out)
+    return doctor_main(cfg, out, mailbox=mailbox)
 
 
-def doctor_main(cfg: AppConfig, out: IO[str], target: AppConfig | None = None) -> int:
+def doctor_main(cfg: AppConfig, out: IO[str], target: AppConfig | None = None, *, mailbox: str | None = None) -> int:
     """Check `cfg`'s tenant and workspace, or `target`: `cfg` pointed at a stand-in (the sandbox bridge's).
 
     0 when everything needed is present, 1 when something is missing, 2 on a configuration error.
@@ -51,10 +55,10 @@ def doctor_main(cfg: AppConfig, out: IO[str], target: AppConfig | None = None) -
     if target is None:
         m365 = cfg.m365
         print(f"Checking tenant {m365.tenant_id} ({m365.cloud} cloud), app {m365.client_id}.", file=out)
-    return _checked(cfg, target or cfg, out)
+    return _checked(cfg, target or cfg, out, mailbox)
 
 
-def _checked(cfg: AppConfig, target: AppConfig, out: IO[str]) -> int:
+def _checked(cfg: AppConfig, target: AppConfig, out: IO[str], mailbox: str | None) -> int:
     """The checks against `target`: `cfg` itself, or `cfg` pointed at the sandbox."""
     from bot.config import mode_lines
 
@@ -62,7 +66,7 @@ def _checked(cfg: AppConfig, target: AppConfig, out: IO[str]) -> int:
     source = cfg.source or "the configuration"
     doctor.add(OK, "Configuration", f"{source} loads; " + "; ".join(mode_lines(cfg)))
     try:
-        doctor.run(target)
+        doctor.run(target, mailbox)
     except ConfigError as err:  # the certificate file is read only when connecting
         return config_failure(cfg.source, err.problems, out)
     return doctor.summary()

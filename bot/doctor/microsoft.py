@@ -60,7 +60,7 @@ class MicrosoftChecks(RoleChecks):
                 f"Microsoft Graph > Application permissions > {name}, then Grant admin consent",
             )
 
-    def exchange(self, m365: M365, claims: dict[str, Any] | None) -> None:
+    def exchange(self, m365: M365, claims: dict[str, Any] | None, mailbox: str | None = None) -> None:
         if claims is None:
             self.add(SKIP, "Exchange", "not checked without an Exchange Online token")
             return
@@ -83,3 +83,4 @@ class MicrosoftChecks(RoleChecks):
         held = [name for name, template in ROLE_IDS.items() if template in wids]
         recipient_only = self.exchange_role(held)
         self.exchange_read(m365, recipient_only)
+        self.exchange_write(m365, mailbox)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from bot.doctor.result import FAIL, OK, SKIP, Report
+from bot.doctor.result import FAIL, OK, SKIP, WARN, Report
 
 if TYPE_CHECKING:
     from bot.config import AppConfig
@@ -57,17 +57,21 @@ class SmtpChecks(Report):
                      "app's FullAccess, which doctor cannot see)")
         else:
             self.add(
-                FAIL,
+                WARN,
                 check,
-                f"missing from the Exchange Online token — the targets {names} sign in as the app (XOAUTH2)",
-                f"1. Entra admin center > App registrations > {self.app} > API permissions > "
-                "Add a permission > APIs my organization uses > Office 365 Exchange Online > "
-                "Application permissions > SMTP.SendAsApp, then Grant admin consent; 2. in Exchange Online "
-                "PowerShell, New-ServicePrincipal -AppId <client id> -ObjectId <the enterprise application's "
-                "object id, not the app registration's>; 3. for each mailbox, Add-MailboxPermission "
-                "-Identity <mailbox> -User <service principal id> -AccessRights FullAccess",
+                f"not in the Exchange Online token, which is fine only if the app is onboarded through Exchange's "
+                f"RBAC for Applications — the targets {names} sign in as the app (XOAUTH2), and doctor cannot see "
+                "Exchange role assignments",
+                "either route works: (a) the API permission — Entra admin center > App registrations > "
+                f"{self.app} > API permissions > Add a permission > APIs my organization uses > Office 365 "
+                "Exchange Online > Application permissions > SMTP.SendAsApp, then Grant admin consent; in Exchange "
+                "Online PowerShell, New-ServicePrincipal -AppId <client id> -ObjectId <the enterprise application's "
+                "object id, not the app registration's>; for each mailbox, Add-MailboxPermission -Identity <mailbox> "
+                "-User <service principal id> -AccessRights FullAccess; or (b) RBAC for Applications, with no API "
+                "permission — New-ServicePrincipal as in (a), a management scope covering the mailboxes, and "
+                "New-ManagementRoleAssignment -Role 'Application SMTP.SendAsApp' -App <client id> "
+                "-CustomResourceScope <scope>",
             )
-
 
 def smtp_fix(result: ProbeResult) -> str:
     """What to do about a failed STARTTLS check, by cause."""

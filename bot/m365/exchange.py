@@ -22,7 +22,8 @@ SYSTEM_ANCHOR = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 #: The least Entra role on the app's service principal that lets app-only InvokeCommand run a cmdlet.
-#: Exchange Recipient Administrator covers recipient cmdlets; organisation settings need Exchange Administrator.
+#: Exchange Administrator covers every cmdlet; Exchange Recipient Administrator may cover the recipient ones, which
+#: no Microsoft source confirms (`doctor` tries a no-op Set-CASMailbox to find out).
 RECIPIENT_CMDLETS = frozenset({"Get-CASMailbox", "Set-CASMailbox", "Get-User", "Get-Mailbox"})
 
 #: Exchange's answer when a tenant has too many requests in flight, with whatever status it comes; ExoHelper
@@ -38,7 +39,7 @@ def at_concurrency_limit(response: Response) -> bool:
 
 def role_for(cmdlet: str) -> str:
     if cmdlet in RECIPIENT_CMDLETS:
-        return "Exchange Recipient Administrator (or Exchange Administrator)"
+        return "Exchange Administrator (Exchange Recipient Administrator may be enough, unconfirmed)"
     if cmdlet.startswith("Get-"):
         return "Global Reader (or Exchange Administrator)"
     return "Exchange Administrator"

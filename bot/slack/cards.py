@@ -39,8 +39,9 @@ class Cards:
         if view is None:
             return
         fingerprint = ",".join(f"{s.id}.{s.version}" for s in view.steps)
+        held = "held" if view.held else "open"
         self.outbox.enqueue("card", {"request_id": request_id},
-                            dedupe_key=f"card:{request_id}:{view.request.state}:{fingerprint}")
+                            dedupe_key=f"card:{request_id}:{view.request.state}:{held}:{fingerprint}")
 
     def send(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         request_id = str(payload["request_id"])

@@ -10,6 +10,7 @@ COMMAND_PROBE = "/smtp-probe"
 ACTION_APPROVE = "step_approve"
 ACTION_DENY = "step_deny"
 ACTION_APPROVE_ALL = "request_approve_all"
+ACTION_APPLY_ANYWAY = "request_apply_anyway"
 ACTION_UNDO = "step_undo"
 ACTION_UNDO_APPROVE = "undo_approve"
 ACTION_UNDO_DENY = "undo_deny"
@@ -19,12 +20,13 @@ ACTION_ALERT_PROBE = "alert_probe"
 ACTION_ALERT_SNOOZE = "alert_snooze"
 
 #: Every action id a plan card, status message, App Home or alert card can carry. A button's `value` is the
-#: step id (as a string), except Approve all (the change request id), alert Fix (the mailbox) and alert
+#: step id (as a string), except Approve all and Apply anyway (the change request id), alert Fix (the mailbox) and alert
 #: Probe now and Snooze (the probe target's name).
 ACTIONS = (
     ACTION_APPROVE,
     ACTION_DENY,
     ACTION_APPROVE_ALL,
+    ACTION_APPLY_ANYWAY,
     ACTION_UNDO,
     ACTION_UNDO_APPROVE,
     ACTION_UNDO_DENY,
@@ -43,3 +45,8 @@ def step_block_id(step_id: int) -> str:
 def request_block_id(request_id: str) -> str:
     """The block holding a request's Approve all button: `request:<id>`."""
     return f"request:{request_id}"
+
+
+def anyway_block_id(request_id: str) -> str:
+    """The block holding a held request's Apply anyway button: `anyway:<id>`."""
+    return f"anyway:{request_id}"

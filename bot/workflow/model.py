@@ -12,6 +12,8 @@ from bot.errors import IllegalTransition
 
 #: Who the audit log names when the bot itself moves a step (execution, expiry, recovery).
 BOT_ACTOR = "smtp-auth-bot"
+#: The audit action of an approver choosing to go on although a blocker the bot cannot change remains.
+APPLY_ANYWAY = "request.apply_anyway"
 
 
 class RequestState(enum.StrEnum):
@@ -45,6 +47,7 @@ class OutcomeKind(enum.StrEnum):
     UNDO_DENIED = "undo_denied"
     RETRY = "retry"
     NOT_FOUND = "not_found"
+    APPLY_ANYWAY = "apply_anyway"
 
 
 S = StepState
@@ -135,14 +138,25 @@ class RequestStep:
 
 @dataclass(frozen=True, slots=True)
 class RequestView:
-    """Everything a card shows: the request, its steps in order, and the plan's advisories."""
+    """Everything a card shows: the request, its steps in order, the plan's advisories, and who chose to apply
+    the steps anyway although a blocker the bot cannot change remains."""
 
     request: ChangeRequest
     steps: tuple[RequestStep, ...] = ()
+    applied_anyway_by: str | None = None
 
     @property
     def plan(self) -> dict[str, Any]:
         return self.request.diagnosis.get("plan", {})
+
+    @property
+    def held(self) -> bool:
+        """The steps will not be enough (a blocker remains) and no approver has chosen to apply them anyway."""
+        return bool(self.plan.get("blocked")) and self.applied_anyway_by is None
+
+    def blockers(self) -> list[str]:
+        """Titles of the findings that block SMTP AUTH and that no step of the bot changes."""
+        return [str(f.get("title", "")) for f in self.plan.get("advisories", []) if f.get("status") == "blocked"]
 
     def awaiting(self) -> bool:
         """True while a step waits for a decision (a change or an undo)."""

@@ -57,7 +57,7 @@ def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
     """Propose the smallest set of changes that fixes what the diagnosis found.
 
     Opt-in remediations (the organisation switch) are proposed only when `include_org` asks for them by
-    name, and one that is an alternative to another replaces it only where it can (see `_choose`).
+    name, and only in place of the one they are an alternative to, where they can fix its finding (see `_choose`).
     """
     plan = Plan(upn=diagnosis.upn)
     if diagnosis.error is not None:
@@ -69,7 +69,7 @@ def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
         if key in chosen:
             continue
         if finding.status is Status.CHANGE:
-            plan.not_proposed.append((finding, REMEDIATIONS[key].why_not(chosen)))
+            plan.not_proposed.append((finding, REMEDIATIONS[key].why_not(chosen, findings)))
         elif finding.status in (Status.BLOCKED, Status.WARN, Status.UNKNOWN):
             plan.advisories.append(finding)
         else:
@@ -81,8 +81,8 @@ def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
 def _choose(findings: dict[str, Finding], *, include_opt_in: bool) -> set[str]:
     """The remediations to propose: every one whose finding needs a change, opt-in ones only when asked.
 
-    An opt-in remediation that is an alternative to another replaces it when it can fix that one's finding
-    (the org switch, for a mailbox that inherits), and is added on its own when that one is not proposed.
+    An opt-in remediation only ever replaces the one it is an alternative to, when it can fix that one's finding
+    (the org switch, for a mailbox that inherits): when that one needs no change, neither does the opt-in one.
     """
     def needed(key: str) -> bool:
         return key in findings and findings[key].needs_change
@@ -94,8 +94,6 @@ def _choose(findings: dict[str, Finding], *, include_opt_in: bool) -> set[str]:
         other = remediation.alternative_to
         if other in chosen and remediation.can_replace(findings[other]):
             chosen.discard(other)
-            chosen.add(key)
-        elif other not in chosen and needed(key):
             chosen.add(key)
     return chosen
 

@@ -37,6 +37,10 @@ def format_report(diagnosis: Diagnosis, plan: Plan) -> str:
             lines.append(f"   Advice ({finding.title}): {finding.advice}")
     if plan.healthy:
         lines.append("   Nothing blocks SMTP AUTH for this mailbox.")
+    elif plan.blocked and plan.steps:
+        blockers = ", ".join(f.title for f in plan.advisories if f.status is Status.BLOCKED)
+        lines.append(f"   These changes will NOT be enough: {blockers} also blocks SMTP AUTH and this bot cannot "
+                     "change it (see BLOCKED above); on Slack an approver must choose Apply anyway first.")
     elif plan.blocked:
-        lines.append("   Also blocked by something this bot does not change (see BLOCKED above).")
+        lines.append("   Blocked by something this bot does not change (see BLOCKED above).")
     return "\n".join(lines)

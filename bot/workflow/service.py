@@ -19,6 +19,7 @@ from bot.workflow.diagnose import diagnose
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.model import (
+    APPLY_ANYWAY,
     BOT_ACTOR,
     DECIDED,
     ChangeRequest,
@@ -115,6 +116,27 @@ class Workflow(Queries, Execution):
             outcomes.append(outcome)
         return outcomes
 
+    def apply_anyway(self, request_id: str, actor: str) -> Outcome:
+        """An approver chooses to go on although a blocker the bot cannot change remains (audited).
+
+        Nothing changes yet: each step still needs its own approval through the gate.
+        """
+        view = self.find(request_id)
+        if view is None:
+            return Outcome(K.NOT_FOUND, GONE)
+        if not view.held:
+            return Outcome(K.ALREADY, "Nothing to unlock: these steps can already be approved one by one.")
+        refusal = self.policy.may_decide(actor, view.request.requester, self.members, approve=True)
+        if refusal:
+            self.store.requests.audit(actor, "request.apply_anyway_refused", request_id=request_id,
+                                      target=view.request.upn, detail={"reason": refusal.reason})
+            return Outcome(K.REFUSED, refusal.reason)
+        self.store.requests.audit(actor, APPLY_ANYWAY, request_id=request_id, target=view.request.upn,
+                                  detail={"blockers": view.blockers()})
+        self._changed(request_id)
+        return Outcome(K.APPLY_ANYWAY, "The steps can now be approved one by one; they will not be enough on "
+                       "their own while the blockers remain.")
+
     def _decide_step(self, step: RequestStep, request: ChangeRequest, actor: str, approve: bool) -> Outcome:
         if self.clock.now() >= request.expires_at:
             self.expire_due()
@@ -126,6 +148,9 @@ class Workflow(Queries, Execution):
             self.store.requests.audit(actor, "step.refused", request_id=request.id, step_id=step.id,
                                       target=request.upn, detail={"approve": approve, "reason": refusal.reason})
             return Outcome(K.REFUSED, refusal.reason, step)
+        if approve and self._view(request).held:
+            return Outcome(K.REFUSED, "These changes will not be enough: something the bot cannot change still "
+                           "blocks SMTP AUTH. An approver must choose Apply anyway on the card first.", step)
         new = S.APPROVED if approve else S.DENIED
         if not self.store.requests.transition_step(step.id, S.PENDING, new, actor, f"step.{new}", decided_by=actor):
             return self._already(self.store.requests.get_step(step.id))

@@ -150,14 +150,15 @@ def test_smtp_with_an_untrusted_certificate_fails_naming_the_ca_bundle(sandbox, 
     assert "(tls_failure, untrusted)" in smtp and "probes.ca_bundle" in smtp
 
 
-def test_xoauth2_targets_need_smtp_send_as_app(sandbox, standin):
+def test_xoauth2_targets_without_smtp_send_as_app_warn_naming_both_onboarding_routes(sandbox, standin):
     oauth = {"targets": [{"name": "scanner", "mailbox": "scanner@contoso.com", "auth": "xoauth2"}]}
     code, lines = run_doctor(full_config(sandbox, standin, probes=oauth))
-    assert code == 1
     permission = line(lines, "SMTP permission SMTP.SendAsApp")
-    assert permission.startswith("FAIL SMTP permission SMTP.SendAsApp: missing from the Exchange Online")
-    assert "scanner (scanner@contoso.com)" in permission
-    assert "New-ServicePrincipal" in permission and "Add-MailboxPermission" in permission
+    assert permission.startswith("warn SMTP permission SMTP.SendAsApp: not in the Exchange Online token, which is "
+                                 "fine only if the app is onboarded through Exchange's RBAC for Applications")
+    assert code == 0 and "scanner (scanner@contoso.com)" in permission
+    assert "Grant admin consent" in permission and "Add-MailboxPermission" in permission
+    assert "with no API permission" in permission and "-Role 'Application SMTP.SendAsApp'" in permission
 
     sandbox.state.grant(sandbox.creds()[1], "SMTP.SendAsApp")
     code, lines = run_doctor(full_config(sandbox, standin, probes=oauth))

@@ -20,9 +20,9 @@ def tenant_config(sandbox: Sandbox, **m365: Any) -> AppConfig:
     return with_overrides(load_config(ROOT / "app.yaml", env={}), {"m365": sandbox.m365_settings() | m365})
 
 
-def run_doctor(cfg: AppConfig) -> tuple[int, list[str]]:
+def run_doctor(cfg: AppConfig, mailbox: str | None = "scanner@contoso.com") -> tuple[int, list[str]]:
     out = io.StringIO()
-    code = doctor_main(cfg, out)
+    code = doctor_main(cfg, out, mailbox=mailbox)
     return code, out.getvalue().splitlines()
 
 
@@ -52,10 +52,11 @@ def test_everything_granted_is_all_ok(sandbox):
         "ok   Exchange permission Exchange.ManageAsApp",
         "ok   Exchange role",
         "ok   Exchange read (Get-OrganizationConfig)",
+        "ok   Exchange write (Set-CASMailbox)",
         "skip Slack",
         "skip SMTP",
     ]
-    assert lines[-1] == "12 checks: 12 ok, 0 warnings, 0 failed (2 skipped)"
+    assert lines[-1] == "13 checks: 13 ok, 0 warnings, 0 failed (2 skipped)"
     assert sandbox.creds()[2] not in "\n".join(lines)
 
 
@@ -70,7 +71,7 @@ def test_a_missing_graph_permission_is_named_with_its_feature_and_fix(sandbox):
         "Microsoft Graph > Application permissions > Policy.ReadWrite.SecurityDefaults, then Grant admin "
         "consent."
     )
-    assert lines[-1] == "12 checks: 11 ok, 0 warnings, 1 failed (2 skipped)"
+    assert lines[-1] == "13 checks: 12 ok, 0 warnings, 1 failed (2 skipped)"
 
 
 def test_a_readwrite_permission_covers_the_matching_read(sandbox):
@@ -106,27 +107,59 @@ def test_no_exchange_role_names_the_entra_role_to_assign(sandbox):
     assert read.startswith("FAIL") and ROLE_FIX in read and "this read needs Global Reader" in read
 
 
-def test_recipient_administrator_alone_warns_that_org_level_features_wont_work(sandbox):
+def test_recipient_administrator_alone_is_unconfirmed_until_the_no_op_write_proves_it(sandbox):
     sandbox.state.revoke(client_id(sandbox), "Exchange Administrator")
     sandbox.state.grant(client_id(sandbox), "Exchange Recipient Administrator")
+    before = sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled
     code, lines = run_doctor(tenant_config(sandbox))
     assert code == 0
     role = line(lines, "Exchange role")
     assert role.startswith("warn Exchange role: Exchange Recipient Administrator covers only part")
+    assert ("step mailbox_smtp_auth needs Exchange Administrator; Exchange Recipient Administrator may be enough, "
+            "which no Microsoft source confirms (the write check below tries)") in role
     assert "step org_smtp_auth won't work (it needs Exchange Administrator)" in role
     assert "org-level settings" in role and ROLE_FIX in role
     assert line(lines, "Exchange read (Get-CASMailbox)").startswith("ok")
-    assert lines[-1] == "12 checks: 11 ok, 1 warnings, 0 failed (2 skipped)"
+    assert line(lines, "Exchange write (Set-CASMailbox)") == (
+        "ok   Exchange write (Set-CASMailbox): set scanner@contoso.com's SmtpClientAuthenticationDisabled to its "
+        f"current value, {'empty (inherits)' if before is None else '$' + str(before).lower()}: the app can change "
+        "a mailbox's SMTP AUTH switch")
+    assert sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled == before
+    assert [r.cmdlet for r in sandbox.state.requests.for_service("exchange")][-2:] == ["Get-CASMailbox",
+                                                                                     "Set-CASMailbox"]
+    assert lines[-1] == "13 checks: 12 ok, 1 warnings, 0 failed (2 skipped)"
 
 
-def test_global_reader_alone_reads_but_cannot_change(sandbox):
+def test_global_reader_alone_reads_but_the_no_op_write_fails(sandbox):
     sandbox.state.revoke(client_id(sandbox), "Exchange Administrator")
     sandbox.state.grant(client_id(sandbox), "Global Reader")
     code, lines = run_doctor(tenant_config(sandbox))
-    assert code == 0
+    assert code == 1
     role = line(lines, "Exchange role")
     assert role.startswith("warn") and "step mailbox_smtp_auth won't work" in role
     assert line(lines, "Exchange read (Get-OrganizationConfig)").startswith("ok")
+    write = line(lines, "Exchange write (Set-CASMailbox)")
+    assert write.startswith("FAIL Exchange write (Set-CASMailbox): scanner@contoso.com: The app is not allowed to "
+                            "run Set-CASMailbox")
+    assert write.endswith("Fix: assign Exchange Administrator to the app's service principal, or make the service "
+                          "principal a member of a custom Exchange role group whose roles include Set-CASMailbox.")
+
+
+def test_security_reader_is_unconfirmed_for_org_settings_so_doctor_tries_the_org_read(sandbox):
+    sandbox.state.revoke(client_id(sandbox), "Exchange Administrator")
+    sandbox.state.grant(client_id(sandbox), "Security Reader")
+    code, lines = run_doctor(tenant_config(sandbox))
+    role = line(lines, "Exchange role")
+    assert "Security Reader may read org-level settings, which no Microsoft source confirms" in role
+    assert line(lines, "Exchange read (Get-OrganizationConfig)").startswith("ok")
+    assert line(lines, "Exchange write (Set-CASMailbox)").startswith("FAIL") and code == 1
+
+
+def test_without_a_mailbox_the_write_check_is_skipped_and_says_how_to_run_it(sandbox):
+    _, lines = run_doctor(tenant_config(sandbox), mailbox=None)
+    assert line(lines, "Exchange write (Set-CASMailbox)") == (
+        "skip Exchange write (Set-CASMailbox): no mailbox to try a no-op change on (pass --mailbox UPN, or "
+        "configure a probe target)")
 
 
 def test_missing_manage_as_app_is_named(sandbox):

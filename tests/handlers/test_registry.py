@@ -37,7 +37,7 @@ def test_every_remediation_declares_what_a_plan_and_doctor_need(remediation):
     assert remediation.permissions and isinstance(remediation.plan_priority, int)
     assert remediation.docs.startswith("https://learn.microsoft.com/")
     assert remediation.alternative_to is None or remediation.alternative_to in REMEDIATIONS
-    assert remediation.why_not(set()).endswith(".")
+    assert remediation.why_not(set(), {}).endswith(".")
 
 
 def test_orders_are_permutations_of_the_registry():

@@ -173,7 +173,30 @@ def test_blocked_advisories_come_first_and_are_marked():
     assert ":no_entry: *Also blocking — the bot cannot change this: Exchange authentication policy*" in text
     assert text.index("Also blocking") < text.index(":warning: *Conditional Access*")
     assert ":grey_question: *Conditional Access* (could not be checked)" in text
-    assert "also blocked by something the bot cannot change" in text
+
+
+def test_a_blocked_plan_says_the_changes_are_not_enough_and_offers_only_apply_anyway():
+    view = with_states("pending", "pending", plan=blocked_plan(example_view()))
+    payload = card(view)
+    text = joined(payload["blocks"])
+    assert ("· :no_entry: *The proposed changes will not be enough*: Exchange authentication policy also blocks "
+            "SMTP AUTH, and the bot cannot change it (see below).") in text
+    assert "Not offered for approval" in text
+    request_id = view.request.id
+    assert clicks(payload["blocks"]) == [(ids.ACTION_APPLY_ANYWAY, request_id)]
+    [block] = [b for b in payload["blocks"] if b.get("block_id") == ids.anyway_block_id(request_id)]
+    assert "recorded in the audit log" in str(block["elements"][0]["confirm"])
+    assert "waiting for approval" not in payload["text"]
+
+
+def test_after_apply_anyway_each_step_is_offered_for_approval_again_and_the_card_says_who_chose():
+    view = dataclasses.replace(with_states("pending", "pending", plan=blocked_plan(example_view())),
+                               applied_anyway_by="U0APPROVER")
+    payload = card(view)
+    text = joined(payload["blocks"])
+    assert "*The proposed changes will not be enough*" in text and "<@U0APPROVER> chose to apply them anyway" in text
+    assert [a for a, _ in clicks(payload["blocks"])] == [ids.ACTION_APPROVE, ids.ACTION_DENY, ids.ACTION_APPROVE,
+                                                        ids.ACTION_DENY, ids.ACTION_APPROVE_ALL]
 
 
 def test_no_steps_blocked():
@@ -247,10 +270,12 @@ def pathological_view(steps=30):
     plan = dict(view.plan, blocked=True, advisories=[huge] * 40, ok=[{"title": "ok " * 100}] * 50,
                 not_proposed=[{"finding": {"title": long}, "why": long}] * 30)
     return dataclasses.replace(view, request=dataclasses.replace(
-        view.request, diagnosis=dict(view.request.diagnosis, plan=plan)))
+        view.request, diagnosis=dict(view.request.diagnosis, plan=plan)), applied_anyway_by="U0APPROVE")
 
 
 def test_a_pathological_plan_stays_within_slacks_limits():
+    held = card(dataclasses.replace(pathological_view(), applied_anyway_by=None))
+    assert (ids.ACTION_APPLY_ANYWAY, "CR-49F7C2") in clicks(held["blocks"])
     payload = card(pathological_view())
     text = joined(payload["blocks"])
     assert "more steps; Approve all covers the pending ones" in text

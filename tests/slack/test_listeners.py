@@ -81,6 +81,10 @@ class FakeWorkflow:
         self.calls.append(("retry", step_id, actor))
         return self.outcome
 
+    def apply_anyway(self, request_id: str, actor: str) -> Outcome:
+        self.calls.append(("apply_anyway", request_id, actor))
+        return self.outcome
+
     def approve_all(self, request_id: str, user: str) -> list[Outcome]:
         self.calls.append(("approve_all", request_id, user))
         return [Outcome(OutcomeKind.APPROVED, "Approved."), *self.refusals]
@@ -311,6 +315,18 @@ def test_approve_all_tells_the_first_refusal(app, services):
     services.run_submitted()
     assert services.workflow.calls == [("approve_all", "cr-" + "x" * 37, APPROVER)]
     assert [r["text"] for r in services.replies] == ["Someone else must approve step 2."]
+
+
+def test_apply_anyway_hands_the_request_and_the_clicker_to_the_workflow_and_tells_a_refusal(app, services):
+    assert click(app, ids.ACTION_APPLY_ANYWAY, "cr-" + "x" * 60).status == 200
+    services.workflow.outcome = Outcome(OutcomeKind.REFUSED, "Only the configured approvers can approve.")
+    click(app, ids.ACTION_APPLY_ANYWAY, "cr-1", user=REQUESTER)
+    [(work, _), _] = services.submitted
+    assert work is plan_actions.go_on_anyway
+    services.run_submitted()
+    assert services.workflow.calls == [("apply_anyway", "cr-" + "x" * 37, APPROVER),
+                                       ("apply_anyway", "cr-1", REQUESTER)]
+    assert [r["text"] for r in services.replies] == ["Only the configured approvers can approve."] * 2
 
 
 def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(app, services):

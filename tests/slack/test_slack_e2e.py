@@ -175,3 +175,29 @@ def test_probe_command_runs_a_configured_target_and_explains_failures(start_bot,
     history = bot.runtime.store.probes.history("printer")
     assert [h.ok for h in history] == [True, False] and history[-1].cause == "smtp_auth_disabled_mailbox"
     assert "Printer-Sandbox-1" not in json.dumps([r.payload for r in bot.standin.responses()])
+
+
+def test_a_blocked_plan_offers_its_changes_only_after_an_approver_chooses_apply_anyway(start_bot, sandbox):
+    sandbox.state.tenant("contoso").user("copier@contoso.com").authentication_policy = "Block Basic Auth"
+    bot = start_bot()
+    bot.sender.command("/smtp-enable", "copier@contoso.com", user_id=REQUESTER)
+    card = bot.card()
+    assert "The proposed changes will not be enough" in str(card.blocks)
+    assert {b.text for b in bot.sender.buttons("C0OPS", card.ts)} == {"Apply anyway"}
+    [request] = bot.runtime.store.requests.list()
+    [step] = bot.runtime.store.requests.get_steps(request.id)
+    held = bot.runtime.workflow.decide(step.id, APPROVER, approve=True)  # a forged Approve click
+    assert held.kind == "refused" and "Apply anyway" in held.message
+
+    bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="Apply anyway")
+    wait_until(lambda: any("someone else must approve" in t for t in bot.ephemeral_texts()), what="self refusal")
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Apply anyway")
+    bot.wait_card(lambda blocks: "chose to apply them anyway" in blocks, what="card offering the steps")
+    assert bot.runtime.store.requests.get_step(step.id).state == "pending"  # nothing approved by that click
+
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
+    wait_until(lambda: bot.runtime.store.requests.get_step(step.id).state == "verified", what="verified")
+    assert mailbox_value(sandbox, "copier@contoso.com") is False
+    actions = [(r.actor, r.action) for r in bot.runtime.store.requests.audit_rows(request_id=request.id)]
+    assert (REQUESTER, "request.apply_anyway_refused") in actions
+    assert actions.index((APPROVER, "request.apply_anyway")) < actions.index((APPROVER, "step.approved"))

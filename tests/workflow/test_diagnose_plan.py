@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import InvalidInput, UserNotFound
+from bot.errors import InvalidInput, M365Error, UserNotFound
 from bot.workflow.diagnose import Diagnosis, diagnose
 from bot.workflow.plan import make_plan
 from handlers import Finding, Status, in_report_order
+from handlers.mailbox_smtp_auth import MailboxSmtpAuth
+from handlers.org_smtp_auth import OrgSmtpAuth
 
 # user, tenant, planned steps, {check: status} that must hold
 DEMO_USERS = [
@@ -75,16 +77,13 @@ def diagnosed(changes: dict[str, dict], upn: str = "dev@contoso.com") -> Diagnos
 
 
 # findings that need a change, include_org, planned keys, {not proposed key: why}
+SMALLER = ("Enabling SMTP AUTH for this mailbox is the smaller change; `--org` asks for the organisation switch "
+           "instead.")
 PLANNER_CASES = [
-    ({"org_smtp_auth": {}}, False, [],
-     {"org_smtp_auth": "Not needed: this mailbox's own setting decides; ask for the organisation switch by name."}),
-    ({"org_smtp_auth": {}}, True, ["org_smtp_auth"], {}),
-    ({"mailbox_smtp_auth": {"inherited": False}, "org_smtp_auth": {}}, True, ["mailbox_smtp_auth"],
-     {"org_smtp_auth": "Enabling SMTP AUTH for this mailbox is the smaller change; ask for the organisation "
-                       "switch by name."}),
+    ({"org_smtp_auth": {}}, False, [], {"org_smtp_auth": "Not needed for this mailbox."}),
+    ({"org_smtp_auth": {}}, True, [], {"org_smtp_auth": "Not needed for this mailbox."}),
     ({"mailbox_smtp_auth": {"inherited": True}, "org_smtp_auth": {}}, False, ["mailbox_smtp_auth"],
-     {"org_smtp_auth": "Enabling SMTP AUTH for this mailbox is the smaller change; ask for the organisation "
-                       "switch by name."}),
+     {"org_smtp_auth": SMALLER}),
     ({"mailbox_smtp_auth": {"inherited": True}, "org_smtp_auth": {}, "per_user_mfa": {}}, True,
      ["per_user_mfa", "org_smtp_auth"], {"mailbox_smtp_auth": "The organisation switch was asked for instead."}),
     ({"security_defaults": {}, "per_user_mfa": {}, "mailbox_smtp_auth": {}}, False,
@@ -187,3 +186,58 @@ def test_role_scoped_policy_without_role_read_is_unknown_not_ignored(make_m365, 
     assert finding.status is Status.UNKNOWN
     assert "policy Require MFA for admins:" in finding.summary
     assert "RoleManagement.Read.Directory" in finding.advice
+
+
+class SwitchFacts:
+    """Just the two SMTP AUTH switches: the mailbox's and the organisation's (None: it cannot be read)."""
+
+    def __init__(self, mailbox: bool | None, org: bool | None) -> None:
+        self._mailbox, self._org = mailbox, org
+
+    def mailbox(self, upn: str) -> dict:
+        return {"SmtpClientAuthenticationDisabled": self._mailbox}
+
+    require_mailbox = mailbox
+
+    def transport_config(self) -> dict:
+        if self._org is None:
+            raise M365Error("Get-TransportConfig refused")
+        return {"SmtpClientAuthenticationDisabled": self._org}
+
+
+OFF, ON, INHERITS, UNREADABLE = True, False, None, None
+MAILBOX_ONLY, ORG_ONLY, NOTHING = ["mailbox_smtp_auth"], ["org_smtp_auth"], []
+WOULD_NOT_HELP = ("Would not help: this mailbox's own setting (off) wins over the organisation's; turning it on for "
+                  "the mailbox is what fixes it.")
+ON_ITSELF = "Not needed: this mailbox turns SMTP AUTH on itself, which wins over the organisation's setting."
+# mailbox SmtpClientAuthenticationDisabled, org's, include_org -> planned steps, {not proposed key: why}
+SWITCH_TABLE = [
+    (OFF, OFF, False, MAILBOX_ONLY, {"org_smtp_auth": WOULD_NOT_HELP}),
+    (OFF, OFF, True, MAILBOX_ONLY, {"org_smtp_auth": WOULD_NOT_HELP}),
+    (OFF, ON, False, MAILBOX_ONLY, {}),
+    (OFF, ON, True, MAILBOX_ONLY, {}),
+    (OFF, UNREADABLE, False, MAILBOX_ONLY, {}),
+    (OFF, UNREADABLE, True, MAILBOX_ONLY, {}),
+    (ON, OFF, False, NOTHING, {"org_smtp_auth": ON_ITSELF}),
+    (ON, OFF, True, NOTHING, {"org_smtp_auth": ON_ITSELF}),
+    (ON, ON, False, NOTHING, {}),
+    (ON, ON, True, NOTHING, {}),
+    (ON, UNREADABLE, False, NOTHING, {}),
+    (ON, UNREADABLE, True, NOTHING, {}),
+    (INHERITS, OFF, False, MAILBOX_ONLY, {"org_smtp_auth": SMALLER}),
+    (INHERITS, OFF, True, ORG_ONLY, {"mailbox_smtp_auth": "The organisation switch was asked for instead."}),
+    (INHERITS, ON, False, NOTHING, {}),
+    (INHERITS, ON, True, NOTHING, {}),
+    (INHERITS, UNREADABLE, False, NOTHING, {}),
+    (INHERITS, UNREADABLE, True, NOTHING, {}),
+]
+
+
+@pytest.mark.parametrize(("mailbox", "org", "include_org", "planned", "why"), SWITCH_TABLE)
+def test_the_org_switch_is_proposed_only_in_place_of_the_switch_of_a_mailbox_that_inherits(
+        mailbox, org, include_org, planned, why):
+    facts = SwitchFacts(mailbox, org)
+    findings = {h.key: h.inspect(facts, "dev@contoso.com") for h in (MailboxSmtpAuth(), OrgSmtpAuth())}
+    plan = make_plan(Diagnosis("dev@contoso.com", "basic", findings=findings), include_org=include_org)
+    assert [s.key for s in plan.steps] == planned
+    assert {f.key: reason for f, reason in plan.not_proposed} == why

@@ -77,10 +77,13 @@ def _undo(step: RequestStep) -> dict[str, Any]:
     return button("Undo", ids.ACTION_UNDO, str(step.id), confirm_dialog=dialog)
 
 
-def controls(request: ChangeRequest, step: RequestStep, now: datetime) -> tuple[str, list[dict[str, Any]]]:
-    """The status line and the buttons a step shows in its current state."""
+def controls(request: ChangeRequest, step: RequestStep, now: datetime,
+             held: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """The status line and the buttons a step shows in its current state (none while the request is held)."""
     value = str(step.id)
     approver = who(step.decided_by)
+    if is_open(request, step, now) and held:
+        return ":lock: Not offered for approval: it would not be enough on its own (see above)", []
     if is_open(request, step, now):
         return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
     if step.state in (S.PENDING, S.EXPIRED):
@@ -123,7 +126,8 @@ def controls_block(step: RequestStep, buttons: list[dict[str, Any]]) -> list[Blo
     return [{"type": "actions", "block_id": ids.step_block_id(step.id), "elements": buttons}] if buttons else []
 
 
-def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: datetime, room: int) -> list[Block]:
+def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: datetime, room: int,
+                held: bool) -> list[Block]:
     """One step of a plan card in about `room` characters: what changes, why, the impact, state and buttons."""
     proposed = step.proposed or {}
     share = max(120, (room - 450) // 3)
@@ -133,7 +137,7 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
         lines.append(f"Why: {md(proposed['reason'], share)}")
     if proposed.get("impact"):
         lines.append(f":warning: *Impact:* {md(proposed['impact'], share)}")
-    status, buttons = controls(request, step, now)
+    status, buttons = controls(request, step, now, held)
     if status:
         lines.append(clip(status, share + 200))
     return [section("\n".join(lines)), *controls_block(step, buttons)]
@@ -148,6 +152,15 @@ def _approve_all(request: ChangeRequest, steps: list[RequestStep]) -> list[Block
     return [{"type": "actions", "block_id": ids.request_block_id(request.id), "elements": [
         button(f"Approve all {len(steps)}", ids.ACTION_APPROVE_ALL, request.id, style="primary",
                confirm_dialog=dialog)]}]
+
+
+def _apply_anyway(request: ChangeRequest, blockers: list[str]) -> list[Block]:
+    names = ", ".join(blockers) or "a blocker the bot cannot change"
+    dialog = confirm("Apply anyway?", tidy(f"These changes will not make SMTP AUTH work while {names} still blocks it. "
+                     "Choosing this is recorded in the audit log; each change then still needs its own approval.",
+                     CONFIRM_TEXT_CHARS), "Apply anyway", style="danger")
+    return [{"type": "actions", "block_id": ids.anyway_block_id(request.id), "elements": [
+        button("Apply anyway", ids.ACTION_APPLY_ANYWAY, request.id, style="danger", confirm_dialog=dialog)]}]
 
 
 def _overflow(request: ChangeRequest, steps: list[RequestStep], first: int, now: datetime) -> list[Block]:
@@ -199,6 +212,8 @@ def _summary(view: RequestView) -> tuple[str, str]:
     user = (request.diagnosis.get("diagnosis") or {}).get("user") or {}
     name = md(user.get("displayName") or request.upn, 150)
     mode = "OAuth" if _auth_mode(request) == "oauth" else "Basic"
+    if view.steps and plan.get("blocked"):
+        return _not_enough(view, name, mode)
     if not view.steps and plan.get("blocked"):
         return (f"*{name}* · {mode} auth · :no_entry: Blocked by something the bot cannot change (below).",
                 "blocked by something the bot cannot change")
@@ -206,9 +221,21 @@ def _summary(view: RequestView) -> tuple[str, str]:
         return (f"*{name}* · {mode} auth · :white_check_mark: Nothing to change: nothing the bot checks blocks "
                 "SMTP AUTH for this mailbox.", "nothing to change")
     count = f"{len(view.steps)} change{'s' if len(view.steps) > 1 else ''}"
-    blocked = " · :no_entry: also blocked by something the bot cannot change (below)" if plan.get("blocked") else ""
     ok = f" · {len(plan.get('ok', []))} settings already OK" if plan.get("ok") else ""
-    return f"*{name}* · {mode} auth · {count} needed, each approved on its own{ok}{blocked}", f"{count} proposed"
+    return f"*{name}* · {mode} auth · {count} needed, each approved on its own{ok}", f"{count} proposed"
+
+
+def _not_enough(view: RequestView, name: str, mode: str) -> tuple[str, str]:
+    """The summary when a blocker the bot cannot change remains: the changes will not be enough, and why."""
+    blockers = md(", ".join(view.blockers()), 400)
+    line = (f"*{name}* · {mode} auth · :no_entry: *The proposed changes will not be enough*: {blockers} also "
+            "blocks SMTP AUTH, and the bot cannot change it (see below).")
+    if view.held:
+        line += (" The changes are shown without Approve buttons; an approver can choose *Apply anyway*, after "
+                 "which each still needs its own approval.")
+    else:
+        line += f" {who(view.applied_anyway_by)} chose to apply them anyway; each still needs its own approval."
+    return line, "changes proposed, but they will not be enough"
 
 
 def _footer(view: RequestView, now: datetime) -> Block:
@@ -235,7 +262,10 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     summary, notice = _summary(view)
     steps = sorted(view.steps, key=lambda s: s.position)
     open_steps = [s for s in steps if is_open(request, s, now)]
-    approve_all = _approve_all(request, open_steps) if len(open_steps) > 1 else []
+    if view.held:
+        approve_all = _apply_anyway(request, view.blockers()) if open_steps else []
+    else:
+        approve_all = _approve_all(request, open_steps) if len(open_steps) > 1 else []
     head = [header(title), section(summary)]
     fixed = head + approve_all + footer
     # Kept back besides: a divider and two notes of what did not fit.
@@ -243,7 +273,7 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     room = max(600, min(2000, 8000 // max(1, len(steps))))
     shown: list[Block] = []
     for number, step in enumerate(steps, 1):
-        group = _step_group(request, step, number, now, room)
+        group = _step_group(request, step, number, now, room, view.held)
         if not budget.take(group, keep=EXTRAS_ROOM):
             shown += _overflow(request, steps[number - 1:], number, now)
             break
@@ -256,7 +286,7 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
             break
         extras += group
     blocks = head + shown + approve_all + ([divider()] if extras else []) + extras + footer
-    waiting = f", {len(open_steps)} waiting for approval" if open_steps else ""
+    waiting = f", {len(open_steps)} waiting for approval" if open_steps and not view.held else ""
     return {"text": fallback(f"{title}: {notice}{waiting}"), "blocks": blocks}
 
 

@@ -12,7 +12,7 @@ Respond = Callable[..., Any]
 
 #: Outcomes the redrawn card shows by itself; anything else is told to the clicker.
 QUIET = frozenset({OutcomeKind.APPROVED, OutcomeKind.DENIED, OutcomeKind.UNDO_APPROVED, OutcomeKind.UNDO_DENIED,
-                   OutcomeKind.UNDO_REQUESTED, OutcomeKind.RETRY})
+                   OutcomeKind.UNDO_REQUESTED, OutcomeKind.RETRY, OutcomeKind.APPLY_ANYWAY})
 
 
 def ephemeral(respond: Respond, text: str, extra: dict[str, Any] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Plan card buttons (Approve, Deny, Undo and its decision, Retry, Approve all): ack, then decide on the pool."""
+"""Plan card buttons (Approve, Deny, Undo and its decision, Retry, Approve all, Apply anyway): ack, then the pool."""
 
 from __future__ import annotations
 
@@ -81,7 +81,20 @@ def approve_every_step(services: SlackServices, request_id: str, user: str, resp
         ephemeral(respond, refusals[0])
 
 
+def apply_anyway(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    ack()
+    parsed = clicked(body)
+    if parsed is None:
+        return
+    services.submit(go_on_anyway, services, parsed[1][:40], parsed[0], respond)
+
+
+def go_on_anyway(services: SlackServices, request_id: str, user: str, respond: Respond) -> None:
+    tell(respond, services.workflow.apply_anyway(request_id, user))
+
+
 def register(app: App, services: SlackServices) -> None:
     for action_id, work in STEP_ACTIONS.items():
         app.action(action_id)(partial(on_step, work, services))
     app.action(ids.ACTION_APPROVE_ALL)(partial(approve_all, services))
+    app.action(ids.ACTION_APPLY_ANYWAY)(partial(apply_anyway, services))

@@ -18,7 +18,6 @@ from bot.store import Store
 
 SIZE_INCHES = (10.0, 6.0)
 DPI = 100  # 1000 x 600 pixels
-_MARKER = 2.5
 _LABEL_CHARS = 24
 
 
@@ -52,13 +51,13 @@ def build_figure(data: Timeline) -> Figure:
         sharex=True,
         gridspec_kw={"left": 0.07, "right": 0.79, "top": 0.92, "bottom": 0.11, "hspace": 0.08},
     )
-    times = [start + data.bucket / 2 for start in data.bucket_starts]
+    times = data.edges  # each bucket is a step from its start to the next edge; the last ends at now
     for n, series in enumerate(data.series):
         color, style = _style(n, len(data.series))
         label = _short(series.target) + ("" if series.probes else " (no probes)")
-        common = {"color": color, "linestyle": style, "marker": "o", "markersize": _MARKER, "linewidth": 1.4}
-        availability.plot(times, _nan(series.availability), label=label, **common)
-        latency.plot(times, _nan(series.latency_p50_ms), **common)
+        common = {"color": color, "linestyle": style, "linewidth": 1.6, "drawstyle": "steps-post"}
+        availability.plot(times, _steps(series.availability), label=label, **common)
+        latency.plot(times, _steps(series.latency_p50_ms), **common)
     lowest = min((v for s in data.series for v in s.availability if v is not None), default=100.0)
     availability.set_ylim(max(0.0, math.floor(lowest / 10) * 10 - 5), 101)
     availability.set_ylabel("availability %")
@@ -70,6 +69,7 @@ def build_figure(data: Timeline) -> Figure:
     latency.xaxis.set_major_formatter(DateFormatter("%d %b\n%H:%M", tz=UTC))
     for axes in (availability, latency):
         axes.grid(True, alpha=0.3)
+    _mark_no_data(availability, data)
     figure.legend(
         loc="upper left",
         bbox_to_anchor=(0.8, 0.92),
@@ -78,6 +78,15 @@ def build_figure(data: Timeline) -> Figure:
         ncols=math.ceil(len(data.series) / 24),
     )  # about 24 rows fit beside the panels
     return figure
+
+
+def _mark_no_data(axes: Any, data: Timeline) -> None:
+    """"no data yet" over the stretch before the first probe (a new install), so it does not read as a gap."""
+    first = min(i for i in range(len(data.bucket_starts)) if any(s.availability[i] is not None for s in data.series))
+    if first > 0:
+        middle = data.start + (data.bucket_starts[first] - data.start) / 2
+        axes.text(middle, 0.5, "no data yet", transform=axes.get_xaxis_transform(), ha="center", va="center",
+                  fontsize=14, color="dimgray")
 
 
 def _short(name: str) -> str:
@@ -95,6 +104,6 @@ def _style(n: int, count: int) -> tuple[Any, str]:
     return colours[n % len(colours)], ("-", "--", ":", "-.")[n // len(colours) % 4]
 
 
-def _nan(values: list[float | None]) -> list[float]:
-    """None as NaN, which matplotlib leaves as a gap in the line."""
-    return [math.nan if v is None else v for v in values]
+def _steps(values: list[float | None]) -> list[float]:
+    """One value per edge for a `steps-post` line (the last repeated to close its bucket); None as NaN, a gap."""
+    return [math.nan if v is None else v for v in [*values, values[-1]]]

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from bot.diagnosis import explain, format_explanation
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     name = args.command or "run"
+    if name != "run":
+        quiet_libraries()
     command = {**COMMANDS, **(commands or {})}[name]
     try:
         return command(args, env, stdin or sys.stdin, out)
@@ -77,6 +80,28 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     except BotError as exc:
         print(f"error: {exc.describe()}", file=out)
         return ExitCode.USAGE if exc.__class__.__name__ == "InvalidInput" else ExitCode.PROBLEM
+
+
+def quiet_libraries() -> None:
+    """Keep library log lines (msal, urllib3, slack_sdk ...) out of a command's output; it reports what matters."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_own_records)
+
+
+def _own_records(record: logging.LogRecord) -> bool:
+    return record.name.partition(".")[0] in ("bot", "handlers") or record.levelno >= logging.CRITICAL
+
+
+def existing_database(url: str, command: str) -> str:
+    """`url`, refused when it names an SQLite file that does not exist: a read-only command must not create one."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    path = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not Path(path).exists():
+        raise ConfigError([f"database.url: the SQLite file {Path(path).resolve()} does not exist; `{command}` only "
+                           "reads the bot's database: run it where the bot runs or set DATABASE_URL to that database"])
+    return url
 
 
 def runs_in_sandbox(argv: list[str], env: Mapping[str, str]) -> bool:
@@ -128,7 +153,8 @@ def _sandbox(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out:
 def _audit(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
     from bot.audit import audit_main
 
-    return audit_main(configured(args, env).database.url, args.since, args.format or "text", out)
+    url = existing_database(configured(args, env).database.url, "audit")
+    return audit_main(url, args.since, args.format or "text", out)
 
 
 def _diagnose(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:

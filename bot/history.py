@@ -188,8 +188,18 @@ class Timeline:
         return [self.start + n * self.bucket for n in range(count)]
 
     @property
+    def edges(self) -> list[datetime]:
+        """Where the buckets begin and end: the last (partial) one ends at `end`."""
+        return bucket_edges(self.bucket_starts, self.end)
+
+    @property
     def empty(self) -> bool:
         return not any(s.probes for s in self.series)
+
+
+def bucket_edges(starts: Sequence[datetime], end: datetime) -> list[datetime]:
+    """The bucket boundaries from the first start to `end`: one more than the buckets, none past `end`."""
+    return [*(start for start in starts if start < end), end] if starts else []
 
 
 def timeline(

@@ -4,7 +4,7 @@
 Exchange), its SMTP server, the Slack Web API stand-in, and the real bot wired to them through
 configuration only: the same Bolt app (reached with signed requests, as Slack would), workflow, outbox
 and probe scheduler. The console plays Slack's part: slash commands go to the bot, and every message the
-bot posts or updates is printed as text with numbered buttons to `click`. Piped input is a script.
+bot posts or updates is printed as text with buttons numbered once since start, to `click`. Piped input is a script.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from bot.errors import BotError
 from bot.runtime import Runtime, build_runtime
 from bot.slack.app import create_bolt_app, wsgi_app
 from bot.slack.text import Button, render
+from sandbox.console_buttons import ButtonBook, Clickable, Place
 from sandbox.launcher import Sandbox, start_sandbox
 from sandbox.slack import SlackMessage, SlackStandin, start_slack_standin
 from sandbox.slack_client import SlackSender
+from sandbox.smtp_auth import what_blocks
 
 #: Console names of the stand-in's people, and who they are in the demo.
 PEOPLE = {
@@ -51,13 +53,13 @@ SETTLE_SECONDS = 20.0
 
 HELP = """Slash commands (sent to the bot as the current person, signed like Slack does):
   /smtp-enable UPN [--org] [--oauth]   diagnose a mailbox and post a plan with Approve / Deny buttons
-  /smtp-status [UPN | chart]           open requests and probe results (chart: a PNG of 7 days)
+  /smtp-status [UPN | chart]           open requests and probe results (chart: a PNG of 7 days, saved to a file)
   /smtp-explain REPLY                  what an Exchange SMTP reply means and what fixes it
   /smtp-probe TARGET                   probe a configured target now (printer, scanner)
 Acting:
   as NAME          act as riley (requester), avery or gale (approvers) or sam (bystander)
-  click N          click button N of the last message shown
-  home             open the App Home tab as the current person
+  click N          click button N: every button shown gets its own number, on any message or App Home
+  home             open the App Home tab as the current person (its buttons can be clicked too)
 The sandbox:
   probe            run the scheduled probes of every target now (alerts follow the real policy)
   tenant           what the sandbox tenant's settings are now
@@ -118,9 +120,10 @@ class Console:
     world: World
     out: IO[str]
     user: str = "riley"
-    buttons: list[tuple[str, str, Button]] = field(default_factory=list)  # (channel, ts, button)
+    buttons: ButtonBook = field(default_factory=ButtonBook)
     seen: dict[tuple[str, str], int] = field(default_factory=dict)  # message -> versions printed
     seen_ephemerals: int = 0
+    files_dir: Path | None = None
 
     @property
     def user_id(self) -> str:
@@ -147,19 +150,28 @@ class Console:
         except ValueError:
             body = {"text": answer.text}
         if body.get("blocks"):
-            self.show_blocks("(only you) smtp-auth-bot", body["blocks"], None, None)
+            self.show_blocks("(only you) smtp-auth-bot", body["blocks"], None)
         elif body.get("text"):
             self.say(f"(only you) {body['text']}")
 
     def click(self, number: str) -> None:
-        if not number.isdigit() or not 1 <= int(number) <= len(self.buttons):
-            self.say(f"There is no button {number}; the last message shown has {len(self.buttons)}.")
+        found = self.buttons.find(number, self.user)
+        if isinstance(found, str):
+            self.say(found)
             return
-        channel, ts, button = self.buttons[int(number) - 1]
+        button, sender = found.button, self.world.sender
         self.say(f"{self.user} clicks [{button.text}]" + (f" and confirms: {button.confirm}" if button.confirm else ""))
-        self.world.sender.click(button.action_id, button.value, user_id=self.user_id, channel_id=channel,
-                                message_ts=ts)
+        self._press(found, button, sender)
         self.settle()
+
+    def _press(self, found: Clickable, button: Button, sender: SlackSender) -> None:
+        where, key = found.place or ("", "")
+        if where == "home":
+            view = self.world.standin.home(self.user_id) or {}
+            sender.click_in_home(button.action_id, button.value, user_id=self.user_id, view=view)
+        else:
+            sender.click(button.action_id, button.value, user_id=self.user_id, channel_id=where, message_ts=key,
+                         ephemeral=found.visible_to is not None)
 
     def probe(self) -> None:
         runtime = self.world.runtime
@@ -174,7 +186,7 @@ class Console:
         self.settle()
         view = self.world.standin.home(self.user_id)
         if view:
-            self.show_blocks(f"App Home of {self.user}", view["blocks"], None, None)
+            self.show_blocks(f"App Home of {self.user}", view["blocks"], ("home", self.user_id))
 
     # Waiting and printing --------------------------------------------------------------------------
     def settle(self) -> None:
@@ -195,7 +207,7 @@ class Console:
         for message in ephemerals[self.seen_ephemerals:]:
             who = next((n for n, (uid, _) in PEOPLE.items() if uid == message.visible_to), message.visible_to)
             if message.blocks:
-                self.show_blocks(f"(only {who}) smtp-auth-bot", message.blocks, None, None)
+                self.show_blocks(f"(only {who}) smtp-auth-bot", message.blocks, (message.channel, message.ts), who)
             else:
                 self.say(f"(only {who}) {message.text}")
         self.seen_ephemerals = len(ephemerals)
@@ -205,23 +217,32 @@ class Console:
                 self.seen[key] = 1
                 self.say(f"[{CHANNELS.get(file.channels[0], '') if file.channels else ''}] smtp-auth-bot uploaded "
                          f"{file.filename} ({file.length} bytes): {file.title}")
+                if file.data:
+                    self.say(f"  saved to {self.save(file.filename, file.data)}")
 
     def show_message(self, channel: str, message: SlackMessage, *, updated: bool) -> None:
         where = CHANNELS.get(channel, channel)
         verb = "updated its message" if updated else ("replied in a thread" if message.thread_ts else "posted")
-        self.show_blocks(f"[{where}] smtp-auth-bot {verb}", message.blocks, channel, message.ts,
+        self.show_blocks(f"[{where}] smtp-auth-bot {verb}", message.blocks, (channel, message.ts),
                          fallback=message.text)
 
-    def show_blocks(self, title: str, blocks: list[dict[str, Any]], channel: str | None, ts: str | None,
+    def show_blocks(self, title: str, blocks: list[dict[str, Any]], place: Place, visible_to: str | None = None,
                     fallback: str = "") -> None:
-        text, buttons = render(blocks) if blocks else (fallback, [])
+        text, buttons = render(blocks, self.buttons.next_number) if blocks else (fallback, [])
+        self.buttons.record(place, buttons, visible_to)
         for name, (uid, _) in PEOPLE.items():
             text = text.replace(f"@{uid}", f"@{name}")
         self.say(f"{title}:")
         for line in text.splitlines():
             self.say(f"  {line}" if line else "")
-        if buttons and channel and ts:
-            self.buttons = [(channel, ts, b) for b in buttons]
+
+    def save(self, filename: str, data: bytes) -> Path:
+        """Write an uploaded file where the user can open it; the sandbox's own directory goes at exit."""
+        if self.files_dir is None:
+            self.files_dir = Path(tempfile.mkdtemp(prefix="smtp-auth-bot-files-"))
+        path = self.files_dir / Path(filename).name
+        path.write_bytes(data)
+        return path
 
     # The sandbox's knobs ---------------------------------------------------------------------------
     def tenant(self) -> None:
@@ -257,9 +278,10 @@ class Console:
         self.say("People in the Slack stand-in (use 'as NAME'):")
         for name, (uid, role) in PEOPLE.items():
             self.say(f"  {name:<6} {uid:<10} {role}{'  <- you' if name == self.user else ''}")
-        self.say("Demo mailboxes of the sandbox tenant contoso.com:")
-        for user in self.world.sandbox.state.tenant("contoso").users:
-            self.say(f"  {user.user_principal_name:<26} {user.display_name}")
+        self.say("Demo mailboxes of the sandbox tenant contoso.com, and what blocks SMTP AUTH for each now:")
+        state = self.world.sandbox.state
+        for user in state.tenant("contoso").users:
+            self.say(f"  {user.user_principal_name:<26} {user.display_name:<22} {what_blocks(state, user)}")
 
     # The loop --------------------------------------------------------------------------------------
     def handle(self, line: str) -> bool:

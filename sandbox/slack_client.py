@@ -224,6 +224,15 @@ class SlackSender:
             payload["message"] = self._message_payload(channel_id, message_ts, blocks)
         return payload
 
+    def click_in_home(self, action_id: str, value: str, *, user_id: str, view: dict[str, Any]) -> requests.Response:
+        """Click a button of `user_id`'s App Home `view`: Slack sends the view, and no channel nor response_url."""
+        payload = self.click_payload(action_id, value, user_id=user_id, message_ts="", response_url="")
+        for key in ("channel", "message", "response_url"):
+            payload.pop(key, None)
+        payload["container"] = {"type": "view", "view_id": view["id"]}
+        payload["view"] = view
+        return self.send(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+
     def click(
         self,
         action_id: str,

@@ -141,3 +141,27 @@ def _mailbox_reply(tenant: TenantState, user: User) -> str:
     ):
         return SMTP_AUTH_DISABLED.format(scope="Tenant")
     return SUCCESS
+
+
+def what_blocks(state: SandboxState, user: User) -> str:
+    """What stops `user` signing in to SMTP with its own password right now, in words; "nothing" if it works."""
+    if user.smtp_password is None:
+        return "no SMTP password in the sandbox (Basic AUTH cannot succeed)"
+    reply = basic_reply(state, user.user_principal_name, user.smtp_password)
+    if reply == FAILED:
+        return ("sign-in blocked (account disabled)" if not user.account_enabled
+                else "no licence" if not user.assigned_licenses else "no mailbox")
+    if reply == CRITERIA and user.per_user_mfa_state != "disabled":
+        return f"per-user MFA ({user.per_user_mfa_state})"
+    return _BLOCKERS.get(reply, reply)
+
+
+_BLOCKERS = {
+    SUCCESS: "nothing: SMTP AUTH with its password works",
+    BASIC_RETIRED: "Basic auth retired for the whole sandbox",
+    BASIC_DISABLED: "an authentication policy with AllowBasicAuthSmtp off",
+    SECURITY_DEFAULTS: "the tenant's security defaults",
+    CRITERIA: "a Conditional Access policy blocking legacy sign-in",
+    SMTP_AUTH_DISABLED.format(scope="Mailbox"): "SMTP AUTH off for the mailbox",
+    SMTP_AUTH_DISABLED.format(scope="Tenant"): "SMTP AUTH off for the organisation, which the mailbox inherits",
+}

@@ -119,3 +119,43 @@ def test_explain_without_text_is_a_usage_error():
     out = io.StringIO()
     assert main(["explain", "  "], env=clean_env(), stdout=out) == 2
     assert "give the reply text" in out.getvalue()
+
+
+def test_audit_refuses_a_database_that_does_not_exist_rather_than_creating_it(tmp_path):
+    missing = tmp_path / "elsewhere.db"
+    out = io.StringIO()
+
+    code = main(["audit"], env={"DATABASE_URL": f"sqlite:///{missing}"}, stdout=out)
+
+    assert code == 2 and f"the SQLite file {missing} does not exist" in out.getvalue()
+    assert not missing.exists()
+
+
+def test_commands_keep_library_log_lines_out_of_their_output():
+    import logging
+
+    from bot.cli import quiet_libraries
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        quiet_libraries()
+        logging.getLogger("msal.application").warning("library noise")
+        logging.getLogger("bot.doctor").warning("our own line")
+    finally:
+        root.removeHandler(handler)
+    assert stream.getvalue() == "our own line\n"
+
+
+def test_bolt_does_not_warn_that_the_environment_token_is_unused(monkeypatch, caplog):
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    import bot.slack.app  # noqa: F401  (installs the filter)
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")
+    App(client=WebClient(token="xoxb-from-the-environment"), signing_secret="s", token_verification_enabled=False)
+
+    assert "will be unused" not in caplog.text

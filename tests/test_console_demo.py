@@ -21,14 +21,18 @@ probe
 break printer@contoso.com
 probe
 probe
+# Every button shown has its own number: 10 is the printer alert's Fix, though the scanner's alert came first.
 as riley
-click 1
+click 10
 as gale
-click 1
+home
+click 15
 probe
 tenant
 /smtp-explain 535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.
 /smtp-status chart
+users
+click 1
 """
 
 
@@ -52,7 +56,7 @@ def test_piped_demo_script():
     prompts = [prompt for prompt, _ in steps]
     bodies = ["\n".join(lines) for _, lines in steps]
 
-    assert prompts[0] == "riley> /smtp-enable copier@contoso.com" and prompts[13] == "gale> tenant"
+    assert prompts[0] == "riley> /smtp-enable copier@contoso.com" and prompts[14] == "gale> tenant"
     plan = bodies[0]
     assert "[#smtp-ops] smtp-auth-bot posted" in plan and "SMTP AUTH plan for copier@contoso.com" in plan
     assert "[1 Approve] [2 Deny]" in plan
@@ -68,19 +72,26 @@ def test_piped_demo_script():
     assert "is now broken" in bodies[5]
     alert = bodies[7]  # the second failed probe of the printer
     assert "[#mail-alerts] smtp-auth-bot posted" in alert and "printer · printer@contoso.com" in alert
-    assert "SmtpClientAuthentication is disabled for the Mailbox" in alert and "[1 Fix]" in alert
+    assert "SmtpClientAuthentication is disabled for the Mailbox" in alert and "[10 Fix]" in alert
 
     fix = bodies[9]
-    assert prompts[9] == "riley> click 1" and "riley clicks [Fix]" in fix
-    assert "SMTP AUTH plan for printer@contoso.com" in fix
-    assert "Applied and verified" in bodies[11] and "@gale" in bodies[11]
+    assert prompts[9] == "riley> click 10" and "riley clicks [Fix]" in fix
+    assert "SMTP AUTH plan for printer@contoso.com" in fix and "[13 Approve] [14 Deny]" in fix
+    assert "App Home of gale" in bodies[11] and "[15 Approve] [16 Deny]" in bodies[11]
+    assert "gale clicks [Approve]" in bodies[12]  # on App Home
+    assert "Applied and verified" in bodies[12] and "@gale" in bodies[12]
 
-    recovery = bodies[12]
+    recovery = bodies[13]
     assert "probe printer (printer@contoso.com): ok" in recovery
     assert "replied in a thread" in recovery and "ecovered" in recovery
 
-    assert "printer@contoso.com" in bodies[13] and "SMTP AUTH on" in bodies[13]
-    assert "bad_credentials" in bodies[14]
-    assert "uploaded smtp-auth-availability.png" in bodies[15]
+    assert "printer@contoso.com" in bodies[14] and "SMTP AUTH on" in bodies[14]
+    assert "bad_credentials" in bodies[15]
+    assert "uploaded smtp-auth-availability.png" in bodies[16]
+    saved = Path(bodies[16].split("saved to ", 1)[1].splitlines()[0])
+    assert saved.read_bytes().startswith(b"\x89PNG")
+    assert "scanner@contoso.com" in bodies[17] and "SMTP AUTH off for the mailbox" in bodies[17]
+    assert "fax@contoso.com" in bodies[17] and "AllowBasicAuthSmtp off" in bodies[17]
+    assert "Button 1 was on an earlier version of that message; its buttons are now 3." in bodies[18]
     assert done.stdout.rstrip().endswith("Sandbox stopped.")
     assert "Traceback" not in done.stdout + done.stderr

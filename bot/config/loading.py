@@ -43,8 +43,50 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     env = os.environ if env is None else env
     source = config_path(path, env)
     problems: list[str] = []
-    data = _resolve(_read_yaml(source), "", env, problems)
-    return _validated(data, problems, source)
+    text = _read_text(source)
+    refs: dict[str, tuple[str, bool]] = {}
+    data = _resolve(_read_yaml(text, source), "", env, problems, refs)
+    problems += _hash_values(text)
+    try:
+        return _validated(data, problems, source)
+    except ConfigError as err:
+        raise ConfigError([_name_variable(problem, refs) for problem in err.problems]) from None
+
+
+def _name_variable(problem: str, refs: dict[str, tuple[str, bool]]) -> str:
+    """`key: ...` naming the environment variable the key reads, and saying so when that variable is unset."""
+    key, sep, message = problem.partition(": ")
+    if not sep or key not in refs:
+        return problem
+    name, is_set = refs[key]
+    if is_set:
+        return f"{key} (from ${name}): {message}"
+    return f"{key} (from ${name}, which is not set): {message.replace(' (a ${VAR} reference)', '')}"
+
+
+def _hash_values(text: str) -> list[str]:
+    """Keys left empty by an unquoted value starting with `#`, which YAML reads as a comment."""
+    problems = []
+
+    def walk(node: yaml.Node, key: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                dotted = f"{key}.{k.value}" if key else str(k.value)
+                rest = lines[k.end_mark.line][k.end_mark.column:]
+                if v.tag.endswith(":null") and not v.value and re.match(r":\s+#\S", rest):
+                    value = rest.split("#", 1)[1].split()[0]
+                    problems.append(f'{dotted}: #{value} is read as a YAML comment, leaving the key empty; '
+                                    f'quote it: {k.value}: "#{value}"')
+                walk(v, dotted)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, f"{key}[{i}]")
+
+    lines = text.splitlines()
+    root = yaml.compose(text, Loader=_Loader)
+    if root is not None:
+        walk(root, "")
+    return problems
 
 
 def with_overrides(cfg: AppConfig, overrides: Mapping[str, Any]) -> AppConfig:
@@ -68,13 +110,16 @@ def _validated(data: dict[str, Any], problems: list[str], source: Path | None) -
     return cfg
 
 
-def _read_yaml(source: Path) -> dict[str, Any]:
+def _read_text(source: Path) -> str:
     try:
-        text = source.read_text(encoding="utf-8")
+        return source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{source}: no such file (pass another path or set APP_CONFIG)"]) from None
     except OSError as exc:
         raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from None
+
+
+def _read_yaml(text: str, source: Path) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
@@ -90,12 +135,16 @@ def _read_yaml(source: Path) -> dict[str, Any]:
     return data
 
 
-def _resolve(node: Any, key: str, env: Mapping[str, str], problems: list[str]) -> Any:
-    """Interpolate `${VAR}` and `${VAR:-default}` in every string; refuse secrets written in the file."""
+def _resolve(node: Any, key: str, env: Mapping[str, str], problems: list[str],
+             refs: dict[str, tuple[str, bool]]) -> Any:
+    """Interpolate `${VAR}` and `${VAR:-default}` in every string; refuse secrets written in the file.
+
+    `refs` gets, for each key set from one variable, that variable's name and whether it is set.
+    """
     if isinstance(node, dict):
-        return {k: _resolve(v, f"{key}.{k}" if key else str(k), env, problems) for k, v in node.items()}
+        return {k: _resolve(v, f"{key}.{k}" if key else str(k), env, problems, refs) for k, v in node.items()}
     if isinstance(node, list):
-        return [_resolve(v, f"{key}[{i}]", env, problems) for i, v in enumerate(node)]
+        return [_resolve(v, f"{key}[{i}]", env, problems, refs) for i, v in enumerate(node)]
     literal = node is not None and not (isinstance(node, str) and REF.fullmatch(node))
     if literal and re.sub(r"\[\d+\]", "[]", key) in SECRET_KEYS:
         problems.append(f"{key}: must be a ${{VAR}} reference, not a literal")
@@ -107,6 +156,8 @@ def _resolve(node: Any, key: str, env: Mapping[str, str], problems: list[str]) -
         return node
     whole = REF.fullmatch(node)
     if whole:
+        if whole.group(2) is None:
+            refs[key] = (whole.group(1), bool(env.get(whole.group(1))))
         return _lookup(whole, env) or None
 
     def substitute(match: re.Match[str]) -> str:

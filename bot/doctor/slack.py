@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from bot.config import AppConfig
 
 #: The bot token scopes slack-manifest.yaml asks for: what the bot needs at least.
-SLACK_SCOPES = ("commands", "chat:write", "usergroups:read", "files:write")
+SLACK_SCOPES = ("commands", "chat:write", "usergroups:read", "files:write", "channels:read", "groups:read")
 SLACK_APP_SETTINGS = "api.slack.com/apps > your app"
 
 

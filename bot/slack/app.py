@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot.metrics import Metrics, metrics_app
@@ -17,6 +18,14 @@ from bot.slack.listeners import alert_actions, enable, explain, home, plan_actio
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
+
+
+def _not_token_skipped(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client we pass wins; that client carries the same token."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_not_token_skipped)
 
 
 def create_bolt_app(runtime: Runtime, *, token_verification: bool = True) -> App:

@@ -63,16 +63,17 @@ def _text(obj: dict[str, Any] | None) -> str:
     return plain(obj["text"]) if obj.get("type") == "mrkdwn" else obj.get("text", "")
 
 
-def render(blocks: list[dict[str, Any]]) -> tuple[str, list[Button]]:
-    """The blocks as text, and their buttons numbered in order of appearance (`[1 Approve] [2 Deny]`)."""
+def render(blocks: list[dict[str, Any]], first: int = 1) -> tuple[str, list[Button]]:
+    """The blocks as text, and their buttons numbered from `first` in order of appearance (`[1 Approve] [2 Deny]`)."""
     out: list[str] = []
     buttons: list[Button] = []
 
     def label(element: dict[str, Any], block_id: str | None) -> str:
         dialog = element.get("confirm")
-        buttons.append(Button(len(buttons) + 1, _text(element.get("text")), element.get("action_id", ""),
+        number = first + len(buttons)
+        buttons.append(Button(number, _text(element.get("text")), element.get("action_id", ""),
                               element.get("value", ""), block_id, _text(dialog.get("text")) if dialog else None))
-        return f"[{len(buttons)} {buttons[-1].text}]"
+        return f"[{number} {buttons[-1].text}]"
 
     for block in blocks:
         kind, block_id = block.get("type"), block.get("block_id")

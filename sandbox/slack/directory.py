@@ -43,6 +43,9 @@ def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 
 def conversations_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = args.get("channel")
+    needed = "groups:read" if str(channel).startswith("G") else "channels:read"
+    if needed not in ws.scopes:  # as Slack: the channel's kind decides the scope, checked before it is looked up
+        raise SlackError("missing_scope", needed=needed, provided=",".join(ws.scopes))
     if channel not in ws.channels:
         raise SlackError("channel_not_found")
     return {"ok": True, "channel": copy.deepcopy(ws.channels[channel])}

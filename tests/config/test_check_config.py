@@ -79,8 +79,8 @@ def test_check_config_lists_every_problem_without_secrets_and_returns_2(tmp_path
     assert code == 2
     assert text.startswith(f"{path}: 3 configuration problems:\n")
     assert "  - m365.client_secret: must be a ${VAR} reference, not a literal" in text
-    assert "  - m365.client_id: must be a GUID" in text
-    assert "  - slack.bot_token: must be a bot token (xoxb-…)" in text
+    assert "  - m365.client_id (from $M365_CLIENT_ID): must be a GUID" in text
+    assert "  - slack.bot_token (from $SLACK_BOT_TOKEN): must be a bot token (xoxb-…)" in text
     for secret in [*SECRETS, "literal-secret-in-file", "xoxp-user-token-never-printed"]:
         assert secret not in text
 

@@ -258,12 +258,12 @@ def test_partial_credentials_name_each_missing_key(tmp_path: Path) -> None:
     why = "required once any Microsoft 365 credential is set{} (unset them all to run the sandbox)"
 
     assert problems(SHIPPED, {"M365_TENANT_ID": TENANT}) == [
-        f"m365.client_id: {why.format('')}",
-        f"m365.client_secret: {why.format(', unless client_cert_path is')}",
+        f"m365.client_id (from $M365_CLIENT_ID, which is not set): {why.format('')}",
+        f"m365.client_secret (from $M365_CLIENT_SECRET, which is not set): {why.format(', unless client_cert_path is')}",
     ]
     assert problems(SHIPPED, {"M365_CLIENT_SECRET": SECRET}) == [
-        f"m365.tenant_id: {why.format('')}",
-        f"m365.client_id: {why.format('')}",
+        f"m365.tenant_id (from $M365_TENANT_ID, which is not set): {why.format('')}",
+        f"m365.client_id (from $M365_CLIENT_ID, which is not set): {why.format('')}",
     ]
 
 
@@ -280,15 +280,15 @@ def test_a_certificate_credential(tmp_path: Path) -> None:
 
     missing = tmp_path / "missing.pem"
     assert problems(SHIPPED, {**env, "M365_CLIENT_CERT_PATH": str(missing)}) == [
-        f"m365.client_cert_path: no such file: {missing}"
+        f"m365.client_cert_path (from $M365_CLIENT_CERT_PATH): no such file: {missing}"
     ]
     only_cert = write(tmp_path, "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n", "c.pem")
     encrypted = write(tmp_path, FAKE_CERT_PEM.replace("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"), "e.pem")
     assert problems(SHIPPED, {**env, "M365_CLIENT_CERT_PATH": str(only_cert)}) == [
-        f"m365.client_cert_path: {only_cert} must be a PEM file holding the private key and its certificate"
+        f"m365.client_cert_path (from $M365_CLIENT_CERT_PATH): {only_cert} must be a PEM file holding the private key and its certificate"
     ]
     assert problems(SHIPPED, {**env, "M365_CLIENT_CERT_PATH": str(encrypted)}) == [
-        f"m365.client_cert_path: {encrypted} holds an encrypted private key; the bot needs it unencrypted"
+        f"m365.client_cert_path (from $M365_CLIENT_CERT_PATH): {encrypted} holds an encrypted private key; the bot needs it unencrypted"
     ]
 
 
@@ -296,14 +296,14 @@ def test_secret_and_certificate_together_is_a_problem(tmp_path: Path) -> None:
     pem = write(tmp_path, FAKE_CERT_PEM, "app.pem")
 
     assert problems(SHIPPED, {**M365_ENV, "M365_CLIENT_CERT_PATH": str(pem)}) == [
-        "m365.client_cert_path: set client_secret or client_cert_path, not both"
+        "m365.client_cert_path (from $M365_CLIENT_CERT_PATH): set client_secret or client_cert_path, not both"
     ]
 
 
 def test_ids_must_have_the_right_shape() -> None:
     assert problems(SHIPPED, {**M365_ENV, "M365_CLIENT_ID": "my-app", "M365_TENANT_ID": "contoso"}) == [
-        "m365.tenant_id: must be a GUID or a domain name (contoso.onmicrosoft.com)",
-        "m365.client_id: must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+        "m365.tenant_id (from $M365_TENANT_ID): must be a GUID or a domain name (contoso.onmicrosoft.com)",
+        "m365.client_id (from $M365_CLIENT_ID): must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
     ]
     assert load_config(SHIPPED, {**M365_ENV, "M365_TENANT_ID": "contoso.onmicrosoft.com"}).m365.tenant_id == (
         "contoso.onmicrosoft.com"
@@ -380,14 +380,14 @@ def test_slack_problems(tmp_path: Path) -> None:
     path = write(tmp_path, SLACK_ON)
 
     assert problems(path, {"SLACK_BOT_TOKEN": BOT_TOKEN}) == [
-        "slack.signing_secret: required when bot_token is set (or set app_token for Socket Mode)"
+        "slack.signing_secret (from $SLACK_SIGNING_SECRET, which is not set): required when bot_token is set (or set app_token for Socket Mode)"
     ]
     assert problems(path, {"SLACK_BOT_TOKEN": "xoxp-user-token", "SLACK_APP_TOKEN": "xoxb-wrong"}) == [
-        "slack.bot_token: must be a bot token (xoxb-…)",
-        "slack.app_token: must be an app-level token (xapp-…)",
+        "slack.bot_token (from $SLACK_BOT_TOKEN): must be a bot token (xoxb-…)",
+        "slack.app_token (from $SLACK_APP_TOKEN): must be an app-level token (xapp-…)",
     ]
     assert problems(path, {"SLACK_SIGNING_SECRET": SIGNING_SECRET}) == [
-        "slack.bot_token: required when signing_secret or app_token is set (unset them to turn Slack off)"
+        "slack.bot_token (from $SLACK_BOT_TOKEN, which is not set): required when signing_secret or app_token is set (unset them to turn Slack off)"
     ]
     assert problems(SHIPPED, {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET}) == [
         "slack.approvers: list at least one approver when Slack is on"
@@ -516,3 +516,24 @@ def test_a_config_can_be_built_from_a_dict() -> None:
     assert cfg.probes.smtp_host == CLOUDS["dod"].smtp_host
     assert cfg.alerts.failures_before_alert == 3
     assert AppConfig().sandbox
+
+
+def test_an_unset_variable_is_named_rather_than_asked_for_as_a_reference(tmp_path: Path) -> None:
+    path = write(tmp_path, "probes:\n  targets:\n    - name: printer\n      mailbox: printer@contoso.com\n"
+                           "      password: ${PRINTER_SMTP_PASSWORD}\n")
+
+    assert problems(path) == [
+        "probes.targets[0].password (from $PRINTER_SMTP_PASSWORD, which is not set): required for auth login"
+    ]
+
+
+def test_an_unquoted_channel_name_is_a_comment_and_said_so(tmp_path: Path) -> None:
+    path = write(tmp_path, "slack:\n  alert_channel: #mail-alerts\n  approvers: []  # nobody yet\n")
+
+    assert problems(path) == [
+        'slack.alert_channel: #mail-alerts is read as a YAML comment, leaving the key empty; '
+        'quote it: alert_channel: "#mail-alerts"'
+    ]
+    assert load_config(write(tmp_path, 'slack:\n  alert_channel: "#mail-alerts"\n'), {}).slack.alert_channel == (
+        "#mail-alerts"
+    )

@@ -93,12 +93,21 @@ def test_slack_scopes_match_the_manifest():
 
 
 def test_a_missing_slack_scope_is_named_with_the_fix(sandbox, standin):
-    standin.set_scopes(["commands", "chat:write", "usergroups:read"])
+    standin.set_scopes(["commands", "chat:write", "usergroups:read", "channels:read", "groups:read"])
     code, lines = run_doctor(full_config(sandbox, standin))
     assert code == 1
     scopes = line(lines, "Slack scopes")
     assert scopes.startswith("FAIL Slack scopes: the bot token lacks files:write (slack-manifest.yaml asks")
     assert "Bot Token Scopes > Add an OAuth Scope: files:write; then Reinstall to Workspace" in scopes
+
+
+def test_the_alert_channel_check_needs_channels_read_which_the_manifest_grants(sandbox, standin):
+    manifest = yaml.safe_load((ROOT / "slack-manifest.yaml").read_text())
+    standin.set_scopes(manifest["oauth_config"]["scopes"]["bot"])
+    assert line(run_doctor(full_config(sandbox, standin))[1], "Slack alert channel").startswith("ok   ")
+    standin.set_scopes(["commands", "chat:write", "usergroups:read", "files:write"])
+    channel = line(run_doctor(full_config(sandbox, standin))[1], "Slack alert channel")
+    assert channel.startswith("warn Slack alert channel: cannot look up C0ALERTS without channels:read")
 
 
 def test_an_unknown_alert_channel_says_to_invite_the_bot_or_fix_it(sandbox, standin):

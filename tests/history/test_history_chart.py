@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.chart import availability_chart, build_figure, render
 from bot.clock import FakeClock
-from bot.history import TargetSeries, Timeline, timeline
+from bot.history import TargetSeries, Timeline, bucket_edges, timeline
 from bot.store import Store
 
 
@@ -44,6 +44,28 @@ def test_buckets_are_three_hours_past_two_days_and_aligned_to_the_clock(store: S
     data = timeline(store, [target("scanner")], now, days=7)
     assert data.bucket == timedelta(hours=3) and data.start == datetime(2026, 11, 21, 9, tzinfo=UTC)
     assert data.bucket_starts[-1] == datetime(2026, 11, 28, 9, tzinfo=UTC) and data.empty
+
+
+def test_bucket_edges_end_at_now_so_the_last_partial_bucket_is_drawn() -> None:
+    start, three = datetime(2026, 11, 28, 3, tzinfo=UTC), timedelta(hours=3)
+    now = datetime(2026, 11, 28, 10, 20, tzinfo=UTC)
+    starts = [start, start + three, start + 2 * three]
+    assert bucket_edges(starts, now) == [*starts, now]
+    assert bucket_edges(starts, start + 2 * three) == [*starts[:2], start + 2 * three]
+    assert bucket_edges([], now) == []
+
+
+def test_a_new_install_draws_its_first_partial_bucket_and_says_no_data_before_it(store: Store) -> None:
+    now = datetime(2026, 11, 28, 10, 20, tzinfo=UTC)  # 80 minutes into the 09:00 bucket
+    for minutes in range(0, 80, 10):
+        store.probes.record("scanner", "scanner@contoso.com", minutes > 30, at=now - timedelta(minutes=minutes))
+    figure = build_figure(timeline(store, [target("scanner")], now))
+    availability, latency = figure.axes
+    [line] = availability.get_lines()
+    xs, ys = line.get_xdata(), line.get_ydata()
+    assert (xs[-2], xs[-1]) == (datetime(2026, 11, 28, 9, tzinfo=UTC), now) and latency.get_xlim()[1] >= 0
+    assert ys[-1] == ys[-2] == pytest.approx(50.0)
+    assert [t.get_text() for t in availability.texts] == ["no data yet"]
 
 
 def test_the_figure_has_one_line_per_target_in_each_panel_with_distinct_colours(

@@ -53,6 +53,8 @@ class RequestRow(Base):
     closed_at: Mapped[datetime | None]
     diagnosis: Mapped[Any]
     options: Mapped[Any]
+    applied_anyway_by: Mapped[str | None]
+    applied_anyway_at: Mapped[datetime | None]
 
 
 class StepRow(Base):

@@ -14,6 +14,7 @@ from bot.store.database import Database, changed, jsonable
 from bot.store.models import AuditRow, RequestRow, StepRow
 from bot.store.records import AuditEntry, snapshot
 from bot.workflow.model import (
+    APPLY_ANYWAY,
     BOT_ACTOR,
     ChangeRequest,
     RequestState,
@@ -106,6 +107,24 @@ class RequestStore:
                 update(RequestRow).where(RequestRow.id == request_id).values(channel=channel, message_ts=ts)
             )
             return changed(result) == 1
+
+    def apply_anyway(self, request_id: str, actor: str, blockers: list[str]) -> bool:
+        """Record that `actor` chose to go on despite `blockers`, once (a conditional UPDATE); audited."""
+        now = self._db.clock.now()
+        with self._db.write() as session:
+            won = session.execute(
+                update(RequestRow)
+                .where(RequestRow.id == request_id, RequestRow.state == RequestState.PLANNED,
+                       RequestRow.applied_anyway_by.is_(None))
+                .values(applied_anyway_by=actor, applied_anyway_at=now)
+                .returning(RequestRow.upn)
+            ).first()
+            if won is None:
+                return False
+            session.add(AuditRow(at=now, actor=actor, action=APPLY_ANYWAY, request_id=request_id, target=won.upn,
+                                 after={"applied_anyway_by": actor, "applied_anyway_at": now.isoformat()},
+                                 detail={"blockers": blockers}))
+            return True
 
     def transition(self, request_id: str, expected: RequestState, new: RequestState, actor: str,
                    action: str) -> bool:

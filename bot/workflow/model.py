@@ -110,6 +110,8 @@ class ChangeRequest:
     closed_at: datetime | None
     diagnosis: dict[str, Any]
     options: dict[str, Any]
+    applied_anyway_by: str | None = None
+    applied_anyway_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,10 @@ class RequestView:
 
     request: ChangeRequest
     steps: tuple[RequestStep, ...] = ()
-    applied_anyway_by: str | None = None
+
+    @property
+    def applied_anyway_by(self) -> str | None:
+        return self.request.applied_anyway_by
 
     @property
     def plan(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.errors import InvalidInput
 from bot.store import Store
 from bot.workflow.gate import GatePolicy, GroupMembers
-from bot.workflow.model import APPLY_ANYWAY, ChangeRequest, RequestState, RequestStep, RequestView
+from bot.workflow.model import ChangeRequest, RequestState, RequestStep, RequestView
 
 
 class Queries:
@@ -47,11 +47,7 @@ class Queries:
         return self.store.requests.set_message(request_id, channel, ts)
 
     def _view(self, request: ChangeRequest) -> RequestView:
-        steps = tuple(self.store.requests.get_steps(request.id))
-        if not request.diagnosis.get("plan", {}).get("blocked"):
-            return RequestView(request, steps)
-        chosen = [r.actor for r in self.store.requests.audit_rows(request_id=request.id) if r.action == APPLY_ANYWAY]
-        return RequestView(request, steps, chosen[0] if chosen else None)
+        return RequestView(request, tuple(self.store.requests.get_steps(request.id)))
 
     def _load(self, step_id: int) -> tuple[RequestStep, ChangeRequest] | None:
         """A step and its request, or None when either is gone."""

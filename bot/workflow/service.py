@@ -19,7 +19,6 @@ from bot.workflow.diagnose import diagnose
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.model import (
-    APPLY_ANYWAY,
     BOT_ACTOR,
     DECIDED,
     ChangeRequest,
@@ -131,8 +130,8 @@ class Workflow(Queries, Execution):
             self.store.requests.audit(actor, "request.apply_anyway_refused", request_id=request_id,
                                       target=view.request.upn, detail={"reason": refusal.reason})
             return Outcome(K.REFUSED, refusal.reason)
-        self.store.requests.audit(actor, APPLY_ANYWAY, request_id=request_id, target=view.request.upn,
-                                  detail={"blockers": view.blockers()})
+        if not self.store.requests.apply_anyway(request_id, actor, view.blockers()):
+            return Outcome(K.ALREADY, "Another approver chose Apply anyway first; the steps can be approved.")
         self._changed(request_id)
         return Outcome(K.APPLY_ANYWAY, "The steps can now be approved one by one; they will not be enough on "
                        "their own while the blockers remain.")

@@ -190,8 +190,8 @@ def test_a_blocked_plan_says_the_changes_are_not_enough_and_offers_only_apply_an
 
 
 def test_after_apply_anyway_each_step_is_offered_for_approval_again_and_the_card_says_who_chose():
-    view = dataclasses.replace(with_states("pending", "pending", plan=blocked_plan(example_view())),
-                               applied_anyway_by="U0APPROVER")
+    view = with_states("pending", "pending", plan=blocked_plan(example_view()))
+    view = dataclasses.replace(view, request=dataclasses.replace(view.request, applied_anyway_by="U0APPROVER"))
     payload = card(view)
     text = joined(payload["blocks"])
     assert "*The proposed changes will not be enough*" in text and "<@U0APPROVER> chose to apply them anyway" in text
@@ -270,11 +270,12 @@ def pathological_view(steps=30):
     plan = dict(view.plan, blocked=True, advisories=[huge] * 40, ok=[{"title": "ok " * 100}] * 50,
                 not_proposed=[{"finding": {"title": long}, "why": long}] * 30)
     return dataclasses.replace(view, request=dataclasses.replace(
-        view.request, diagnosis=dict(view.request.diagnosis, plan=plan)), applied_anyway_by="U0APPROVE")
+        view.request, diagnosis=dict(view.request.diagnosis, plan=plan), applied_anyway_by="U0APPROVE"))
 
 
 def test_a_pathological_plan_stays_within_slacks_limits():
-    held = card(dataclasses.replace(pathological_view(), applied_anyway_by=None))
+    view = pathological_view()
+    held = card(dataclasses.replace(view, request=dataclasses.replace(view.request, applied_anyway_by=None)))
     assert (ids.ACTION_APPLY_ANYWAY, "CR-49F7C2") in clicks(held["blocks"])
     payload = card(pathological_view())
     text = joined(payload["blocks"])

@@ -138,6 +138,40 @@ def test_upgrade_to_0003_backfills_who_asked_for_an_undo_from_the_audit_log(db_u
     store.close()
 
 
+def test_upgrade_to_0004_backfills_who_chose_apply_anyway_from_the_audit_log(db_url: str, clock: FakeClock) -> None:
+    store = Store(db_url, clock=clock)
+    store.migrate("0003")
+    created = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    chosen = created + timedelta(minutes=4)
+    with store.engine.begin() as conn:
+        for request_id in ("CR-HELD22", "CR-FREE22"):
+            conn.execute(
+                text(
+                    "INSERT INTO change_requests (id, upn, tenant_id, requester, channel, state, created_at, "
+                    "expires_at, diagnosis, options) VALUES (:id, 'old@contoso.com', 't', 'U1', 'C1', "
+                    "'planned', :created, :expires, '{}', '{}')"
+                ),
+                {"id": request_id, "created": _sql_time(store, created),
+                 "expires": _sql_time(store, created + TTL)},
+            )
+        for at, actor, action in ((created, "U_NO", "request.apply_anyway_refused"),
+                                  (chosen, "U_FIRST", "request.apply_anyway"),
+                                  (chosen + timedelta(minutes=1), "U_LATER", "request.apply_anyway")):
+            conn.execute(
+                text("INSERT INTO audit_log (at, actor, action, request_id) VALUES (:at, :actor, :action, 'CR-HELD22')"),
+                {"at": _sql_time(store, at), "actor": actor, "action": action},
+            )
+
+    store.migrate()
+
+    held, free = store.requests.get("CR-HELD22"), store.requests.get("CR-FREE22")
+    assert (held.applied_anyway_by, held.applied_anyway_at) == ("U_FIRST", chosen)
+    assert (free.applied_anyway_by, free.applied_anyway_at) == (None, None)
+    schema.downgrade(store.engine, "0003")
+    assert "applied_anyway_by" not in {c["name"] for c in inspect(store.engine).get_columns("change_requests")}
+    store.close()
+
+
 def test_downgrade_and_upgrade_again_keep_rows(store: Store) -> None:
     request_id = store.requests.create("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
     # On SQLite dropping a column copies change_requests, which steps reference: the batch path.
@@ -188,9 +222,9 @@ def test_cli_upgrades_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["upgrade", url]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "database at 0001, newest 0003",
-        "database at 0001, newest 0003",
-        "database at 0003, newest 0003",
+        "database at 0001, newest 0004",
+        "database at 0001, newest 0004",
+        "database at 0004, newest 0004",
     ]
 
 
@@ -199,9 +233,9 @@ def test_make_revision_finds_nothing_to_change(tmp_path: Path, monkeypatch: pyte
     shutil.copytree(schema.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(schema, "MIGRATIONS_DIR", scripts)
     path = schema.make_revision("nothing new")
-    assert path.name == "0004_nothing_new.py"
+    assert path.name == "0005_nothing_new.py"
     source = path.read_text()
-    assert "down_revision = '0003'" in source
+    assert "down_revision = '0004'" in source
     assert "op." not in source  # autogenerate found no differences
 
 

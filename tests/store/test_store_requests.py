@@ -215,3 +215,22 @@ def test_a_transition_outside_the_workflows_table_is_refused_before_any_write(st
         store.requests.transition(request_id, "closed", "planned", "U_A", "request.reopened")
     assert store.requests.get_step(step.id) == step
     assert len(store.requests.audit_rows()) == audited
+
+
+def test_apply_anyway_is_recorded_once_on_the_request_and_audited(
+    store: Store, request_id: str, clock: FakeClock
+) -> None:
+    assert store.requests.apply_anyway(request_id, "U_FIRST", ["Conditional Access"])
+    assert not store.requests.apply_anyway(request_id, "U_SECOND", ["Conditional Access"])
+
+    request = store.requests.get(request_id)
+    assert (request.applied_anyway_by, request.applied_anyway_at) == ("U_FIRST", clock.now())
+    [row] = [r for r in store.requests.audit_rows(request_id=request_id) if r.action == "request.apply_anyway"]
+    assert (row.actor, row.detail) == ("U_FIRST", {"blockers": ["Conditional Access"]})
+
+
+def test_apply_anyway_needs_an_open_request(store: Store, request_id: str) -> None:
+    store.requests.transition(request_id, "planned", "closed", BOT_ACTOR, "request.nothing_to_change")
+
+    assert not store.requests.apply_anyway(request_id, "U_FIRST", [])
+    assert store.requests.get(request_id).applied_anyway_by is None

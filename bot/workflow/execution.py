@@ -15,6 +15,21 @@ from handlers import REMEDIATIONS, Change
 log = logging.getLogger(__name__)
 S = StepState
 
+#: What start-up recovery does with a step a crash left in one of these states, by whether reading the
+#: setting back shows the value the step was writing: the new state and the error the card shows.
+SETTLED: dict[tuple[StepState, bool], tuple[StepState, str | None]] = {
+    (S.APPLYING, True): (S.VERIFIED, None),
+    (S.APPLYING, False): (S.FAILED, "The bot stopped before this change was made; nothing changed. "
+                          "Retry to run it again."),
+    (S.APPLIED, True): (S.VERIFIED, None),
+    (S.APPLIED, False): (S.FAILED, "The change was sent, then the bot stopped before checking it; reading it "
+                         "back at start-up shows the old value, so it has not taken effect (Microsoft can take "
+                         "a few minutes). Retry to check and apply it again."),
+    (S.REVERTING, True): (S.REVERTED, None),
+    (S.REVERTING, False): (S.VERIFIED, "The bot stopped before the undo was made; click Undo again."),
+}
+SETTLED_STATES = (S.APPLYING, S.APPLIED, S.REVERTING)
+
 
 class Execution:
     """Write side after the gate (a mixin of `Workflow`, which sets these attributes)."""
@@ -113,17 +128,18 @@ class Execution:
     def recover(self) -> list[int]:
         """Settle what a crash left behind; returns approved steps that still need running.
 
-        A step left `applying` is read back: if the new value is there it is verified, otherwise it is
-        failed with a note that nothing was changed (Retry goes through the gate again). A step left
-        `reverting` is settled the same way against its old value.
+        A step left `applying` or `applied` is read back: if the new value is there it is verified,
+        otherwise it is failed with what the read showed (Retry goes through the gate again). A step left
+        `reverting` is settled the same way against its old value. A step that cannot be read stays as it
+        is and is tried again at the next start.
         """
         steps = self.store.requests
         m365: M365 | None = None
-        for step in steps.steps_in_state(S.APPLYING) + steps.steps_in_state(S.REVERTING):
+        for step in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
             request = steps.get(step.request_id)
             if request is None:
                 continue
-            wanted = (step.proposed or {}).get("proposed") if step.state == S.APPLYING else step.before
+            wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")
             try:
                 m365 = m365 or self._m365()
                 done = REMEDIATIONS[step.handler_key].verify(m365, Change(step.handler_key, request.upn, None, wanted))
@@ -136,18 +152,10 @@ class Execution:
         return [s.id for s in steps.steps_in_state(S.APPROVED)]
 
     def _settle(self, step: RequestStep, done: bool, wanted: object) -> None:
-        move = self.store.requests.transition_step
-        if step.state == S.APPLYING and done:
-            move(step.id, S.APPLYING, S.VERIFIED, BOT_ACTOR, "step.recovered",
-                 before=(step.proposed or {}).get("current"), after=wanted)
-        elif step.state == S.APPLYING:
-            move(step.id, S.APPLYING, S.FAILED, BOT_ACTOR, "step.recovered",
-                 error="The bot stopped before this change was made; nothing changed. Retry to run it again.")
-        elif done:
-            move(step.id, S.REVERTING, S.REVERTED, BOT_ACTOR, "undo.recovered")
-        else:
-            move(step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.recovered",
-                 error="The bot stopped before the undo was made; click Undo again.")
+        new, error = SETTLED[step.state, done]
+        action = "undo.recovered" if step.state == S.REVERTING else "step.recovered"
+        fields = {"before": (step.proposed or {}).get("current"), "after": wanted} if step.state == S.APPLYING else {}
+        self.store.requests.transition_step(step.id, step.state, new, BOT_ACTOR, action, error=error, **fields)
 
     def _changed(self, request_id: str) -> None:
         try:

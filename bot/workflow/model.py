@@ -55,7 +55,7 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, StepState], frozenset[str]] = {
     (S.PENDING, S.DENIED): frozenset({"step.denied"}),
     (S.PENDING, S.EXPIRED): frozenset({"step.expired"}),
     (S.APPROVED, S.APPLYING): frozenset({"step.applying"}),
-    (S.APPLYING, S.APPLIED): frozenset({"step.applied"}),
+    (S.APPLYING, S.APPLIED): frozenset({"step.applied", "step.applied_after_error"}),
     (S.APPLYING, S.FAILED): frozenset({"step.failed", "step.recovered"}),
     (S.APPLYING, S.VERIFIED): frozenset({"step.recovered"}),
     (S.APPLIED, S.VERIFIED): frozenset({"step.verified", "step.recovered"}),

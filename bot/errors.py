@@ -167,6 +167,14 @@ class SettingChanged(BotError):
                          "nothing was changed.", hint="Make a fresh plan to see the setting as it is now.")
 
 
+class GroupUnreadable(BotError):
+    """Slack would not list a user group's members, so nobody's membership in it can be confirmed."""
+
+    def __init__(self, group: str, reason: str) -> None:
+        super().__init__(f"could not read the members of user group {group}: Slack said {reason}")
+        self.group, self.reason = group, reason
+
+
 class NotAllowed(BotError):
     """The actor may not do this (not an approver, not a requester, their own request)."""
 

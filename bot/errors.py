@@ -159,6 +159,22 @@ class UpstreamError(M365Error):
         self.client_request_id = client_request_id
 
 
+class SettingChanged(BotError):
+    """A setting no longer holds the value its plan showed (someone changed it since); nothing was written."""
+
+    def __init__(self, setting: str, planned: str, found: str) -> None:
+        super().__init__(f"{setting} changed since the plan was made (it was {planned}, it is now {found}); "
+                         "nothing was changed.", hint="Make a fresh plan to see the setting as it is now.")
+
+
+class GroupUnreadable(BotError):
+    """Slack would not list a user group's members, so nobody's membership in it can be confirmed."""
+
+    def __init__(self, group: str, reason: str) -> None:
+        super().__init__(f"could not read the members of user group {group}: Slack said {reason}")
+        self.group, self.reason = group, reason
+
+
 class NotAllowed(BotError):
     """The actor may not do this (not an approver, not a requester, their own request)."""
 

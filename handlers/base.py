@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.errors import InvalidInput, M365Error, UserNotFound
+from bot.errors import InvalidInput, M365Error, SettingChanged, UserNotFound
 
 if TYPE_CHECKING:
     from bot.m365.graph import Op
@@ -131,8 +131,15 @@ class Remediation(Check):
         """A stored value (`Change.before`, read back from JSON) as `write` takes it."""
         return value
 
-    def apply(self, m365: M365, upn: str) -> Change:
-        before = self.read(fresh_facts(m365), upn)
+    def apply(self, m365: M365, upn: str, before: Any) -> Change:
+        """Write the target value over `before`, the value the plan read: the original an undo puts back.
+
+        Refuses (SettingChanged, nothing written) when the setting now holds neither `before` nor the target
+        (an earlier attempt may have landed): someone changed it since the plan its approval was for.
+        """
+        current = self.read(fresh_facts(m365), upn)
+        if current not in (before, self.target_value):
+            raise SettingChanged(self.title, self.display(before), self.display(current))
         self.write(m365, upn, self.target_value)
         return Change(self.key, upn, before, self.target_value)
 

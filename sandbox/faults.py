@@ -45,7 +45,8 @@ class FaultRule:
     `nul403` (403, gzip-declared NUL bytes), `drop` (close the connection without a response),
     `redirect` (302 with Location: the same path and query on the other loopback host name, as Exchange
     sends some tenants to a tenant-specific host) and `concurrency` (Exchange's "maximum number of
-    concurrent requests per tenant" error, with `status`).
+    concurrent requests per tenant" error, with `status`). With `apply_first` the service handles the
+    request before the fault answers ("apply then fail"): the change is made, the caller sees the failure.
     """
 
     kind: str
@@ -59,6 +60,7 @@ class FaultRule:
     retry_after: str | None = None
     body: Any = None
     seconds: float = 0.0
+    apply_first: bool = False
     id: int = 0
     fired: int = 0
 
@@ -81,6 +83,14 @@ class FaultRule:
             and (self.cmdlet is None or (cmdlet or "").lower() == self.cmdlet.lower())
             and self.in_batch in (None, in_batch)
         )
+
+    def answer(self, service: str, call: Call, now: datetime, handle: Callable[[], Reply]) -> Reply:
+        """The reply to a matching request; `handle` has the service answer it (first, with `apply_first`)."""
+        handled = handle() if self.apply_first else None
+        reply = self.respond(service, call, now)
+        if reply is not None:
+            return reply
+        return handled if handled is not None else handle()
 
     def respond(self, service: str, call: Call, now: datetime) -> Reply | None:
         """The reply this fault stands in for; None for latency, after which the request proceeds."""

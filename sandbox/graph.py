@@ -316,8 +316,11 @@ class Graph:
         )
         item_request = GraphRequest(call, request.version, request.tenant, request.roles, request.now)
         rule = self.state.faults.take("graph", call.method, call.path, None, in_batch=True)
-        reply = rule.respond("graph", call, request.now) if rule else None
-        return reply or self._route(item_request, call.path.removeprefix(f"/{request.version}"))
+
+        def handle() -> Reply:
+            return self._route(item_request, call.path.removeprefix(f"/{request.version}"))
+
+        return rule.answer("graph", call, request.now, handle) if rule else handle()
 
 
 ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], bool]] = [

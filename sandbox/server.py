@@ -92,9 +92,10 @@ def _serve(state: SandboxState, services: dict[str, Any], req: Request) -> Respo
     )
     cmdlet = Exchange.cmdlet_name(call) if service == "exchange" else None
     rule: FaultRule | None = state.faults.take(service, call.method, path, cmdlet)
-    reply = rule.respond(service, call, state.clock.now()) if rule else None
-    if reply is None:
-        reply = services[service].handle(call)
+    def handle() -> Reply:
+        return services[service].handle(call)
+
+    reply = rule.answer(service, call, state.clock.now(), handle) if rule else handle()
     state.requests.append(
         RecordedRequest(
             service=service,

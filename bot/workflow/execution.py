@@ -15,6 +15,26 @@ from handlers import REMEDIATIONS, Change
 log = logging.getLogger(__name__)
 S = StepState
 
+#: What start-up recovery does with a step a crash left in one of these states, by whether reading the
+#: setting back shows the value the step was writing: the new state and the error the card shows.
+SETTLED: dict[tuple[StepState, bool], tuple[StepState, str | None]] = {
+    (S.APPLYING, True): (S.VERIFIED, None),
+    (S.APPLYING, False): (S.FAILED, "The bot stopped before this change was made; nothing changed. "
+                          "Retry to run it again."),
+    (S.APPLIED, True): (S.VERIFIED, None),
+    (S.APPLIED, False): (S.FAILED, "The change was sent, then the bot stopped before checking it; reading it "
+                         "back at start-up shows the old value, so it has not taken effect (Microsoft can take "
+                         "a few minutes). Retry to check and apply it again."),
+    (S.REVERTING, True): (S.REVERTED, None),
+    (S.REVERTING, False): (S.VERIFIED, "The bot stopped before the undo was made; click Undo again."),
+}
+SETTLED_STATES = (S.APPLYING, S.APPLIED, S.REVERTING)
+#: What a failed write's read-back showed (False: the old value, None: unreadable), added to its error.
+READ_BACK: dict[bool | None, str] = {
+    False: "Reading the setting back shows nothing changed.",
+    None: "The bot could not read the setting back, so it cannot tell whether Microsoft made the change.",
+}
+
 
 class Execution:
     """Write side after the gate (a mixin of `Workflow`, which sets these attributes)."""
@@ -42,7 +62,12 @@ class Execution:
         return self.execute(step_id)
 
     def execute(self, step_id: int) -> RequestStep | None:
-        """Claim an approved step and apply, then verify it. Returns None when someone else claimed it."""
+        """Claim an approved step and apply, then verify it. Returns None when someone else claimed it.
+
+        `before` is the value the plan read, on every attempt: a retry or a crash never re-reads it from a
+        tenant an earlier attempt may already have changed. A failed write is read back before it is called
+        failed: Microsoft sometimes makes a change and then times out or errors on the answer.
+        """
         steps = self.store.requests
         if not steps.transition_step(step_id, S.APPROVED, S.APPLYING, BOT_ACTOR, "step.applying"):
             return None
@@ -52,39 +77,70 @@ class Execution:
             return None
         self._changed(request.id)
         handler = REMEDIATIONS[step.handler_key]
+        planned = Change(step.handler_key, request.upn, (step.proposed or {}).get("current"), handler.target_value)
         try:
             m365 = self._m365()
-            change = handler.apply(m365, request.upn)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the step
-            return self._fail(step, request, S.APPLYING, exc, "step.failed")
-        before = step.before if step.applied_at is not None else change.before  # a retry keeps the original
-        steps.transition_step(step_id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied", before=before,
-                              after=change.after)
+            handler.apply(m365, request.upn, planned.before)
+        except Exception as exc:  # noqa: BLE001 - every failure is read back and recorded on the step
+            return self._read_back(step, request, planned, exc)
+        steps.transition_step(step_id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied", before=planned.before,
+                              after=planned.after)
+        return self._verify(step, request, m365, planned)
+
+    def _read_back(self, step: RequestStep, request: ChangeRequest, planned: Change,
+                   exc: Exception) -> RequestStep | None:
+        """Record what a failed write really did: applied after all (then verify), nothing, or unknown."""
+        m365, landed = self._landed(planned)
+        if m365 is None or not landed:
+            return self._fail(step, request, S.APPLYING, exc, "step.failed", READ_BACK[landed])
+        log.warning("step %s (%s): Microsoft answered an error but the change was made", step.id, step.handler_key)
+        self.store.requests.transition_step(
+            step.id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied_after_error", before=planned.before,
+            after=planned.after, error="Applied after an error: reading the setting back shows the change was "
+            f"made although Microsoft answered: {_text(exc)}")
+        return self._verify(step, request, m365, planned)
+
+    def _landed(self, change: Change) -> tuple[M365 | None, bool | None]:
+        """Whether the tenant now holds `change.after` (None: it could not be read), and the clients used."""
         try:
-            verified = handler.verify(m365, Change(change.key, change.target, before, change.after))
+            m365 = self._m365()
+            return m365, REMEDIATIONS[change.key].verify(m365, change)
+        except Exception:
+            log.warning("could not read %s of %s back", change.key, change.target, exc_info=True)
+            return None, None
+
+    def _verify(self, step: RequestStep, request: ChangeRequest, m365: M365, planned: Change) -> RequestStep | None:
+        steps = self.store.requests
+        try:
+            verified = REMEDIATIONS[step.handler_key].verify(m365, planned)
         except Exception as exc:  # noqa: BLE001 - recorded on the step
             return self._fail(step, request, S.APPLIED, exc, "step.verify_failed")
         if verified:
-            steps.transition_step(step_id, S.APPLIED, S.VERIFIED, BOT_ACTOR, "step.verified")
+            steps.transition_step(step.id, S.APPLIED, S.VERIFIED, BOT_ACTOR, "step.verified")
         else:
-            steps.transition_step(step_id, S.APPLIED, S.FAILED, BOT_ACTOR, "step.verify_failed",
+            steps.transition_step(step.id, S.APPLIED, S.FAILED, BOT_ACTOR, "step.verify_failed",
                                   error="The change was sent but reading it back shows the old value; "
                                   "Microsoft can take a few minutes to apply it. Retry to check again.")
             self.on_event("failed_change")
         self._changed(request.id)
-        return steps.get_step(step_id)
+        return steps.get_step(step.id)
 
     def _run_undo(self, step: RequestStep) -> RequestStep | None:
         request = self.store.requests.get(step.request_id)
         if request is None:
             return None
         handler = REMEDIATIONS[step.handler_key]
+        undo = Change(step.handler_key, request.upn, step.after, handler.normalise(step.before))
         try:
             m365 = self._m365()
             undo = handler.revert(m365, Change(step.handler_key, request.upn, step.before, step.after))
             verified = handler.verify(m365, undo)
-        except Exception as exc:  # noqa: BLE001 - recorded on the step
-            return self._fail(step, request, S.REVERTING, exc, "undo.failed", back_to=S.VERIFIED)
+        except Exception as exc:  # noqa: BLE001 - read back, then recorded on the step
+            _, landed = self._landed(undo)
+            if not landed:
+                return self._fail(step, request, S.REVERTING, exc, "undo.failed", READ_BACK[landed],
+                                  back_to=S.VERIFIED)
+            verified = True
         if not verified:
             self.store.requests.transition_step(
                 step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.failed",
@@ -99,12 +155,10 @@ class Execution:
         return self.store.requests.get_step(step.id)
 
     def _fail(self, step: RequestStep, request: ChangeRequest, state: StepState, exc: Exception, action: str,
-              back_to: StepState = S.FAILED) -> RequestStep | None:
-        if isinstance(exc, BotError):
-            message = exc.describe()
-        else:
-            log.exception("step %s (%s) failed unexpectedly", step.id, step.handler_key)
-            message = "Unexpected error; the details are in the bot's log."
+              then: str = "", back_to: StepState = S.FAILED) -> RequestStep | None:
+        if not isinstance(exc, BotError):
+            log.error("step %s (%s) failed unexpectedly", step.id, step.handler_key, exc_info=exc)
+        message = f"{_text(exc)}\n{then}" if then else _text(exc)
         self.store.requests.transition_step(step.id, state, back_to, BOT_ACTOR, action, error=message)
         self.on_event("failed_change")
         self._changed(request.id)
@@ -113,17 +167,18 @@ class Execution:
     def recover(self) -> list[int]:
         """Settle what a crash left behind; returns approved steps that still need running.
 
-        A step left `applying` is read back: if the new value is there it is verified, otherwise it is
-        failed with a note that nothing was changed (Retry goes through the gate again). A step left
-        `reverting` is settled the same way against its old value.
+        A step left `applying` or `applied` is read back: if the new value is there it is verified,
+        otherwise it is failed with what the read showed (Retry goes through the gate again). A step left
+        `reverting` is settled the same way against its old value. A step that cannot be read stays as it
+        is and is tried again at the next start.
         """
         steps = self.store.requests
         m365: M365 | None = None
-        for step in steps.steps_in_state(S.APPLYING) + steps.steps_in_state(S.REVERTING):
+        for step in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
             request = steps.get(step.request_id)
             if request is None:
                 continue
-            wanted = (step.proposed or {}).get("proposed") if step.state == S.APPLYING else step.before
+            wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")
             try:
                 m365 = m365 or self._m365()
                 done = REMEDIATIONS[step.handler_key].verify(m365, Change(step.handler_key, request.upn, None, wanted))
@@ -136,21 +191,18 @@ class Execution:
         return [s.id for s in steps.steps_in_state(S.APPROVED)]
 
     def _settle(self, step: RequestStep, done: bool, wanted: object) -> None:
-        move = self.store.requests.transition_step
-        if step.state == S.APPLYING and done:
-            move(step.id, S.APPLYING, S.VERIFIED, BOT_ACTOR, "step.recovered",
-                 before=(step.proposed or {}).get("current"), after=wanted)
-        elif step.state == S.APPLYING:
-            move(step.id, S.APPLYING, S.FAILED, BOT_ACTOR, "step.recovered",
-                 error="The bot stopped before this change was made; nothing changed. Retry to run it again.")
-        elif done:
-            move(step.id, S.REVERTING, S.REVERTED, BOT_ACTOR, "undo.recovered")
-        else:
-            move(step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.recovered",
-                 error="The bot stopped before the undo was made; click Undo again.")
+        new, error = SETTLED[step.state, done]
+        action = "undo.recovered" if step.state == S.REVERTING else "step.recovered"
+        fields = {"before": (step.proposed or {}).get("current"), "after": wanted} if step.state == S.APPLYING else {}
+        self.store.requests.transition_step(step.id, step.state, new, BOT_ACTOR, action, error=error, **fields)
 
     def _changed(self, request_id: str) -> None:
         try:
             self.on_change(request_id)
         except Exception:
             log.exception("on_change failed for %s", request_id)
+
+
+def _text(exc: Exception) -> str:
+    """What a step's card says about a failure: a BotError's own words; anything else is in the log."""
+    return exc.describe() if isinstance(exc, BotError) else "Unexpected error; the details are in the bot's log."

@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-#: Resolves a Slack user-group id (S...) to the ids of its members.
+from bot.errors import GroupUnreadable
+
+#: Resolves a Slack user-group id (S...) to the ids of its members; raises GroupUnreadable when it cannot.
 GroupMembers = Callable[[str], Iterable[str]]
 
 
@@ -47,23 +49,45 @@ class GatePolicy:
         )
 
     def is_approver(self, user: str, members: GroupMembers) -> bool:
-        return user in self.approvers or any(user in set(members(g)) for g in self.approver_groups)
+        return user in self.approvers or _in_groups(user, self.approver_groups, members)[0]
 
     def may_request(self, user: str, members: GroupMembers) -> Refusal | None:
         if not self.requesters and not self.requester_groups:
             return None
-        if user in self.requesters or any(user in set(members(g)) for g in self.requester_groups):
+        if user in self.requesters or _in_groups(user, self.requester_groups, members)[0]:
             return None
         if self.is_approver(user, members):
             return None
         return Refusal("You are not on the list of people who may ask for SMTP AUTH changes. Ask an approver.")
 
     def may_decide(self, user: str, requester: str, members: GroupMembers, *, approve: bool) -> Refusal | None:
-        """Approvers decide; the requester may withdraw (deny) their own request but never approve it."""
+        """Approvers decide; the requester may withdraw (deny) their own request but never approve it.
+
+        Fails closed: membership of a group that cannot be read is not assumed, and the refusal says why.
+        """
         if user == requester and not approve:
             return None
         if user == requester and not self.allow_self_approval:
             return Refusal("You asked for this change, so someone else must approve it.")
-        if self.is_approver(user, members):
+        if user in self.approvers:
             return None
+        member, unreadable = _in_groups(user, self.approver_groups, members)
+        if member:
+            return None
+        if unreadable:
+            return Refusal(" ".join(
+                f"Could not confirm you are in approver group {e.group}: Slack said {e.reason}; nobody can "
+                "approve through that group until it can be read." for e in unreadable))
         return Refusal("Only the configured approvers can approve or deny this change.")
+
+
+def _in_groups(user: str, groups: Iterable[str], members: GroupMembers) -> tuple[bool, list[GroupUnreadable]]:
+    """Whether `user` is in one of `groups`, and the groups that could not be read (never counted as in)."""
+    unreadable = []
+    for group in sorted(groups):
+        try:
+            if user in set(members(group)):
+                return True, []
+        except GroupUnreadable as exc:
+            unreadable.append(exc)
+    return False, unreadable

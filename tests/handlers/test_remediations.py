@@ -26,7 +26,7 @@ def test_inspect_apply_verify_revert(make_m365, sandbox, key, tenant, upn, befor
     finding = step.inspect(Facts(m365), upn)
     assert finding.status is Status.CHANGE and finding.current == before and finding.proposed == after
 
-    change = step.apply(m365, upn)
+    change = step.apply(m365, upn, before)
     assert change == Change(key, upn, before, after)
     assert step.verify(m365, change)
     assert step.inspect(Facts(m365), upn).status is Status.OK
@@ -40,7 +40,7 @@ def test_inspect_apply_verify_revert(make_m365, sandbox, key, tenant, upn, befor
 
 def test_apply_reaches_the_sandbox_state(make_m365, sandbox):
     m365 = make_m365()
-    REMEDIATIONS["mailbox_smtp_auth"].apply(m365, "scanner@contoso.com")
+    REMEDIATIONS["mailbox_smtp_auth"].apply(m365, "scanner@contoso.com", True)
     user = sandbox.state.tenant("contoso").user("scanner@contoso.com")
     assert user.mailbox.smtp_client_authentication_disabled is False
     sets = [r for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Set-CASMailbox"]
@@ -49,7 +49,7 @@ def test_apply_reaches_the_sandbox_state(make_m365, sandbox):
 
 def test_verify_fails_when_the_setting_did_not_stick(make_m365, sandbox):
     m365 = make_m365()
-    change = REMEDIATIONS["mailbox_smtp_auth"].apply(m365, "scanner@contoso.com")
+    change = REMEDIATIONS["mailbox_smtp_auth"].apply(m365, "scanner@contoso.com", True)
     sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled = True
     assert not REMEDIATIONS["mailbox_smtp_auth"].verify(m365, change)
 
@@ -59,7 +59,7 @@ def test_revert_of_enabled_mfa_accepts_enforced(make_m365, sandbox):
     m365 = make_m365()
     step = REMEDIATIONS["per_user_mfa"]
     sandbox.state.tenant("contoso").user("erp@contoso.com").per_user_mfa_state = "enabled"
-    change = step.apply(m365, "erp@contoso.com")
+    change = step.apply(m365, "erp@contoso.com", "enabled")
     assert change.before == "enabled"
     undo = step.revert(m365, change)
     assert step.read(Facts(m365), "erp@contoso.com") == "enforced"
@@ -71,7 +71,7 @@ def test_missing_write_permission_is_named_and_changes_nothing(make_m365, sandbo
     sandbox.state.revoke(client_id, "Policy.ReadWrite.SecurityDefaults")
     m365 = make_m365("fabrikam")
     with pytest.raises(PermissionMissing) as err:
-        REMEDIATIONS["security_defaults"].apply(m365, "mfp@fabrikam.com")
+        REMEDIATIONS["security_defaults"].apply(m365, "mfp@fabrikam.com", True)
     assert err.value.permission == "Policy.ReadWrite.SecurityDefaults"
     assert sandbox.state.tenant("fabrikam").security_defaults_enabled is True
 
@@ -80,7 +80,7 @@ def test_mailbox_step_on_a_user_without_mailbox(make_m365):
     m365 = make_m365()
     assert REMEDIATIONS["mailbox_smtp_auth"].inspect(Facts(m365), "kiosk@contoso.com").status is Status.NOT_APPLICABLE
     with pytest.raises(MailboxNotFound):
-        REMEDIATIONS["mailbox_smtp_auth"].apply(m365, "kiosk@contoso.com")
+        REMEDIATIONS["mailbox_smtp_auth"].apply(m365, "kiosk@contoso.com", None)
 
 
 def test_per_user_mfa_enabled_is_a_warning_not_a_change(make_m365, sandbox):

@@ -66,7 +66,7 @@ def test_submission_after_auth_reaches_the_sandbox(sandbox):
 def test_a_fix_through_the_handler_changes_what_the_next_probe_sees(sandbox, make_m365):
     scanner = target(sandbox, "scanner@contoso.com")
     assert probe(scanner, credential=PASSWORDS["scanner@contoso.com"]).cause == "smtp_auth_disabled_mailbox"
-    change = REMEDIATIONS["mailbox_smtp_auth"].apply(make_m365(), "scanner@contoso.com")
+    change = REMEDIATIONS["mailbox_smtp_auth"].apply(make_m365(), "scanner@contoso.com", True)
     assert probe(scanner, credential=PASSWORDS["scanner@contoso.com"]).ok
     REMEDIATIONS["mailbox_smtp_auth"].revert(make_m365(), change)
     assert probe(scanner, credential=PASSWORDS["scanner@contoso.com"]).cause == "smtp_auth_disabled_mailbox"

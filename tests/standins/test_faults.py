@@ -84,6 +84,20 @@ def test_drop_fault_closes_the_connection(api: Api, sb: Sandbox) -> None:
     assert (dropped.status, dropped.fault) == (0, "drop")
 
 
+def test_apply_first_makes_the_change_then_fails_the_answer(api: Api, sb: Sandbox) -> None:
+    """"Apply then fail": what Microsoft does when a write lands but the answer times out or errors."""
+    token = api.token(EXCHANGE)
+    sb.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", status=503, apply_first=True)
+    response = api.exo("Set-CASMailbox", {"Identity": "printer", "ImapEnabled": False}, token=token)
+    assert response.status_code == 503
+    assert sb.state.tenant("contoso").user("printer@contoso.com").mailbox.protocols["ImapEnabled"] is False
+    sb.state.faults.add("drop", service="graph", method="PATCH", apply_first=True)
+    policy = "/policies/identitySecurityDefaultsEnforcementPolicy"
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.graph("PATCH", policy, token=api.token(), json={"isEnabled": True})
+    assert sb.state.tenant("contoso").security_defaults_enabled is True
+
+
 def test_fault_matching_and_counting(api: Api, sb: Sandbox) -> None:
     token = api.token()
     beta_only = sb.state.faults.add("status", method="GET", path="^/beta/", status=503, times=2)

@@ -3,63 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
+from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_value, set_casmailbox_calls
 
 from bot.errors import NotAllowed, UserNotFound
-from bot.store import Store
-from bot.workflow.gate import GatePolicy
 from bot.workflow.model import BOT_ACTOR, STEP_TRANSITIONS, OutcomeKind, StepState
-from bot.workflow.service import Workflow
-
-REQUESTER, APPROVER, OTHER, GROUP_MEMBER = "U0REQUEST", "U0APPROVE", "U0RANDOM", "U0INGROUP"
-
-
-@pytest.fixture
-def store(db_url, clock):
-    store = Store(db_url, clock=clock)
-    store.migrate()
-    yield store
-    assert_every_step_transition_is_in_the_table(store)
-    store.close()
-
-
-def assert_every_step_transition_is_in_the_table(store):
-    """Whatever a test drove the workflow through, each audited step move is an entry of STEP_TRANSITIONS."""
-    for row in store.requests.audit_rows():
-        if row.step_id is not None and row.before and row.after and "state" in row.after:
-            move = (StepState(row.before["state"]), StepState(row.after["state"]))
-            assert row.action in STEP_TRANSITIONS.get(move, ()), (move, row.action)
-
-
-@pytest.fixture
-def make_workflow(store, make_m365, clock):
-    made = []
-
-    def make(tenant: str = "contoso", **policy) -> Workflow:
-        m365 = make_m365(tenant)
-        settings = {"approvers": [APPROVER, "S0ADMINS"], "ttl": timedelta(minutes=60)} | policy
-        gate = GatePolicy.from_ids(settings.pop("approvers"), settings.pop("requesters", ()), **settings)
-        changed: list[str] = []
-        flow = Workflow(store, lambda: m365, gate, clock=clock,
-                        members=lambda group: [GROUP_MEMBER] if group == "S0ADMINS" else [],
-                        on_change=changed.append)
-        flow.changed = changed  # type: ignore[attr-defined]
-        made.append(flow)
-        return flow
-
-    yield make
-    for flow in made:
-        flow.close()
-
-
-def mailbox_value(sandbox, upn):
-    return sandbox.state.tenant("contoso").user(upn).mailbox.smtp_client_authentication_disabled
-
-
-def set_casmailbox_calls(sandbox):
-    return [r for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Set-CASMailbox"]
 
 
 def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):

@@ -1,0 +1,122 @@
+"""Execution against what Microsoft really did: crashes while verifying, writes that land but fail to answer."""
+
+from __future__ import annotations
+
+from workflow_helpers import APPROVER, REQUESTER, mailbox_value, set_casmailbox_calls
+
+from bot.workflow.model import BOT_ACTOR, StepState
+
+S = StepState
+
+
+def left_applied(flow, store, upn: str, before, after) -> int:
+    """A step the bot applied and then died while verifying: the card says "verifying…" with no buttons."""
+    [step] = flow.open_request(upn, REQUESTER, "C0OPS").steps
+    flow.decide(step.id, APPROVER, approve=True)
+    assert store.requests.transition_step(step.id, S.APPROVED, S.APPLYING, BOT_ACTOR, "step.applying")
+    assert store.requests.transition_step(step.id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied",
+                                          before=before, after=after)
+    return step.id
+
+
+def test_a_step_killed_while_verifying_is_settled_at_restart(make_workflow, sandbox, store):
+    flow = make_workflow()
+    landed = left_applied(flow, store, "copier@contoso.com", None, False)
+    sandbox.state.tenant("contoso").user("copier@contoso.com").mailbox.smtp_client_authentication_disabled = False
+    lost = left_applied(flow, store, "scanner@contoso.com", True, False)  # accepted, yet not there
+
+    outage = sandbox.state.faults.add("status", service="exchange", status=500, times=None)
+    assert make_workflow().recover() == []
+    assert {store.requests.get_step(i).state for i in (landed, lost)} == {S.APPLIED}  # unreadable: waits
+    sandbox.state.faults.remove(outage.id)
+
+    restarted = make_workflow()
+    restarted.recover()
+    assert store.requests.get_step(landed).state == S.VERIFIED
+    failed = store.requests.get_step(lost)
+    assert failed.state == S.FAILED and "shows the old value" in failed.error
+    assert [r.action for r in store.requests.audit_rows() if r.step_id in (landed, lost)][-2:] == [
+        "step.recovered", "step.recovered"]
+
+    assert restarted.retry(lost, REQUESTER).kind == "retry"  # the failed one can be retried...
+    assert restarted.request_undo(landed, REQUESTER).kind == "undo_requested"  # ...the verified one undone
+    assert restarted.decide(landed, APPROVER, approve=True).run
+    assert restarted.run(landed).state == S.REVERTED
+    assert mailbox_value(sandbox, "copier@contoso.com") is None
+
+
+def approved(flow, upn: str) -> int:
+    [step] = flow.open_request(upn, REQUESTER, "C0OPS").steps
+    assert flow.decide(step.id, APPROVER, approve=True).run
+    return step.id
+
+
+def undo(flow, step_id: int) -> None:
+    assert flow.request_undo(step_id, REQUESTER).kind == "undo_requested"
+    assert flow.decide(step_id, APPROVER, approve=True).run
+    assert flow.run(step_id).state == S.REVERTED
+
+
+def test_a_set_casmailbox_applied_behind_a_503_is_verified_with_the_true_before(make_workflow, sandbox, store):
+    flow = make_workflow()
+    step_id = approved(flow, "scanner@contoso.com")
+    sandbox.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", status=503, times=None,
+                             apply_first=True)
+    done = flow.run(step_id)
+    assert (done.state, done.before, done.after) == (S.VERIFIED, True, False)
+    assert done.error.startswith("Applied after an error") and "503" in done.error
+    [landed] = [r for r in store.requests.audit_rows(request_id=done.request_id)
+                if r.action == "step.applied_after_error"]
+    assert (landed.after["before"], landed.after["after"]) == (True, False)
+    sandbox.state.faults.clear()
+    undo(flow, step_id)
+    assert mailbox_value(sandbox, "scanner@contoso.com") is True
+
+
+def test_a_graph_patch_applied_behind_a_dropped_answer_is_verified_and_undone(make_workflow, sandbox, store):
+    flow = make_workflow("fabrikam")
+    step_id = approved(flow, "mfp@fabrikam.com")
+    sandbox.state.faults.add("drop", service="graph", method="PATCH", times=None, apply_first=True)
+    done = flow.run(step_id)
+    assert (done.state, done.before, done.after) == (S.VERIFIED, True, False)
+    assert sandbox.state.tenant("fabrikam").security_defaults_enabled is False
+    sandbox.state.faults.clear()
+    undo(flow, step_id)
+    assert sandbox.state.tenant("fabrikam").security_defaults_enabled is True
+
+
+def test_retry_after_an_unreadable_failure_keeps_the_original_before(make_workflow, sandbox, store):
+    flow = make_workflow()
+    step_id = approved(flow, "scanner@contoso.com")
+    faults = sandbox.state.faults
+    faults.add("latency", service="exchange", cmdlet="Get-CASMailbox")  # apply's own read passes
+    faults.add("status", service="exchange", cmdlet="Set-CASMailbox", status=500, apply_first=True)
+    outage = faults.add("status", service="exchange", cmdlet="Get-CASMailbox", status=500, times=None)
+    failed = flow.run(step_id)
+    assert failed.state == S.FAILED and "cannot tell whether Microsoft made the change" in failed.error
+    assert mailbox_value(sandbox, "scanner@contoso.com") is False  # it did
+    faults.remove(outage.id)
+
+    assert flow.retry(step_id, REQUESTER).kind == "retry"
+    assert flow.decide(step_id, APPROVER, approve=True).run
+    done = flow.run(step_id)
+    assert (done.state, done.before) == (S.VERIFIED, True)  # not the False the tenant showed at the retry
+    undo(flow, step_id)
+    assert mailbox_value(sandbox, "scanner@contoso.com") is True
+    [undone] = [r for r in store.requests.audit_rows(request_id=done.request_id) if r.action == "undo.applied"]
+    assert (undone.before, undone.after) == (False, True)
+
+
+def test_a_real_failure_says_nothing_changed_and_a_changed_setting_is_not_overwritten(make_workflow, sandbox):
+    flow = make_workflow()
+    step_id = approved(flow, "scanner@contoso.com")
+    sandbox.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", status=500)
+    failed = flow.run(step_id)
+    assert failed.state == S.FAILED and failed.error.endswith("Reading the setting back shows nothing changed.")
+
+    copier = approved(flow, "copier@contoso.com")  # planned from "not set"; someone disables it meanwhile
+    sandbox.state.tenant("contoso").user("copier@contoso.com").mailbox.smtp_client_authentication_disabled = True
+    sandbox.state.requests.clear()
+    refused = flow.run(copier)
+    assert refused.state == S.FAILED and "changed since the plan was made" in refused.error
+    assert not set_casmailbox_calls(sandbox) and mailbox_value(sandbox, "copier@contoso.com") is True

@@ -322,6 +322,7 @@ class ServerConfig(_Section):
     port: int = Field(3000, ge=1, le=65535)
     workers: int = Field(2, ge=1, le=64)
     threads: int = Field(8, ge=1, le=256)
+    max_body_bytes: int = Field(512 * 1024, ge=1024)
 
 
 class AppConfig(_Section):

@@ -1,4 +1,4 @@
-"""The Bolt app: request verification, retry suppression, the listeners, and the WSGI wrapper with /healthz."""
+"""The Bolt app: request verification, retry suppression, the listeners, and the WSGI app around it."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.metrics import Metrics, metrics_app
+from bot.metrics import metrics_app
 from bot.runtime import Runtime
+from bot.slack.edge import SlackDoor, quiet_verbose_libraries
 from bot.slack.listeners import alert_actions, enable, explain, home, plan_actions, probe, status
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
+EVENTS = "/slack/events"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def create_bolt_app(runtime: Runtime, *, token_verification: bool = True) -> App:
@@ -32,6 +35,7 @@ def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str,
     """A Bolt app with every listener over `services`, retries dropped and listener errors logged."""
     app = App(
         client=client,
+        logger=quiet_verbose_libraries(),
         signing_secret=signing_secret,
         token_verification_enabled=token_verification,
         raise_error_for_unhandled_request=False,
@@ -67,19 +71,21 @@ def register_listeners(app: App, services: SlackServices) -> None:
         feature.register(app, services)
 
 
-def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, Any], Callable[..., Any]],
-                                                                    Iterable[bytes]]:
-    """`/slack/events` for Slack, `/healthz` for load balancers, `/metrics` for Prometheus, 404 for the rest."""
-    slack = SlackRequestHandler(bolt, path="/slack/events")
-    prometheus = metrics_app(metrics) if metrics is not None else None
+def wsgi_app(bolt: App, runtime: Runtime) -> WSGIApp:
+    """`/slack/events` for Slack behind its door, `/healthz` for load balancers, `/metrics` for Prometheus,
+    404 for the rest."""
+    slack = SlackRequestHandler(bolt, path=EVENTS)
+    door = SlackDoor(runtime.cfg.server.max_body_bytes)
+    prometheus = metrics_app(runtime.metrics)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
-            body = json.dumps({"ok": True}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        if prometheus is not None and environ.get("PATH_INFO") == "/metrics":
+            return _json(start_response, "200 OK", json.dumps({"ok": True}).encode())
+        if environ.get("PATH_INFO") == "/metrics":
             return prometheus(environ, start_response)
+        refusal = door.check(environ) if environ.get("PATH_INFO") == EVENTS else None
+        if refusal is not None:
+            return _json(start_response, refusal.status, refusal.body)
         try:
             return slack(environ, start_response)
         except Exception:
@@ -91,3 +97,8 @@ def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, A
             return [body]
 
     return application
+
+
+def _json(start_response: Callable[..., Any], status: str, body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]

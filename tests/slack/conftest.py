@@ -82,7 +82,7 @@ def start_bot(sandbox: Sandbox, standin: SlackStandin, bot_db_url: str) -> Itera
         clock = clock or FakeClock()
         cfg = slack_config(sandbox, standin, bot_db_url, probes, **slack)
         runtime = build_runtime(cfg, clock=clock)
-        app = wsgi_app(create_bolt_app(runtime), runtime.metrics)
+        app = wsgi_app(create_bolt_app(runtime), runtime)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

@@ -24,10 +24,13 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 def create_bolt_app(runtime: Runtime, *, token_verification: bool = True) -> App:
     """The bot's Bolt app over a runtime: its Slack client, signing secret and mode."""
-    cfg = runtime.cfg.slack
-    return bolt_app(runtime, client=runtime.slack,
-                    signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
-                    verify_requests=cfg.mode != "socket", token_verification=token_verification)
+    return bolt_app(runtime, client=runtime.slack, signing_secret=signing_secret(runtime),
+                    verify_requests=runtime.cfg.slack.mode != "socket", token_verification=token_verification)
+
+
+def signing_secret(runtime: Runtime) -> str:
+    secret = runtime.cfg.slack.signing_secret
+    return secret.get_secret_value() if secret else ""
 
 
 def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str, verify_requests: bool = True,
@@ -75,7 +78,7 @@ def wsgi_app(bolt: App, runtime: Runtime) -> WSGIApp:
     """`/slack/events` for Slack behind its door, `/healthz` for load balancers, `/metrics` for Prometheus,
     404 for the rest."""
     slack = SlackRequestHandler(bolt, path=EVENTS)
-    door = SlackDoor(runtime.cfg.server.max_body_bytes)
+    door = SlackDoor(signing_secret(runtime), runtime.cfg.server.max_body_bytes)
     prometheus = metrics_app(runtime.metrics)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

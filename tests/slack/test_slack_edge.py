@@ -1,4 +1,5 @@
-"""The door of /slack/events: oversized bodies refused unread, rejected bodies never logged."""
+"""The door of /slack/events: oversized bodies refused unread, malformed signatures refused before Bolt,
+rejected bodies never logged."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.slack.app import create_bolt_app, wsgi_app
 
 LIMIT = 512 * 1024
 MARKER = "disk-filler-marker"
+WELL_FORMED = {"HTTP_X_SLACK_REQUEST_TIMESTAMP": "1700000000", "HTTP_X_SLACK_SIGNATURE": "v0=" + "0" * 64}
 
 
 class Body(io.RawIOBase):
@@ -58,7 +60,7 @@ def test_a_20_mb_body_gets_413_unread(bot_app):
 def test_a_body_that_turns_out_larger_gets_413_after_limit_plus_one_bytes(bot_app, declared):
     body = Body(20 * 1024 * 1024)
     extra = {"CONTENT_LENGTH": declared} if declared else {}
-    status, _ = call(bot_app, body, **extra, **{"wsgi.input_terminated": True})
+    status, _ = call(bot_app, body, **extra, **WELL_FORMED, **{"wsgi.input_terminated": True})
     assert status.startswith("413") and body.taken == LIMIT + 1
 
 
@@ -86,3 +88,24 @@ def test_rejected_bodies_never_reach_the_log(start_bot, caplog):
     assert bot.sender.raw(body, bot.sender.sign(body, secret="not-the-secret")).status_code == 401
     assert bot.sender.raw(MARKER.encode() * (LIMIT // len(MARKER) + 1), {}).status_code == 413
     assert caplog.records and MARKER not in caplog.text
+
+
+@pytest.mark.parametrize("timestamp, signature", [
+    ("abc", None), ("", None), ("1700000000.5", None), ("-1", None), ("1e9", None),
+    ("99999999999999999999", None), ("¹²³", None), (None, ""), (None, "v0="), (None, "v0=" + "z" * 64), (None, "v1=" + "0" * 64),
+    (None, "V0=" + "0" * 64), ("drop", None), (None, "drop"), (None, "pair"),
+], ids=lambda value: repr(value))
+def test_malformed_signature_headers_get_401_before_bolt(start_bot, standin, timestamp, signature):
+    bot = start_bot()
+    body = bot.sender.command_body("/smtp-enable", "scanner@contoso.com", user_id=APPROVER)
+    headers = bot.sender.sign(body)
+    for name, value in (("X-Slack-Request-Timestamp", timestamp), ("X-Slack-Signature", signature)):
+        if value == "drop":
+            del headers[name]
+        elif value == "pair":
+            headers[name] = f"{headers[name]},{headers[name]}"
+        elif value is not None:
+            headers[name] = value
+    answer = bot.sender.raw(body, headers)
+    assert answer.status_code == 401 and answer.json() == {"error": "invalid request"}
+    assert bot.runtime.store.requests.list() == [] and standin.calls("chat.postMessage") == []

@@ -11,6 +11,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
+from bot.health import Readiness
 from bot.metrics import metrics_app
 from bot.runtime import Runtime
 from bot.slack.edge import SlackDoor, quiet_verbose_libraries
@@ -75,17 +76,19 @@ def register_listeners(app: App, services: SlackServices) -> None:
 
 
 def wsgi_app(bolt: App, runtime: Runtime) -> WSGIApp:
-    """`/slack/events` for Slack behind its door, `/healthz` for load balancers, `/metrics` for Prometheus,
-    404 for the rest."""
+    """`/slack/events` for Slack behind its door, `/healthz` (liveness) and `/readyz` (readiness) for load
+    balancers, `/metrics` for Prometheus with `server.metrics_token` (404 without one), 404 for the rest."""
+    server = runtime.cfg.server
     slack = SlackRequestHandler(bolt, path=EVENTS)
-    door = SlackDoor(signing_secret(runtime), runtime.cfg.server.max_body_bytes)
-    prometheus = metrics_app(runtime.metrics)
+    door = SlackDoor(signing_secret(runtime), server.max_body_bytes)
+    routes: dict[str, WSGIApp] = {"/healthz": healthz, "/readyz": readyz_app(Readiness.of(runtime))}
+    if server.metrics_token is not None:
+        routes["/metrics"] = metrics_app(runtime.metrics, server.metrics_token.get_secret_value())
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz":
-            return _json(start_response, "200 OK", json.dumps({"ok": True}).encode())
-        if environ.get("PATH_INFO") == "/metrics":
-            return prometheus(environ, start_response)
+        route = routes.get(environ.get("PATH_INFO", ""))
+        if route is not None:
+            return route(environ, start_response)
         refusal = door.check(environ) if environ.get("PATH_INFO") == EVENTS else None
         if refusal is not None:
             return _json(start_response, refusal.status, refusal.body)
@@ -102,6 +105,23 @@ def wsgi_app(bolt: App, runtime: Runtime) -> WSGIApp:
     return application
 
 
+def healthz(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """Liveness: the process answers. Cheap; touches nothing."""
+    return _json(start_response, "200 OK", json.dumps({"ok": True}).encode())
+
+
+def readyz_app(checks: Readiness) -> WSGIApp:
+    """Readiness: 200 when every check passes, else 503; the body names each failing cause."""
+
+    def readyz(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        report = checks.report()
+        status = "200 OK" if report["ready"] else "503 Service Unavailable"
+        return _json(start_response, status, json.dumps(report).encode())
+
+    return readyz
+
+
 def _json(start_response: Callable[..., Any], status: str, body: bytes) -> list[bytes]:
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                            ("Cache-Control", "no-store")])
     return [body]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -107,14 +108,19 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def metrics_app(metrics: Metrics) -> WSGIApp:
-    """A WSGI app answering GET (or HEAD) /metrics; mount it alone or under a dispatcher at /metrics."""
+def metrics_app(metrics: Metrics, token: str) -> WSGIApp:
+    """A WSGI app answering GET (or HEAD) /metrics to `Authorization: Bearer <token>` (compared in constant
+    time; 401 without it); mount it alone or under a dispatcher at /metrics."""
+    expected = f"Bearer {token}".encode()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).rstrip("/")
         method = environ.get("REQUEST_METHOD", "GET")
         if path != "/metrics":
             return _plain(start_response, "404 Not Found", b"Not found; try /metrics\n")
+        if not hmac.compare_digest(environ.get("HTTP_AUTHORIZATION", "").encode(), expected):
+            return _plain(start_response, "401 Unauthorized", b"Bearer token required\n",
+                          [("WWW-Authenticate", 'Bearer realm="metrics"')])
         if method not in ("GET", "HEAD"):
             return _plain(start_response, "405 Method Not Allowed", b"Use GET\n", [("Allow", "GET, HEAD")])
         body = metrics.exposition()

@@ -316,12 +316,23 @@ class LoggingConfig(_Section):
     level: Annotated[str, AfterValidator(str.upper), one_of(LOG_LEVELS)] = "INFO"
 
 
+class ReadinessConfig(_Section):
+    """The limits past which /readyz answers 503."""
+
+    probe_lease_max_age_seconds: float = Field(300, gt=0)
+    outbox_max_backlog: int = Field(1000, ge=1)
+    outbox_max_age_seconds: float = Field(900, gt=0)
+
+
 class ServerConfig(_Section):
     """The HTTP process that serves Slack (HTTP mode): where it listens and how many workers it runs."""
 
     port: int = Field(3000, ge=1, le=65535)
     workers: int = Field(2, ge=1, le=64)
     threads: int = Field(8, ge=1, le=256)
+    max_body_bytes: int = Field(512 * 1024, ge=1024)
+    metrics_token: Annotated[SecretStr, Field(min_length=16)] | None = None
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
 
 
 class AppConfig(_Section):

@@ -20,6 +20,7 @@ SECRET_KEYS = frozenset(
         "slack.bot_token",
         "slack.signing_secret",
         "slack.app_token",
+        "server.metrics_token",
         "probes.targets[].password",
     }
 )

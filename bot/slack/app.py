@@ -1,4 +1,4 @@
-"""The Bolt app: request verification, retry suppression, the listeners, and the WSGI wrapper with /healthz."""
+"""The Bolt app: request verification, retry suppression, the listeners, and the WSGI app around it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
-from bot.metrics import Metrics, metrics_app
+from bot.health import Readiness
+from bot.metrics import metrics_app
 from bot.runtime import Runtime
+from bot.slack.edge import SlackDoor, quiet_verbose_libraries
 from bot.slack.listeners import alert_actions, enable, explain, home, plan_actions, probe, status
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
+EVENTS = "/slack/events"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _not_token_skipped(record: logging.LogRecord) -> bool:
@@ -30,10 +34,13 @@ logging.getLogger("slack_bolt.App").addFilter(_not_token_skipped)
 
 def create_bolt_app(runtime: Runtime, *, token_verification: bool = True) -> App:
     """The bot's Bolt app over a runtime: its Slack client, signing secret and mode."""
-    cfg = runtime.cfg.slack
-    return bolt_app(runtime, client=runtime.slack,
-                    signing_secret=cfg.signing_secret.get_secret_value() if cfg.signing_secret else "",
-                    verify_requests=cfg.mode != "socket", token_verification=token_verification)
+    return bolt_app(runtime, client=runtime.slack, signing_secret=signing_secret(runtime),
+                    verify_requests=runtime.cfg.slack.mode != "socket", token_verification=token_verification)
+
+
+def signing_secret(runtime: Runtime) -> str:
+    secret = runtime.cfg.slack.signing_secret
+    return secret.get_secret_value() if secret else ""
 
 
 def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str, verify_requests: bool = True,
@@ -41,6 +48,7 @@ def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str,
     """A Bolt app with every listener over `services`, retries dropped and listener errors logged."""
     app = App(
         client=client,
+        logger=quiet_verbose_libraries(),
         signing_secret=signing_secret,
         token_verification_enabled=token_verification,
         raise_error_for_unhandled_request=False,
@@ -76,19 +84,23 @@ def register_listeners(app: App, services: SlackServices) -> None:
         feature.register(app, services)
 
 
-def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, Any], Callable[..., Any]],
-                                                                    Iterable[bytes]]:
-    """`/slack/events` for Slack, `/healthz` for load balancers, `/metrics` for Prometheus, 404 for the rest."""
-    slack = SlackRequestHandler(bolt, path="/slack/events")
-    prometheus = metrics_app(metrics) if metrics is not None else None
+def wsgi_app(bolt: App, runtime: Runtime) -> WSGIApp:
+    """`/slack/events` for Slack behind its door, `/healthz` (liveness) and `/readyz` (readiness) for load
+    balancers, `/metrics` for Prometheus with `server.metrics_token` (404 without one), 404 for the rest."""
+    server = runtime.cfg.server
+    slack = SlackRequestHandler(bolt, path=EVENTS)
+    door = SlackDoor(signing_secret(runtime), server.max_body_bytes)
+    routes: dict[str, WSGIApp] = {"/healthz": healthz, "/readyz": readyz_app(Readiness.of(runtime))}
+    if server.metrics_token is not None:
+        routes["/metrics"] = metrics_app(runtime.metrics, server.metrics_token.get_secret_value())
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz":
-            body = json.dumps({"ok": True}).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        if prometheus is not None and environ.get("PATH_INFO") == "/metrics":
-            return prometheus(environ, start_response)
+        route = routes.get(environ.get("PATH_INFO", ""))
+        if route is not None:
+            return route(environ, start_response)
+        refusal = door.check(environ) if environ.get("PATH_INFO") == EVENTS else None
+        if refusal is not None:
+            return _json(start_response, refusal.status, refusal.body)
         try:
             return slack(environ, start_response)
         except Exception:
@@ -100,3 +112,25 @@ def wsgi_app(bolt: App, metrics: Metrics | None = None) -> Callable[[dict[str, A
             return [body]
 
     return application
+
+
+def healthz(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """Liveness: the process answers. Cheap; touches nothing."""
+    return _json(start_response, "200 OK", json.dumps({"ok": True}).encode())
+
+
+def readyz_app(checks: Readiness) -> WSGIApp:
+    """Readiness: 200 when every check passes, else 503; the body names each failing cause."""
+
+    def readyz(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        report = checks.report()
+        status = "200 OK" if report["ready"] else "503 Service Unavailable"
+        return _json(start_response, status, json.dumps(report).encode())
+
+    return readyz
+
+
+def _json(start_response: Callable[..., Any], status: str, body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                            ("Cache-Control", "no-store")])
+    return [body]

@@ -21,7 +21,7 @@ def serve(cfg: AppConfig) -> tuple[WSGIApp, Runtime]:
     if cfg.slack.mode != "http":
         raise ConfigError(["slack.signing_secret: HTTP mode needs SLACK_SIGNING_SECRET (or run Socket Mode)"])
     runtime = build_runtime(cfg)
-    app = wsgi_app(create_bolt_app(runtime), runtime.metrics)
+    app = wsgi_app(create_bolt_app(runtime), runtime)
     runtime.start()
     return app, runtime
 

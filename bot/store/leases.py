@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, or_, select
 
@@ -45,6 +45,11 @@ class LeaseStore:
         with self._db.write() as session:
             result = session.execute(delete(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder))
             return changed(result) == 1
+
+    def expires_at(self, name: str) -> datetime | None:
+        """When `name` runs out (maybe already), or None if nobody holds or held it."""
+        with self._db.read() as session:
+            return session.scalar(select(LeaseRow.expires_at).where(LeaseRow.name == name))
 
     def holder(self, name: str) -> str | None:
         """Who holds `name` now, or None if nobody (or the lease ran out)."""

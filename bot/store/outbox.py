@@ -105,6 +105,12 @@ class OutboxStore:
         with self._db.read() as session:
             return session.scalar(query) or 0
 
+    def oldest(self) -> datetime | None:
+        """When the oldest item not delivered yet was queued; None when everything is delivered."""
+        query = select(func.min(OutboxRow.created_at)).where(OutboxRow.state.in_(_UNDELIVERED))
+        with self._db.read() as session:
+            return session.scalar(query)
+
     def by_key(self, dedupe_key: str) -> OutboxItem | None:
         """The item queued under `dedupe_key` (e.g. to find the ts Slack gave an alert that was posted)."""
         with self._db.read() as session:

@@ -14,10 +14,12 @@ from bot.metrics import Metrics, metrics_app
 from bot.store import Store
 
 TARGETS = [target("scanner"), target("erp", auth="xoauth2"), target("copier")]
+TOKEN = "scrape-token-0123456789"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = Client(metrics_app(metrics)).get("/metrics")
+    response = Client(metrics_app(metrics, TOKEN)).get("/metrics", headers=BEARER)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     return {
@@ -108,13 +110,22 @@ def test_counters_count_what_the_bot_did(store: Store, clock: FakeClock) -> None
 def test_the_app_serves_only_get_metrics(
     store: Store, clock: FakeClock, method: str, path: str, status: int
 ) -> None:
-    response = Client(metrics_app(Metrics(store, TARGETS, clock))).open(path, method=method)
+    response = Client(metrics_app(Metrics(store, TARGETS, clock), TOKEN)).open(path, method=method, headers=BEARER)
     assert response.status_code == status
 
 
 def test_head_and_mounting_under_a_dispatcher(store: Store, clock: FakeClock) -> None:
-    app = metrics_app(Metrics(store, TARGETS, clock))
-    head = Client(app).head("/metrics")
+    app = metrics_app(Metrics(store, TARGETS, clock), TOKEN)
+    head = Client(app).head("/metrics", headers=BEARER)
     assert head.status_code == 200 and head.get_data() == b"" and int(head.headers["Content-Length"]) > 0
-    mounted = Client(app).get("", environ_overrides={"SCRIPT_NAME": "/metrics"})
+    mounted = Client(app).get("", environ_overrides={"SCRIPT_NAME": "/metrics"}, headers=BEARER)
     assert mounted.status_code == 200 and b"smtp_auth_bot_requests_total 0.0" in mounted.get_data()
+
+
+@pytest.mark.parametrize("authorization", [None, "", f"Bearer {TOKEN}x", f"bearer {TOKEN}", TOKEN,
+                                           f"Bearer {TOKEN[:-1]}", "Basic c2NyYXBlOnRva2Vu"])
+def test_metrics_need_the_bearer_token(store: Store, clock: FakeClock, authorization: str | None) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = Client(metrics_app(Metrics(store, TARGETS, clock), TOKEN)).get("/metrics", headers=headers)
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert b"smtp_auth" not in response.get_data()

@@ -8,6 +8,7 @@ import json
 from slack_helpers import APPROVER, OTHER, sandbox_probes, wait_until
 
 INTERVAL = 5 * 60
+METRICS_TOKEN = "metrics-token-for-tests-only"
 
 
 def probe(bot, name: str = "printer"):
@@ -142,13 +143,15 @@ def test_metrics_endpoint(start_bot, sandbox):
     import requests
     from prometheus_client.parser import text_string_to_metric_families
 
-    bot = start_bot(probes=sandbox_probes(sandbox))
+    bot = start_bot(probes=sandbox_probes(sandbox), server={"metrics_token": METRICS_TOKEN})
     probe(bot)
     bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=OTHER)
     card = bot.card()
     bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
     wait_until(lambda: "step_undo" in json.dumps(standin_blocks(bot)), what="applied")
-    families = {f.name: f for f in text_string_to_metric_families(requests.get(f"{bot.url}/metrics", timeout=5).text)}
+    assert requests.get(f"{bot.url}/metrics", timeout=5).status_code == 401
+    scraped = requests.get(f"{bot.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=5)
+    families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
     [success] = families["probe_success"].samples
     assert success.labels["target"] == "printer" and success.value == 1.0
     assert families["smtp_auth_bot_requests"].samples[0].value == 1.0

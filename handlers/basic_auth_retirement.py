@@ -30,7 +30,7 @@ class BasicAuthRetirement(Check):
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         if auth_mode == "oauth":
-            return self.finding(Status.OK, "OAuth (XOAUTH2) is not affected by the Basic auth retirement.")
+            return self.finding(Status.NOT_APPLICABLE, "OAuth (XOAUTH2) is not affected by the Basic auth retirement.")
         if facts.clock.now() < DEFAULT_OFF_FROM:
             summary = (
                 "Basic auth for SMTP AUTH keeps working through December 2026; at the end of December 2026 "

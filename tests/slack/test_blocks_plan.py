@@ -156,6 +156,15 @@ def test_advisories_not_proposed_and_ok_settings():
     assert "Already OK: Account and mailbox, Entra security defaults, Exchange authentication policy" in text
 
 
+def test_not_applicable_settings_are_shown_as_such_and_never_as_ok():
+    no_mailbox = {"key": "mailbox_smtp_auth", "title": "SMTP AUTH for this mailbox", "status": "n/a",
+                  "summary": "The user has no Exchange Online mailbox."}
+    plan = dict(example_view().plan, not_applicable=[no_mailbox])
+    text = joined(card(with_states("pending", plan=plan))["blocks"])
+    assert "Not applicable: SMTP AUTH for this mailbox (The user has no Exchange Online mailbox.)" in text
+    assert "SMTP AUTH for this mailbox" not in text.split("Already OK:")[1].split("\n")[0]
+
+
 def blocked_plan(view, steps=True):
     plan = dict(view.plan, blocked=True, healthy=False)
     plan["advisories"] = [{"key": "auth_policy", "title": "Exchange authentication policy", "status": "blocked",

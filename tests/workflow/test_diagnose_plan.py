@@ -112,6 +112,17 @@ def test_oauth_devices_are_not_blocked_by_basic_only_settings(make_m365):
     assert crm.findings["conditional_access"].status is Status.WARN
 
 
+def test_not_applicable_findings_are_kept_apart_from_the_settings_already_ok(make_m365):
+    [kiosk] = diagnose(make_m365(), ["kiosk@contoso.com"])
+    [erp] = diagnose(make_m365(), ["erp@contoso.com"], auth_mode="oauth")
+    kiosk_plan, erp_plan = make_plan(kiosk), make_plan(erp)
+    assert [f.key for f in kiosk_plan.not_applicable] == ["mailbox_smtp_auth"]
+    assert "mailbox_smtp_auth" not in [f.key for f in kiosk_plan.ok]
+    assert [f.key for f in erp_plan.not_applicable] == ["basic_auth_retirement"]
+    assert "basic_auth_retirement" not in [f.key for f in erp_plan.ok]
+    assert erp_plan.to_dict()["not_applicable"][0]["status"] == "n/a"
+
+
 def test_unknown_user_is_reported_and_others_still_diagnosed(make_m365):
     ghost, printer = diagnose(make_m365(), ["ghost@contoso.com", "printer@contoso.com"])
     assert isinstance(ghost.error, UserNotFound) and "ghost@contoso.com" in ghost.error.message

@@ -188,7 +188,7 @@ def _advisory(finding: dict[str, Any], any_steps: bool) -> Block:
 
 
 def _extras(plan: dict[str, Any], any_steps: bool) -> list[list[Block]]:
-    """Advisories (blocking ones first), settings not proposed, and settings already OK: one group each."""
+    """Advisories (blocking first), settings not proposed, already OK, not applicable: one group each."""
     advisories = sorted(plan.get("advisories", []), key=lambda f: f.get("status") != Status.BLOCKED)
     groups = [[_advisory(f, any_steps)] for f in advisories]
     if plan.get("not_proposed"):
@@ -198,6 +198,10 @@ def _extras(plan: dict[str, Any], any_steps: bool) -> list[list[Block]]:
     if plan.get("ok"):
         names = ", ".join(md(f.get("title", ""), 100) for f in plan["ok"])
         groups.append([context(f":white_check_mark: Already OK: {names}")])
+    if plan.get("not_applicable"):
+        items = "; ".join(f"{md(f.get('title', ''), 100)} ({md(f.get('summary', ''), 200)})"
+                          for f in plan["not_applicable"])
+        groups.append([context(f":heavy_minus_sign: Not applicable: {items}")])
     return groups
 
 

@@ -58,6 +58,12 @@ def test_diagnose_json_against_configured_tenant_without_leaking_the_secret(sand
     assert sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled
 
 
+def test_diagnose_report_names_the_auth_mode_in_words(sandbox):
+    out = io.StringIO()
+    assert main(["diagnose", "--auth", "oauth", "erp@contoso.com"], env=clean_env(**sandbox.env()), stdout=out) == 0
+    assert out.getvalue().startswith("== erp@contoso.com (auth: OAuth (XOAUTH2))")
+
+
 def test_diagnose_bad_upn_is_a_usage_error_with_no_request(sandbox):
     out = io.StringIO()
     assert main(["diagnose", "scanner at contoso"], env=clean_env(**sandbox.env()), stdout=out) == 2

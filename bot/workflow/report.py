@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.workflow.diagnose import Diagnosis
+from bot.workflow.model import AUTH_MODE_WORDS
 from bot.workflow.plan import Plan
 from handlers import Status
 
@@ -17,7 +18,7 @@ MARK = {
 
 
 def format_report(diagnosis: Diagnosis, plan: Plan) -> str:
-    lines = [f"== {diagnosis.upn} (auth: {diagnosis.auth_mode})"]
+    lines = [f"== {diagnosis.upn} (auth: {AUTH_MODE_WORDS.get(diagnosis.auth_mode, diagnosis.auth_mode)})"]
     if plan.error:
         lines.append("   error: " + plan.error.replace("\n", "\n          "))
         return "\n".join(lines)

@@ -61,7 +61,7 @@ def test_example_card_reads_like_the_plan():
     text = joined(payload["blocks"])
     assert payload["blocks"][0] == {"type": "header", "text": {
         "type": "plain_text", "text": "SMTP AUTH plan for erp@contoso.com", "emoji": True}}
-    assert "ERP Notifications" in text and "Basic auth" in text
+    assert "*ERP Notifications* · password (Basic) · 2 changes needed" in text and "Basic auth ·" not in text
     assert text.index("1. SMTP AUTH for this mailbox*: disabled → enabled") < text.index(
         "2. Legacy per-user MFA*: enforced → disabled")
     assert "Applied and verified by the bot after approval by <@U0APPROVE> at 08:22 UTC: disabled → enabled" in text
@@ -241,7 +241,9 @@ def test_footer_names_the_request_the_requester_and_the_deadline():
 def test_no_oauth_hint_when_the_plan_was_for_oauth():
     view = with_states("pending", options={"auth_mode": "oauth", "include_org": False})
     payload = card(view)
-    assert "Why OAuth" not in joined(payload["blocks"]) and "OAuth auth" in joined(payload["blocks"])
+    text = joined(payload["blocks"])
+    assert "Why OAuth" not in text and "*ERP Notifications* · OAuth (XOAUTH2) · 1 change needed" in text
+    assert " auth ·" not in text
 
 
 def test_deadline_shows_the_day_when_it_is_not_today():

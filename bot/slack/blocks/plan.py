@@ -23,7 +23,7 @@ from bot.slack.blocks.kit import (
     section,
 )
 from bot.slack.blocks.mrkdwn import clip, esc, md, tidy, when, who
-from bot.workflow.model import ChangeRequest, RequestStep, RequestView, StepState
+from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 from handlers import REMEDIATIONS, Status
 
 S = StepState
@@ -215,24 +215,24 @@ def _summary(view: RequestView) -> tuple[str, str]:
     plan, request = view.plan, view.request
     user = (request.diagnosis.get("diagnosis") or {}).get("user") or {}
     name = md(user.get("displayName") or request.upn, 150)
-    mode = "OAuth" if _auth_mode(request) == "oauth" else "Basic"
+    mode = AUTH_MODE_WORDS.get(_auth_mode(request), esc(_auth_mode(request)))
     if view.steps and plan.get("blocked"):
         return _not_enough(view, name, mode)
     if not view.steps and plan.get("blocked"):
-        return (f"*{name}* · {mode} auth · :no_entry: Blocked by something the bot cannot change (below).",
+        return (f"*{name}* · {mode} · :no_entry: Blocked by something the bot cannot change (below).",
                 "blocked by something the bot cannot change")
     if not view.steps:
-        return (f"*{name}* · {mode} auth · :white_check_mark: Nothing to change: nothing the bot checks blocks "
+        return (f"*{name}* · {mode} · :white_check_mark: Nothing to change: nothing the bot checks blocks "
                 "SMTP AUTH for this mailbox.", "nothing to change")
     count = f"{len(view.steps)} change{'s' if len(view.steps) > 1 else ''}"
     ok = f" · {len(plan.get('ok', []))} settings already OK" if plan.get("ok") else ""
-    return f"*{name}* · {mode} auth · {count} needed, each approved on its own{ok}", f"{count} proposed"
+    return f"*{name}* · {mode} · {count} needed, each approved on its own{ok}", f"{count} proposed"
 
 
 def _not_enough(view: RequestView, name: str, mode: str) -> tuple[str, str]:
     """The summary when a blocker the bot cannot change remains: the changes will not be enough, and why."""
     blockers = md(", ".join(view.blockers()), 400)
-    line = (f"*{name}* · {mode} auth · :no_entry: *The proposed changes will not be enough*: {blockers} also "
+    line = (f"*{name}* · {mode} · :no_entry: *The proposed changes will not be enough*: {blockers} also "
             "blocks SMTP AUTH, and the bot cannot change it (see below).")
     if view.held:
         line += (" The changes are shown without Approve buttons; an approver can choose *Apply anyway*, after "

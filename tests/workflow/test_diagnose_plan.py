@@ -109,7 +109,18 @@ def test_oauth_devices_are_not_blocked_by_basic_only_settings(make_m365):
     erp, fax, crm = diagnose(make_m365(), ["erp@contoso.com", "fax@contoso.com", "crm@contoso.com"],
                              auth_mode="oauth")
     assert make_plan(erp).healthy and make_plan(fax).healthy
-    assert crm.findings["conditional_access"].status is Status.WARN
+    assert make_plan(crm).healthy
+
+
+def test_in_oauth_mode_only_policies_for_every_client_app_are_a_conditional_access_finding(make_m365):
+    crm, admin = diagnose(make_m365(), ["crm@contoso.com", "admin@contoso.com"], auth_mode="oauth")
+    legacy_only = crm.findings["conditional_access"]  # enforced legacy block, report-only legacy block
+    assert legacy_only.status is Status.OK and "do not affect OAuth" in legacy_only.summary
+    every_client = admin.findings["conditional_access"]
+    assert every_client.status is Status.WARN
+    assert every_client.summary == ("Policies for every client app, OAuth included, apply to this user: "
+                                    "Require MFA for admins.")
+    assert "app-only token (SMTP.SendAsApp)" in every_client.advice
 
 
 def test_not_applicable_findings_are_kept_apart_from_the_settings_already_ok(make_m365):

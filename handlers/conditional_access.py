@@ -74,7 +74,7 @@ class ConditionalAccess(Check):
     title = "Conditional Access"
     label = "Conditional Access policies that block legacy auth or require MFA"
     report_order = 70
-    docs = "https://learn.microsoft.com/entra/identity/conditional-access/howto-conditional-access-policy-block-legacy"
+    docs = "https://learn.microsoft.com/entra/identity/conditional-access/policy-block-legacy-authentication"
     permissions = (
         Permission("Policy.Read.All", "Microsoft Graph", "list Conditional Access policies",
                    covered_by=("Policy.ReadWrite.ConditionalAccess",)),

@@ -20,6 +20,7 @@ class PlannedStep:
     reason: str
     impact: str
     scope: str
+    docs: str
 
 
 @dataclass
@@ -105,4 +106,4 @@ def _choose(findings: dict[str, Finding], *, include_opt_in: bool) -> set[str]:
 def _planned(remediation: Remediation, finding: Finding) -> PlannedStep:
     return PlannedStep(remediation.key, remediation.title, finding.current, finding.proposed,
                        remediation.display(finding.current), remediation.display(finding.proposed),
-                       finding.summary, remediation.impact, remediation.scope)
+                       finding.summary, remediation.impact, remediation.scope, remediation.docs)

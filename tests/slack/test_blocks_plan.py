@@ -165,6 +165,25 @@ def test_not_applicable_settings_are_shown_as_such_and_never_as_ok():
     assert "SMTP AUTH for this mailbox" not in text.split("Already OK:")[1].split("\n")[0]
 
 
+MFA_DOCS = "https://learn.microsoft.com/entra/identity/authentication/howto-mfa-userstates"
+HVE_DOCS = "https://learn.microsoft.com/exchange/mail-flow-best-practices/high-volume-mails-m365"
+
+
+def test_each_step_and_advisory_links_its_microsoft_page():
+    view = with_states("pending")
+    step = dataclasses.replace(view.steps[0], proposed=dict(view.steps[0].proposed, docs=MFA_DOCS))
+    advisory = {"key": "basic_auth_retirement", "title": "Basic authentication retirement", "status": "warn",
+                "summary": "Keeps working through December 2026.", "docs": "https://techcommunity.microsoft.com/x",
+                "advice": f"Otherwise plan for High Volume Email. High Volume Email: {HVE_DOCS} · relay: <b>"}
+    plan = dict(view.plan, advisories=[advisory])
+    view = dataclasses.replace(view, steps=(step,), request=dataclasses.replace(
+        view.request, diagnosis=dict(view.request.diagnosis, plan=plan)))
+    text = "\n".join(mrkdwn(card(view)["blocks"]))
+    assert ":warning: *Impact:*" in text and f"\n:book: <{MFA_DOCS}|Microsoft docs>" in text
+    assert f"High Volume Email: <{HVE_DOCS}|{HVE_DOCS}> · relay: &lt;b&gt;" in text
+    assert ":book: <https://techcommunity.microsoft.com/x|Microsoft docs>" in text
+
+
 def blocked_plan(view, steps=True):
     plan = dict(view.plan, blocked=True, healthy=False)
     plan["advisories"] = [{"key": "auth_policy", "title": "Exchange authentication policy", "status": "blocked",

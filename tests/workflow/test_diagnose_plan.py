@@ -7,7 +7,7 @@ import pytest
 from bot.errors import InvalidInput, M365Error, UserNotFound
 from bot.workflow.diagnose import Diagnosis, diagnose
 from bot.workflow.plan import make_plan
-from handlers import Finding, Status, in_report_order
+from handlers import CHECKS, REMEDIATIONS, Finding, Status, in_report_order
 from handlers.mailbox_smtp_auth import MailboxSmtpAuth
 from handlers.org_smtp_auth import OrgSmtpAuth
 
@@ -123,6 +123,15 @@ def test_in_oauth_mode_only_policies_for_every_client_app_are_a_conditional_acce
     assert "app-only token (SMTP.SendAsApp)" in every_client.advice
 
 
+def test_each_finding_and_planned_step_links_its_handlers_microsoft_page(make_m365):
+    [diagnosis] = diagnose(make_m365(), ["erp@contoso.com"])
+    handlers = {**CHECKS, **REMEDIATIONS}
+    assert {k: f.docs for k, f in diagnosis.findings.items()} == {k: handlers[k].docs for k in diagnosis.findings}
+    plan = make_plan(diagnosis).to_dict()
+    assert [s["docs"] for s in plan["steps"]] == [REMEDIATIONS["per_user_mfa"].docs]
+    assert all(f["docs"].startswith("https://") for f in plan["advisories"])
+
+
 def test_not_applicable_findings_are_kept_apart_from_the_settings_already_ok(make_m365):
     [kiosk] = diagnose(make_m365(), ["kiosk@contoso.com"])
     [erp] = diagnose(make_m365(), ["erp@contoso.com"], auth_mode="oauth")
@@ -163,6 +172,7 @@ def test_missing_read_permission_is_named_in_the_finding(make_m365, sandbox):
         finding = diagnosis.findings[key]
         assert finding.status is Status.UNKNOWN
         assert "Policy.Read.All" in finding.summary + finding.advice
+        assert finding.docs == {**CHECKS, **REMEDIATIONS}[key].docs
     assert diagnosis.findings["mailbox_smtp_auth"].status is Status.OK  # Exchange reads still worked
 
 

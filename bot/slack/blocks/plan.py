@@ -22,7 +22,7 @@ from bot.slack.blocks.kit import (
     header,
     section,
 )
-from bot.slack.blocks.mrkdwn import clip, esc, md, tidy, when, who
+from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, tidy, when, who
 from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 from handlers import REMEDIATIONS, Status
 
@@ -137,6 +137,8 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
         lines.append(f"Why: {md(proposed['reason'], share)}")
     if proposed.get("impact"):
         lines.append(f":warning: *Impact:* {md(proposed['impact'], share)}")
+    if proposed.get("docs"):
+        lines.append(_docs(proposed["docs"]))
     status, buttons = controls(request, step, now, held)
     if status:
         lines.append(clip(status, share + 200))
@@ -183,8 +185,14 @@ def _advisory(finding: dict[str, Any], any_steps: bool) -> Block:
         lines = [f":warning: *{title}*"]
     lines.append(md(finding.get("summary", ""), 800))
     if finding.get("advice"):
-        lines.append(f"What to do: {md(finding['advice'], 800)}")
+        lines.append(f"What to do: {md_links(finding['advice'], 1200)}")
+    if finding.get("docs"):
+        lines.append(_docs(finding["docs"]))
     return section("\n".join(lines))
+
+
+def _docs(url: str) -> str:
+    return f":book: {link(url, 'Microsoft docs')}"
 
 
 def _extras(plan: dict[str, Any], any_steps: bool) -> list[list[Block]]:

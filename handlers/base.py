@@ -50,6 +50,7 @@ class Finding:
     proposed: Any = None
     evidence: dict[str, Any] = field(default_factory=dict)
     advice: str = ""
+    docs: str = ""  # the Microsoft page an admin reads about this setting (the handler's `docs`)
 
     @property
     def needs_change(self) -> bool:
@@ -96,13 +97,13 @@ class Check:
         except (InvalidInput, UserNotFound):
             raise
         except M365Error as exc:
-            return Finding(self.key, self.title, Status.UNKNOWN, f"Could not check: {exc.message}", advice=exc.hint)
+            return self.finding(Status.UNKNOWN, f"Could not check: {exc.message}", advice=exc.hint)
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         raise NotImplementedError
 
     def finding(self, status: Status, summary: str, **kwargs: Any) -> Finding:
-        return Finding(self.key, self.title, status, summary, **kwargs)
+        return Finding(self.key, self.title, status, summary, docs=self.docs, **kwargs)
 
 
 class Remediation(Check):

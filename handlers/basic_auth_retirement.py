@@ -13,10 +13,15 @@ if TYPE_CHECKING:
 #: Exchange Team blog 2026-01-27 (`BasicAuthRetirement.docs`): unchanged through December 2026, then off by
 #: default for existing tenants (admins can turn it back on); the final removal date comes in H2 2027.
 DEFAULT_OFF_FROM = datetime(2026, 12, 31, tzinfo=UTC)
+OAUTH_DOCS = ("https://learn.microsoft.com/exchange/client-developer/legacy-protocols/"
+              "how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth")
+HVE_DOCS = "https://learn.microsoft.com/exchange/mail-flow-best-practices/high-volume-mails-m365"
+RELAY_DOCS = ("https://learn.microsoft.com/exchange/mail-flow-best-practices/"
+              "how-to-set-up-a-multifunction-device-or-application-to-send-email-using-microsoft-365-or-office-365")
 OAUTH_ADVICE = (
     "Move the device or app to OAuth (XOAUTH2, app permission SMTP.SendAsApp) if it supports it; otherwise "
     "plan for High Volume Email (internal recipients), Azure Communication Services Email or an SMTP relay "
-    "connector."
+    f"connector. OAuth for SMTP: {OAUTH_DOCS} · High Volume Email: {HVE_DOCS} · relay connector: {RELAY_DOCS}"
 )
 
 
@@ -30,7 +35,7 @@ class BasicAuthRetirement(Check):
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         if auth_mode == "oauth":
-            return self.finding(Status.OK, "OAuth (XOAUTH2) is not affected by the Basic auth retirement.")
+            return self.finding(Status.NOT_APPLICABLE, "OAuth (XOAUTH2) is not affected by the Basic auth retirement.")
         if facts.clock.now() < DEFAULT_OFF_FROM:
             summary = (
                 "Basic auth for SMTP AUTH keeps working through December 2026; at the end of December 2026 "

@@ -53,9 +53,20 @@ def blocks_legacy(policy: dict[str, Any]) -> bool:
     return bool(grant.get("builtInControls") or grant.get("authenticationStrength") or grant.get("termsOfUse"))
 
 
+def legacy_only(policy: dict[str, Any]) -> bool:
+    """The policy targets legacy client types only ("other", Exchange ActiveSync), so OAuth sign-ins escape it."""
+    return "all" not in _ids((policy.get("conditions") or {}).get("clientAppTypes"))
+
+
 def conditions_beyond_user(policy: dict[str, Any]) -> list[str]:
     conditions = policy.get("conditions") or {}
     return [name for name in UNCONDITIONAL if conditions.get(name)]
+
+
+OAUTH_OK = ("No Conditional Access policy applies to this user's OAuth (XOAUTH2) sign-ins; policies that block "
+            "legacy authentication do not affect OAuth.")
+OAUTH_CA_ADVICE = ("A token the device gets as this user (delegated SMTP.Send) must satisfy them; an app-only token "
+                   "(SMTP.SendAsApp) is not subject to policies scoped to users.")
 
 
 class ConditionalAccess(Check):
@@ -63,7 +74,7 @@ class ConditionalAccess(Check):
     title = "Conditional Access"
     label = "Conditional Access policies that block legacy auth or require MFA"
     report_order = 70
-    docs = "https://learn.microsoft.com/entra/identity/conditional-access/howto-conditional-access-policy-block-legacy"
+    docs = "https://learn.microsoft.com/entra/identity/conditional-access/policy-block-legacy-authentication"
     permissions = (
         Permission("Policy.Read.All", "Microsoft Graph", "list Conditional Access policies",
                    covered_by=("Policy.ReadWrite.ConditionalAccess",)),
@@ -80,7 +91,9 @@ class ConditionalAccess(Check):
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         user = facts.user(upn)
         policies = [p for p in facts.ca_policies() if p.get("state") != "disabled" and targets_exchange(p)
-                    and blocks_legacy(p)]
+                    and blocks_legacy(p) and not (auth_mode == "oauth" and legacy_only(p))]
+        if not policies and auth_mode == "oauth":
+            return self.finding(Status.OK, OAUTH_OK)
         if not policies:
             return self.finding(Status.OK, "No Conditional Access policy blocks legacy authentication.")
         memberships = facts.memberships(upn)
@@ -106,7 +119,7 @@ class ConditionalAccess(Check):
                 "named-location condition), or move the device to OAuth. Check the Entra sign-in logs "
                 "(client app 'Authenticated SMTP') to confirm.",
             )
-        if unknown and auth_mode != "oauth":
+        if unknown:
             return self.finding(
                 Status.UNKNOWN,
                 "Could not evaluate Conditional Access polic" + ("ies " if len(unknown) > 1 else "y ")
@@ -117,9 +130,13 @@ class ConditionalAccess(Check):
                 "(and admin consent), then diagnose again.",
             )
         if enforced:
-            return self.finding(Status.WARN, "Legacy-auth blocks apply to this user but not to OAuth: "
-                                + "; ".join(enforced) + ".", evidence=evidence)
+            return self.finding(Status.WARN, "Policies for every client app, OAuth included, apply to this user: "
+                                f"{'; '.join(enforced)}.", evidence=evidence, advice=OAUTH_CA_ADVICE)
         if report_only:
-            return self.finding(Status.WARN, "Report-only policies would block legacy authentication for this "
-                                f"user once enforced: {'; '.join(report_only)}.", evidence=evidence)
+            effect = "apply to this user's OAuth sign-ins" if auth_mode == "oauth" else \
+                "block legacy authentication for this user"
+            return self.finding(Status.WARN, f"Report-only policies would {effect} once enforced: "
+                                f"{'; '.join(report_only)}.", evidence=evidence)
+        if auth_mode == "oauth":
+            return self.finding(Status.OK, OAUTH_OK, evidence=evidence)
         return self.finding(Status.OK, "Legacy-auth policies exist but do not apply to this user.", evidence=evidence)

@@ -58,6 +58,25 @@ def test_diagnose_json_against_configured_tenant_without_leaking_the_secret(sand
     assert sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled
 
 
+def test_diagnose_report_names_the_auth_mode_in_words(sandbox):
+    out = io.StringIO()
+    assert main(["diagnose", "--auth", "oauth", "erp@contoso.com"], env=clean_env(**sandbox.env()), stdout=out) == 0
+    assert out.getvalue().startswith("== erp@contoso.com (auth: OAuth (XOAUTH2))")
+
+
+def test_diagnose_report_gives_the_microsoft_page_of_each_step_and_advisory(sandbox):
+    out = io.StringIO()
+    assert main(["diagnose", "erp@contoso.com"], env=clean_env(**sandbox.env()), stdout=out) == 0
+    lines = out.getvalue().splitlines()
+    step = lines.index("     1. Legacy per-user MFA: enforced -> disabled")
+    assert lines[step + 2] == "        docs: https://learn.microsoft.com/entra/identity/authentication/howto-mfa-userstates"
+    assert ("   docs (Conditional Access): "
+            "https://learn.microsoft.com/entra/identity/conditional-access/policy-block-legacy-authentication") in lines
+    [advice] = [line for line in lines if line.startswith("   Advice (Basic authentication retirement)")]
+    assert "High Volume Email: https://learn.microsoft.com/exchange/mail-flow-best-practices/high-volume-mails-m365" \
+        in advice
+
+
 def test_diagnose_bad_upn_is_a_usage_error_with_no_request(sandbox):
     out = io.StringIO()
     assert main(["diagnose", "scanner at contoso"], env=clean_env(**sandbox.env()), stdout=out) == 2

@@ -14,6 +14,8 @@ from bot.errors import IllegalTransition
 BOT_ACTOR = "smtp-auth-bot"
 #: The audit action of an approver choosing to go on although a blocker the bot cannot change remains.
 APPLY_ANYWAY = "request.apply_anyway"
+#: How cards and reports name each auth mode (`bot.workflow.AUTH_MODES`): how the device signs in.
+AUTH_MODE_WORDS = {"basic": "password (Basic)", "oauth": "OAuth (XOAUTH2)"}
 
 
 class RequestState(enum.StrEnum):

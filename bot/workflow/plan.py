@@ -20,6 +20,7 @@ class PlannedStep:
     reason: str
     impact: str
     scope: str
+    docs: str
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Plan:
     steps: list[PlannedStep] = field(default_factory=list)
     advisories: list[Finding] = field(default_factory=list)
     ok: list[Finding] = field(default_factory=list)
+    not_applicable: list[Finding] = field(default_factory=list)
     not_proposed: list[tuple[Finding, str]] = field(default_factory=list)
     error: str | None = None
 
@@ -49,6 +51,7 @@ class Plan:
             "steps": [asdict(s) for s in self.steps],
             "advisories": [f.to_dict() for f in self.advisories],
             "ok": [f.to_dict() for f in self.ok],
+            "not_applicable": [f.to_dict() for f in self.not_applicable],
             "not_proposed": [{"finding": f.to_dict(), "why": why} for f, why in self.not_proposed],
         }
 
@@ -72,6 +75,8 @@ def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
             plan.not_proposed.append((finding, REMEDIATIONS[key].why_not(chosen, findings)))
         elif finding.status in (Status.BLOCKED, Status.WARN, Status.UNKNOWN):
             plan.advisories.append(finding)
+        elif finding.status is Status.NOT_APPLICABLE:
+            plan.not_applicable.append(finding)
         else:
             plan.ok.append(finding)
     plan.steps = [_planned(r, findings[r.key]) for r in in_plan_order(chosen & findings.keys())]
@@ -101,4 +106,4 @@ def _choose(findings: dict[str, Finding], *, include_opt_in: bool) -> set[str]:
 def _planned(remediation: Remediation, finding: Finding) -> PlannedStep:
     return PlannedStep(remediation.key, remediation.title, finding.current, finding.proposed,
                        remediation.display(finding.current), remediation.display(finding.proposed),
-                       finding.summary, remediation.impact, remediation.scope)
+                       finding.summary, remediation.impact, remediation.scope, remediation.docs)

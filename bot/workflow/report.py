@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.workflow.diagnose import Diagnosis
+from bot.workflow.model import AUTH_MODE_WORDS
 from bot.workflow.plan import Plan
 from handlers import Status
 
@@ -17,7 +18,7 @@ MARK = {
 
 
 def format_report(diagnosis: Diagnosis, plan: Plan) -> str:
-    lines = [f"== {diagnosis.upn} (auth: {diagnosis.auth_mode})"]
+    lines = [f"== {diagnosis.upn} (auth: {AUTH_MODE_WORDS.get(diagnosis.auth_mode, diagnosis.auth_mode)})"]
     if plan.error:
         lines.append("   error: " + plan.error.replace("\n", "\n          "))
         return "\n".join(lines)
@@ -30,11 +31,14 @@ def format_report(diagnosis: Diagnosis, plan: Plan) -> str:
         for n, step in enumerate(plan.steps, 1):
             lines.append(f"     {n}. {step.title}: {step.current_text} -> {step.proposed_text}")
             lines.append(f"        impact: {step.impact}")
+            lines.append(f"        docs: {step.docs}")
     for finding, why in plan.not_proposed:
         lines.append(f"   Not proposed: {finding.title}. {why}")
     for finding in plan.advisories:
         if finding.advice:
             lines.append(f"   Advice ({finding.title}): {finding.advice}")
+        if finding.docs:
+            lines.append(f"   docs ({finding.title}): {finding.docs}")
     if plan.healthy:
         lines.append("   Nothing blocks SMTP AUTH for this mailbox.")
     elif plan.blocked and plan.steps:

@@ -78,7 +78,8 @@ class Workflow(Queries, Execution):
         plan = make_plan(diagnosis, include_org=include_org)
         steps = [{"handler_key": s.key, "title": s.title, "proposed": {
             "current": s.current, "proposed": s.proposed, "current_text": s.current_text,
-            "proposed_text": s.proposed_text, "impact": s.impact, "reason": s.reason, "scope": s.scope}}
+            "proposed_text": s.proposed_text, "impact": s.impact, "reason": s.reason, "scope": s.scope,
+            "docs": s.docs}}
             for s in plan.steps]
         request_id = self.store.requests.create(
             diagnosis.upn, m365.tenant_id, requester, channel, self.policy.ttl, steps,

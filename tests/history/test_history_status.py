@@ -132,11 +132,11 @@ def test_status_blocks_show_state_availability_latency_certificate_and_auth(
     text = "\n".join(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")
     assert (
         ":white_check_mark: *scanner (scanner@contoso.com)* ok · 09:00 UTC · 400 ms · "
-        "availability 24 h / 7 d: 91.7 % / 91.7 % · certificate expires in 54 days · basic auth"
+        "availability 24 h / 7 d: 91.7 % / 91.7 % · certificate expires in 54 days · password (Basic)"
     ) in text
     assert (
         ":x: *erp (erp@contoso.com)* failing: smtp_auth_disabled_mailbox · 09:00 UTC · "
-        "availability 24 h / 7 d: 0.0 % / 0.0 % · oauth auth\nReply: 535 5.7.139 &lt;b&gt;"
+        "availability 24 h / 7 d: 0.0 % / 0.0 % · OAuth (XOAUTH2)\nReply: 535 5.7.139 &lt;b&gt;"
     ) in text
     assert (
         ":grey_question: *copier (copier@contoso.com)* no probe results yet · availability 24 h / 7 d: – / –"

@@ -61,7 +61,7 @@ def test_example_card_reads_like_the_plan():
     text = joined(payload["blocks"])
     assert payload["blocks"][0] == {"type": "header", "text": {
         "type": "plain_text", "text": "SMTP AUTH plan for erp@contoso.com", "emoji": True}}
-    assert "ERP Notifications" in text and "Basic auth" in text
+    assert "*ERP Notifications* · password (Basic) · 2 changes needed" in text and "Basic auth ·" not in text
     assert text.index("1. SMTP AUTH for this mailbox*: disabled → enabled") < text.index(
         "2. Legacy per-user MFA*: enforced → disabled")
     assert "Applied and verified by the bot after approval by <@U0APPROVE> at 08:22 UTC: disabled → enabled" in text
@@ -156,6 +156,34 @@ def test_advisories_not_proposed_and_ok_settings():
     assert "Already OK: Account and mailbox, Entra security defaults, Exchange authentication policy" in text
 
 
+def test_not_applicable_settings_are_shown_as_such_and_never_as_ok():
+    no_mailbox = {"key": "mailbox_smtp_auth", "title": "SMTP AUTH for this mailbox", "status": "n/a",
+                  "summary": "The user has no Exchange Online mailbox."}
+    plan = dict(example_view().plan, not_applicable=[no_mailbox])
+    text = joined(card(with_states("pending", plan=plan))["blocks"])
+    assert "Not applicable: SMTP AUTH for this mailbox (The user has no Exchange Online mailbox.)" in text
+    assert "SMTP AUTH for this mailbox" not in text.split("Already OK:")[1].split("\n")[0]
+
+
+MFA_DOCS = "https://learn.microsoft.com/entra/identity/authentication/howto-mfa-userstates"
+HVE_DOCS = "https://learn.microsoft.com/exchange/mail-flow-best-practices/high-volume-mails-m365"
+
+
+def test_each_step_and_advisory_links_its_microsoft_page():
+    view = with_states("pending")
+    step = dataclasses.replace(view.steps[0], proposed=dict(view.steps[0].proposed, docs=MFA_DOCS))
+    advisory = {"key": "basic_auth_retirement", "title": "Basic authentication retirement", "status": "warn",
+                "summary": "Keeps working through December 2026.", "docs": "https://techcommunity.microsoft.com/x",
+                "advice": f"Otherwise plan for High Volume Email. High Volume Email: {HVE_DOCS} · relay: <b>"}
+    plan = dict(view.plan, advisories=[advisory])
+    view = dataclasses.replace(view, steps=(step,), request=dataclasses.replace(
+        view.request, diagnosis=dict(view.request.diagnosis, plan=plan)))
+    text = "\n".join(mrkdwn(card(view)["blocks"]))
+    assert ":warning: *Impact:*" in text and f"\n:book: <{MFA_DOCS}|Microsoft docs>" in text
+    assert f"High Volume Email: <{HVE_DOCS}|{HVE_DOCS}> · relay: &lt;b&gt;" in text
+    assert ":book: <https://techcommunity.microsoft.com/x|Microsoft docs>" in text
+
+
 def blocked_plan(view, steps=True):
     plan = dict(view.plan, blocked=True, healthy=False)
     plan["advisories"] = [{"key": "auth_policy", "title": "Exchange authentication policy", "status": "blocked",
@@ -232,7 +260,9 @@ def test_footer_names_the_request_the_requester_and_the_deadline():
 def test_no_oauth_hint_when_the_plan_was_for_oauth():
     view = with_states("pending", options={"auth_mode": "oauth", "include_org": False})
     payload = card(view)
-    assert "Why OAuth" not in joined(payload["blocks"]) and "OAuth auth" in joined(payload["blocks"])
+    text = joined(payload["blocks"])
+    assert "Why OAuth" not in text and "*ERP Notifications* · OAuth (XOAUTH2) · 1 change needed" in text
+    assert " auth ·" not in text
 
 
 def test_deadline_shows_the_day_when_it_is_not_today():

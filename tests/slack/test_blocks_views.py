@@ -60,7 +60,7 @@ def test_status_lists_requests_with_compact_step_states_and_probes():
     assert "2. Legacy per-user MFA — :hourglass_flowing_sand: waiting for approval" in text
     assert "1. SMTP AUTH for this mailbox — :x: failed" in text
     assert (":white_check_mark: *scanner (scanner@contoso.com)* ok · 08:22 UTC · 412 ms · certificate expires in "
-            "54 days · basic auth") in text
+            "54 days · password (Basic)") in text
     assert ":x: *erp (erp@contoso.com)* failing: smtp_auth_disabled_mailbox · 27 Nov 08:22 UTC · 380 ms" in text
     assert "Reply: 535 5.7.139 Authentication unsuccessful &lt;script&gt;" in text
     assert clicks(payload["blocks"]) == []

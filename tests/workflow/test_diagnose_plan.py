@@ -7,7 +7,7 @@ import pytest
 from bot.errors import InvalidInput, M365Error, UserNotFound
 from bot.workflow.diagnose import Diagnosis, diagnose
 from bot.workflow.plan import make_plan
-from handlers import Finding, Status, in_report_order
+from handlers import CHECKS, REMEDIATIONS, Finding, Status, in_report_order
 from handlers.mailbox_smtp_auth import MailboxSmtpAuth
 from handlers.org_smtp_auth import OrgSmtpAuth
 
@@ -109,7 +109,38 @@ def test_oauth_devices_are_not_blocked_by_basic_only_settings(make_m365):
     erp, fax, crm = diagnose(make_m365(), ["erp@contoso.com", "fax@contoso.com", "crm@contoso.com"],
                              auth_mode="oauth")
     assert make_plan(erp).healthy and make_plan(fax).healthy
-    assert crm.findings["conditional_access"].status is Status.WARN
+    assert make_plan(crm).healthy
+
+
+def test_in_oauth_mode_only_policies_for_every_client_app_are_a_conditional_access_finding(make_m365):
+    crm, admin = diagnose(make_m365(), ["crm@contoso.com", "admin@contoso.com"], auth_mode="oauth")
+    legacy_only = crm.findings["conditional_access"]  # enforced legacy block, report-only legacy block
+    assert legacy_only.status is Status.OK and "do not affect OAuth" in legacy_only.summary
+    every_client = admin.findings["conditional_access"]
+    assert every_client.status is Status.WARN
+    assert every_client.summary == ("Policies for every client app, OAuth included, apply to this user: "
+                                    "Require MFA for admins.")
+    assert "app-only token (SMTP.SendAsApp)" in every_client.advice
+
+
+def test_each_finding_and_planned_step_links_its_handlers_microsoft_page(make_m365):
+    [diagnosis] = diagnose(make_m365(), ["erp@contoso.com"])
+    handlers = {**CHECKS, **REMEDIATIONS}
+    assert {k: f.docs for k, f in diagnosis.findings.items()} == {k: handlers[k].docs for k in diagnosis.findings}
+    plan = make_plan(diagnosis).to_dict()
+    assert [s["docs"] for s in plan["steps"]] == [REMEDIATIONS["per_user_mfa"].docs]
+    assert all(f["docs"].startswith("https://") for f in plan["advisories"])
+
+
+def test_not_applicable_findings_are_kept_apart_from_the_settings_already_ok(make_m365):
+    [kiosk] = diagnose(make_m365(), ["kiosk@contoso.com"])
+    [erp] = diagnose(make_m365(), ["erp@contoso.com"], auth_mode="oauth")
+    kiosk_plan, erp_plan = make_plan(kiosk), make_plan(erp)
+    assert [f.key for f in kiosk_plan.not_applicable] == ["mailbox_smtp_auth"]
+    assert "mailbox_smtp_auth" not in [f.key for f in kiosk_plan.ok]
+    assert [f.key for f in erp_plan.not_applicable] == ["basic_auth_retirement"]
+    assert "basic_auth_retirement" not in [f.key for f in erp_plan.ok]
+    assert erp_plan.to_dict()["not_applicable"][0]["status"] == "n/a"
 
 
 def test_unknown_user_is_reported_and_others_still_diagnosed(make_m365):
@@ -141,6 +172,7 @@ def test_missing_read_permission_is_named_in_the_finding(make_m365, sandbox):
         finding = diagnosis.findings[key]
         assert finding.status is Status.UNKNOWN
         assert "Policy.Read.All" in finding.summary + finding.advice
+        assert finding.docs == {**CHECKS, **REMEDIATIONS}[key].docs
     assert diagnosis.findings["mailbox_smtp_auth"].status is Status.OK  # Exchange reads still worked
 
 

@@ -9,6 +9,7 @@ from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_v
 
 from bot.errors import NotAllowed, UserNotFound
 from bot.workflow.model import BOT_ACTOR, STEP_TRANSITIONS, OutcomeKind, StepState
+from handlers import CHECKS
 
 
 def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
@@ -49,6 +50,16 @@ def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
     undo = next(r for r in store.requests.audit_rows(request_id=view.request.id) if r.action == "undo.applied")
     assert (undo.before, undo.after) == (False, None)
     assert flow.changed.count(view.request.id) >= 6
+
+
+def test_the_stored_steps_and_advisories_carry_their_microsoft_docs(make_workflow):
+    view = make_workflow().open_request("erp@contoso.com", REQUESTER, "C0OPS")
+    [step] = view.steps
+    assert step.proposed["docs"] == "https://learn.microsoft.com/entra/identity/authentication/howto-mfa-userstates"
+    assert {f["key"]: f["docs"] for f in view.plan["advisories"]} == {
+        "conditional_access": CHECKS["conditional_access"].docs,
+        "basic_auth_retirement": CHECKS["basic_auth_retirement"].docs,
+    }
 
 
 def test_group_member_approves_and_first_decision_wins(make_workflow, store):

@@ -51,6 +51,12 @@ def link(url: str, label: str) -> str:
     return f"<{url}|{esc(label)}>" if _URL.fullmatch(url) else md(url, 300)
 
 
+def md_links(text: Any, limit: int) -> str:
+    """Like `md`, but the web addresses in `text` become links (and are never cut in half)."""
+    parts = re.split(f"({_URL.pattern})", str(text))
+    return clip("".join(link(part, part) if _URL.fullmatch(part) else esc(part) for part in parts), limit)
+
+
 def who(user: str | None) -> str:
     """A mention of a Slack user id; anything else (the bot, nobody) as plain words."""
     if user and _USER_ID.fullmatch(user):

@@ -22,8 +22,8 @@ from bot.slack.blocks.kit import (
     header,
     section,
 )
-from bot.slack.blocks.mrkdwn import clip, esc, md, tidy, when, who
-from bot.workflow.model import ChangeRequest, RequestStep, RequestView, StepState
+from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, tidy, when, who
+from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 from handlers import REMEDIATIONS, Status
 
 S = StepState
@@ -137,6 +137,8 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
         lines.append(f"Why: {md(proposed['reason'], share)}")
     if proposed.get("impact"):
         lines.append(f":warning: *Impact:* {md(proposed['impact'], share)}")
+    if proposed.get("docs"):
+        lines.append(_docs(proposed["docs"]))
     status, buttons = controls(request, step, now, held)
     if status:
         lines.append(clip(status, share + 200))
@@ -183,12 +185,18 @@ def _advisory(finding: dict[str, Any], any_steps: bool) -> Block:
         lines = [f":warning: *{title}*"]
     lines.append(md(finding.get("summary", ""), 800))
     if finding.get("advice"):
-        lines.append(f"What to do: {md(finding['advice'], 800)}")
+        lines.append(f"What to do: {md_links(finding['advice'], 1200)}")
+    if finding.get("docs"):
+        lines.append(_docs(finding["docs"]))
     return section("\n".join(lines))
 
 
+def _docs(url: str) -> str:
+    return f":book: {link(url, 'Microsoft docs')}"
+
+
 def _extras(plan: dict[str, Any], any_steps: bool) -> list[list[Block]]:
-    """Advisories (blocking ones first), settings not proposed, and settings already OK: one group each."""
+    """Advisories (blocking first), settings not proposed, already OK, not applicable: one group each."""
     advisories = sorted(plan.get("advisories", []), key=lambda f: f.get("status") != Status.BLOCKED)
     groups = [[_advisory(f, any_steps)] for f in advisories]
     if plan.get("not_proposed"):
@@ -198,6 +206,10 @@ def _extras(plan: dict[str, Any], any_steps: bool) -> list[list[Block]]:
     if plan.get("ok"):
         names = ", ".join(md(f.get("title", ""), 100) for f in plan["ok"])
         groups.append([context(f":white_check_mark: Already OK: {names}")])
+    if plan.get("not_applicable"):
+        items = "; ".join(f"{md(f.get('title', ''), 100)} ({md(f.get('summary', ''), 200)})"
+                          for f in plan["not_applicable"])
+        groups.append([context(f":heavy_minus_sign: Not applicable: {items}")])
     return groups
 
 
@@ -211,24 +223,24 @@ def _summary(view: RequestView) -> tuple[str, str]:
     plan, request = view.plan, view.request
     user = (request.diagnosis.get("diagnosis") or {}).get("user") or {}
     name = md(user.get("displayName") or request.upn, 150)
-    mode = "OAuth" if _auth_mode(request) == "oauth" else "Basic"
+    mode = AUTH_MODE_WORDS.get(_auth_mode(request), esc(_auth_mode(request)))
     if view.steps and plan.get("blocked"):
         return _not_enough(view, name, mode)
     if not view.steps and plan.get("blocked"):
-        return (f"*{name}* · {mode} auth · :no_entry: Blocked by something the bot cannot change (below).",
+        return (f"*{name}* · {mode} · :no_entry: Blocked by something the bot cannot change (below).",
                 "blocked by something the bot cannot change")
     if not view.steps:
-        return (f"*{name}* · {mode} auth · :white_check_mark: Nothing to change: nothing the bot checks blocks "
+        return (f"*{name}* · {mode} · :white_check_mark: Nothing to change: nothing the bot checks blocks "
                 "SMTP AUTH for this mailbox.", "nothing to change")
     count = f"{len(view.steps)} change{'s' if len(view.steps) > 1 else ''}"
     ok = f" · {len(plan.get('ok', []))} settings already OK" if plan.get("ok") else ""
-    return f"*{name}* · {mode} auth · {count} needed, each approved on its own{ok}", f"{count} proposed"
+    return f"*{name}* · {mode} · {count} needed, each approved on its own{ok}", f"{count} proposed"
 
 
 def _not_enough(view: RequestView, name: str, mode: str) -> tuple[str, str]:
     """The summary when a blocker the bot cannot change remains: the changes will not be enough, and why."""
     blockers = md(", ".join(view.blockers()), 400)
-    line = (f"*{name}* · {mode} auth · :no_entry: *The proposed changes will not be enough*: {blockers} also "
+    line = (f"*{name}* · {mode} · :no_entry: *The proposed changes will not be enough*: {blockers} also "
             "blocks SMTP AUTH, and the bot cannot change it (see below).")
     if view.held:
         line += (" The changes are shown without Approve buttons; an approver can choose *Apply anyway*, after "

@@ -21,7 +21,7 @@ from bot.slack.blocks.kit import (
 )
 from bot.slack.blocks.mrkdwn import esc, md, when, who
 from bot.slack.blocks.plan import controls, controls_block, is_open, request_summary
-from bot.workflow.model import ChangeRequest, RequestStep, RequestView, StepState
+from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 
 S = StepState
 
@@ -70,7 +70,7 @@ def _probe_line(probe: dict[str, Any], now: datetime) -> str:
     if probe.get("cert_days_left") is not None:
         parts.append(f"certificate expires in {probe['cert_days_left']} days")
     if probe.get("auth_mode"):
-        parts.append(f"{esc(probe['auth_mode'])} auth")
+        parts.append(AUTH_MODE_WORDS.get(probe["auth_mode"], esc(probe["auth_mode"])))
     line = " · ".join(parts)
     if probe.get("ok") is False and probe.get("reply"):
         line += f"\nReply: {md(' '.join(str(probe['reply']).split()), 300)}"

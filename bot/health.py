@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: How long an outbox item given up on counts against readiness.
+DEAD_WINDOW = timedelta(hours=24)
+
 
 @dataclass(frozen=True)
 class Readiness:
@@ -53,6 +56,7 @@ class Readiness:
             "outbox_backlog": _within(self.store.outbox.backlog(), limits.outbox_max_backlog),
             "outbox_oldest_age_seconds": _within(_age(now, self.store.outbox.oldest()) or 0,
                                                  limits.outbox_max_age_seconds),
+            "outbox_dead": _within(self.store.outbox.dead_since(now - DEAD_WINDOW), limits.outbox_max_dead),
         }
         if self.lease is not None:
             expires = self.store.leases.expires_at(LEASE)

@@ -83,6 +83,8 @@ class Metrics:
         self.denials = self._counter("smtp_auth_bot_denials", "Steps denied.")
         self.expiries = self._counter("smtp_auth_bot_expiries", "Steps expired without a decision.")
         self.failed_changes = self._counter("smtp_auth_bot_failed_changes", "Approved changes that failed.")
+        self.outbox_deaths = Counter("smtp_auth_bot_outbox_dead", "Slack messages the outbox gave up on.", ["kind"],
+                                     registry=self.registry)
 
     def _counter(self, name: str, documentation: str) -> Counter:
         return Counter(name, documentation, registry=self.registry)
@@ -102,6 +104,10 @@ class Metrics:
 
     def failed_change(self) -> None:
         self.failed_changes.inc()
+
+    def outbox_dead(self, kind: str) -> None:
+        """The outbox gave up on an item of `kind` (card, alert)."""
+        self.outbox_deaths.labels(kind=kind).inc()
 
     def exposition(self) -> bytes:
         """Everything in the registry in the Prometheus text format 0.0.4."""

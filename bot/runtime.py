@@ -188,9 +188,10 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     # The outbox retries Slack's 429s itself (durably), so its client must not sleep on them.
     outbox_client = WebClient(token=slack.token, base_url=slack.base_url, timeout=10,
                               retry_handlers=[ConnectionErrorRetryHandler()])
-    outbox = Outbox(store.outbox, clock=clock)
+    outbox = Outbox(store.outbox, clock=clock, give_up=timedelta(hours=cfg.slack.outbox_give_up_hours))
     groups = UserGroups(slack, clock=clock)
     metrics = Metrics(store, cfg.probes.targets, clock)
+    outbox.on_dead = metrics.outbox_dead
     counters = {"request": metrics.request, "approval": metrics.approval, "denial": metrics.denial,
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,

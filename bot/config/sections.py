@@ -168,6 +168,7 @@ class SlackConfig(_Section):
     allow_self_approval: bool = False
     approval_ttl_minutes: int = Field(60, gt=0)
     alert_channel: SlackChannel | None = None
+    outbox_give_up_hours: float = Field(24, gt=0)
 
     @classmethod
     def _key_problems(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
@@ -322,6 +323,7 @@ class ReadinessConfig(_Section):
     probe_lease_max_age_seconds: float = Field(300, gt=0)
     outbox_max_backlog: int = Field(1000, ge=1)
     outbox_max_age_seconds: float = Field(900, gt=0)
+    outbox_max_dead: int = Field(0, ge=0)
 
 
 class ServerConfig(_Section):

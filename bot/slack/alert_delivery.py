@@ -36,6 +36,7 @@ class AlertDelivery:
         self.channel = channel
         self.snooze_hours = snooze_hours
         self.clock = clock
+        self.outbox = outbox
         outbox.register("alert", self.send)
 
     def send(self, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -48,6 +49,8 @@ class AlertDelivery:
             return {"channel": answer["channel"], "ts": answer["ts"]}
         where = self.cards.card_location(action)
         if action.kind in REDRAWN and where is None and action.incident_id:
+            # An opening given up on (a long outage) is queued again, so this update does not wait forever.
+            self.outbox.revive(f"alert:{action.incident_id}:open")
             raise RetryLater(f"the alert of {action.incident_id} is not posted yet")
         if where is not None and action.kind in REDRAWN:
             # Redraw first: it is idempotent, so a retry after a failed thread reply repeats nothing visible.

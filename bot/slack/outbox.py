@@ -2,8 +2,10 @@
 
 Producers call `Outbox.enqueue(kind, payload, dedupe_key)`; a worker thread in every process claims due
 items (`Store.outbox.claim_due`, so two replicas never send the same item), hands each to the sender registered
-for its kind and records the outcome. A 429 waits what `Retry-After` says; 5xx and network errors back
-off exponentially; an item a crashed process had claimed comes back after the claim lease.
+for its kind and records the outcome. A 429 waits what `Retry-After` says and is no failed attempt; 5xx and
+network errors back off exponentially up to `MAX_BACKOFF`; an item a crashed process had claimed comes back after
+the claim lease. Nothing is given up on for a count of attempts: an item still failing `give_up` after it was
+queued goes `dead`, logged and counted (`on_dead`), and a later enqueue under its dedupe key revives it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Item(Protocol):
     def payload(self) -> dict[str, Any]: ...
     @property
     def attempts(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
 
 
 class Queue(Protocol):
@@ -44,8 +48,9 @@ class Queue(Protocol):
     def enqueue(self, kind: str, payload: dict[str, Any], dedupe_key: str | None = None) -> int: ...
     def claim_due(self, limit: int, lease: timedelta) -> Sequence[Item]: ...
     def mark_delivered(self, item_id: int, result: dict[str, Any] | None = None) -> bool: ...
-    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> bool: ...
+    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime, *, counted: bool = True) -> bool: ...
     def mark_dead(self, item_id: int, error: str) -> bool: ...
+    def revive(self, dedupe_key: str) -> bool: ...
 
 
 #: Slack errors that no retry will fix.
@@ -56,12 +61,17 @@ PERMANENT_ERRORS = frozenset({
 })
 
 
+#: The longest wait between two attempts after 5xx or network errors.
+MAX_BACKOFF = 300.0
+
+
 class Outbox:
-    def __init__(self, queue: Queue, *, clock: Clock = SYSTEM_CLOCK, max_attempts: int = 8,
+    def __init__(self, queue: Queue, *, clock: Clock = SYSTEM_CLOCK, give_up: timedelta = timedelta(hours=24),
                  claim_lease: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5) -> None:
         self.queue = queue
         self.clock = clock
-        self.max_attempts = max_attempts
+        self.give_up = give_up
+        self.on_dead: Callable[[str], None] = lambda kind: None
         self.claim_lease = claim_lease
         self.poll_seconds = poll_seconds
         self.senders: dict[str, Sender] = {}
@@ -87,7 +97,7 @@ class Outbox:
     def _deliver(self, item: Item) -> None:
         sender = self.senders.get(item.kind)
         if sender is None:
-            self.queue.mark_dead(item.id, f"no sender for kind {item.kind!r}")
+            self._dead(item, f"no sender for kind {item.kind!r}")
             return
         try:
             result = sender(item.payload)
@@ -97,14 +107,12 @@ class Outbox:
             error = str(exc.response.get("error", "")) if exc.response is not None else ""
             status = exc.response.status_code if exc.response is not None else 0
             if status == 429:
-                after = float(exc.response.headers.get("Retry-After", "1") or 1)
-                self._retry(item, "ratelimited", after)
+                self._retry(item, "ratelimited", _retry_after(exc), count=False)
             elif status >= 500 or error in ("", "internal_error", "fatal_error", "service_unavailable",
                                             "request_timeout"):
                 self._retry(item, f"Slack {status} {error}", self._backoff(item))
             elif error in PERMANENT_ERRORS:
-                log.error("outbox item %s (%s) failed for good: %s", item.id, item.kind, error)
-                self.queue.mark_dead(item.id, error)
+                self._dead(item, error)
             else:
                 self._retry(item, error, self._backoff(item))
         except (SlackClientError, OSError) as exc:
@@ -115,15 +123,28 @@ class Outbox:
         else:
             self.queue.mark_delivered(item.id, result or {})
 
+    def revive(self, dedupe_key: str) -> bool:
+        """Queue the dead item under `dedupe_key` again (e.g. the opening message an update needs)."""
+        revived = self.queue.revive(dedupe_key)
+        if revived:
+            log.warning("outbox item %s revived", dedupe_key)
+            self._wake.set()
+        return revived
+
     def _backoff(self, item: Item) -> float:
-        return min(300.0, 2.0 ** max(0, item.attempts - 1))
+        return min(MAX_BACKOFF, 2.0 ** max(0, item.attempts - 1))
 
     def _retry(self, item: Item, error: str, after: float, *, count: bool = True) -> None:
-        if count and item.attempts >= self.max_attempts:
-            log.error("outbox item %s (%s) dead after %d attempts: %s", item.id, item.kind, item.attempts, error)
-            self.queue.mark_dead(item.id, error)
+        now = self.clock.now()
+        if now - item.created_at >= self.give_up:
+            self._dead(item, f"still failing after {self.give_up}: {error}")
             return
-        self.queue.mark_retry(item.id, error, self.clock.now() + timedelta(seconds=after))
+        self.queue.mark_retry(item.id, error, now + timedelta(seconds=after), counted=count)
+
+    def _dead(self, item: Item, error: str) -> None:
+        log.error("outbox item %s (%s) given up after %d attempts: %s", item.id, item.kind, item.attempts, error)
+        if self.queue.mark_dead(item.id, error):
+            self.on_dead(item.kind)
 
     # Background worker -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,3 +169,11 @@ class Outbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    """Seconds a 429 asks to wait (1 when the header is missing or unreadable)."""
+    try:
+        return max(0.0, float(exc.response.headers.get("Retry-After", "1") or 1))
+    except ValueError:
+        return 1.0

@@ -19,7 +19,10 @@ class OutboxStore:
         self._db = db
 
     def enqueue(self, kind: str, payload: dict[str, Any], dedupe_key: str | None = None) -> int:
-        """Queue a Slack call for delivery; with a `dedupe_key` already queued, returns that item's id."""
+        """Queue a Slack call for delivery; with a `dedupe_key` already queued, returns that item's id.
+
+        An item given up on (`dead`) under the same key is revived: queued again, due now, with a fresh give-up time.
+        """
         now = self._db.clock.now()
         insert = self._db.insert(OutboxRow).values(
             kind=kind,
@@ -31,9 +34,12 @@ class OutboxStore:
             created_at=now,
         )
         with self._db.write() as session:
-            item_id = session.execute(
-                insert.on_conflict_do_nothing(index_elements=[OutboxRow.dedupe_key]).returning(OutboxRow.id)
-            ).scalar()
+            revive = insert.on_conflict_do_update(
+                index_elements=[OutboxRow.dedupe_key],
+                set_={"state": OutboxState.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now},
+                where=OutboxRow.state == OutboxState.DEAD,
+            )
+            item_id = session.execute(revive.returning(OutboxRow.id)).scalar()
             if item_id is None:
                 item_id = session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == dedupe_key))
             assert item_id is not None
@@ -74,15 +80,16 @@ class OutboxStore:
             item_id, (OutboxState.DELIVERING,), state=OutboxState.DELIVERED, delivered_at=self._db.clock.now(), result=result
         )
 
-    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime) -> bool:
-        """Put a failed delivery back in the queue, due at `next_attempt_at`."""
-        return self._settle(
-            item_id, (OutboxState.DELIVERING,), state=OutboxState.PENDING, last_error=error, next_attempt_at=next_attempt_at
-        )
+    def mark_retry(self, item_id: int, error: str, next_attempt_at: datetime, *, counted: bool = True) -> bool:
+        """Put a failed delivery back in the queue, due at `next_attempt_at`; uncounted, the attempt is undone."""
+        attempts = OutboxRow.attempts if counted else OutboxRow.attempts - 1
+        return self._settle(item_id, (OutboxState.DELIVERING,), state=OutboxState.PENDING, last_error=error,
+                            next_attempt_at=next_attempt_at, attempts=attempts)
 
     def mark_dead(self, item_id: int, error: str) -> bool:
-        """Give up on an item; it stays in the table for inspection."""
-        return self._settle(item_id, _UNDELIVERED, state=OutboxState.DEAD, last_error=error)
+        """Give up on an item; it stays in the table for inspection, `next_attempt_at` saying when it died."""
+        return self._settle(item_id, _UNDELIVERED, state=OutboxState.DEAD, last_error=error,
+                            next_attempt_at=self._db.clock.now())
 
     def _settle(self, item_id: int, allowed: tuple[OutboxState, ...], **values: Any) -> bool:
         with self._db.write() as session:
@@ -104,6 +111,25 @@ class OutboxStore:
         query = select(func.count()).select_from(OutboxRow).where(OutboxRow.state.in_(_UNDELIVERED))
         with self._db.read() as session:
             return session.scalar(query) or 0
+
+    def dead_since(self, since: datetime) -> int:
+        """Items given up on at or after `since`."""
+        query = select(func.count()).select_from(OutboxRow).where(
+            OutboxRow.state == OutboxState.DEAD, OutboxRow.next_attempt_at >= since)
+        with self._db.read() as session:
+            return session.scalar(query) or 0
+
+    def revive(self, dedupe_key: str) -> bool:
+        """Queue the dead item under `dedupe_key` again, due now; False if there is none."""
+        now = self._db.clock.now()
+        with self._db.write() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.dedupe_key == dedupe_key, OutboxRow.state == OutboxState.DEAD)
+                .values(state=OutboxState.PENDING, attempts=0, next_attempt_at=now, created_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return changed(result) == 1
 
     def oldest(self) -> datetime | None:
         """When the oldest item not delivered yet was queued; None when everything is delivered."""

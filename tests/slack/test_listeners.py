@@ -202,7 +202,7 @@ def ack_text(response: BoltResponse) -> str:
     ("/smtp-enable", "", "`/smtp-enable UPN [--org] [--oauth]`"),
     ("/smtp-enable", "a@contoso.com b@contoso.com", "`/smtp-enable UPN"),
     ("/smtp-enable", "a@contoso.com --everything", "`/smtp-enable UPN"),
-    ("/smtp-status", "a@contoso.com extra", "`/smtp-status [UPN]`"),
+    ("/smtp-status", "a@contoso.com extra", "`/smtp-status [UPN|TARGET]`"),
     ("/smtp-explain", "   ", "`/smtp-explain REPLY`"),
     ("/smtp-probe", "", "`/smtp-probe TARGET`"),
 ])
@@ -210,6 +210,38 @@ def test_usage_errors_are_the_ack_and_nothing_is_handed_on(app, services, name, 
     response = command(app, name, text)
     assert response.status == 200 and usage in ack_text(response)
     assert services.submitted == []
+
+
+@pytest.mark.parametrize(("name", "usage"), [
+    ("/smtp-enable", "`/smtp-enable UPN [--org] [--oauth]`"), ("/smtp-status", "`/smtp-status [UPN|TARGET]`"),
+    ("/smtp-explain", "`/smtp-explain REPLY`"), ("/smtp-probe", "`/smtp-probe TARGET`"),
+])
+@pytest.mark.parametrize("text", ["help", " HELP ", "--help"])
+def test_every_command_answers_help_with_its_usage_and_an_example(app, services, name, usage, text):
+    answer = ack_text(command(app, name, text))
+    assert usage in answer and "Example:" in answer
+    assert "not a user principal name" not in answer and "No probe target" not in answer
+    assert services.submitted == []
+
+
+def test_an_unknown_enable_flag_is_named_in_the_error(app, services):
+    answer = ack_text(command(app, "/smtp-enable", "scanner@contoso.com --orgg"))
+    assert answer.startswith("Unknown flag --orgg; the flags are --org, --oauth.")
+    assert "`/smtp-enable UPN" in answer and services.submitted == []
+
+
+@pytest.mark.parametrize("name", ["scanner", "SCANNER", "Scanner@Contoso.com"])
+def test_status_takes_a_probe_target_by_its_name_or_its_mailbox(app, services, name):
+    assert command(app, "/smtp-status", name).status == 200
+    services.run_submitted()
+    assert services.workflow.calls == [("requests_for", "scanner@contoso.com")]
+    assert services.calls == [("probe_statuses", "scanner@contoso.com")]
+
+
+def test_enable_takes_a_probe_target_by_its_name(app, services):
+    assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(command(app, "/smtp-enable", "scanner --org"))
+    services.run_submitted()
+    assert services.workflow.calls == [("open_request", "scanner@contoso.com", REQUESTER, "C0OPS", "basic", True)]
 
 
 def test_an_invalid_upn_is_explained_in_the_ack(app, services):

@@ -1,11 +1,13 @@
-"""What the listeners share: the ephemeral reply, the parsed click, and which outcomes stay silent."""
+"""What the listeners share: the ephemeral reply, help and mailbox words, the parsed click, and silent outcomes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.probe.runner import find_target
 from bot.workflow.model import Outcome, OutcomeKind
+from handlers.facts import normalize_upn
 
 Ack = Callable[..., Any]
 Respond = Callable[..., Any]
@@ -13,6 +15,20 @@ Respond = Callable[..., Any]
 #: Outcomes the redrawn card shows by itself; anything else is told to the clicker.
 QUIET = frozenset({OutcomeKind.APPROVED, OutcomeKind.DENIED, OutcomeKind.UNDO_APPROVED, OutcomeKind.UNDO_DENIED,
                    OutcomeKind.UNDO_REQUESTED, OutcomeKind.RETRY, OutcomeKind.APPLY_ANYWAY})
+
+
+#: What asks a command for its usage rather than being its input.
+HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
+
+
+def wants_help(text: str | None) -> bool:
+    return (text or "").strip().lower() in HELP_WORDS
+
+
+def mailbox_of(targets: Sequence[Any], word: str) -> str:
+    """The mailbox `word` names: a probe target's (by its name or mailbox), else `word` as a UPN (InvalidInput)."""
+    target = find_target(targets, word)
+    return str(target.mailbox).lower() if target is not None else normalize_upn(word)
 
 
 def ephemeral(respond: Respond, text: str, extra: dict[str, Any] | None = None) -> None:

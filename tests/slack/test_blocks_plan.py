@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from blocks_helpers import (
@@ -17,9 +18,12 @@ from blocks_helpers import (
     validate,
     with_states,
 )
+from slack_sdk.models.blocks import ConfirmObject
 
 from bot.slack import ids
 from bot.slack.blocks import plan_card
+from bot.workflow.model import RequestView
+from handlers import REMEDIATIONS
 
 A, D, ALL = ids.ACTION_APPROVE, ids.ACTION_DENY, ids.ACTION_APPROVE_ALL
 EXPECTED = {
@@ -105,10 +109,36 @@ def test_approve_confirm_states_the_change_and_its_impact():
     assert approve["style"] == "primary" and deny["style"] == "danger" and "confirm" not in deny
     dialog = approve["confirm"]["text"]["text"]
     assert dialog.startswith("SMTP AUTH for this mailbox: disabled → enabled. Impact: This mailbox only")
-    assert dialog.endswith("watch the SMTP AUTH clients report.")
+    assert dialog.endswith("from anywhere. See the card for the full impact.")
     longer = buttons(card(with_states("pending", "pending"))["blocks"])[2]["confirm"]["text"]["text"]
-    assert longer.startswith("Legacy per-user MFA: enforced → disabled. Impact: This user only")
-    assert len(longer) == 300 and longer.endswith("…")
+    assert longer == ("Legacy per-user MFA: enforced → disabled. Impact: This user only: their interactive sign-ins "
+                      "no longer require MFA through the legacy per-user setting. See the card for the full impact.")
+
+
+def _every_remediation(upn: str, value: str) -> RequestView:
+    """One pending step per remediation, worded as the planner words them, for `upn` and current `value`."""
+    view = with_states(*["pending"] * len(REMEDIATIONS), upn=upn)
+    steps = tuple(dataclasses.replace(step, handler_key=key, title=handler.title, proposed={
+        "current_text": value, "proposed_text": handler.display(handler.target_value), "impact": handler.impact,
+        "scope": handler.scope}) for step, (key, handler) in zip(view.steps, REMEDIATIONS.items(), strict=True))
+    return dataclasses.replace(view, steps=steps)
+
+
+@pytest.mark.parametrize(("upn", "value"), [("erp@contoso.com", "enabled"),
+                                            ("a" * 60 + "@" + "b" * 60 + ".com", "word " * 80)])
+def test_every_confirm_fits_slacks_limit_and_ends_on_a_whole_word(upn, value):
+    view = _every_remediation(upn, value)
+    dialogs = [b["confirm"] for b in buttons(card(view)["blocks"]) if "confirm" in b]
+    assert len(dialogs) == len(REMEDIATIONS) + 1  # each Approve, and Approve all
+    for dialog in dialogs:
+        ConfirmObject(**dialog).validate_json()
+        text = dialog["text"]["text"]
+        assert len(text) <= 300 and text.endswith("See the card for the full impact.")
+        assert all(line.endswith((".", "?")) for line in text.splitlines())
+        whole = set(re.findall(r"\w+", " ".join([upn, value, *(s.title for s in view.steps)])))
+        assert set(re.findall(r"(\w+)…", text)) <= whole  # anything shortened ends on a whole word
+    for step, dialog in zip(view.steps, dialogs, strict=False):
+        assert dialog["text"]["text"].startswith(f"{step.title}: ")
 
 
 def test_undo_confirm_says_it_restores_the_previous_value():
@@ -121,8 +151,8 @@ def test_approve_all_lists_every_impact_and_carries_the_request_id():
     [approve_all] = [b for b in buttons(payload["blocks"]) if b["action_id"] == ALL]
     assert approve_all["value"] == "CR-49F7C2" and approve_all["block_id"] == "request:CR-49F7C2"
     dialog = approve_all["confirm"]["text"]["text"]
-    assert "• SMTP AUTH for this mailbox: This mailbox only" in dialog
-    assert "• Legacy per-user MFA: This user only" in dialog
+    assert "• SMTP AUTH for this mailbox: disabled → enabled. This mailbox only." in dialog
+    assert "• Legacy per-user MFA: enforced → disabled. This user only." in dialog
 
 
 def test_approve_all_needs_two_open_steps():

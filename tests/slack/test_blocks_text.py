@@ -28,6 +28,7 @@ def test_the_example_card_reads_as_text_with_numbered_buttons():
         (3, "Deny", ids.ACTION_DENY, "2", "step:2"),
     ]
     assert buttons[1].confirm.startswith("Legacy per-user MFA: enforced → disabled. Impact: This user only")
+    assert buttons[1].confirm.endswith("See the card for the full impact.")
     assert buttons[2].confirm is None
 
 

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack import ids
+from bot.slack.blocks import confirms
 from bot.slack.blocks.kit import (
-    CONFIRM_TEXT_CHARS,
     EXTRAS_ROOM,
     MAX_BLOCKS,
     MAX_CHARS,
@@ -15,14 +15,13 @@ from bot.slack.blocks.kit import (
     Budget,
     button,
     chars,
-    confirm,
     context,
     divider,
     fallback,
     header,
     section,
 )
-from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, tidy, when, who
+from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, when, who
 from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 from handlers import REMEDIATIONS, Status
 
@@ -63,17 +62,11 @@ def label(request: ChangeRequest, step: RequestStep, now: datetime) -> str:
 
 
 def _approve(step: RequestStep) -> dict[str, Any]:
-    proposed = step.proposed or {}
-    change = f"{step.title}: {proposed.get('current_text', '?')} → {proposed.get('proposed_text', '?')}."
-    dialog = confirm("Approve this change?", f"{change} Impact: {proposed.get('impact', 'see the card')}",
-                     "Approve", style="primary")
-    return button("Approve", ids.ACTION_APPROVE, str(step.id), style="primary", confirm_dialog=dialog)
+    return button("Approve", ids.ACTION_APPROVE, str(step.id), style="primary", confirm_dialog=confirms.approve(step))
 
 
 def _undo(step: RequestStep) -> dict[str, Any]:
-    before = _value_text(step, step.before, "current")
-    dialog = confirm("Undo this change?", f"This asks to restore the previous value of {step.title} ({before}). "
-                     "An approver must approve the undo before anything changes.", "Ask to undo")
+    dialog = confirms.undo(step, _value_text(step, step.before, "current"))
     return button("Undo", ids.ACTION_UNDO, str(step.id), confirm_dialog=dialog)
 
 
@@ -108,9 +101,7 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
     if step.state == S.DENIED:
         return f":no_entry_sign: Denied by {approver}", []
     if step.state == S.REVERT_PENDING:
-        before = _value_text(step, step.before, "current")
-        dialog = confirm("Approve the undo?", f"This restores the previous value of {step.title} ({before}).",
-                         "Approve undo", style="primary")
+        dialog = confirms.approve_undo(step, _value_text(step, step.before, "current"))
         return ":leftwards_arrow_with_hook: Undo requested — waiting for an approver", [
             button("Approve undo", ids.ACTION_UNDO_APPROVE, value, style="primary", confirm_dialog=dialog),
             button("Deny undo", ids.ACTION_UNDO_DENY, value, style="danger"),
@@ -146,21 +137,14 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
 
 
 def _approve_all(request: ChangeRequest, steps: list[RequestStep]) -> list[Block]:
-    head = f"Approve all {len(steps)} changes for {request.upn}?"
-    each = max(30, (CONFIRM_TEXT_CHARS - len(head)) // len(steps) - 4)
-    lines = [tidy(f"• {s.title}: {(s.proposed or {}).get('impact', '')}", each) for s in steps]
-    dialog = confirm(f"Approve all {len(steps)} changes?", "\n".join([head, *lines]), "Approve all",
-                     style="primary")
+    dialog = confirms.approve_all(request, steps)
     return [{"type": "actions", "block_id": ids.request_block_id(request.id), "elements": [
         button(f"Approve all {len(steps)}", ids.ACTION_APPROVE_ALL, request.id, style="primary",
                confirm_dialog=dialog)]}]
 
 
 def _apply_anyway(request: ChangeRequest, blockers: list[str]) -> list[Block]:
-    names = ", ".join(blockers) or "a blocker the bot cannot change"
-    dialog = confirm("Apply anyway?", tidy(f"These changes will not make SMTP AUTH work while {names} still blocks it. "
-                     "Choosing this is recorded in the audit log; each change then still needs its own approval.",
-                     CONFIRM_TEXT_CHARS), "Apply anyway", style="danger")
+    dialog = confirms.apply_anyway(blockers)
     return [{"type": "actions", "block_id": ids.anyway_block_id(request.id), "elements": [
         button("Apply anyway", ids.ACTION_APPLY_ANYWAY, request.id, style="danger", confirm_dialog=dialog)]}]
 

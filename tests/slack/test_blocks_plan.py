@@ -41,16 +41,17 @@ EXPECTED = {
 }
 STATUS = {
     "pending": "Impact:",
-    "approved": "Approved by <@U0APPROVE> — applying…",
-    "applying": "Approved by <@U0APPROVE> — applying…",
-    "applied": "verifying…",
-    "verified": "Applied and verified by the bot after approval by <@U0APPROVE> at 08:24 UTC: disabled → enabled",
-    "denied": "Denied by <@U0APPROVE>",
-    "expired": "Expired — run `/smtp-enable erp@contoso.com` again",
-    "failed": ":x: Failed: Exchange said: boom",
-    "revert_pending": "Undo requested — waiting for an approver",
-    "reverting": "Undoing…",
-    "reverted": "Undone: restored disabled",
+    "approved": "Approved by <@U0APPROVE> at 08:24 UTC — applying…",
+    "applying": "Approved by <@U0APPROVE> at 08:24 UTC — applying…",
+    "applied": "Applied at 08:25 UTC after approval by <@U0APPROVE> at 08:24 UTC — verifying…",
+    "verified": "Applied and verified by the bot at 08:25 UTC after approval by <@U0APPROVE> at 08:24 UTC: "
+                "disabled → enabled",
+    "denied": "Denied by <@U0APPROVE> at 08:24 UTC",
+    "expired": "Expired at 09:22 UTC — run `/smtp-enable erp@contoso.com` again",
+    "failed": ":x: Failed at 08:27 UTC after approval by <@U0APPROVE> at 08:24 UTC: Exchange said: boom",
+    "revert_pending": "Undo requested by <@U0REQUEST> at 08:26 UTC — waiting for an approver",
+    "reverting": "Undoing, asked by <@U0REQUEST> at 08:26 UTC…",
+    "reverted": "Undone at 08:27 UTC, asked by <@U0REQUEST> at 08:26 UTC: restored disabled",
 }
 
 
@@ -68,7 +69,8 @@ def test_example_card_reads_like_the_plan():
     assert "*ERP Notifications* · password (Basic) · 2 changes needed" in text and "Basic auth ·" not in text
     assert text.index("1. SMTP AUTH for this mailbox*: disabled → enabled") < text.index(
         "2. Legacy per-user MFA*: enforced → disabled")
-    assert "Applied and verified by the bot after approval by <@U0APPROVE> at 08:22 UTC: disabled → enabled" in text
+    assert ("Applied and verified by the bot at 08:22 UTC after approval by <@U0APPROVE> at 08:22 UTC: "
+            "disabled → enabled") in text
     assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO, "1"), (A, "2"), (D, "2")]
     assert [b["block_id"] for b in buttons(payload["blocks"])] == ["step:1", "step:2", "step:2"]
     assert "1 waiting for approval" in payload["text"]
@@ -95,7 +97,7 @@ def test_past_expiry_nothing_can_be_approved_or_retried(state):
     payload = card(with_states(state, "pending"), now=LATE)
     assert clicks(payload["blocks"]) == []
     text = joined(payload["blocks"])
-    assert "Expired — run `/smtp-enable erp@contoso.com` again" in text
+    assert "Expired at 09:22 UTC — run `/smtp-enable erp@contoso.com` again" in text
     assert "expired 09:22 UTC" in text and "Approve before" not in text
 
 
@@ -166,7 +168,7 @@ def test_before_and_after_use_the_handlers_words_when_they_differ_from_the_plan(
                                             dataclasses.replace(view.steps[1], handler_key="gone", before="weird")))
     text = joined(card(view)["blocks"])
     assert "not set (inherits the organisation) → enabled" in text
-    assert "Undone: restored weird" in text
+    assert "restored weird" in text
 
 
 def test_a_failed_undo_is_shown_on_the_verified_step():

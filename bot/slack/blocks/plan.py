@@ -74,27 +74,29 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
              held: bool = False) -> tuple[str, list[dict[str, Any]]]:
     """The status line and the buttons a step shows in its current state (none while the request is held)."""
     value = str(step.id)
-    approver = who(step.decided_by)
+    approver = f"{who(step.decided_by)} at {when(step.decided_at, now)}"
+    asker = f"{who(step.undo_requested_by)} at {when(step.undo_requested_at, now)}"
     if is_open(request, step, now) and held:
         return ":lock: Not offered for approval: it would not be enough on its own (see above)", []
     if is_open(request, step, now):
         return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
     if step.state in (S.PENDING, S.EXPIRED):
-        return f":clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
+        return f":clock3: Expired at {when(request.expires_at, now)} — run `/smtp-enable {esc(request.upn)}` again", []
     if step.state in (S.APPROVED, S.APPLYING):
         return f":gear: Approved by {approver} — applying…", []
     if step.state == S.APPLIED:
-        return f":gear: Applied after approval by {approver} — verifying…", []
+        return f":gear: Applied at {when(step.applied_at, now)} after approval by {approver} — verifying…", []
     if step.state == S.VERIFIED:
         before = md(_value_text(step, step.before, "current"), 200)
         after = md(_value_text(step, step.after, "proposed"), 200)
-        line = (f":white_check_mark: Applied and verified by the bot after approval by {approver} at "
-                f"{when(step.decided_at or step.applied_at, now)}: {before} → {after}")
+        line = (f":white_check_mark: Applied and verified by the bot at {when(step.applied_at, now)} after approval "
+                f"by {approver}: {before} → {after}")
         if step.error:
             line += f"\n:warning: {md(step.error, 500)}"
         return line, [_undo(step)]
     if step.state == S.FAILED:
-        line = f":x: Failed: {md(step.error or 'no details recorded', 800)}"
+        line = (f":x: Failed at {when(step.updated_at, now)} after approval by {approver}: "
+                f"{md(step.error or 'no details recorded', 800)}")
         if request.expires_at <= now:
             return f"{line}\n:clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
         return line, [button("Retry", ids.ACTION_RETRY, value)]
@@ -102,14 +104,15 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
         return f":no_entry_sign: Denied by {approver}", []
     if step.state == S.REVERT_PENDING:
         dialog = confirms.approve_undo(step, _value_text(step, step.before, "current"))
-        return ":leftwards_arrow_with_hook: Undo requested — waiting for an approver", [
+        return f":leftwards_arrow_with_hook: Undo requested by {asker} — waiting for an approver", [
             button("Approve undo", ids.ACTION_UNDO_APPROVE, value, style="primary", confirm_dialog=dialog),
             button("Deny undo", ids.ACTION_UNDO_DENY, value, style="danger"),
         ]
     if step.state == S.REVERTING:
-        return ":gear: Undoing…", []
+        return f":gear: Undoing, asked by {asker}…", []
     if step.state == S.REVERTED:
-        return f":leftwards_arrow_with_hook: Undone: restored {md(_value_text(step, step.before, 'current'), 200)}", []
+        return (f":leftwards_arrow_with_hook: Undone at {when(step.updated_at, now)}, asked by {asker}: restored "
+                f"{md(_value_text(step, step.before, 'current'), 200)}"), []
     return esc(step.state), []
 
 

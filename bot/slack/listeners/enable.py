@@ -11,7 +11,7 @@ from slack_bolt import App
 
 from bot.errors import BotError, InvalidInput
 from bot.slack import blocks, ids
-from bot.slack.listeners.common import Ack, Respond, ephemeral, mailbox_of, wants_help
+from bot.slack.listeners.common import Ack, Respond, cannot_post, ephemeral, mailbox_of, wants_help
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,10 @@ def open_request(services: SlackServices, upn: str, user: str, channel: str, inc
     """Diagnose, plan and store the request, then queue its card; a redelivered command (same trigger) does nothing."""
     if not services.once(trigger_id):
         log.info("command %s was delivered again; the first delivery is handled", trigger_id)
+        return
+    refusal = cannot_post(services.slack, channel)
+    if refusal:
+        ephemeral(respond, refusal)
         return
     try:
         view = services.workflow.open_request(upn, user, channel, auth_mode=auth_mode, include_org=include_org)

@@ -44,9 +44,12 @@ def with_states(*states: StepState, plan: dict[str, Any] | None = None, **reques
         template = base.steps[n % 2]
         decided = state not in ("pending", "expired")
         applied = state in ("applied", "verified", "revert_pending", "reverting", "reverted")
+        undo = state in ("revert_pending", "reverting", "reverted")
         proposed = template.proposed
         steps.append(dataclasses.replace(
-            template, id=n + 1, position=n, state=StepState(state),
+            template, id=n + 1, position=n, state=StepState(state), updated_at=CREATED + timedelta(minutes=5),
+            undo_requested_by="U0REQUEST" if undo else None,
+            undo_requested_at=CREATED + timedelta(minutes=4) if undo else None,
             decided_by="U0APPROVE" if decided else None, decided_at=CREATED + timedelta(minutes=2) if decided else None,
             applied_at=CREATED + timedelta(minutes=3) if applied else None,
             before=proposed["current"] if applied else None, after=proposed["proposed"] if applied else None,

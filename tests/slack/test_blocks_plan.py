@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 from blocks_helpers import (
@@ -17,9 +18,12 @@ from blocks_helpers import (
     validate,
     with_states,
 )
+from slack_sdk.models.blocks import ConfirmObject
 
 from bot.slack import ids
 from bot.slack.blocks import plan_card
+from bot.workflow.model import RequestView
+from handlers import REMEDIATIONS
 
 A, D, ALL = ids.ACTION_APPROVE, ids.ACTION_DENY, ids.ACTION_APPROVE_ALL
 EXPECTED = {
@@ -37,16 +41,17 @@ EXPECTED = {
 }
 STATUS = {
     "pending": "Impact:",
-    "approved": "Approved by <@U0APPROVE> — applying…",
-    "applying": "Approved by <@U0APPROVE> — applying…",
-    "applied": "verifying…",
-    "verified": "Applied and verified by the bot after approval by <@U0APPROVE> at 08:24 UTC: disabled → enabled",
-    "denied": "Denied by <@U0APPROVE>",
-    "expired": "Expired — run `/smtp-enable erp@contoso.com` again",
-    "failed": ":x: Failed: Exchange said: boom",
-    "revert_pending": "Undo requested — waiting for an approver",
-    "reverting": "Undoing…",
-    "reverted": "Undone: restored disabled",
+    "approved": "Approved by <@U0APPROVE> at 08:24 UTC — applying…",
+    "applying": "Approved by <@U0APPROVE> at 08:24 UTC — applying…",
+    "applied": "Applied at 08:25 UTC after approval by <@U0APPROVE> at 08:24 UTC — verifying…",
+    "verified": "Applied and verified by the bot at 08:25 UTC after approval by <@U0APPROVE> at 08:24 UTC: "
+                "disabled → enabled",
+    "denied": "Denied by <@U0APPROVE> at 08:24 UTC",
+    "expired": "Expired at 09:22 UTC — run `/smtp-enable erp@contoso.com` again",
+    "failed": ":x: Failed at 08:27 UTC after approval by <@U0APPROVE> at 08:24 UTC: Exchange said: boom",
+    "revert_pending": "Undo requested by <@U0REQUEST> at 08:26 UTC — waiting for an approver",
+    "reverting": "Undoing, asked by <@U0REQUEST> at 08:26 UTC…",
+    "reverted": "Undone at 08:27 UTC, asked by <@U0REQUEST> at 08:26 UTC: restored disabled",
 }
 
 
@@ -64,7 +69,8 @@ def test_example_card_reads_like_the_plan():
     assert "*ERP Notifications* · password (Basic) · 2 changes needed" in text and "Basic auth ·" not in text
     assert text.index("1. SMTP AUTH for this mailbox*: disabled → enabled") < text.index(
         "2. Legacy per-user MFA*: enforced → disabled")
-    assert "Applied and verified by the bot after approval by <@U0APPROVE> at 08:22 UTC: disabled → enabled" in text
+    assert ("Applied and verified by the bot at 08:22 UTC after approval by <@U0APPROVE> at 08:22 UTC: "
+            "disabled → enabled") in text
     assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO, "1"), (A, "2"), (D, "2")]
     assert [b["block_id"] for b in buttons(payload["blocks"])] == ["step:1", "step:2", "step:2"]
     assert "1 waiting for approval" in payload["text"]
@@ -91,7 +97,7 @@ def test_past_expiry_nothing_can_be_approved_or_retried(state):
     payload = card(with_states(state, "pending"), now=LATE)
     assert clicks(payload["blocks"]) == []
     text = joined(payload["blocks"])
-    assert "Expired — run `/smtp-enable erp@contoso.com` again" in text
+    assert "Expired at 09:22 UTC — run `/smtp-enable erp@contoso.com` again" in text
     assert "expired 09:22 UTC" in text and "Approve before" not in text
 
 
@@ -105,10 +111,36 @@ def test_approve_confirm_states_the_change_and_its_impact():
     assert approve["style"] == "primary" and deny["style"] == "danger" and "confirm" not in deny
     dialog = approve["confirm"]["text"]["text"]
     assert dialog.startswith("SMTP AUTH for this mailbox: disabled → enabled. Impact: This mailbox only")
-    assert dialog.endswith("watch the SMTP AUTH clients report.")
+    assert dialog.endswith("from anywhere. See the card for the full impact.")
     longer = buttons(card(with_states("pending", "pending"))["blocks"])[2]["confirm"]["text"]["text"]
-    assert longer.startswith("Legacy per-user MFA: enforced → disabled. Impact: This user only")
-    assert len(longer) == 300 and longer.endswith("…")
+    assert longer == ("Legacy per-user MFA: enforced → disabled. Impact: This user only: their interactive sign-ins "
+                      "no longer require MFA through the legacy per-user setting. See the card for the full impact.")
+
+
+def _every_remediation(upn: str, value: str) -> RequestView:
+    """One pending step per remediation, worded as the planner words them, for `upn` and current `value`."""
+    view = with_states(*["pending"] * len(REMEDIATIONS), upn=upn)
+    steps = tuple(dataclasses.replace(step, handler_key=key, title=handler.title, proposed={
+        "current_text": value, "proposed_text": handler.display(handler.target_value), "impact": handler.impact,
+        "scope": handler.scope}) for step, (key, handler) in zip(view.steps, REMEDIATIONS.items(), strict=True))
+    return dataclasses.replace(view, steps=steps)
+
+
+@pytest.mark.parametrize(("upn", "value"), [("erp@contoso.com", "enabled"),
+                                            ("a" * 60 + "@" + "b" * 60 + ".com", "word " * 80)])
+def test_every_confirm_fits_slacks_limit_and_ends_on_a_whole_word(upn, value):
+    view = _every_remediation(upn, value)
+    dialogs = [b["confirm"] for b in buttons(card(view)["blocks"]) if "confirm" in b]
+    assert len(dialogs) == len(REMEDIATIONS) + 1  # each Approve, and Approve all
+    for dialog in dialogs:
+        ConfirmObject(**dialog).validate_json()
+        text = dialog["text"]["text"]
+        assert len(text) <= 300 and text.endswith("See the card for the full impact.")
+        assert all(line.endswith((".", "?")) for line in text.splitlines())
+        whole = set(re.findall(r"\w+", " ".join([upn, value, *(s.title for s in view.steps)])))
+        assert set(re.findall(r"(\w+)…", text)) <= whole  # anything shortened ends on a whole word
+    for step, dialog in zip(view.steps, dialogs, strict=False):
+        assert dialog["text"]["text"].startswith(f"{step.title}: ")
 
 
 def test_undo_confirm_says_it_restores_the_previous_value():
@@ -121,8 +153,8 @@ def test_approve_all_lists_every_impact_and_carries_the_request_id():
     [approve_all] = [b for b in buttons(payload["blocks"]) if b["action_id"] == ALL]
     assert approve_all["value"] == "CR-49F7C2" and approve_all["block_id"] == "request:CR-49F7C2"
     dialog = approve_all["confirm"]["text"]["text"]
-    assert "• SMTP AUTH for this mailbox: This mailbox only" in dialog
-    assert "• Legacy per-user MFA: This user only" in dialog
+    assert "• SMTP AUTH for this mailbox: disabled → enabled. This mailbox only." in dialog
+    assert "• Legacy per-user MFA: enforced → disabled. This user only." in dialog
 
 
 def test_approve_all_needs_two_open_steps():
@@ -136,7 +168,7 @@ def test_before_and_after_use_the_handlers_words_when_they_differ_from_the_plan(
                                             dataclasses.replace(view.steps[1], handler_key="gone", before="weird")))
     text = joined(card(view)["blocks"])
     assert "not set (inherits the organisation) → enabled" in text
-    assert "Undone: restored weird" in text
+    assert "restored weird" in text
 
 
 def test_a_failed_undo_is_shown_on_the_verified_step():

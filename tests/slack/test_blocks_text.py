@@ -15,8 +15,8 @@ def test_the_example_card_reads_as_text_with_numbered_buttons():
     lines = text.splitlines()
     assert lines[:2] == ["SMTP AUTH plan for erp@contoso.com", "=" * 34]
     assert "1. SMTP AUTH for this mailbox: disabled → enabled" in lines
-    assert ("✅ Applied and verified by the bot after approval by @U0APPROVE at 08:22 UTC: disabled → enabled"
-            in lines)
+    assert ("✅ Applied and verified by the bot at 08:22 UTC after approval by @U0APPROVE at 08:22 UTC: "
+            "disabled → enabled") in lines
     assert lines[lines.index("2. Legacy per-user MFA: enforced → disabled") + 3] == "[2 Approve] [3 Deny]"
     assert text.index("[1 Undo]") < text.index("[2 Approve] [3 Deny]")
     assert "⚠️ Impact: This user only" in text and "-" * 60 in lines
@@ -28,6 +28,7 @@ def test_the_example_card_reads_as_text_with_numbered_buttons():
         (3, "Deny", ids.ACTION_DENY, "2", "step:2"),
     ]
     assert buttons[1].confirm.startswith("Legacy per-user MFA: enforced → disabled. Impact: This user only")
+    assert buttons[1].confirm.endswith("See the card for the full impact.")
     assert buttons[2].confirm is None
 
 

@@ -120,7 +120,7 @@ def test_home_for_someone_who_is_not_an_approver():
 def test_home_offers_undo_decisions_and_skips_expired_steps():
     payload = home(pending=[with_states("revert_pending", "pending")], now=LATE)
     assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO_APPROVE, "1"), (ids.ACTION_UNDO_DENY, "1")]
-    assert "Undo requested — waiting for an approver" in joined(payload["blocks"])
+    assert "Undo requested by <@U0REQUEST> at 08:26 UTC — waiting for an approver" in joined(payload["blocks"])
 
 
 def test_home_with_nothing_waiting():

@@ -23,6 +23,7 @@ import pytest
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web import SlackResponse
 
@@ -104,13 +105,26 @@ class FakeWorkflow:
 
 
 @dataclass
+class FakeSlack:
+    """conversations.info as Slack answers it: `member` channels have the bot, `outside` ones not, others unknown."""
+
+    member: tuple[str, ...] = ("C0OPS",)
+    outside: tuple[str, ...] = ("C0PUBLIC",)
+
+    def conversations_info(self, channel: str) -> dict[str, Any]:
+        if channel not in self.member + self.outside:
+            raise SlackApiError("channel_not_found", {"ok": False, "error": "channel_not_found"})
+        return {"ok": True, "channel": {"id": channel, "is_channel": True, "is_member": channel in self.member}}
+
+
+@dataclass
 class FakeServices:
     """`SlackServices` for tests: the pool only records; `run_submitted` runs the work with a recording reply."""
 
     targets: Sequence[Any] = (PRINTER, SCANNER)
     workflow: FakeWorkflow = field(default_factory=FakeWorkflow)
     clock: FakeClock = field(default_factory=FakeClock)
-    slack: Any = None
+    slack: Any = field(default_factory=FakeSlack)
     alert_channel: str | None = "C0ALERTS"
     submitted: list[tuple[Callable[..., Any], tuple[Any, ...]]] = field(default_factory=list)
     calls: list[tuple[Any, ...]] = field(default_factory=list)
@@ -180,8 +194,9 @@ def dispatch(app: App, body: str, content_type: str, *, secret: str = SECRET, **
     return app.dispatch(BoltRequest(body=body, headers=signed))
 
 
-def command(app: App, name: str, text: str, *, user: str = REQUESTER, secret: str = SECRET, **headers: str) -> BoltResponse:
-    form = {"command": name, "text": text, "user_id": user, "channel_id": "C0OPS", "team_id": "T0TEAM",
+def command(app: App, name: str, text: str, *, user: str = REQUESTER, secret: str = SECRET, channel: str = "C0OPS",
+            **headers: str) -> BoltResponse:
+    form = {"command": name, "text": text, "user_id": user, "channel_id": channel, "team_id": "T0TEAM",
             "trigger_id": "trigger-1", "response_url": "https://hooks.slack.com/commands/T0TEAM/1/abc"}
     return dispatch(app, urlencode(form), "application/x-www-form-urlencoded", secret=secret, **headers)
 
@@ -202,7 +217,7 @@ def ack_text(response: BoltResponse) -> str:
     ("/smtp-enable", "", "`/smtp-enable UPN [--org] [--oauth]`"),
     ("/smtp-enable", "a@contoso.com b@contoso.com", "`/smtp-enable UPN"),
     ("/smtp-enable", "a@contoso.com --everything", "`/smtp-enable UPN"),
-    ("/smtp-status", "a@contoso.com extra", "`/smtp-status [UPN]`"),
+    ("/smtp-status", "a@contoso.com extra", "`/smtp-status [UPN|TARGET]`"),
     ("/smtp-explain", "   ", "`/smtp-explain REPLY`"),
     ("/smtp-probe", "", "`/smtp-probe TARGET`"),
 ])
@@ -210,6 +225,38 @@ def test_usage_errors_are_the_ack_and_nothing_is_handed_on(app, services, name, 
     response = command(app, name, text)
     assert response.status == 200 and usage in ack_text(response)
     assert services.submitted == []
+
+
+@pytest.mark.parametrize(("name", "usage"), [
+    ("/smtp-enable", "`/smtp-enable UPN [--org] [--oauth]`"), ("/smtp-status", "`/smtp-status [UPN|TARGET]`"),
+    ("/smtp-explain", "`/smtp-explain REPLY`"), ("/smtp-probe", "`/smtp-probe TARGET`"),
+])
+@pytest.mark.parametrize("text", ["help", " HELP ", "--help"])
+def test_every_command_answers_help_with_its_usage_and_an_example(app, services, name, usage, text):
+    answer = ack_text(command(app, name, text))
+    assert usage in answer and "Example:" in answer
+    assert "not a user principal name" not in answer and "No probe target" not in answer
+    assert services.submitted == []
+
+
+def test_an_unknown_enable_flag_is_named_in_the_error(app, services):
+    answer = ack_text(command(app, "/smtp-enable", "scanner@contoso.com --orgg"))
+    assert answer.startswith("Unknown flag --orgg; the flags are --org, --oauth.")
+    assert "`/smtp-enable UPN" in answer and services.submitted == []
+
+
+@pytest.mark.parametrize("name", ["scanner", "SCANNER", "Scanner@Contoso.com"])
+def test_status_takes_a_probe_target_by_its_name_or_its_mailbox(app, services, name):
+    assert command(app, "/smtp-status", name).status == 200
+    services.run_submitted()
+    assert services.workflow.calls == [("requests_for", "scanner@contoso.com")]
+    assert services.calls == [("probe_statuses", "scanner@contoso.com")]
+
+
+def test_enable_takes_a_probe_target_by_its_name(app, services):
+    assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(command(app, "/smtp-enable", "scanner --org"))
+    services.run_submitted()
+    assert services.workflow.calls == [("open_request", "scanner@contoso.com", REQUESTER, "C0OPS", "basic", True)]
 
 
 def test_an_invalid_upn_is_explained_in_the_ack(app, services):
@@ -229,6 +276,24 @@ def test_enable_acks_then_opens_the_request_with_the_parsed_upn_and_flags(app, s
     services.run_submitted()
     assert services.workflow.calls == [("open_request", "scanner@contoso.com", REQUESTER, "C0OPS", "oauth", True)]
     assert services.calls == [("refresh", "cr-1")]
+
+
+@pytest.mark.parametrize("channel", ["C0PUBLIC", "D0SOMEONE", "G0PRIVATE"])
+def test_enable_where_the_bot_cannot_post_says_to_invite_it_and_opens_nothing(app, services, channel):
+    command(app, "/smtp-enable", "scanner@contoso.com", channel=channel)
+    services.run_submitted()
+    assert services.workflow.calls == [] and services.calls == []
+    [reply] = services.replies
+    assert reply["response_type"] == "ephemeral" and "/invite @bot" in reply["text"]
+
+
+def test_a_failed_channel_lookup_does_not_stop_the_request(app, services):
+    def broken(channel: str) -> dict[str, Any]:
+        raise SlackApiError("missing_scope", {"ok": False, "error": "missing_scope", "needed": "groups:read"})
+    services.slack = SimpleNamespace(conversations_info=broken)
+    command(app, "/smtp-enable", "scanner@contoso.com")
+    services.run_submitted()
+    assert [c[0] for c in services.workflow.calls] == ["open_request"] and services.replies == []
 
 
 def test_a_redelivered_command_opens_one_request(app, services):

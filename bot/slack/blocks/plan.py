@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack import ids
+from bot.slack.blocks import confirms
 from bot.slack.blocks.kit import (
-    CONFIRM_TEXT_CHARS,
     EXTRAS_ROOM,
     MAX_BLOCKS,
     MAX_CHARS,
@@ -15,14 +15,13 @@ from bot.slack.blocks.kit import (
     Budget,
     button,
     chars,
-    confirm,
     context,
     divider,
     fallback,
     header,
     section,
 )
-from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, tidy, when, who
+from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, when, who
 from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 from handlers import REMEDIATIONS, Status
 
@@ -63,17 +62,11 @@ def label(request: ChangeRequest, step: RequestStep, now: datetime) -> str:
 
 
 def _approve(step: RequestStep) -> dict[str, Any]:
-    proposed = step.proposed or {}
-    change = f"{step.title}: {proposed.get('current_text', '?')} → {proposed.get('proposed_text', '?')}."
-    dialog = confirm("Approve this change?", f"{change} Impact: {proposed.get('impact', 'see the card')}",
-                     "Approve", style="primary")
-    return button("Approve", ids.ACTION_APPROVE, str(step.id), style="primary", confirm_dialog=dialog)
+    return button("Approve", ids.ACTION_APPROVE, str(step.id), style="primary", confirm_dialog=confirms.approve(step))
 
 
 def _undo(step: RequestStep) -> dict[str, Any]:
-    before = _value_text(step, step.before, "current")
-    dialog = confirm("Undo this change?", f"This asks to restore the previous value of {step.title} ({before}). "
-                     "An approver must approve the undo before anything changes.", "Ask to undo")
+    dialog = confirms.undo(step, _value_text(step, step.before, "current"))
     return button("Undo", ids.ACTION_UNDO, str(step.id), confirm_dialog=dialog)
 
 
@@ -81,44 +74,45 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
              held: bool = False) -> tuple[str, list[dict[str, Any]]]:
     """The status line and the buttons a step shows in its current state (none while the request is held)."""
     value = str(step.id)
-    approver = who(step.decided_by)
+    approver = f"{who(step.decided_by)} at {when(step.decided_at, now)}"
+    asker = f"{who(step.undo_requested_by)} at {when(step.undo_requested_at, now)}"
     if is_open(request, step, now) and held:
         return ":lock: Not offered for approval: it would not be enough on its own (see above)", []
     if is_open(request, step, now):
         return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
     if step.state in (S.PENDING, S.EXPIRED):
-        return f":clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
+        return f":clock3: Expired at {when(request.expires_at, now)} — run `/smtp-enable {esc(request.upn)}` again", []
     if step.state in (S.APPROVED, S.APPLYING):
         return f":gear: Approved by {approver} — applying…", []
     if step.state == S.APPLIED:
-        return f":gear: Applied after approval by {approver} — verifying…", []
+        return f":gear: Applied at {when(step.applied_at, now)} after approval by {approver} — verifying…", []
     if step.state == S.VERIFIED:
         before = md(_value_text(step, step.before, "current"), 200)
         after = md(_value_text(step, step.after, "proposed"), 200)
-        line = (f":white_check_mark: Applied and verified by the bot after approval by {approver} at "
-                f"{when(step.decided_at or step.applied_at, now)}: {before} → {after}")
+        line = (f":white_check_mark: Applied and verified by the bot at {when(step.applied_at, now)} after approval "
+                f"by {approver}: {before} → {after}")
         if step.error:
             line += f"\n:warning: {md(step.error, 500)}"
         return line, [_undo(step)]
     if step.state == S.FAILED:
-        line = f":x: Failed: {md(step.error or 'no details recorded', 800)}"
+        line = (f":x: Failed at {when(step.updated_at, now)} after approval by {approver}: "
+                f"{md(step.error or 'no details recorded', 800)}")
         if request.expires_at <= now:
             return f"{line}\n:clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
         return line, [button("Retry", ids.ACTION_RETRY, value)]
     if step.state == S.DENIED:
         return f":no_entry_sign: Denied by {approver}", []
     if step.state == S.REVERT_PENDING:
-        before = _value_text(step, step.before, "current")
-        dialog = confirm("Approve the undo?", f"This restores the previous value of {step.title} ({before}).",
-                         "Approve undo", style="primary")
-        return ":leftwards_arrow_with_hook: Undo requested — waiting for an approver", [
+        dialog = confirms.approve_undo(step, _value_text(step, step.before, "current"))
+        return f":leftwards_arrow_with_hook: Undo requested by {asker} — waiting for an approver", [
             button("Approve undo", ids.ACTION_UNDO_APPROVE, value, style="primary", confirm_dialog=dialog),
             button("Deny undo", ids.ACTION_UNDO_DENY, value, style="danger"),
         ]
     if step.state == S.REVERTING:
-        return ":gear: Undoing…", []
+        return f":gear: Undoing, asked by {asker}…", []
     if step.state == S.REVERTED:
-        return f":leftwards_arrow_with_hook: Undone: restored {md(_value_text(step, step.before, 'current'), 200)}", []
+        return (f":leftwards_arrow_with_hook: Undone at {when(step.updated_at, now)}, asked by {asker}: restored "
+                f"{md(_value_text(step, step.before, 'current'), 200)}"), []
     return esc(step.state), []
 
 
@@ -146,21 +140,14 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
 
 
 def _approve_all(request: ChangeRequest, steps: list[RequestStep]) -> list[Block]:
-    head = f"Approve all {len(steps)} changes for {request.upn}?"
-    each = max(30, (CONFIRM_TEXT_CHARS - len(head)) // len(steps) - 4)
-    lines = [tidy(f"• {s.title}: {(s.proposed or {}).get('impact', '')}", each) for s in steps]
-    dialog = confirm(f"Approve all {len(steps)} changes?", "\n".join([head, *lines]), "Approve all",
-                     style="primary")
+    dialog = confirms.approve_all(request, steps)
     return [{"type": "actions", "block_id": ids.request_block_id(request.id), "elements": [
         button(f"Approve all {len(steps)}", ids.ACTION_APPROVE_ALL, request.id, style="primary",
                confirm_dialog=dialog)]}]
 
 
 def _apply_anyway(request: ChangeRequest, blockers: list[str]) -> list[Block]:
-    names = ", ".join(blockers) or "a blocker the bot cannot change"
-    dialog = confirm("Apply anyway?", tidy(f"These changes will not make SMTP AUTH work while {names} still blocks it. "
-                     "Choosing this is recorded in the audit log; each change then still needs its own approval.",
-                     CONFIRM_TEXT_CHARS), "Apply anyway", style="danger")
+    dialog = confirms.apply_anyway(blockers)
     return [{"type": "actions", "block_id": ids.anyway_block_id(request.id), "elements": [
         button("Apply anyway", ids.ACTION_APPLY_ANYWAY, request.id, style="danger", confirm_dialog=dialog)]}]
 

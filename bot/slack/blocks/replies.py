@@ -13,13 +13,13 @@ from bot.slack.blocks.mrkdwn import clip, esc, esc_keeping_mentions, link, md
 USAGE = {
     ids.COMMAND_ENABLE: (
         "Type `/smtp-enable UPN [--org] [--oauth]` to diagnose why SMTP AUTH fails for a mailbox and post a "
-        "plan; each change waits for an approver.\n`--org` proposes the organisation-wide switch instead of the "
+        "plan; each change waits for an approver. A probe target's name works as its mailbox.\n`--org` proposes the organisation-wide switch instead of the "
         "mailbox's own; `--oauth` checks for OAuth (XOAUTH2) instead of a password.\n"
         "Example: `/smtp-enable scanner@contoso.com`"
     ),
     ids.COMMAND_STATUS: (
-        "Type `/smtp-status [UPN]` to see open change requests and the last probe results, for one mailbox "
-        "or for all, or `/smtp-status chart` for a chart of the last 7 days.\n"
+        "Type `/smtp-status [UPN|TARGET]` to see open change requests and the last probe results, for one "
+        "mailbox (or probe target) or for all, or `/smtp-status chart` for a chart of the last 7 days.\n"
         "Example: `/smtp-status scanner@contoso.com`"
     ),
     ids.COMMAND_EXPLAIN: (
@@ -28,7 +28,8 @@ USAGE = {
         "SmtpClientAuthentication is disabled for the Tenant.`"
     ),
     ids.COMMAND_PROBE: (
-        "Type `/smtp-probe TARGET` to run a configured SMTP probe now and see how it went.\n"
+        "Type `/smtp-probe TARGET` to run a configured SMTP probe now, named by its target name or its "
+        "mailbox, and see how it went.\n"
         "Example: `/smtp-probe scanner`"
     ),
 }

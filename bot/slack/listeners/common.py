@@ -1,11 +1,15 @@
-"""What the listeners share: the ephemeral reply, the parsed click, and which outcomes stay silent."""
+"""What the listeners share: the ephemeral reply, help and mailbox words, the parsed click, and silent outcomes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
+from bot.probe.runner import find_target
 from bot.workflow.model import Outcome, OutcomeKind
+from handlers.facts import normalize_upn
 
 Ack = Callable[..., Any]
 Respond = Callable[..., Any]
@@ -13,6 +17,39 @@ Respond = Callable[..., Any]
 #: Outcomes the redrawn card shows by itself; anything else is told to the clicker.
 QUIET = frozenset({OutcomeKind.APPROVED, OutcomeKind.DENIED, OutcomeKind.UNDO_APPROVED, OutcomeKind.UNDO_DENIED,
                    OutcomeKind.UNDO_REQUESTED, OutcomeKind.RETRY, OutcomeKind.APPLY_ANYWAY})
+
+
+#: What asks a command for its usage rather than being its input.
+HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
+
+
+def wants_help(text: str | None) -> bool:
+    return (text or "").strip().lower() in HELP_WORDS
+
+
+def mailbox_of(targets: Sequence[Any], word: str) -> str:
+    """The mailbox `word` names: a probe target's (by its name or mailbox), else `word` as a UPN (InvalidInput)."""
+    target = find_target(targets, word)
+    return str(target.mailbox).lower() if target is not None else normalize_upn(word)
+
+
+#: conversations.info errors that mean the bot cannot post in the channel at all.
+NOT_THERE = frozenset({"channel_not_found", "not_in_channel"})
+
+
+def cannot_post(slack: Any, channel: str) -> str | None:
+    """Why a card could not be posted in `channel` (the bot is not in it, it is someone's DM), else None.
+
+    Only a definite answer refuses: any other error (a missing scope, Slack down) lets the request go on.
+    """
+    try:
+        info = slack.conversations_info(channel=channel)["channel"]
+    except SlackApiError as exc:
+        info = {"is_member": False} if exc.response.get("error") in NOT_THERE else {}
+    if info.get("is_member") is False or info.get("is_archived"):
+        return ("I cannot post the plan here: I am not in this conversation. Invite me with `/invite @bot` "
+                "(or run the command in a channel I am in), then run it again.")
+    return None
 
 
 def ephemeral(respond: Respond, text: str, extra: dict[str, Any] | None = None) -> None:

@@ -8,13 +8,13 @@ from slack_bolt import App
 
 from bot.diagnosis import explain
 from bot.slack import blocks, ids
-from bot.slack.listeners.common import Ack
+from bot.slack.listeners.common import Ack, wants_help
 from bot.slack.services import SlackServices
 
 
 def smtp_explain(ack: Ack, command: dict[str, Any]) -> None:
     text = (command.get("text") or "").strip()
-    if not text:
+    if not text or wants_help(text):
         ack(text=blocks.usage_text(ids.COMMAND_EXPLAIN))
         return
     card = blocks.explain_blocks(explain(text[:4000]))

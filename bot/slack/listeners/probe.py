@@ -11,12 +11,13 @@ from bot.diagnosis import explain
 from bot.probe import ProbeResult
 from bot.probe.runner import find_target
 from bot.slack import blocks, ids
-from bot.slack.listeners.common import Ack, Respond, ephemeral
+from bot.slack.listeners.common import Ack, Respond, ephemeral, wants_help
 from bot.slack.services import SlackServices
 
 
 def smtp_probe(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-    wanted = (command.get("text") or "").strip()
+    text = command.get("text") or ""
+    wanted = "" if wants_help(text) else text.strip()
     targets = services.probe_targets
     target = find_target(targets, wanted) if wanted else None
     if target is None:

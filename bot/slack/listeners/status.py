@@ -1,4 +1,4 @@
-"""`/smtp-status [UPN|chart]`: open change requests and probe results, or the 7-day chart uploaded as a PNG."""
+"""`/smtp-status [UPN|TARGET|chart]`: open change requests and probe results, or the 7-day chart uploaded as a PNG."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from slack_bolt import App
 
 from bot.errors import InvalidInput
 from bot.slack import blocks, ids
-from bot.slack.listeners.common import Ack, Respond, ephemeral
+from bot.slack.listeners.common import Ack, Respond, ephemeral, mailbox_of, wants_help
 from bot.slack.services import SlackServices
-from handlers.facts import normalize_upn
 
 
 def smtp_status(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
     words = (command.get("text") or "").split()
-    if len(words) > 1:
+    if len(words) > 1 or wants_help(command.get("text")):
         ack(text=blocks.usage_text(ids.COMMAND_STATUS))
         return
     if words and words[0].lower() == "chart":
@@ -25,7 +24,7 @@ def smtp_status(services: SlackServices, ack: Ack, command: dict[str, Any], resp
                         respond)
         return
     try:
-        upn = normalize_upn(words[0]) if words else None
+        upn = mailbox_of(services.probe_targets, words[0]) if words else None
     except InvalidInput as exc:
         ack(text=exc.describe())
         return

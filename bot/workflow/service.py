@@ -86,9 +86,9 @@ class Workflow(Queries, Execution):
             {"diagnosis": diagnosis.to_dict(), "plan": plan.to_dict()},
             {"auth_mode": auth_mode, "include_org": include_org},
         )
-        if not steps:
-            self.store.requests.transition(request_id, RequestState.PLANNED, RequestState.CLOSED, BOT_ACTOR,
-                                           "request.nothing_to_change")
+        if not steps:  # closed, but never called healthy while a check could not be read
+            action = "request.unreadable" if plan.unreadable else "request.nothing_to_change"
+            self.store.requests.transition(request_id, RequestState.PLANNED, RequestState.CLOSED, BOT_ACTOR, action)
         self.on_event("request")
         return self.view(request_id)
 

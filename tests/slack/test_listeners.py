@@ -66,6 +66,12 @@ class FakeWorkflow:
         self.calls.append(("open_request", upn, user, channel, auth_mode, include_org))
         return SimpleNamespace(request=SimpleNamespace(id="cr-1"))
 
+    def find(self, request_id: str) -> Any:
+        self.calls.append(("find", request_id))
+        request = SimpleNamespace(id=request_id, upn="scanner@contoso.com", channel="C0CARD",
+                                  options={"auth_mode": "oauth", "include_org": True})
+        return SimpleNamespace(request=request) if request_id.startswith("CR-") else None
+
     def decide(self, step_id: int, actor: str, *, approve: bool) -> Outcome:
         self.calls.append(("decide", step_id, actor, approve))
         return self.outcome
@@ -333,6 +339,15 @@ def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(ap
     click(app, ids.ACTION_ALERT_FIX, "Scanner@Contoso.com")
     services.run_submitted()
     assert services.workflow.calls == [("open_request", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False)]
+
+
+def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_clicker(app, services):
+    assert click(app, ids.ACTION_DIAGNOSE_AGAIN, "CR-7F3K2Q").status == 200
+    click(app, ids.ACTION_DIAGNOSE_AGAIN, "gone")
+    services.run_submitted()
+    assert services.workflow.calls == [("find", "CR-7F3K2Q"), ("find", "gone"),
+                                       ("open_request", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True)]
+    assert services.calls == [("refresh", "cr-1")]
 
 
 def test_alert_snooze_and_probe_now_go_to_the_services(app, services):

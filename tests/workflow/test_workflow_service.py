@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_value, set_casmailbox_calls
 
 from bot.errors import NotAllowed, UserNotFound
+from bot.slack import ids
+from bot.slack.blocks import plan_card
 from bot.workflow.model import BOT_ACTOR, STEP_TRANSITIONS, OutcomeKind, StepState
 from handlers import CHECKS
 
@@ -249,3 +252,32 @@ def test_approve_all_decides_and_runs_every_pending_step(make_workflow, store):
     assert [s.state for s in flow.view(view.request.id).steps] == [StepState.VERIFIED]
     assert flow.approve_all(view.request.id, APPROVER) == []
     assert store.requests.audit_rows()[-1].actor == BOT_ACTOR
+
+
+def _card(view) -> tuple[str, list[tuple[str, str]]]:
+    """The plan card's text and its buttons as (action id, value)."""
+    blocks = plan_card(view, now=view.request.created_at)["blocks"]
+    found = [(e["action_id"], e["value"]) for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    return json.dumps(blocks), found
+
+
+def test_a_mailbox_check_exchange_will_not_answer_is_never_called_healthy(make_workflow, sandbox, store):
+    sandbox.state.faults.add("status", service="exchange", cmdlet="Get-CASMailbox", status=503, times=None)
+    view = make_workflow().open_request("printer@contoso.com", REQUESTER, "C0OPS")
+    assert not view.plan["healthy"] and "mailbox_smtp_auth" in view.plan["unreadable"]
+    assert view.request.state == "closed"
+    assert store.requests.audit_rows(request_id=view.request.id)[-1].action == "request.unreadable"
+    text, clicks = _card(view)
+    assert "Nothing to change" not in text and "Not fully checked" in text
+    assert "Not fully checked*: Account and mailbox, SMTP AUTH for this mailbox could not be read" in text
+    assert "SMTP AUTH for this mailbox* (could not be checked)" in text and "HTTP 503" in text
+    assert clicks == [(ids.ACTION_DIAGNOSE_AGAIN, view.request.id)]
+
+
+def test_a_single_server_error_on_a_read_is_retried_and_the_plan_is_right(make_workflow, sandbox, clock):
+    sandbox.state.faults.add("status", service="exchange", cmdlet="Get-CASMailbox", status=500)
+    view = make_workflow().open_request("printer@contoso.com", REQUESTER, "C0OPS")
+    assert view.plan["healthy"] and view.plan["unreadable"] == [] and view.request.state == "closed"
+    cas = [r.status for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Get-CASMailbox"]
+    assert cas == [500, 200] and len(clock.sleeps) == 1  # the same read again after a backoff
+

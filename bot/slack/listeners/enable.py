@@ -1,4 +1,4 @@
-"""`/smtp-enable UPN [--org] [--oauth]`: ack at once, then diagnose and post the plan card from the pool."""
+"""`/smtp-enable UPN [--org] [--oauth]` and a card's Diagnose again: ack, then diagnose and post the plan card."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from slack_bolt import App
 
 from bot.errors import BotError, InvalidInput
 from bot.slack import blocks, ids
-from bot.slack.listeners.common import Ack, Respond, ephemeral
+from bot.slack.listeners.common import Ack, Respond, clicked, ephemeral
 from bot.slack.services import SlackServices
 from handlers.facts import normalize_upn
 
@@ -58,5 +58,20 @@ def open_request(services: SlackServices, upn: str, user: str, channel: str, inc
     services.cards.refresh(view.request.id)
 
 
+def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    """A card's Diagnose again: the same diagnosis for the same mailbox and options, in the card's channel."""
+    ack()
+    parsed = clicked(body)
+    view = services.workflow.find(parsed[1][:64]) if parsed else None
+    if parsed is None or view is None:
+        log.warning("ignoring a Diagnose again click without a known request")
+        return
+    request = view.request
+    services.submit(open_request, services, request.upn, parsed[0], request.channel,
+                    bool(request.options.get("include_org")), str(request.options.get("auth_mode") or "basic"),
+                    respond)
+
+
 def register(app: App, services: SlackServices) -> None:
     app.command(ids.COMMAND_ENABLE)(partial(smtp_enable, services))
+    app.action(ids.ACTION_DIAGNOSE_AGAIN)(partial(diagnose_again, services))

@@ -75,6 +75,8 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, StepState], frozenset[str]] = {
 
 #: The same for requests.
 REQUEST_TRANSITIONS: Mapping[tuple[RequestState, RequestState], frozenset[str]] = {
+    (RequestState.DIAGNOSING, RequestState.PLANNED): frozenset({"request.planned"}),
+    (RequestState.DIAGNOSING, RequestState.CLOSED): frozenset({"request.diagnosis_failed"}),
     (RequestState.PLANNED, RequestState.CLOSED): frozenset({"request.nothing_to_change", "request.unreadable"}),
 }
 

@@ -322,3 +322,10 @@ def test_a_pathological_plan_stays_within_slacks_limits():
 def test_every_size_of_plan_validates(steps):
     card(pathological_view(steps))
     card(with_states(*["pending"] * steps))
+
+
+def test_a_request_still_diagnosing_is_never_shown_as_nothing_to_change():
+    view = with_states(plan={}, state="diagnosing")
+    payload = card(view)
+    text = joined(payload["blocks"])
+    assert "Diagnosing" in text and "Nothing to change" not in text and clicks(payload["blocks"]) == []

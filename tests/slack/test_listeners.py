@@ -25,6 +25,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web import SlackResponse
+from sqlalchemy.exc import OperationalError
 
 from bot.clock import FakeClock
 from bot.probe import ProbeResult
@@ -62,9 +63,17 @@ class FakeWorkflow:
     refusals: list[Outcome] = field(default_factory=list)
     policy: Any = field(default_factory=lambda: SimpleNamespace(allow_self_approval=False))
 
-    def open_request(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool) -> Any:
-        self.calls.append(("open_request", upn, user, channel, auth_mode, include_org))
-        return SimpleNamespace(request=SimpleNamespace(id="cr-1"))
+    store_error: Exception | None = None
+
+    def receive(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool) -> str:
+        if self.store_error is not None:
+            raise self.store_error
+        self.calls.append(("receive", upn, user, channel, auth_mode, include_org))
+        return "cr-1"
+
+    def diagnose_request(self, request_id: str) -> Any:
+        self.calls.append(("diagnose_request", request_id))
+        return SimpleNamespace(request=SimpleNamespace(id=request_id))
 
     def find(self, request_id: str) -> Any:
         self.calls.append(("find", request_id))
@@ -227,21 +236,36 @@ def test_an_invalid_upn_is_explained_in_the_ack(app, services):
 def test_enable_acks_then_opens_the_request_with_the_parsed_upn_and_flags(app, services):
     response = command(app, "/smtp-enable", "Scanner@Contoso.com --org --OAUTH")
     assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(response)
+    # Stored before the ack: a stop after it leaves a request start-up diagnoses.
+    assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, "C0OPS", "oauth", True)]
     [(work, args)] = services.submitted
-    assert work is enable.open_request
-    assert args[:6] == (services, "scanner@contoso.com", REQUESTER, "C0OPS", True, "oauth")
-    assert isinstance(args[6], Respond) and args[7] == "trigger-1"
+    assert work is enable.diagnose_request and args[:2] == (services, "cr-1") and isinstance(args[2], Respond)
 
     services.run_submitted()
-    assert services.workflow.calls == [("open_request", "scanner@contoso.com", REQUESTER, "C0OPS", "oauth", True)]
+    assert services.workflow.calls[1:] == [("diagnose_request", "cr-1")]
     assert services.calls == [("refresh", "cr-1")]
+
+
+@pytest.mark.parametrize("where", ["receive", "once"])
+def test_a_command_that_cannot_be_stored_is_answered_with_an_error_and_nothing_is_handed_on(app, services, where):
+    down = OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+    def unreachable(key: str | None) -> bool:
+        raise down
+    if where == "once":
+        services.once = unreachable  # type: ignore[method-assign]
+    services.workflow.store_error = down
+    response = command(app, "/smtp-enable", "scanner@contoso.com")
+    assert response.status == 200 and ack_text(response) == enable.NOT_STORED
+    assert "try again" in enable.NOT_STORED and "database" in enable.NOT_STORED
+    assert services.submitted == [] and services.workflow.calls == []
 
 
 def test_a_redelivered_command_opens_one_request(app, services):
     command(app, "/smtp-enable", "scanner@contoso.com")
-    command(app, "/smtp-enable", "scanner@contoso.com")
+    again = command(app, "/smtp-enable", "scanner@contoso.com")
     services.run_submitted()
-    assert [c[0] for c in services.workflow.calls] == ["open_request"]
+    assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_request"]
+    assert "Diagnosing SMTP AUTH" in ack_text(again)
 
 
 def test_explain_answers_in_the_ack(app, services):
@@ -338,7 +362,8 @@ def test_apply_anyway_hands_the_request_and_the_clicker_to_the_workflow_and_tell
 def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(app, services):
     click(app, ids.ACTION_ALERT_FIX, "Scanner@Contoso.com")
     services.run_submitted()
-    assert services.workflow.calls == [("open_request", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False)]
+    assert services.workflow.calls == [("receive", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False),
+                                       ("diagnose_request", "cr-1")]
 
 
 def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_clicker(app, services):
@@ -346,7 +371,8 @@ def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_cli
     click(app, ids.ACTION_DIAGNOSE_AGAIN, "gone")
     services.run_submitted()
     assert services.workflow.calls == [("find", "CR-7F3K2Q"), ("find", "gone"),
-                                       ("open_request", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True)]
+                                       ("receive", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True),
+                                       ("diagnose_request", "cr-1")]
     assert services.calls == [("refresh", "cr-1")]
 
 

@@ -43,7 +43,7 @@ def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
 
     actions = [(r.actor, r.action) for r in store.requests.audit_rows(request_id=view.request.id)]
     assert actions == [
-        (REQUESTER, "request.created"), (OTHER, "step.refused"), (REQUESTER, "step.refused"),
+        (REQUESTER, "request.created"), (BOT_ACTOR, "request.planned"), (OTHER, "step.refused"), (REQUESTER, "step.refused"),
         (APPROVER, "step.approved"), ("smtp-auth-bot", "step.applying"), ("smtp-auth-bot", "step.applied"),
         ("smtp-auth-bot", "step.verified"), (REQUESTER, "undo.requested"), (REQUESTER, "undo.refused"),
         (APPROVER, "undo.approved"), ("smtp-auth-bot", "undo.applied"), ("smtp-auth-bot", "undo.verified"),
@@ -99,10 +99,12 @@ def test_requesters_list_is_enforced(make_workflow):
     assert flow.open_request("scanner@contoso.com", "U0HELPDESK", "C0OPS").steps
 
 
-def test_unknown_user_raises_and_stores_nothing(make_workflow, store):
+def test_unknown_user_raises_and_closes_the_request_with_the_error(make_workflow, store):
     with pytest.raises(UserNotFound):
         make_workflow().open_request("ghost@contoso.com", REQUESTER, "C0OPS")
-    assert store.requests.list() == []
+    [request] = store.requests.list()
+    assert request.state == "closed" and "ghost@contoso.com" in request.diagnosis["plan"]["error"]
+    assert [r.action for r in store.requests.audit_rows()] == ["request.created", "request.diagnosis_failed"]
 
 
 def test_nothing_to_change_closes_the_request(make_workflow):
@@ -281,3 +283,20 @@ def test_a_single_server_error_on_a_read_is_retried_and_the_plan_is_right(make_w
     cas = [r.status for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Get-CASMailbox"]
     assert cas == [500, 200] and len(clock.sleeps) == 1  # the same read again after a backoff
 
+
+
+def test_start_up_resumes_a_request_a_stop_left_diagnosing_into_a_plan_with_a_card(make_workflow, store, clock):
+    received = make_workflow().receive("scanner@contoso.com", REQUESTER, "C0OPS", auth_mode="oauth")
+    clock.advance(1)
+    ghost = make_workflow().receive("ghost@contoso.com", REQUESTER, "C0OPS")
+    assert store.requests.get(received).state == "diagnosing"  # the process stopped here
+    restarted = make_workflow()
+    assert restarted.resume() == [received, ghost]
+    view = restarted.view(received)
+    assert view.request.state == "planned" and view.request.options["auth_mode"] == "oauth"
+    assert [s.state for s in view.steps] == ["pending"] and restarted.changed == [received, ghost]
+    text, clicks = _card(view)
+    assert "1 change needed" in text and (ids.ACTION_APPROVE, str(view.steps[0].id)) in clicks
+    failed = restarted.view(ghost)
+    assert failed.request.state == "closed" and "ghost@contoso.com" in _card(failed)[0]
+    assert restarted.resume() == []

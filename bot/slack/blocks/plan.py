@@ -23,7 +23,14 @@ from bot.slack.blocks.kit import (
     section,
 )
 from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, tidy, when, who
-from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
+from bot.workflow.model import (
+    AUTH_MODE_WORDS,
+    ChangeRequest,
+    RequestState,
+    RequestStep,
+    RequestView,
+    StepState,
+)
 from handlers import REMEDIATIONS, Status
 
 S = StepState
@@ -283,6 +290,9 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     request, plan = view.request, view.plan
     title = f"SMTP AUTH plan for {request.upn}"
     footer = [_footer(view, now)]
+    if request.state == RequestState.DIAGNOSING:
+        return {"text": fallback(f"{title}: diagnosing"), "blocks": [header(title), section(
+            ":mag: Diagnosing… the plan will appear here."), *footer]}
     if plan.get("error"):
         body = [section(f":x: {md(plan['error'], 2000)}")]
         return {"text": fallback(f"{title}: diagnosis failed"), "blocks": [header(title), *body, *footer]}

@@ -376,6 +376,13 @@ def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_cli
     assert services.calls == [("refresh", "cr-1")]
 
 
+def test_alert_fix_that_cannot_be_stored_tells_the_clicker(app, services):
+    services.workflow.store_error = OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+    click(app, ids.ACTION_ALERT_FIX, "scanner@contoso.com")
+    services.run_submitted()
+    assert [r["text"] for r in services.replies] == [enable.NOT_STORED] and services.workflow.calls == []
+
+
 def test_alert_snooze_and_probe_now_go_to_the_services(app, services):
     click(app, ids.ACTION_ALERT_SNOOZE, "printer")
     click(app, ids.ACTION_ALERT_PROBE, "printer")

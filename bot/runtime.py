@@ -122,10 +122,12 @@ class Runtime:
         return busy == 0 and self.workflow.idle() and self.store.outbox.backlog() == 0
 
     def start(self, *, scheduler: bool = True) -> None:
-        """Settle what a crash left, then deliver the outbox, expire stale approvals and (if targets are
-        configured and `scheduler`) run the probe scheduler, all in the background."""
+        """Settle what a crash left and diagnose the commands it left `diagnosing`, then deliver the outbox,
+        expire stale approvals and (if targets are configured and `scheduler`) run the probe scheduler, all in
+        the background."""
         for step_id in self.workflow.recover():
             self.workflow.submit(step_id)
+        self.submit(self.workflow.resume)
         self.submit(self._warm_up)
         self.outbox.start()
         if scheduler and self.cfg.probes.targets:

@@ -36,15 +36,15 @@ def run(url: str, *args: str) -> tuple[int, str]:
 def test_text_json_csv_and_since(tmp_path):
     url = seeded(tmp_path)
     code, text = run(url)
-    assert code == 0 and "request.created" in text and "step.approved" in text and "2 audit row(s)" in text
+    assert code == 0 and "request.created" in text and "step.approved" in text and "3 audit row(s)" in text
     code, lines = run(url, "--json")
     rows = [json.loads(line) for line in lines.splitlines()]
-    assert [r["action"] for r in rows] == ["request.created", "step.approved"]
-    assert rows[1]["actor"] == "U0APPROVE" and rows[1]["after"]["state"] == "approved"
+    assert [r["action"] for r in rows] == ["request.created", "request.planned", "step.approved"]
+    assert rows[2]["actor"] == "U0APPROVE" and rows[2]["after"]["state"] == "approved"
     code, table = run(url, "--csv")
     parsed = list(csv.DictReader(io.StringIO(table)))
-    assert [r["action"] for r in parsed] == ["request.created", "step.approved"]
-    assert json.loads(parsed[1]["before"])["state"] == "pending"
+    assert [r["action"] for r in parsed] == ["request.created", "request.planned", "step.approved"]
+    assert json.loads(parsed[2]["before"])["state"] == "pending"
     code, recent = run(url, "--json", "--since", "2026-11-30")
     assert [json.loads(line)["action"] for line in recent.splitlines()] == ["step.approved"]
 

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from bot.errors import ExchangeNotFound, M365Error, PermissionMissing, Throttled, UpstreamError
 from bot.m365.auth import TokenProvider, token_claims
-from bot.m365.http import Response, Transport
+from bot.m365.http import READ_RETRY_STATUSES, RETRY_STATUSES, Response, Transport
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class ExchangeClient:
                 "X-AnchorMailbox": anchor or f"APP:{SYSTEM_ANCHOR}@{self._tenant_guid}",
                 "Prefer": f"odata.maxpagesize={self.page_size}",
             }
-            response = self._send_following(target, headers, body, params, first_page=url is None)
+            response = self._send_following(target, headers, body, params, first_page=url is None,
+                                            read=cmdlet.startswith("Get-"))
             if response.status != 401:
                 return response
             log.info("Exchange refused the token for %s; refreshing once", cmdlet)
@@ -125,13 +126,16 @@ class ExchangeClient:
 
     def _send_following(
         self, url: str, headers: dict[str, str], body: dict[str, Any], params: dict[str, str] | None, *,
-        first_page: bool,
+        first_page: bool, read: bool,
     ) -> Response:
         """POST, and re-POST with the same headers and body where Exchange redirects (some tenants are sent
-        to a tenant-specific host). requests would turn a 302 into a GET without Authorization."""
+        to a tenant-specific host). requests would turn a 302 into a GET without Authorization. A `read`
+        (a Get- cmdlet) also retries 500/502."""
+        statuses = READ_RETRY_STATUSES if read else RETRY_STATUSES
         for _ in range(MAX_REDIRECTS + 1):
             response = self.transport.send("POST", url, headers=headers, json_body=body, params=params,
-                                           retry_if=at_concurrency_limit, allow_redirects=False)
+                                           retry_statuses=statuses, retry_if=at_concurrency_limit,
+                                           allow_redirects=False)
             location = response.header("Location")
             if response.status not in REDIRECT_STATUSES or not location:
                 return response

@@ -8,12 +8,14 @@ from typing import Any
 
 from bot.errors import M365Error, NotFound, PermissionMissing, Throttled, UpstreamError
 from bot.m365.auth import TokenProvider
-from bot.m365.http import Response, Transport, parse_retry_after
+from bot.m365.http import READ_RETRY_STATUSES, RETRY_STATUSES, Response, Transport, parse_retry_after
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20  # Graph's documented maximum of requests in one $batch
 RETRYABLE_ITEM_STATUSES = frozenset({429, 503, 504})
+#: The same for a GET item, which changes nothing when repeated.
+RETRYABLE_READ_STATUSES = RETRYABLE_ITEM_STATUSES | {500, 502}
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,18 @@ class GraphClient:
     def _url(self, path: str, version: str) -> str:
         return path if path.startswith("https://") else f"{self.base_url}/{version}/{path.lstrip('/')}"
 
-    def _send(self, method: str, url: str, body: Any = None, params: dict[str, str] | None = None) -> Response:
+    def _send(self, method: str, url: str, body: Any = None, params: dict[str, str] | None = None, *,
+              read: bool = False) -> Response:
+        """Send with the token, refreshed once if Graph rejects it; a `read` (a GET) also retries 500/502."""
+        statuses = READ_RETRY_STATUSES if read or method == "GET" else RETRY_STATUSES
         response = None
         for refresh in (False, True):
             headers = {
                 "Authorization": f"Bearer {self.tokens.token(self.scope, force_refresh=refresh)}",
                 "Accept": "application/json",
             }
-            response = self.transport.send(method, url, headers=headers, json_body=body, params=params)
+            response = self.transport.send(method, url, headers=headers, json_body=body, params=params,
+                                           retry_statuses=statuses)
             if response.status != 401 or _error_code(response.json()) != "InvalidAuthenticationToken":
                 return response
             log.info("Graph rejected the token (%s); refreshing once", _error_message(response.json()))
@@ -129,7 +135,8 @@ class GraphClient:
                     for item in pending.values()
                 ]
             }
-            response = self._send("POST", self._url("$batch", version), payload)
+            reads = all(item.method == "GET" for item in pending.values())
+            response = self._send("POST", self._url("$batch", version), payload, read=reads)
             data = response.json()
             if response.status != 200 or not isinstance(data, dict) or "responses" not in data:
                 raise _error(response.status, data, Op("run a Graph batch request"), response)
@@ -141,7 +148,8 @@ class GraphClient:
                 item.status = int(answer.get("status", 0))
                 item.headers = {k.lower(): str(v) for k, v in (answer.get("headers") or {}).items()}
                 item.result = answer.get("body")
-                if item.status in RETRYABLE_ITEM_STATUSES:
+                retryable = RETRYABLE_READ_STATUSES if item.method == "GET" else RETRYABLE_ITEM_STATUSES
+                if item.status in retryable:
                     retry_after = parse_retry_after(item.headers.get("retry-after"), self.transport.clock)
                     waits.append(retry_after if retry_after is not None else self.transport.backoff_delay(round_no))
                 else:

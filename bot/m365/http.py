@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 #: Statuses Microsoft documents as transient: throttling, overload, gateway timeouts, request timeout.
 RETRY_STATUSES = frozenset({408, 429, 503, 504})
+#: For reads, which change nothing when repeated: also a server error or a bad gateway (a mutation is not
+#: repeated on those, since Microsoft may have made the change before it failed).
+READ_RETRY_STATUSES = RETRY_STATUSES | {500, 502}
 
 
 @dataclass
@@ -110,7 +113,7 @@ def make_session(ca_bundle: str | None, timeout: tuple[float, float]) -> request
 class Transport:
     """Sends requests to one Microsoft service and survives its transient failures.
 
-    Retries 408/429/503/504, answers a caller's `retry_if` picks, and connection errors up to
+    Retries 408/429/503/504 (a caller passes READ_RETRY_STATUSES for reads), answers a caller's `retry_if` picks, and connection errors up to
     `max_attempts`, waiting what Retry-After asks (seconds, possibly fractional) or an exponential backoff
     with jitter; a wait longer than `max_wait` ends the retries at once with `Throttled`, so a caller is
     never parked for minutes. Every attempt carries a fresh `client-request-id` GUID (Graph and Exchange

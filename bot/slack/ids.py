@@ -15,12 +15,13 @@ ACTION_UNDO = "step_undo"
 ACTION_UNDO_APPROVE = "undo_approve"
 ACTION_UNDO_DENY = "undo_deny"
 ACTION_RETRY = "step_retry"
+ACTION_DIAGNOSE_AGAIN = "request_diagnose_again"
 ACTION_ALERT_FIX = "alert_fix"
 ACTION_ALERT_PROBE = "alert_probe"
 ACTION_ALERT_SNOOZE = "alert_snooze"
 
 #: Every action id a plan card, status message, App Home or alert card can carry. A button's `value` is the
-#: step id (as a string), except Approve all and Apply anyway (the change request id), alert Fix (the mailbox) and alert
+#: step id (as a string), except Approve all, Apply anyway and Diagnose again (the change request id), alert Fix (the mailbox) and alert
 #: Probe now and Snooze (the probe target's name).
 ACTIONS = (
     ACTION_APPROVE,
@@ -31,6 +32,7 @@ ACTIONS = (
     ACTION_UNDO_APPROVE,
     ACTION_UNDO_DENY,
     ACTION_RETRY,
+    ACTION_DIAGNOSE_AGAIN,
     ACTION_ALERT_FIX,
     ACTION_ALERT_PROBE,
     ACTION_ALERT_SNOOZE,
@@ -50,3 +52,8 @@ def request_block_id(request_id: str) -> str:
 def anyway_block_id(request_id: str) -> str:
     """The block holding a held request's Apply anyway button: `anyway:<id>`."""
     return f"anyway:{request_id}"
+
+
+def again_block_id(request_id: str) -> str:
+    """The block holding a request's Diagnose again button: `again:<id>`."""
+    return f"again:{request_id}"

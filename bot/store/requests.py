@@ -52,37 +52,63 @@ class RequestStore:
 
     def create(self, upn: str, tenant_id: str, requester: str, channel: str, ttl: timedelta,
                steps: list[dict[str, Any]], diagnosis: dict[str, Any], options: dict[str, Any] | None = None) -> str:
-        """Store a planned request and its `pending` steps (dicts of handler_key, title, proposed); audited.
+        """Store a planned request at once (`receive`, then `plan`); returns its id."""
+        request_id = self.receive(upn, requester, channel, ttl, options or {})
+        self.plan(request_id, tenant_id, ttl, steps, diagnosis)
+        return request_id
 
-        Returns the new request id. Steps expire with the request after `ttl`.
+    def receive(self, upn: str, requester: str, channel: str, ttl: timedelta, options: dict[str, Any]) -> str:
+        """Store a command as it arrives: a request in `diagnosing` (no tenant, plan or steps yet); audited.
+
+        Returns the new request id; `plan` or `close` it once diagnosed (start-up resumes one left behind).
         """
         for attempt in range(1, _ID_ATTEMPTS + 1):
             request_id = new_request_id()
             try:
-                self._create(request_id, upn, tenant_id, requester, channel, ttl, steps, diagnosis, options or {})
+                self._receive(request_id, upn, requester, channel, ttl, options)
                 return request_id
             except IntegrityError:
                 if attempt == _ID_ATTEMPTS or self.get(request_id) is None:
                     raise  # not an id collision (those are 1 in ~7e8)
         raise AssertionError("unreachable")
 
-    def _create(self, request_id: str, upn: str, tenant_id: str, requester: str, channel: str, ttl: timedelta,
-                steps: list[dict[str, Any]], diagnosis: dict[str, Any], options: dict[str, Any]) -> None:
+    def _receive(self, request_id: str, upn: str, requester: str, channel: str, ttl: timedelta,
+                options: dict[str, Any]) -> None:
+        now = self._db.clock.now()
+        with self._db.write() as session:
+            session.add(RequestRow(id=request_id, upn=upn, tenant_id="", requester=requester, channel=channel,
+                                   state=RequestState.DIAGNOSING, created_at=now, expires_at=now + ttl,
+                                   diagnosis={}, options=options))
+            session.add(AuditRow(at=now, actor=requester, action="request.created", request_id=request_id,
+                                 target=upn, after={"state": RequestState.DIAGNOSING},
+                                 detail={"channel": channel, "options": options}))
+
+    def plan(self, request_id: str, tenant_id: str, ttl: timedelta, steps: list[dict[str, Any]],
+             diagnosis: dict[str, Any]) -> bool:
+        """Store a diagnosing request's plan and its `pending` steps (dicts of handler_key, title, proposed):
+        `diagnosing` -> `planned`, audited. Steps expire with the request `ttl` from now. True if this call won."""
+        check_request_transition(RequestState.DIAGNOSING, RequestState.PLANNED, "request.planned")
         now = self._db.clock.now()
         planned = [{"handler_key": s["handler_key"], "title": s["title"], "proposed": s.get("proposed")}
                    for s in steps]
         with self._db.write() as session:
-            session.add(RequestRow(id=request_id, upn=upn, tenant_id=tenant_id, requester=requester,
-                                   channel=channel, state=RequestState.PLANNED, created_at=now,
-                                   expires_at=now + ttl, diagnosis=diagnosis, options=options))
-            session.flush()
+            won = session.execute(
+                update(RequestRow)
+                .where(RequestRow.id == request_id, RequestRow.state == RequestState.DIAGNOSING)
+                .values(state=RequestState.PLANNED, tenant_id=tenant_id, expires_at=now + ttl, diagnosis=diagnosis)
+                .returning(RequestRow.upn)
+            ).first()
+            if won is None:
+                return False
             session.add_all(StepRow(request_id=request_id, position=position, state=StepState.PENDING,
                                     updated_at=now, **step) for position, step in enumerate(planned))
             session.add(AuditRow(
-                at=now, actor=requester, action="request.created", request_id=request_id, target=upn,
+                at=now, actor=BOT_ACTOR, action="request.planned", request_id=request_id, target=won.upn,
+                before={"state": RequestState.DIAGNOSING},
                 after=jsonable({"state": RequestState.PLANNED, "expires_at": now + ttl, "steps": planned}),
-                detail={"tenant_id": tenant_id, "channel": channel, "options": options},
+                detail={"tenant_id": tenant_id},
             ))
+            return True
 
     def get(self, request_id: str) -> ChangeRequest | None:
         with self._db.read() as session:
@@ -127,12 +153,13 @@ class RequestStore:
             return True
 
     def transition(self, request_id: str, expected: RequestState, new: RequestState, actor: str,
-                   action: str) -> bool:
-        """Move a request from `expected` to `new` if it is still there; audited. True if this call won."""
+                   action: str, *, diagnosis: dict[str, Any] | None = None) -> bool:
+        """Move a request from `expected` to `new` if it is still there, storing `diagnosis` if given (a failed
+        diagnosis); audited. True if this call won."""
         expected, new = _known(RequestState, expected), _known(RequestState, new)
         check_request_transition(expected, new, action)
         now = self._db.clock.now()
-        values: dict[str, Any] = {"state": new}
+        values: dict[str, Any] = {"state": new} | ({"diagnosis": diagnosis} if diagnosis is not None else {})
         if new == RequestState.CLOSED:
             values["closed_at"] = now
         with self._db.write() as session:
@@ -159,6 +186,13 @@ class RequestStore:
         with self._db.read() as session:
             row = session.get(StepRow, step_id)
             return _step(row) if row else None
+
+    def in_state(self, state: RequestState) -> list[str]:
+        """The ids of every request in `state`, oldest first (start-up resumes those left `diagnosing`)."""
+        query = (select(RequestRow.id).where(RequestRow.state == _known(RequestState, state))
+                 .order_by(RequestRow.created_at, RequestRow.id))
+        with self._db.read() as session:
+            return list(session.scalars(query))
 
     def steps_in_state(self, state: StepState) -> list[RequestStep]:
         """Every step in `state`, oldest change first (start-up settles steps left in `applying`)."""

@@ -75,7 +75,9 @@ STEP_TRANSITIONS: Mapping[tuple[StepState, StepState], frozenset[str]] = {
 
 #: The same for requests.
 REQUEST_TRANSITIONS: Mapping[tuple[RequestState, RequestState], frozenset[str]] = {
-    (RequestState.PLANNED, RequestState.CLOSED): frozenset({"request.nothing_to_change"}),
+    (RequestState.DIAGNOSING, RequestState.PLANNED): frozenset({"request.planned"}),
+    (RequestState.DIAGNOSING, RequestState.CLOSED): frozenset({"request.diagnosis_failed", "request.undeliverable"}),
+    (RequestState.PLANNED, RequestState.CLOSED): frozenset({"request.nothing_to_change", "request.unreadable"}),
 }
 
 #: Steps that never move again.

@@ -39,8 +39,14 @@ class Plan:
         return any(f.status is Status.BLOCKED for f in self.advisories)
 
     @property
+    def unreadable(self) -> list[Finding]:
+        """Checks that could not be read: the plan cannot say they are fine."""
+        return [f for f in self.advisories if f.status is Status.UNKNOWN]
+
+    @property
     def healthy(self) -> bool:
-        return not self.error and not self.steps and not self.blocked
+        """Nothing to change, nothing blocking, and every check was read: never health the bot did not see."""
+        return not self.error and not self.steps and not self.blocked and not self.unreadable
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +54,7 @@ class Plan:
             "error": self.error,
             "healthy": self.healthy,
             "blocked": self.blocked,
+            "unreadable": [f.key for f in self.unreadable],
             "steps": [asdict(s) for s in self.steps],
             "advisories": [f.to_dict() for f in self.advisories],
             "ok": [f.to_dict() for f in self.ok],

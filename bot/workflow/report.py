@@ -47,4 +47,7 @@ def format_report(diagnosis: Diagnosis, plan: Plan) -> str:
                      "change it (see BLOCKED above); on Slack an approver must choose Apply anyway first.")
     elif plan.blocked:
         lines.append("   Blocked by something this bot does not change (see BLOCKED above).")
+    if plan.unreadable:
+        names = ", ".join(f.title for f in plan.unreadable)
+        lines.append(f"   Not fully checked: {names} could not be read (see above); diagnose again to check it.")
     return "\n".join(lines)

@@ -7,12 +7,14 @@ module knows nothing of Slack: callers render views and tell users what `Outcome
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.errors import NotAllowed
+from bot.errors import BotError, NotAllowed
 from bot.m365.tenant import M365
 from bot.store import Store
 from bot.workflow.diagnose import diagnose
@@ -32,8 +34,10 @@ from bot.workflow.model import (
 from bot.workflow.plan import make_plan
 from bot.workflow.queries import Queries
 
+log = logging.getLogger(__name__)
 S, K = StepState, OutcomeKind
 GONE = "That change request no longer exists."
+UNEXPECTED = "The diagnosis failed unexpectedly; the details are in the bot's log."
 
 
 def _when(moment: datetime | None) -> str:
@@ -65,32 +69,83 @@ class Workflow(Queries, Execution):
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
         self._running: list[Future[RequestStep | None]] = []
 
-    def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
-                     include_org: bool = False) -> RequestView:
-        """Diagnose `upn`, plan the least change and store it with one pending step per change."""
+    def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
+                include_org: bool = False) -> str:
+        """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id."""
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
             raise NotAllowed(refusal.reason)
-        m365 = self._m365()
-        [diagnosis] = diagnose(m365, [upn], auth_mode=auth_mode, clock=self.clock)
+        return self.store.requests.receive(upn, requester, channel, self.policy.ttl,
+                                           {"auth_mode": auth_mode, "include_org": include_org})
+
+    def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
+                     include_org: bool = False) -> RequestView:
+        """Receive, then diagnose the request at once (`receive` and `diagnose_request`)."""
+        request_id = self.receive(upn, requester, channel, auth_mode=auth_mode, include_org=include_org)
+        return self.diagnose_request(request_id)
+
+    def diagnose_request(self, request_id: str) -> RequestView:
+        """Diagnose a request in `diagnosing`, plan the least change and store it with one pending step per change.
+
+        A diagnosis that fails closes the request with its error (`request.diagnosis_failed`) and raises it.
+        A request no longer `diagnosing` (another process got there first) is returned as it is.
+        """
+        request = self.view(request_id).request
+        if request.state != RequestState.DIAGNOSING:
+            return self.view(request_id)
+        auth_mode = str(request.options.get("auth_mode") or "basic")
+        try:
+            m365 = self._m365()
+            [diagnosis] = diagnose(m365, [request.upn], auth_mode=auth_mode, clock=self.clock)
+        except Exception as exc:
+            self._diagnosis_failed(request, exc, {"upn": request.upn, "auth_mode": auth_mode})
+            raise
         if diagnosis.error is not None:
+            self._diagnosis_failed(request, diagnosis.error, diagnosis.to_dict())
             raise diagnosis.error
-        plan = make_plan(diagnosis, include_org=include_org)
+        plan = make_plan(diagnosis, include_org=bool(request.options.get("include_org")))
         steps = [{"handler_key": s.key, "title": s.title, "proposed": {
             "current": s.current, "proposed": s.proposed, "current_text": s.current_text,
             "proposed_text": s.proposed_text, "impact": s.impact, "reason": s.reason, "scope": s.scope,
             "docs": s.docs}}
             for s in plan.steps]
-        request_id = self.store.requests.create(
-            diagnosis.upn, m365.tenant_id, requester, channel, self.policy.ttl, steps,
-            {"diagnosis": diagnosis.to_dict(), "plan": plan.to_dict()},
-            {"auth_mode": auth_mode, "include_org": include_org},
-        )
-        if not steps:
-            self.store.requests.transition(request_id, RequestState.PLANNED, RequestState.CLOSED, BOT_ACTOR,
-                                           "request.nothing_to_change")
+        if not self.store.requests.plan(request_id, m365.tenant_id, self.policy.ttl, steps,
+                                        {"diagnosis": diagnosis.to_dict(), "plan": plan.to_dict()}):
+            return self.view(request_id)
+        if not steps:  # closed, but never called healthy while a check could not be read
+            action = "request.unreadable" if plan.unreadable else "request.nothing_to_change"
+            self.store.requests.transition(request_id, RequestState.PLANNED, RequestState.CLOSED, BOT_ACTOR, action)
         self.on_event("request")
         return self.view(request_id)
+
+    def withdraw(self, request_id: str, reason: str) -> bool:
+        """Close a request still `diagnosing` whose card cannot be delivered (the bot is not in the channel)."""
+        request = self.view(request_id).request
+        return self.store.requests.transition(request.id, RequestState.DIAGNOSING, RequestState.CLOSED, BOT_ACTOR,
+                                              "request.undeliverable",
+                                              diagnosis={"plan": {"upn": request.upn, "error": reason}})
+
+    def _diagnosis_failed(self, request: ChangeRequest, exc: Exception, diagnosis: dict[str, Any]) -> None:
+        """Close a request whose diagnosis failed, with the error its card shows (the caller re-raises)."""
+        error = exc.describe() if isinstance(exc, BotError) else UNEXPECTED
+        try:
+            self.store.requests.transition(request.id, RequestState.DIAGNOSING, RequestState.CLOSED, BOT_ACTOR,
+                                           "request.diagnosis_failed",
+                                           diagnosis={"diagnosis": diagnosis, "plan": {"upn": request.upn,
+                                                                                        "error": error}})
+        except Exception:
+            log.exception("could not close request %s after its diagnosis failed; start-up will resume it", request.id)
+
+    def resume(self) -> list[str]:
+        """Start-up: diagnose each request a stop left in `diagnosing` and redraw its card (plan or failure)."""
+        resumed = self.store.requests.in_state(RequestState.DIAGNOSING)
+        for request_id in resumed:
+            try:
+                self.diagnose_request(request_id)
+            except Exception as exc:  # noqa: BLE001 - stored on the request; its card says what happened
+                log.warning("resumed request %s could not be diagnosed: %s", request_id, exc)
+            self._changed(request_id)
+        return resumed
 
     def decide(self, step_id: int, actor: str, *, approve: bool) -> Outcome:
         """Approve or deny a pending step (or a pending undo). The first decision wins."""

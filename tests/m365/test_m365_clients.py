@@ -61,11 +61,14 @@ def test_503_without_retry_after_backs_off_then_succeeds(sandbox, m365, clock):
     assert len(clock.sleeps) == 2 and 0 < clock.sleeps[0] <= 1.0 and clock.sleeps[1] <= 2.0
 
 
-def test_500_is_not_retried_and_becomes_an_upstream_error(sandbox, m365, clock):
+def test_a_read_retries_a_500_and_a_write_does_not(sandbox, m365, clock):
+    sandbox.state.faults.add("status", service="graph", path="identitySecurityDefaults", status=500, times=2)
+    assert m365.graph.get(SECURITY_DEFAULTS_PATH, READ)["isEnabled"] is False
+    assert len(clock.sleeps) == 2
     sandbox.state.faults.add("status", service="graph", path="identitySecurityDefaults", status=500)
     with pytest.raises(UpstreamError) as err:
-        m365.graph.get(SECURITY_DEFAULTS_PATH, READ)
-    assert err.value.status == 500 and clock.sleeps == []
+        m365.graph.patch(SECURITY_DEFAULTS_PATH, {"isEnabled": False}, READ)
+    assert err.value.status == 500 and len(clock.sleeps) == 2
 
 
 def test_a_dropped_connection_is_retried(sandbox, m365, clock):

@@ -243,7 +243,8 @@ def test_a_blocked_plan_says_the_changes_are_not_enough_and_offers_only_apply_an
             "SMTP AUTH, and the bot cannot change it (see below).") in text
     assert "Not offered for approval" in text
     request_id = view.request.id
-    assert clicks(payload["blocks"]) == [(ids.ACTION_APPLY_ANYWAY, request_id)]
+    # Conditional Access could not be read: Diagnose again is offered besides.
+    assert clicks(payload["blocks"]) == [(ids.ACTION_APPLY_ANYWAY, request_id), (ids.ACTION_DIAGNOSE_AGAIN, request_id)]
     [block] = [b for b in payload["blocks"] if b.get("block_id") == ids.anyway_block_id(request_id)]
     assert "recorded in the audit log" in str(block["elements"][0]["confirm"])
     assert "waiting for approval" not in payload["text"]
@@ -256,7 +257,8 @@ def test_after_apply_anyway_each_step_is_offered_for_approval_again_and_the_card
     text = joined(payload["blocks"])
     assert "*The proposed changes will not be enough*" in text and "<@U0APPROVER> chose to apply them anyway" in text
     assert [a for a, _ in clicks(payload["blocks"])] == [ids.ACTION_APPROVE, ids.ACTION_DENY, ids.ACTION_APPROVE,
-                                                        ids.ACTION_DENY, ids.ACTION_APPROVE_ALL]
+                                                        ids.ACTION_DENY, ids.ACTION_APPROVE_ALL,
+                                                        ids.ACTION_DIAGNOSE_AGAIN]
 
 
 def test_no_steps_blocked():
@@ -265,7 +267,8 @@ def test_no_steps_blocked():
     text = joined(payload["blocks"])
     assert "Blocked by something the bot cannot change" in text
     assert ":no_entry: *Blocking — the bot cannot change this: Exchange authentication policy*" in text
-    assert clicks(payload["blocks"]) == [] and "Approve before" not in text
+    request_id = view.request.id  # Conditional Access could not be read
+    assert clicks(payload["blocks"]) == [(ids.ACTION_DIAGNOSE_AGAIN, request_id)] and "Approve before" not in text
 
 
 def test_no_steps_healthy():
@@ -351,3 +354,10 @@ def test_a_pathological_plan_stays_within_slacks_limits():
 def test_every_size_of_plan_validates(steps):
     card(pathological_view(steps))
     card(with_states(*["pending"] * steps))
+
+
+def test_a_request_still_diagnosing_is_never_shown_as_nothing_to_change():
+    view = with_states(plan={}, state="diagnosing")
+    payload = card(view)
+    text = joined(payload["blocks"])
+    assert "Diagnosing" in text and "Nothing to change" not in text and clicks(payload["blocks"]) == []

@@ -26,6 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web import SlackResponse
+from sqlalchemy.exc import OperationalError
 
 from bot.clock import FakeClock
 from bot.probe import ProbeResult
@@ -63,9 +64,30 @@ class FakeWorkflow:
     refusals: list[Outcome] = field(default_factory=list)
     policy: Any = field(default_factory=lambda: SimpleNamespace(allow_self_approval=False))
 
-    def open_request(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool) -> Any:
-        self.calls.append(("open_request", upn, user, channel, auth_mode, include_org))
-        return SimpleNamespace(request=SimpleNamespace(id="cr-1"))
+    store_error: Exception | None = None
+    received: dict[str, str] = field(default_factory=dict)
+
+    def receive(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool) -> str:
+        if self.store_error is not None:
+            raise self.store_error
+        self.calls.append(("receive", upn, user, channel, auth_mode, include_org))
+        self.received["cr-1"] = channel
+        return "cr-1"
+
+    def withdraw(self, request_id: str, reason: str) -> bool:
+        self.calls.append(("withdraw", request_id))
+        return True
+
+    def diagnose_request(self, request_id: str) -> Any:
+        self.calls.append(("diagnose_request", request_id))
+        return SimpleNamespace(request=SimpleNamespace(id=request_id))
+
+    def find(self, request_id: str) -> Any:
+        self.calls.append(("find", request_id))
+        request = SimpleNamespace(id=request_id, upn="scanner@contoso.com",
+                                  channel=self.received.get(request_id, "C0CARD"),
+                                  options={"auth_mode": "oauth", "include_org": True})
+        return SimpleNamespace(request=request) if request_id.startswith("CR-") or request_id in self.received else None
 
     def decide(self, step_id: int, actor: str, *, approve: bool) -> Outcome:
         self.calls.append(("decide", step_id, actor, approve))
@@ -108,7 +130,7 @@ class FakeWorkflow:
 class FakeSlack:
     """conversations.info as Slack answers it: `member` channels have the bot, `outside` ones not, others unknown."""
 
-    member: tuple[str, ...] = ("C0OPS",)
+    member: tuple[str, ...] = ("C0OPS", "C0CARD", "C0ALERTS")
     outside: tuple[str, ...] = ("C0PUBLIC",)
 
     def conversations_info(self, channel: str) -> dict[str, Any]:
@@ -256,7 +278,8 @@ def test_status_takes_a_probe_target_by_its_name_or_its_mailbox(app, services, n
 def test_enable_takes_a_probe_target_by_its_name(app, services):
     assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(command(app, "/smtp-enable", "scanner --org"))
     services.run_submitted()
-    assert services.workflow.calls == [("open_request", "scanner@contoso.com", REQUESTER, "C0OPS", "basic", True)]
+    assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, "C0OPS", "basic", True),
+                                       ("diagnose_request", "cr-1")]
 
 
 def test_an_invalid_upn_is_explained_in_the_ack(app, services):
@@ -268,13 +291,14 @@ def test_an_invalid_upn_is_explained_in_the_ack(app, services):
 def test_enable_acks_then_opens_the_request_with_the_parsed_upn_and_flags(app, services):
     response = command(app, "/smtp-enable", "Scanner@Contoso.com --org --OAUTH")
     assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(response)
+    # Stored before the ack: a stop after it leaves a request start-up diagnoses.
+    assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, "C0OPS", "oauth", True)]
     [(work, args)] = services.submitted
-    assert work is enable.open_request
-    assert args[:6] == (services, "scanner@contoso.com", REQUESTER, "C0OPS", True, "oauth")
-    assert isinstance(args[6], Respond) and args[7] == "trigger-1"
+    assert work is enable.diagnose_request and args[:3] == (services, "cr-1", "C0OPS")
+    assert isinstance(args[3], Respond)
 
     services.run_submitted()
-    assert services.workflow.calls == [("open_request", "scanner@contoso.com", REQUESTER, "C0OPS", "oauth", True)]
+    assert services.workflow.calls[1:] == [("diagnose_request", "cr-1")]
     assert services.calls == [("refresh", "cr-1")]
 
 
@@ -282,7 +306,10 @@ def test_enable_acks_then_opens_the_request_with_the_parsed_upn_and_flags(app, s
 def test_enable_where_the_bot_cannot_post_says_to_invite_it_and_opens_nothing(app, services, channel):
     command(app, "/smtp-enable", "scanner@contoso.com", channel=channel)
     services.run_submitted()
-    assert services.workflow.calls == [] and services.calls == []
+    # Stored at intake, then closed at once: nothing is diagnosed and no card is queued.
+    assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, channel, "basic", False),
+                                       ("withdraw", "cr-1")]
+    assert services.calls == []
     [reply] = services.replies
     assert reply["response_type"] == "ephemeral" and "/invite @bot" in reply["text"]
 
@@ -293,14 +320,29 @@ def test_a_failed_channel_lookup_does_not_stop_the_request(app, services):
     services.slack = SimpleNamespace(conversations_info=broken)
     command(app, "/smtp-enable", "scanner@contoso.com")
     services.run_submitted()
-    assert [c[0] for c in services.workflow.calls] == ["open_request"] and services.replies == []
+    assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_request"] and services.replies == []
+
+
+@pytest.mark.parametrize("where", ["receive", "once"])
+def test_a_command_that_cannot_be_stored_is_answered_with_an_error_and_nothing_is_handed_on(app, services, where):
+    down = OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+    def unreachable(key: str | None) -> bool:
+        raise down
+    if where == "once":
+        services.once = unreachable  # type: ignore[method-assign]
+    services.workflow.store_error = down
+    response = command(app, "/smtp-enable", "scanner@contoso.com")
+    assert response.status == 200 and ack_text(response) == enable.NOT_STORED
+    assert "try again" in enable.NOT_STORED and "database" in enable.NOT_STORED
+    assert services.submitted == [] and services.workflow.calls == []
 
 
 def test_a_redelivered_command_opens_one_request(app, services):
     command(app, "/smtp-enable", "scanner@contoso.com")
-    command(app, "/smtp-enable", "scanner@contoso.com")
+    again = command(app, "/smtp-enable", "scanner@contoso.com")
     services.run_submitted()
-    assert [c[0] for c in services.workflow.calls] == ["open_request"]
+    assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_request"]
+    assert "Diagnosing SMTP AUTH" in ack_text(again)
 
 
 def test_explain_answers_in_the_ack(app, services):
@@ -397,7 +439,25 @@ def test_apply_anyway_hands_the_request_and_the_clicker_to_the_workflow_and_tell
 def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(app, services):
     click(app, ids.ACTION_ALERT_FIX, "Scanner@Contoso.com")
     services.run_submitted()
-    assert services.workflow.calls == [("open_request", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False)]
+    assert services.workflow.calls == [("receive", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False),
+                                       ("diagnose_request", "cr-1")]
+
+
+def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_clicker(app, services):
+    assert click(app, ids.ACTION_DIAGNOSE_AGAIN, "CR-7F3K2Q").status == 200
+    click(app, ids.ACTION_DIAGNOSE_AGAIN, "gone")
+    services.run_submitted()
+    assert services.workflow.calls == [("find", "CR-7F3K2Q"), ("find", "gone"),
+                                       ("receive", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True),
+                                       ("diagnose_request", "cr-1")]
+    assert services.calls == [("refresh", "cr-1")]
+
+
+def test_alert_fix_that_cannot_be_stored_tells_the_clicker(app, services):
+    services.workflow.store_error = OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+    click(app, ids.ACTION_ALERT_FIX, "scanner@contoso.com")
+    services.run_submitted()
+    assert [r["text"] for r in services.replies] == [enable.NOT_STORED] and services.workflow.calls == []
 
 
 def test_alert_snooze_and_probe_now_go_to_the_services(app, services):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+from datetime import timedelta
 
 from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, wait_until
+
+from bot.store import Store
 
 
 def exchange_cmdlets(sandbox) -> list[str]:
@@ -115,7 +118,8 @@ def test_usage_and_unknown_user_get_an_ephemeral_answer(start_bot, standin):
     assert "/smtp-enable" in malformed.text
     bot.sender.command("/smtp-enable", "ghost@contoso.com", user_id=REQUESTER)
     wait_until(lambda: any("No user 'ghost@contoso.com'" in t for t in bot.ephemeral_texts()), what="not found")
-    assert bot.runtime.store.requests.list() == [] and standin.messages("C0OPS") == []
+    [closed] = bot.runtime.store.requests.list()  # stored, then closed with the error; no card
+    assert closed.state == "closed" and standin.messages("C0OPS") == []
 
 
 def test_missing_permission_shows_on_the_card_and_retry_goes_through_the_gate(start_bot, sandbox):
@@ -201,3 +205,16 @@ def test_a_blocked_plan_offers_its_changes_only_after_an_approver_chooses_apply_
     actions = [(r.actor, r.action) for r in bot.runtime.store.requests.audit_rows(request_id=request.id)]
     assert (REQUESTER, "request.apply_anyway_refused") in actions
     assert actions.index((APPROVER, "request.apply_anyway")) < actions.index((APPROVER, "step.approved"))
+
+
+def test_a_command_a_stop_left_diagnosing_is_planned_at_start_up_and_its_card_posted(start_bot, bot_db_url):
+    store = Store(bot_db_url)
+    store.migrate()
+    store.requests.receive("scanner@contoso.com", REQUESTER, "C0OPS", timedelta(hours=1),
+                           {"auth_mode": "basic", "include_org": False})
+    store.close()
+    bot = start_bot()
+    card = bot.wait_card(lambda blocks: "step_approve" in blocks, what="resumed plan card")
+    assert "SMTP AUTH plan for scanner@contoso.com" in str(card.blocks)
+    [request] = bot.runtime.store.requests.list()
+    assert request.state == "planned" and request.requester == REQUESTER

@@ -43,7 +43,7 @@ def test_migrate_is_idempotent_and_keeps_rows(store: Store, db_url: str, clock: 
     assert again.requests.get(request_id) is not None
     assert [s.handler_key for s in again.requests.get_steps(request_id)] == [s["handler_key"] for s in STEPS]
     assert len(again.probes.history("scanner")) == 1
-    assert [r.action for r in again.requests.audit_rows()] == ["request.created"]
+    assert [r.action for r in again.requests.audit_rows()] == ["request.created", "request.planned"]
     again.close()
 
 

@@ -35,8 +35,9 @@ def test_create_request_stores_plan_and_audits(store: Store, request_id: str, cl
     ]
     assert store.requests.get_step(steps[0].id) == steps[0]
 
-    (entry,) = store.requests.audit_rows(request_id=request_id)
-    assert (entry.actor, entry.action, entry.target) == ("U_REQ", "request.created", "scanner@contoso.com")
+    received, entry = store.requests.audit_rows(request_id=request_id)
+    assert (received.actor, received.action, received.after) == ("U_REQ", "request.created", {"state": "diagnosing"})
+    assert (entry.actor, entry.action, entry.target) == (BOT_ACTOR, "request.planned", "scanner@contoso.com")
     assert entry.after["steps"][0]["handler_key"] == "mailbox_smtp_auth"
     assert entry.after["expires_at"] == (clock.now() + TTL).isoformat()
 
@@ -78,7 +79,7 @@ def test_first_decision_wins_and_is_audited(store: Store, request_id: str, clock
     assert after.version == step.version + 1 and after.updated_at == clock.now()
 
     entries = store.requests.audit_rows(request_id=request_id)
-    assert [e.action for e in entries] == ["request.created", "step.approved"]
+    assert [e.action for e in entries] == ["request.created", "request.planned", "step.approved"]
     approved = entries[-1]
     assert (approved.actor, approved.step_id, approved.target) == (
         "U_APPROVER",
@@ -117,7 +118,7 @@ def test_full_lifecycle_records_fields(store: Store, request_id: str, clock: Fak
     assert store.requests.transition_step(step_id, "revert_pending", "reverting", "U_A", "undo.approved")
     assert store.requests.transition_step(step_id, "reverting", "reverted", "system", "undo.verified", error=None)
     actions = [e.action for e in store.requests.audit_rows(request_id=request_id)]
-    assert actions[1:] == [
+    assert actions[2:] == [
         "step.approved",
         "step.applying",
         "step.applied",
@@ -201,7 +202,8 @@ def test_other_integrity_errors_are_not_retried(store: Store) -> None:
         store.requests.create(
             "b@contoso.com", "t", "U_REQ", "C_OPS", TTL, [{"handler_key": "x", "title": None}], {}
         )
-    assert store.requests.list() == []
+    [request] = store.requests.list()  # received, but its plan was not stored: start-up diagnoses it again
+    assert request.state == "diagnosing" and store.requests.get_steps(request.id) == []
 
 
 def test_a_transition_outside_the_workflows_table_is_refused_before_any_write(store: Store, request_id: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_value, set_casmailbox_calls
 
 from bot.errors import NotAllowed, UserNotFound
+from bot.slack import ids
+from bot.slack.blocks import plan_card
 from bot.workflow.model import BOT_ACTOR, STEP_TRANSITIONS, OutcomeKind, StepState
 from handlers import CHECKS
 
@@ -40,7 +43,7 @@ def test_request_approve_apply_verify_undo(make_workflow, sandbox, store):
 
     actions = [(r.actor, r.action) for r in store.requests.audit_rows(request_id=view.request.id)]
     assert actions == [
-        (REQUESTER, "request.created"), (OTHER, "step.refused"), (REQUESTER, "step.refused"),
+        (REQUESTER, "request.created"), (BOT_ACTOR, "request.planned"), (OTHER, "step.refused"), (REQUESTER, "step.refused"),
         (APPROVER, "step.approved"), ("smtp-auth-bot", "step.applying"), ("smtp-auth-bot", "step.applied"),
         ("smtp-auth-bot", "step.verified"), (REQUESTER, "undo.requested"), (REQUESTER, "undo.refused"),
         (APPROVER, "undo.approved"), ("smtp-auth-bot", "undo.applied"), ("smtp-auth-bot", "undo.verified"),
@@ -96,10 +99,12 @@ def test_requesters_list_is_enforced(make_workflow):
     assert flow.open_request("scanner@contoso.com", "U0HELPDESK", "C0OPS").steps
 
 
-def test_unknown_user_raises_and_stores_nothing(make_workflow, store):
+def test_unknown_user_raises_and_closes_the_request_with_the_error(make_workflow, store):
     with pytest.raises(UserNotFound):
         make_workflow().open_request("ghost@contoso.com", REQUESTER, "C0OPS")
-    assert store.requests.list() == []
+    [request] = store.requests.list()
+    assert request.state == "closed" and "ghost@contoso.com" in request.diagnosis["plan"]["error"]
+    assert [r.action for r in store.requests.audit_rows()] == ["request.created", "request.diagnosis_failed"]
 
 
 def test_nothing_to_change_closes_the_request(make_workflow):
@@ -249,3 +254,61 @@ def test_approve_all_decides_and_runs_every_pending_step(make_workflow, store):
     assert [s.state for s in flow.view(view.request.id).steps] == [StepState.VERIFIED]
     assert flow.approve_all(view.request.id, APPROVER) == []
     assert store.requests.audit_rows()[-1].actor == BOT_ACTOR
+
+
+def _card(view) -> tuple[str, list[tuple[str, str]]]:
+    """The plan card's text and its buttons as (action id, value)."""
+    blocks = plan_card(view, now=view.request.created_at)["blocks"]
+    found = [(e["action_id"], e["value"]) for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    return json.dumps(blocks), found
+
+
+def test_a_mailbox_check_exchange_will_not_answer_is_never_called_healthy(make_workflow, sandbox, store):
+    sandbox.state.faults.add("status", service="exchange", cmdlet="Get-CASMailbox", status=503, times=None)
+    view = make_workflow().open_request("printer@contoso.com", REQUESTER, "C0OPS")
+    assert not view.plan["healthy"] and "mailbox_smtp_auth" in view.plan["unreadable"]
+    assert view.request.state == "closed"
+    assert store.requests.audit_rows(request_id=view.request.id)[-1].action == "request.unreadable"
+    text, clicks = _card(view)
+    assert "Nothing to change" not in text and "Not fully checked" in text
+    assert "Not fully checked*: Account and mailbox, SMTP AUTH for this mailbox could not be read" in text
+    assert "SMTP AUTH for this mailbox* (could not be checked)" in text and "HTTP 503" in text
+    assert clicks == [(ids.ACTION_DIAGNOSE_AGAIN, view.request.id)]
+
+
+def test_a_single_server_error_on_a_read_is_retried_and_the_plan_is_right(make_workflow, sandbox, clock):
+    sandbox.state.faults.add("status", service="exchange", cmdlet="Get-CASMailbox", status=500)
+    view = make_workflow().open_request("printer@contoso.com", REQUESTER, "C0OPS")
+    assert view.plan["healthy"] and view.plan["unreadable"] == [] and view.request.state == "closed"
+    cas = [r.status for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Get-CASMailbox"]
+    assert cas == [500, 200] and len(clock.sleeps) == 1  # the same read again after a backoff
+
+
+
+def test_start_up_resumes_a_request_a_stop_left_diagnosing_into_a_plan_with_a_card(make_workflow, store, clock):
+    received = make_workflow().receive("scanner@contoso.com", REQUESTER, "C0OPS", auth_mode="oauth")
+    clock.advance(1)
+    ghost = make_workflow().receive("ghost@contoso.com", REQUESTER, "C0OPS")
+    assert store.requests.get(received).state == "diagnosing"  # the process stopped here
+    restarted = make_workflow()
+    assert restarted.resume() == [received, ghost]
+    view = restarted.view(received)
+    assert view.request.state == "planned" and view.request.options["auth_mode"] == "oauth"
+    assert [s.state for s in view.steps] == ["pending"] and restarted.changed == [received, ghost]
+    text, clicks = _card(view)
+    assert "1 change needed" in text and (ids.ACTION_APPROVE, str(view.steps[0].id)) in clicks
+    failed = restarted.view(ghost)
+    assert failed.request.state == "closed" and "ghost@contoso.com" in _card(failed)[0]
+    assert restarted.resume() == []
+
+
+def test_a_request_whose_card_cannot_be_delivered_is_withdrawn_once_and_never_diagnosed(make_workflow, store):
+    flow = make_workflow()
+    request_id = flow.receive("scanner@contoso.com", REQUESTER, "D0SOMEONE")
+
+    assert flow.withdraw(request_id, "I am not in this conversation.")
+    assert not flow.withdraw(request_id, "again")
+    request = store.requests.get(request_id)
+    assert request.state == "closed" and request.diagnosis["plan"]["error"] == "I am not in this conversation."
+    assert flow.resume() == []
+    assert [r.action for r in store.requests.audit_rows(request_id=request_id)][-1] == "request.undeliverable"

@@ -22,7 +22,14 @@ from bot.slack.blocks.kit import (
     section,
 )
 from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, when, who
-from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
+from bot.workflow.model import (
+    AUTH_MODE_WORDS,
+    ChangeRequest,
+    RequestState,
+    RequestStep,
+    RequestView,
+    StepState,
+)
 from handlers import REMEDIATIONS, Status
 
 S = StepState
@@ -152,6 +159,16 @@ def _apply_anyway(request: ChangeRequest, blockers: list[str]) -> list[Block]:
         button("Apply anyway", ids.ACTION_APPLY_ANYWAY, request.id, style="danger", confirm_dialog=dialog)]}]
 
 
+def _diagnose_again(request: ChangeRequest) -> list[Block]:
+    """Offered while a check could not be read: the same diagnosis again, for the same mailbox and options."""
+    return [{"type": "actions", "block_id": ids.again_block_id(request.id), "elements": [
+        button("Diagnose again", ids.ACTION_DIAGNOSE_AGAIN, request.id)]}]
+
+
+def _unreadable(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in plan.get("advisories", []) if f.get("status") == Status.UNKNOWN]
+
+
 def _overflow(request: ChangeRequest, steps: list[RequestStep], first: int, now: datetime) -> list[Block]:
     if not steps:
         return []
@@ -216,6 +233,11 @@ def _summary(view: RequestView) -> tuple[str, str]:
     if not view.steps and plan.get("blocked"):
         return (f"*{name}* · {mode} · :no_entry: Blocked by something the bot cannot change (below).",
                 "blocked by something the bot cannot change")
+    if not view.steps and _unreadable(plan):
+        names = md(", ".join(str(f.get("title", "")) for f in _unreadable(plan)), 400)
+        return (f"*{name}* · {mode} · :grey_question: *Not fully checked*: {names} could not be read (why below), so "
+                "the bot cannot say SMTP AUTH works. Nothing else it checks needs a change; *Diagnose again* to "
+                "read it anew.", "not fully checked")
     if not view.steps:
         return (f"*{name}* · {mode} · :white_check_mark: Nothing to change: nothing the bot checks blocks "
                 "SMTP AUTH for this mailbox.", "nothing to change")
@@ -255,6 +277,9 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     request, plan = view.request, view.plan
     title = f"SMTP AUTH plan for {request.upn}"
     footer = [_footer(view, now)]
+    if request.state == RequestState.DIAGNOSING:
+        return {"text": fallback(f"{title}: diagnosing"), "blocks": [header(title), section(
+            ":mag: Diagnosing… the plan will appear here."), *footer]}
     if plan.get("error"):
         body = [section(f":x: {md(plan['error'], 2000)}")]
         return {"text": fallback(f"{title}: diagnosis failed"), "blocks": [header(title), *body, *footer]}
@@ -266,6 +291,7 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     else:
         approve_all = _approve_all(request, open_steps) if len(open_steps) > 1 else []
     head = [header(title), section(summary)]
+    approve_all += _diagnose_again(request) if _unreadable(plan) else []
     fixed = head + approve_all + footer
     # Kept back besides: a divider and two notes of what did not fit.
     budget = Budget(MAX_BLOCKS - 3 - len(fixed), MAX_CHARS - 1800 - chars(fixed))

@@ -1,4 +1,4 @@
-"""`/smtp-enable UPN [--org] [--oauth]`: ack at once, then diagnose and post the plan card from the pool."""
+"""`/smtp-enable UPN [--org] [--oauth]` and a card's Diagnose again: ack, then diagnose and post the plan card."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from slack_bolt import App
 
 from bot.errors import BotError, InvalidInput
 from bot.slack import blocks, ids
-from bot.slack.listeners.common import Ack, Respond, cannot_post, ephemeral, mailbox_of, wants_help
+from bot.slack.listeners.common import Ack, Respond, cannot_post, clicked, ephemeral, mailbox_of, wants_help
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,13 @@ def parse_enable(text: str, targets: Sequence[Any] = ()) -> tuple[str, bool, str
     return mailbox_of(targets, names[0]), "--org" in flags, "oauth" if "--oauth" in flags else "basic"
 
 
+#: What the requester is told when the command could not be stored (the database is unreachable).
+NOT_STORED = ("Sorry, the bot could not record this request: its database is not answering, so nothing was "
+              "started. Please try again in a minute.")
+
+
 def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    """Store the command (a request in `diagnosing`) before acking it, then diagnose it on the pool."""
     if wants_help(command.get("text")):
         ack(text=blocks.usage_text(ids.COMMAND_ENABLE))
         return
@@ -41,32 +47,74 @@ def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], resp
     except InvalidInput as exc:
         ack(text=exc.describe())
         return
+    user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+    try:  # a redelivered command (same trigger) is acked again but stored and diagnosed once
+        first = services.once(command.get("trigger_id"))
+        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode,
+                                               include_org=include_org) if first else None
+    except BotError as exc:
+        ack(text=exc.describe())
+        return
+    except Exception:
+        log.exception("could not store /smtp-enable %s", upn)
+        ack(text=NOT_STORED)
+        return
     ack(text=f"Diagnosing SMTP AUTH for {upn}... the plan will appear in this channel.")
-    services.submit(open_request, services, upn, str(command.get("user_id", "")), str(command.get("channel_id", "")),
-                    include_org, auth_mode, respond, command.get("trigger_id"))
+    if request_id is not None:
+        services.submit(diagnose_request, services, request_id, channel, respond)
 
 
 def open_request(services: SlackServices, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
-                 respond: Respond, trigger_id: str | None = None) -> None:
-    """Diagnose, plan and store the request, then queue its card; a redelivered command (same trigger) does nothing."""
-    if not services.once(trigger_id):
-        log.info("command %s was delivered again; the first delivery is handled", trigger_id)
-        return
-    refusal = cannot_post(services.slack, channel)
-    if refusal:
-        ephemeral(respond, refusal)
-        return
+                 respond: Respond) -> None:
+    """Store, diagnose and plan a request, then queue its card (a button's work, on the pool)."""
     try:
-        view = services.workflow.open_request(upn, user, channel, auth_mode=auth_mode, include_org=include_org)
+        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org)
     except BotError as exc:
         ephemeral(respond, exc.describe())
         return
     except Exception:
-        log.exception("could not open a request for %s", upn)
+        log.exception("could not store a request for %s", upn)
+        ephemeral(respond, NOT_STORED)
+        return
+    diagnose_request(services, request_id, channel, respond)
+
+
+def diagnose_request(services: SlackServices, request_id: str, channel: str, respond: Respond) -> None:
+    """Diagnose a stored request and queue its card; a failure is told to the requester (and stored on it).
+
+    A channel the bot cannot post in closes the request at once and tells the requester to invite the bot.
+    """
+    refusal = cannot_post(services.slack, channel)
+    if refusal:
+        services.workflow.withdraw(request_id, refusal)
+        ephemeral(respond, refusal)
+        return
+    try:
+        view = services.workflow.diagnose_request(request_id)
+    except BotError as exc:
+        ephemeral(respond, exc.describe())
+        return
+    except Exception:
+        log.exception("could not diagnose request %s", request_id)
         ephemeral(respond, "Sorry, the diagnosis failed unexpectedly; the details are in the bot's log.")
         return
     services.cards.refresh(view.request.id)
 
 
+def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    """A card's Diagnose again: the same diagnosis for the same mailbox and options, in the card's channel."""
+    ack()
+    parsed = clicked(body)
+    view = services.workflow.find(parsed[1][:64]) if parsed else None
+    if parsed is None or view is None:
+        log.warning("ignoring a Diagnose again click without a known request")
+        return
+    request = view.request
+    services.submit(open_request, services, request.upn, parsed[0], request.channel,
+                    bool(request.options.get("include_org")), str(request.options.get("auth_mode") or "basic"),
+                    respond)
+
+
 def register(app: App, services: SlackServices) -> None:
     app.command(ids.COMMAND_ENABLE)(partial(smtp_enable, services))
+    app.action(ids.ACTION_DIAGNOSE_AGAIN)(partial(diagnose_again, services))

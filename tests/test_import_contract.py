@@ -137,3 +137,26 @@ def test_the_cycle_check_catches_a_lazy_import_back() -> None:
     assert cycles(import_graph(sources), NO_CYCLES_AMONG) == [
         ("bot.cli", "bot.cli"), ("bot.cli", "bot.doctor"), ("bot.doctor", "bot.doctor"),
     ]
+
+
+def imports_under(folder: str) -> dict[str, set[str]]:
+    """What each module under `folder` imports, by module name."""
+    sources = project_sources()
+    return {m: imported(m, src) for m, src in sources.items() if _within(m, (folder,))}
+
+
+def test_slack_reaches_request_state_only_through_the_workflow_and_listeners_only_through_services() -> None:
+    for module, names in imports_under("bot.slack").items():
+        assert not {n for n in names if _within(n, ("bot.store", "bot.history", "bot.chart"))}, module
+        if _within(module, ("bot.slack.listeners",)):
+            assert not {n for n in names if _within(n, ("bot.runtime",))}, module
+        attributes = {n.attr for n in ast.walk(ast.parse(project_sources()[module])) if isinstance(n, ast.Attribute)}
+        assert "store" not in attributes, f"{module} reaches for the store"
+    renderer = {n for m, names in imports_under("bot.slack.blocks").items() for n in names
+                if _within(n, ("bot.workflow",))}
+    assert renderer and all(_within(n, ("bot.workflow.model",)) for n in renderer)
+
+
+def test_deciding_alerts_knows_nothing_of_slack() -> None:
+    for module, names in imports_under("bot.alerts").items():
+        assert not {n for n in names if _within(n, ("slack_sdk", "slack_bolt", "bot.slack"))}, module

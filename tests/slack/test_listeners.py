@@ -7,7 +7,6 @@ handed-over work shows what reaches the workflow, the probes and the reply (the 
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 import time
@@ -495,17 +494,6 @@ def test_a_slack_retry_is_dropped_before_any_listener(app, services):
 def test_a_wrong_signature_is_refused(app, services):
     assert command(app, "/smtp-enable", "scanner@contoso.com", secret="not-the-secret").status == 401
     assert services.submitted == []
-
-
-def test_listener_modules_reach_the_bot_only_through_the_services() -> None:
-    for path in sorted((ROOT / "bot" / "slack" / "listeners").glob("*.py")):
-        tree = ast.parse(path.read_text())
-        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        assert not {m for m in modules if m.startswith(("bot.runtime", "bot.store", "bot.history"))}, path.name
-    for path in sorted((ROOT / "bot" / "slack").rglob("*.py")):
-        attributes = {n.attr for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Attribute)}
-        assert "store" not in attributes, f"{path.name} reaches for the store"
-
 
 
 def test_the_runtime_provides_every_service_the_listeners_use() -> None:

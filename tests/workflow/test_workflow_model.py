@@ -68,25 +68,6 @@ def test_the_architecture_page_shows_the_transition_tables() -> None:
     assert _documented("Request transitions") == {(str(a), str(b)): v for (a, b), v in REQUEST_TRANSITIONS.items()}
 
 
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-        elif isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-    return names
-
-
-def test_slack_reaches_request_state_only_through_the_workflow() -> None:
-    for path in sorted((ROOT / "bot" / "slack").rglob("*.py")):
-        store = {name for name in _imports(path) if name == "bot.store" or name.startswith("bot.store.")}
-        assert not store, f"{path.name} imports {store}"
-    renderer = {n for path in (ROOT / "bot" / "slack" / "blocks").glob("*.py") for n in _imports(path)
-                if n.startswith("bot.workflow")}
-    assert renderer == {"bot.workflow.model"}
-
-
 def test_the_model_and_the_renderer_are_cheap_to_import() -> None:
     code = ("import sys, bot.workflow.model; model = sorted(m for m in sys.modules if m.startswith('bot'));"
             "import bot.slack.blocks; heavy = [m for m in sys.modules if m.startswith(('bot.store', "

@@ -231,8 +231,9 @@ def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
         raise ConfigError([NO_CREDENTIALS])
     if problems := cfg.serve_problems():
         raise ConfigError(problems)
-    from bot.slack.serve import run_http, run_socket_mode
+    from bot.slack.serve import run_http, run_socket_mode, warn_about_database
 
     print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)
+    warn_about_database(cfg)
     (run_socket_mode if cfg.slack.mode == "socket" else run_http)(cfg)
     return ExitCode.OK

@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING
 
 from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError, ConfigError, ExitCode, InvalidInput
+from bot.logs import configure_logging
 from bot.probe import add_probe_arguments, probe_main
 from bot.workflow import AUTH_MODES
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # the heavy modules load only for the commands that need them
     from bot.m365.tenant import M365
 
 log = logging.getLogger("bot")
+COMMAND_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 NO_CREDENTIALS = "m365: no Microsoft 365 credentials are set (M365_*): `python -m bot` runs the sandbox then"
 
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     env = dict(os.environ) if env is None else env
     out = stdout or sys.stdout
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format=COMMAND_FORMAT)
     name = args.command or "run"
     if name != "run":
         quiet_libraries()
@@ -118,11 +120,11 @@ def runs_in_sandbox(argv: list[str], env: Mapping[str, str]) -> bool:
 
 
 def configured(args: argparse.Namespace, env: Mapping[str, str]) -> AppConfig:
-    """The configuration named on the command line, its log level applied."""
+    """The configuration named on the command line, its log level and format applied."""
     from bot.config import load_config
 
     cfg = load_config(args.config, env)
-    logging.getLogger().setLevel(cfg.logging.level)
+    configure_logging(cfg.logging.level, cfg.logging.format, COMMAND_FORMAT)
     return cfg
 
 
@@ -229,8 +231,9 @@ def run(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:
         raise ConfigError([NO_CREDENTIALS])
     if problems := cfg.serve_problems():
         raise ConfigError(problems)
-    from bot.slack.serve import run_http, run_socket_mode
+    from bot.slack.serve import run_http, run_socket_mode, warn_about_database
 
     print(f"Serving Slack in {cfg.slack.mode} mode.", file=out)
+    warn_about_database(cfg)
     (run_socket_mode if cfg.slack.mode == "socket" else run_http)(cfg)
     return ExitCode.OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -62,7 +63,12 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool."""
+        """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool.
+
+        The work runs in a copy of the caller's context, so its log lines keep the caller's request and user.
+        """
+        context = contextvars.copy_context()
+
         def guarded() -> None:
             try:
                 fn(*args)
@@ -73,7 +79,7 @@ class Runtime:
                     self._busy[0] -= 1
         with self._busy_lock:
             self._busy[0] += 1
-        self.pool.submit(guarded)
+        self.pool.submit(context.run, guarded)
 
     def probe_now(self, target: Any) -> ProbeResult:
         """Probe one configured target at once (Probe now, /smtp-probe, the console) and feed the alerts."""

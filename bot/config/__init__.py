@@ -18,6 +18,7 @@ from bot.config.sections import (
     SlackConfig,
 )
 from bot.config.show import check_config_main, format_problems, masked, mode_lines
+from bot.config.storage import database_warnings
 from bot.config.values import DEFAULT_PATH, SECRET_KEYS
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "SlackConfig",
     "check_config_main",
     "config_path",
+    "database_warnings",
     "format_problems",
     "load_config",
     "masked",

@@ -24,6 +24,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from bot.config.values import (
     CREDENTIALS,
     DB_SCHEMES,
+    LOG_FORMATS,
     LOG_LEVELS,
     PROBE_AUTH,
     SLUG,
@@ -312,9 +313,10 @@ class DatabaseConfig(_Section):
 
 
 class LoggingConfig(_Section):
-    """How much the bot logs."""
+    """How much the bot logs, and how: text lines or one JSON object per line."""
 
     level: Annotated[str, AfterValidator(str.upper), one_of(LOG_LEVELS)] = "INFO"
+    format: Annotated[str, AfterValidator(str.lower), one_of(LOG_FORMATS)] = "text"
 
 
 class ReadinessConfig(_Section):

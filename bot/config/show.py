@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from bot.config.loading import config_path, load_config
 from bot.config.sections import AppConfig
+from bot.config.storage import database_line, database_warnings
 from bot.errors import ConfigError
 
 
@@ -39,7 +40,7 @@ def _plain(node: Any) -> Any:
 
 
 def mode_lines(cfg: AppConfig) -> list[str]:
-    """One line per integration saying how it will run."""
+    """One line per integration saying how it will run, then the database and any warning about it."""
     m365 = cfg.m365
     if cfg.sandbox:
         microsoft = "Microsoft 365: sandbox (no credentials set)"
@@ -52,7 +53,8 @@ def mode_lines(cfg: AppConfig) -> list[str]:
         "http": "Slack: HTTP mode (signed requests from Slack)",
         "socket": "Slack: Socket Mode",
     }[cfg.slack.mode]
-    return [microsoft, slack, f"Probes: {len(cfg.probes.targets)} target(s)"]
+    return [microsoft, slack, f"Probes: {len(cfg.probes.targets)} target(s)", database_line(cfg),
+            *(f"Warning: {warning}" for warning in database_warnings(cfg))]
 
 
 def format_problems(problems: list[str], source: str | Path | None = None) -> str:

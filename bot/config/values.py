@@ -34,6 +34,7 @@ _SLACK_PRINCIPAL = re.compile(r"[UWS][A-Z0-9]{2,}")
 _SLACK_CHANNEL = re.compile(r"[CG][A-Z0-9]{2,}|#[a-z0-9][a-z0-9._-]{0,79}")
 DB_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 PROBE_AUTH = ("login", "plain", "xoauth2")
 CREDENTIALS = ("tenant_id", "client_id", "client_secret", "client_cert_path")
 

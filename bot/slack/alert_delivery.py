@@ -11,6 +11,7 @@ from bot.alerts.policy import FLAPPING, OPEN, RECOVER, REMIND, STABLE, UPDATE, A
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.diagnosis import explain
 from bot.errors import RetryLater
+from bot.logs import log_context
 from bot.slack import alert_blocks
 from bot.slack.outbox import Outbox
 
@@ -41,6 +42,10 @@ class AlertDelivery:
 
     def send(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         action = Action.from_dict(payload)
+        with log_context(incident=action.incident_id):
+            return self._deliver(action)
+
+    def _deliver(self, action: Action) -> dict[str, Any] | None:
         now = self.clock.now()
         if action.kind == OPEN:
             card = self._card(action, now)

@@ -13,6 +13,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 
 from bot.health import Readiness
+from bot.logs import log_context
 from bot.metrics import metrics_app
 from bot.runtime import Runtime
 from bot.slack.edge import SlackDoor, quiet_verbose_libraries
@@ -60,6 +61,7 @@ def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str,
     )
 
     app.middleware(drop_slack_retries)
+    app.middleware(tag_slack_user)
     app.error(on_error)
     register_listeners(app, services)
     return app
@@ -71,6 +73,12 @@ def drop_slack_retries(req: Any, resp: Any, next: Callable[[], Any]) -> Any:
         log.info("ignoring Slack retry %s", req.headers.get("x-slack-retry-num"))
         return BoltResponse(status=200, body="")
     return next()
+
+
+def tag_slack_user(context: Any, next: Callable[[], Any]) -> Any:
+    """Log lines written while answering (and by the work it submits) carry the Slack user who acted."""
+    with log_context(slack_user=context.user_id):
+        return next()
 
 
 def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

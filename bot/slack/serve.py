@@ -7,7 +7,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from bot.config import AppConfig
+from bot.config import AppConfig, database_warnings
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,21 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return serve(self.app_config)[0]
 
 
+def gunicorn_options(cfg: AppConfig) -> dict[str, Any]:
+    """Gunicorn's settings from `server.*`, for `python -m bot` and the Procfile's `-c python:bot.slack.gunicorn_conf`."""
+    return {"bind": f"0.0.0.0:{cfg.server.port}", "workers": cfg.server.workers, "threads": cfg.server.threads,
+            "timeout": 60}
+
+
+def warn_about_database(cfg: AppConfig) -> None:
+    """Say once at start-up when the database may lose the audit log or not be shared (`database_warnings`)."""
+    for warning in database_warnings(cfg):
+        log.warning(warning)
+
+
 def run_http(cfg: AppConfig) -> None:
     """The same server the Procfile's web line starts: gunicorn, /slack/events and /healthz on server.port."""
-    _Gunicorn({"bind": f"0.0.0.0:{cfg.server.port}", "workers": cfg.server.workers,
-               "threads": cfg.server.threads, "timeout": 60}, cfg).run()
+    _Gunicorn(gunicorn_options(cfg), cfg).run()
 
 
 def run_socket_mode(cfg: AppConfig) -> None:

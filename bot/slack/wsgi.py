@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from bot.config import AppConfig, load_config
 from bot.errors import ConfigError
+from bot.logs import configure_logging
 from bot.runtime import Runtime, build_runtime
 from bot.slack.app import create_bolt_app, wsgi_app
 
@@ -29,6 +29,6 @@ def serve(cfg: AppConfig) -> tuple[WSGIApp, Runtime]:
 def create_app() -> WSGIApp:
     """Gunicorn's application factory; called in each worker, so nothing connects at import time."""
     cfg = load_config()
-    logging.basicConfig(level=cfg.logging.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(cfg.logging.level, cfg.logging.format)
     app, _ = serve(cfg)
     return app

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from bot.errors import BotError
+from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
 from bot.workflow.model import BOT_ACTOR, ChangeRequest, RequestStep, StepState
@@ -48,7 +50,7 @@ class Execution:
 
     def submit(self, step_id: int) -> Future[RequestStep | None]:
         """Run an approved step (or an approved undo) on the workflow's bounded pool."""
-        future = self.pool.submit(self.run, step_id)
+        future = self.pool.submit(contextvars.copy_context().run, self.run, step_id)
         self._running = [f for f in self._running if not f.done()] + [future]
         return future
 
@@ -56,10 +58,12 @@ class Execution:
         return all(f.done() for f in self._running)
 
     def run(self, step_id: int) -> RequestStep | None:
+        """Execute an approved step or undo a reverting one, its log lines tagged with the step and request."""
         step = self.store.requests.get_step(step_id)
-        if step is not None and step.state == S.REVERTING:
-            return self._run_undo(step)
-        return self.execute(step_id)
+        with log_context(step_id=step_id, request_id=step.request_id if step else None):
+            if step is not None and step.state == S.REVERTING:
+                return self._run_undo(step)
+            return self.execute(step_id)
 
     def execute(self, step_id: int) -> RequestStep | None:
         """Claim an approved step and apply, then verify it. Returns None when someone else claimed it.

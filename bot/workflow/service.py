@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import BotError, NotAllowed
+from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
 from bot.workflow.diagnose import diagnose
@@ -90,6 +91,10 @@ class Workflow(Queries, Execution):
         A diagnosis that fails closes the request with its error (`request.diagnosis_failed`) and raises it.
         A request no longer `diagnosing` (another process got there first) is returned as it is.
         """
+        with log_context(request_id=request_id):
+            return self._diagnose(request_id)
+
+    def _diagnose(self, request_id: str) -> RequestView:
         request = self.view(request_id).request
         if request.state != RequestState.DIAGNOSING:
             return self.view(request_id)
@@ -153,6 +158,10 @@ class Workflow(Queries, Execution):
         if found is None:
             return Outcome(K.NOT_FOUND, GONE)
         step, request = found
+        with log_context(request_id=request.id, step_id=step.id):
+            return self._decide(step, request, actor, approve)
+
+    def _decide(self, step: RequestStep, request: ChangeRequest, actor: str, approve: bool) -> Outcome:
         if step.state == S.PENDING:
             return self._decide_step(step, request, actor, approve)
         if step.state == S.REVERT_PENDING:

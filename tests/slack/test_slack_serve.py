@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -14,19 +15,42 @@ from slack_helpers import BOT_TOKEN, ROOT, SIGNING_SECRET, wait_until
 from sandbox.slack_client import SlackSender
 
 
-def test_python_m_bot_serves_slack_over_gunicorn(sandbox, standin, tmp_path):
+def configured(sandbox, standin, tmp_path, workers: int) -> tuple[int, dict[str, str]]:
+    """A free port and the environment of a bot on the sandbox with `workers` and its config in APP_CONFIG."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     config = tmp_path / "custom.yaml"
     config.write_text((ROOT / "app.yaml").read_text().replace("  approvers: []", "  approvers: [U0APPROVE]")
-                      .replace("  workers: 2", "  workers: 1"))
+                      .replace("  workers: 2", f"  workers: {workers}"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("M365_", "SLACK_", "APP_CONFIG"))}
     env |= sandbox.env() | {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "PORT": str(port),
-                            "SLACK_API_URL": standin.api_url, "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db"}
+                            "SLACK_API_URL": standin.api_url, "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db",
+                            "APP_CONFIG": str(config)}
+    return port, env
+
+
+def test_python_m_bot_serves_slack_over_gunicorn(sandbox, standin, tmp_path):
+    port, env = configured(sandbox, standin, tmp_path, workers=1)
+    serve([sys.executable, "-m", "bot"], port, env, standin, tmp_path)
+
+
+def test_the_procfile_takes_workers_from_the_configuration_and_warns_about_sqlite_in_tmp(sandbox, standin, tmp_path):
+    port, env = configured(sandbox, standin, tmp_path, workers=3)
+    [web] = [line.removeprefix("web: ") for line in (ROOT / "Procfile").read_text().splitlines()]
+    serve([sys.executable, "-m", *shlex.split(web)], port, env, standin, tmp_path)
+    log = (tmp_path / "bot.log").read_text()
+    assert log.count("Booting worker") == 3
+    [workers] = [line for line in log.splitlines() if "SQLite with server.workers 3" in line]
+    [ephemeral] = [line for line in log.splitlines() if "looks ephemeral" in line]
+    assert "WARNING" in workers and f"{tmp_path}/bot.db" in ephemeral
+
+
+def serve(command: list[str], port: int, env: dict[str, str], standin, tmp_path) -> None:
+    """Run `command` until it answers a signed /smtp-enable with a plan card, then stop it."""
     log = (tmp_path / "bot.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config)], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     try:
         def healthy() -> bool:
             assert process.poll() is None, (tmp_path / "bot.log").read_text()[-2000:]

@@ -27,4 +27,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % (os.environ.get('PORT') or '3000'), timeout=4)"]
 
 # The Procfile's web command; exec makes gunicorn PID 1, so `docker stop` stops it gracefully.
-CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-3000} --workers 2 --threads 8 --timeout 60 'bot.slack.wsgi:create_app()'"]
+CMD ["sh", "-c", "exec gunicorn -c python:bot.slack.gunicorn_conf 'bot.slack.wsgi:create_app()'"]

@@ -80,9 +80,11 @@ def test_image_runs_as_a_non_root_user_set_before_its_command():
 def test_image_command_is_the_procfiles_web_command():
     (cmd,) = instructions("CMD")
     argv = json.loads(cmd)
-    assert argv[:2] == ["sh", "-c"] and len(argv) == 3, "a shell, so ${PORT:-3000} expands as in the Procfile"
+    assert argv[:2] == ["sh", "-c"] and len(argv) == 3, "a shell runs the Procfile line as written"
     assert argv[2] == "exec " + procfile_web(), "exec: gunicorn is PID 1 and gets docker stop's SIGTERM"
-    port = re.search(r"--bind 0\.0\.0\.0:\$\{PORT:-(\d+)\}", procfile_web())
+    # The Procfile's gunicorn takes its bind from app.yaml's server.port, which defaults to $PORT or this.
+    port = re.search(r"^  port: \$\{PORT:-(\d+)\}$", (ROOT / "app.yaml").read_text(), re.M)
+    assert "-c python:bot.slack.gunicorn_conf" in procfile_web()
     assert port and instructions("EXPOSE") == [port.group(1)]
 
 

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from bot.config import AppConfig
 
 #: The bot token scopes slack-manifest.yaml asks for: what the bot needs at least.
-SLACK_SCOPES = ("commands", "chat:write", "usergroups:read", "files:write", "channels:read", "groups:read")
+SLACK_SCOPES = ("commands", "chat:write", "usergroups:read", "files:write", "channels:read", "groups:read",
+                "channels:history", "groups:history")
 SLACK_APP_SETTINGS = "api.slack.com/apps > your app"
 
 

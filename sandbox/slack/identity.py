@@ -19,4 +19,5 @@ SEED_USERS: dict[str, tuple[str, str, str]] = {
 }
 SEED_USERGROUPS: dict[str, list[str]] = {"S0ADMINS": ["U0INGROUP"]}
 #: The bot token's scopes reported in `X-OAuth-Scopes`, as Slack does: by default the manifest's.
-BOT_SCOPES = ("commands", "chat:write", "usergroups:read", "files:write", "channels:read", "groups:read")
+BOT_SCOPES = ("commands", "chat:write", "usergroups:read", "files:write", "channels:read", "groups:read",
+              "channels:history", "groups:history")

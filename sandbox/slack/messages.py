@@ -1,8 +1,11 @@
-"""Messages in the Slack stand-in: chat.postMessage, chat.update, ephemerals, permalinks, response URLs."""
+"""Messages in the Slack stand-in: chat.postMessage (with metadata), chat.update, ephemerals, permalinks,
+conversations.history, response URLs."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -14,14 +17,84 @@ from sandbox.slack.workspace import Workspace
 
 RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
+HISTORY_LIMIT = 100  # conversations.history's default page, at most HISTORY_MAX_LIMIT
+HISTORY_MAX_LIMIT = 999
 
 
 def post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = ws.resolve_channel(args.get("channel"))
     text, blocks = content(args)
     thread_ts = args.get("thread_ts") or None
-    message = ws.post(channel, text, blocks or [], "chat.postMessage", thread_ts=thread_ts)
+    metadata = message_metadata(args.get("metadata"))
+    message = ws.post(channel, text, blocks or [], "chat.postMessage", thread_ts=thread_ts, metadata=metadata)
     return {"ok": True, "channel": channel, "ts": message.ts, "message": message.snapshot().payload()}
+
+
+def message_metadata(value: Any) -> dict[str, Any] | None:
+    """`metadata` as Slack takes it (an object, or its JSON in a form field): `event_type` a string and
+    `event_payload` an object, else `invalid_metadata_format`."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SlackError("invalid_metadata_format") from None
+    if (not isinstance(value, dict) or not isinstance(value.get("event_type"), str) or not value["event_type"]
+            or not isinstance(value.get("event_payload"), dict)):
+        raise SlackError("invalid_metadata_format")
+    return {"event_type": value["event_type"], "event_payload": copy.deepcopy(value["event_payload"])}
+
+
+def history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    """conversations.history: the channel's top-level messages newest first, `oldest` < ts < `latest`
+    (`inclusive` takes the bounds), `limit` per page with a cursor; metadata only with `include_all_metadata`."""
+    channel = args.get("channel")
+    if not channel:
+        raise SlackError("invalid_arguments", errors=["missing required field: channel"])
+    info = ws.channels.get(channel, {})
+    if str(channel).startswith("D") or info.get("is_im"):
+        needed = "im:history"
+    elif str(channel).startswith("G") or info.get("is_private"):
+        needed = "groups:history"
+    else:
+        needed = "channels:history"
+    if needed not in ws.scopes:  # as Slack: the channel's kind decides the scope, checked before it is looked up
+        raise SlackError("missing_scope", needed=needed, provided=",".join(ws.scopes))
+    if channel not in ws.channels:
+        raise SlackError("channel_not_found")
+    if not info.get("is_member", True):
+        raise SlackError("not_in_channel")
+    try:
+        limit = int(args.get("limit") or HISTORY_LIMIT)
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args["latest"]) if args.get("latest") else None
+        start = int(base64.b64decode(args["cursor"]).decode().removeprefix("next_ts:")) if args.get("cursor") else 0
+    except (TypeError, ValueError):
+        raise SlackError("invalid_arguments") from None
+    limit = max(1, min(limit, HISTORY_MAX_LIMIT))
+    inclusive = _flag(args.get("inclusive"))
+
+    def within(ts: float) -> bool:
+        above = ts >= oldest if inclusive else ts > oldest
+        below = latest is None or (ts <= latest if inclusive else ts < latest)
+        return above and below
+
+    found = [m for m in ws.messages.get(channel, {}).values()
+             if not m.deleted and m.thread_ts in (None, m.ts) and within(float(m.ts))]
+    found.sort(key=lambda m: float(m.ts), reverse=True)
+    page = found[start:start + limit]
+    with_metadata = _flag(args.get("include_all_metadata"))
+    answer: dict[str, Any] = {
+        "ok": True,
+        "messages": [m.snapshot().payload(metadata=with_metadata) for m in page],
+        "has_more": start + limit < len(found),
+        "pin_count": 0,
+    }
+    if answer["has_more"]:
+        cursor = base64.b64encode(f"next_ts:{start + limit}".encode()).decode()
+        answer["response_metadata"] = {"next_cursor": cursor}
+    return answer
 
 
 def update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class SlackMessage:
     thread_ts: str | None = None
     visible_to: str | None = None
     deleted: bool = False
+    metadata: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:
@@ -66,8 +67,9 @@ class SlackMessage:
     def blocks(self) -> list[dict[str, Any]]:
         return self.versions[-1].blocks
 
-    def payload(self) -> dict[str, Any]:
-        """The message as Slack shows it in API answers and interaction payloads."""
+    def payload(self, *, metadata: bool = False) -> dict[str, Any]:
+        """The message as Slack shows it in API answers and interaction payloads (`metadata`: with its metadata,
+        as `conversations.history` shows it with `include_all_metadata`)."""
         message: dict[str, Any] = {
             "type": "message",
             "user": self.user,
@@ -83,6 +85,8 @@ class SlackMessage:
             message["thread_ts"] = self.thread_ts
         if len(self.versions) > 1:
             message["edited"] = {"user": self.user, "ts": f"{self.versions[-1].at.timestamp():.6f}"}
+        if metadata and self.metadata is not None:
+            message["metadata"] = copy.deepcopy(self.metadata)
         return message
 
 
@@ -135,6 +139,7 @@ class StoredMessage:
     thread_ts: str | None = None
     visible_to: str | None = None
     deleted: bool = False
+    metadata: dict[str, Any] | None = None
 
     def snapshot(self) -> SlackMessage:
         return SlackMessage(
@@ -145,4 +150,5 @@ class StoredMessage:
             self.thread_ts,
             self.visible_to,
             self.deleted,
+            copy.deepcopy(self.metadata),
         )

@@ -30,6 +30,7 @@ METHODS: dict[str, Callable[[Workspace, dict[str, Any]], dict[str, Any]]] = {
     "usergroups.users.list": directory.usergroup_users,
     "users.info": directory.users_info,
     "conversations.info": directory.conversations_info,
+    "conversations.history": messages.history,
     "files.getUploadURLExternal": files.get_upload_url,
     "files.completeUploadExternal": files.complete_upload,
 }

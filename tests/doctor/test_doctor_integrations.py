@@ -93,7 +93,8 @@ def test_slack_scopes_match_the_manifest():
 
 
 def test_a_missing_slack_scope_is_named_with_the_fix(sandbox, standin):
-    standin.set_scopes(["commands", "chat:write", "usergroups:read", "channels:read", "groups:read"])
+    standin.set_scopes(["commands", "chat:write", "usergroups:read", "channels:read", "groups:read",
+                        "channels:history", "groups:history"])
     code, lines = run_doctor(full_config(sandbox, standin))
     assert code == 1
     scopes = line(lines, "Slack scopes")

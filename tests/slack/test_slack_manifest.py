@@ -20,7 +20,8 @@ def test_every_manifest_command_is_served(start_bot):
 
 def test_manifest_asks_for_the_minimum_scopes_and_the_events_it_handles():
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "usergroups:read",
-                                                               "files:write", "channels:read", "groups:read"}
+                                                               "files:write", "channels:read", "groups:read",
+                                                               "channels:history", "groups:history"}
     assert MANIFEST["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True

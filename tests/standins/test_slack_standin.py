@@ -173,6 +173,50 @@ def test_usergroups_users_and_channels(client: WebClient, standin: SlackStandin)
     assert client.chat_postMessage(channel="#smtp-new", text="hi")["channel"] == "C0NEW"
 
 
+CARD_METADATA = {"event_type": "smtp_auth_plan_card", "event_payload": {"request_id": "req-1"}}
+
+
+def test_messages_keep_their_metadata_which_history_returns_only_when_asked(
+    client: WebClient, standin: SlackStandin
+) -> None:
+    card = client.chat_postMessage(channel="C0OPS", text="card", metadata=CARD_METADATA)
+    plain = client.chat_postMessage(channel="C0OPS", text="plain")
+    client.chat_postMessage(channel="C0OPS", text="reply", thread_ts=card["ts"])
+    client.chat_update(channel="C0OPS", ts=card["ts"], text="card v2")
+    assert standin.message("C0OPS", card["ts"]).metadata == CARD_METADATA
+
+    answer = client.conversations_history(channel="C0OPS", include_all_metadata=True)
+    assert [m["ts"] for m in answer["messages"]] == [plain["ts"], card["ts"]], "newest first, no thread replies"
+    assert answer["messages"][1]["metadata"] == CARD_METADATA and "metadata" not in answer["messages"][0]
+    assert answer["messages"][1]["text"] == "card v2" and answer["has_more"] is False
+    assert all("metadata" not in m for m in client.conversations_history(channel="C0OPS")["messages"])
+
+    for bad in ({"event_type": "x"}, {"event_payload": {}}, "not json"):
+        assert error_of(lambda b=bad: client.chat_postMessage(channel="C0OPS", text="x", metadata=b)).response[
+            "error"] == "invalid_metadata_format"
+
+
+def test_history_pages_by_limit_and_cursor_within_oldest(client: WebClient, standin: SlackStandin) -> None:
+    posted = [client.chat_postMessage(channel="C0OPS", text=str(n))["ts"] for n in range(5)]
+    first = client.conversations_history(channel="C0OPS", limit=2, oldest=posted[0])
+    assert [m["ts"] for m in first["messages"]] == [posted[4], posted[3]] and first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    second = client.conversations_history(channel="C0OPS", limit=2, oldest=posted[0], cursor=cursor)
+    assert [m["ts"] for m in second["messages"]] == [posted[2], posted[1]] and second["has_more"] is False
+    inclusive = client.conversations_history(channel="C0OPS", oldest=posted[3], latest=posted[4], inclusive=True)
+    assert [m["ts"] for m in inclusive["messages"]] == [posted[4], posted[3]]
+
+
+def test_history_needs_the_history_scope_of_the_channels_kind(client: WebClient, standin: SlackStandin) -> None:
+    standin.set_scopes(["chat:write", "channels:read", "groups:read"])
+    refused = error_of(lambda: client.conversations_history(channel="C0OPS")).response
+    assert (refused["error"], refused["needed"]) == ("missing_scope", "channels:history")
+    assert error_of(lambda: client.conversations_history(channel="G0PRIVATE")).response["needed"] == "groups:history"
+    standin.set_scopes(["channels:history"])
+    assert client.conversations_history(channel="C0OPS")["messages"] == []
+    assert error_of(lambda: client.conversations_history(channel="C0NOPE")).response["error"] == "channel_not_found"
+
+
 def test_files_upload_v2_records_the_bytes(client: WebClient, standin: SlackStandin) -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
     answer = client.files_upload_v2(

@@ -204,7 +204,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event]())
-    cards = Cards(workflow, outbox_client, outbox, store.leases.acquire, clock=clock)
+    cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock)
     workflow.on_change = cards.refresh
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
     alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock)

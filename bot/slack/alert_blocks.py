@@ -9,13 +9,14 @@ from bot.alerts.policy import CAUSE_CHANGED, FLAPPING, RECOVER, Action
 from bot.diagnosis import STEP_LABELS
 from bot.probe.model import PROBE_CAUSES
 from bot.slack import ids
-from bot.slack.blocks import FALLBACK_CHARS, button, clip, confirm, context, esc, header, md, section, when
+from bot.slack.blocks import FALLBACK_CHARS, button, clip, confirm, context, esc, header, md, section
+from bot.slack.blocks.mrkdwn import local_time, undated
 
 REPLY_CHARS = 1500  # the server reply on the card; the store keeps it whole
 
 
 def _fallback(text: str) -> str:
-    return md(" ".join(text.split()), FALLBACK_CHARS)
+    return md(" ".join(undated(text).split()), FALLBACK_CHARS)
 
 
 def _times(count: int) -> str:
@@ -74,19 +75,19 @@ def _fix(explanation: dict[str, Any]) -> str:
 
 def _status(action: Action, now: datetime) -> list[str]:
     if action.kind == RECOVER:
-        lines = [f":white_check_mark: Recovered at {when(action.at, now)}, failed {_times(action.count)} over "
+        lines = [f":white_check_mark: Recovered at {local_time(action.at)}, failed {_times(action.count)} over "
                  f"{_span(action.first_failure_at, action.at)}."]
     elif action.kind == FLAPPING:
         lines = [f":warning: Flapping: the result changed {action.changes} times in the last {action.probes} "
                  f"probes. No alerts, reminders or recoveries until it settles."]
     else:
-        lines = [f":x: Failed {_times(action.count)} since {when(action.first_failure_at, now)}, last at "
-                 f"{when(action.last_failure_at, now)}."]
+        lines = [f":x: Failed {_times(action.count)} since {local_time(action.first_failure_at)}, last at "
+                 f"{local_time(action.last_failure_at)}."]
     if action.reason == CAUSE_CHANGED:
         lines.append(f":warning: Cause changed from `{md(action.previous_cause or 'unknown', 100)}` to "
                      f"`{md(action.cause or 'unknown', 100)}`.")
     if _snoozed(action, now):
-        lines.append(f":clock3: Snoozed until {when(action.snoozed_until, now)}: no reminders until then.")
+        lines.append(f":clock3: Snoozed until {local_time(action.snoozed_until)}: no reminders until then.")
     return lines
 
 
@@ -138,7 +139,7 @@ def _note(text: str) -> dict[str, Any]:
 def reminder_text(action: Action, *, now: datetime) -> dict[str, Any]:
     """A `remind` in the card's thread: still failing, for how long, and the last reply."""
     return _note(f":clock3: *{md(action.target, 100)}* is still failing: {_times(action.count)} since "
-                 f"{when(action.first_failure_at, now)} ({_span(action.first_failure_at, action.at)}).\n"
+                 f"{local_time(action.first_failure_at)} ({_span(action.first_failure_at, action.at)}).\n"
                  f"Last reply: `{_one_line(action.reply, 300)}`\n"
                  f"Click *Fix* on the card, or run `/smtp-enable {md(action.mailbox, 200)}`.")
 
@@ -146,14 +147,14 @@ def reminder_text(action: Action, *, now: datetime) -> dict[str, Any]:
 def recovery_text(action: Action, *, now: datetime) -> dict[str, Any]:
     """A `recover` in the card's thread (the card itself is redrawn with `alert_card`)."""
     return _note(f":white_check_mark: *{md(action.target, 100)}* ({md(action.mailbox, 200)}) recovered at "
-                 f"{when(action.at, now)}: it failed {_times(action.count)} over "
+                 f"{local_time(action.at)}: it failed {_times(action.count)} over "
                  f"{_span(action.first_failure_at, action.at)}, last with `{md(action.cause or 'unknown', 100)}`.")
 
 
 def flapping_text(action: Action, *, now: datetime) -> dict[str, Any]:
     """A `flapping` announcement: in the open incident's thread, or in the channel when none is open."""
     return _note(f":warning: *{md(action.target, 100)}* ({md(action.mailbox, 200)}) is flapping: the probe result "
-                 f"changed {action.changes} times in the last {action.probes} probes (at {when(action.at, now)}). "
+                 f"changed {action.changes} times in the last {action.probes} probes (at {local_time(action.at)}). "
                  "No alerts, reminders or recoveries for it until it settles; a note follows when it does.")
 
 
@@ -164,5 +165,5 @@ def stable_text(action: Action, *, now: datetime) -> dict[str, Any]:
     else:
         where = (f"it is failing ({_times(action.count)} so far, last with "
                  f"`{md(action.cause or 'unknown', 100)}`)")
-    return _note(f":information_source: *{md(action.target, 100)}* has stopped flapping at {when(action.at, now)}: "
+    return _note(f":information_source: *{md(action.target, 100)}* has stopped flapping at {local_time(action.at)}: "
                  f"{where}. Alerting is back to normal.")

@@ -15,7 +15,7 @@ from bot.diagnosis import STEP_LABELS, explain
 from bot.slack import ids
 from bot.slack.alert_blocks import alert_card, flapping_text, recovery_text, reminder_text, stable_text
 from bot.slack.text import render
-from tests.slack.blocks_helpers import buttons, clicks, joined, validate
+from tests.slack.blocks_helpers import at, buttons, clicks, joined, validate
 
 EXPLAINED = explain(DISABLED)
 
@@ -37,7 +37,7 @@ def test_the_open_card_says_what_failed_why_and_how_to_fix_it():
     assert EXPLAINED["title"] in text and EXPLAINED["explanation"][:60] in text
     assert EXPLAINED["advice"][:60] in text
     assert all(STEP_LABELS[key] in text for key in EXPLAINED["steps"])
-    assert ":x: Failed 2 times since 09:00 UTC, last at 09:05 UTC." in text
+    assert f":x: Failed 2 times since {at('2026-11-28 09:00')}, last at {at('2026-11-28 09:05')}." in text
     assert f"Incident {opened.incident_id}" in text
     assert card["text"].startswith("SMTP AUTH failing for scanner (scanner@contoso.com): SMTP AUTH is turned off")
     assert clicks(card["blocks"]) == [(ids.ACTION_ALERT_FIX, MAILBOX), (ids.ACTION_ALERT_PROBE, TARGET),
@@ -63,7 +63,7 @@ def test_an_update_shows_the_count_and_a_changed_cause():
     card = alert_card(update, explanation=explain(BAD_PASSWORD), now=run.clock.now(), snooze_hours=8)
     validate(card)
     text = joined(card["blocks"])
-    assert ":x: Failed 4 times since 09:00 UTC, last at 09:15 UTC." in text
+    assert f":x: Failed 4 times since {at('2026-11-28 09:00')}, last at {at('2026-11-28 09:15')}." in text
     assert "Cause changed from `smtp_auth_disabled_tenant` to `bad_credentials`." in text
     assert f"```{BAD_PASSWORD}```" in text and "Snooze 8 h" in text
 
@@ -75,7 +75,7 @@ def test_the_recovered_card_has_no_fix_or_snooze():
     card = alert_card(recovered, explanation=EXPLAINED, now=run.clock.now())
     validate(card)
     text = joined(card["blocks"])
-    assert ":white_check_mark: Recovered at 09:20 UTC, failed 4 times over 20 min." in text
+    assert f":white_check_mark: Recovered at {at('2026-11-28 09:20')}, failed 4 times over 20 min." in text
     assert "SMTP AUTH recovered: scanner" in text and "*Fix:*" not in text
     assert f"*Last server reply*:\n```{DISABLED}```" in text and f"*Last cause:* {EXPLAINED['title']}" in text
     assert EXPLAINED["explanation"][:60] not in text
@@ -88,7 +88,7 @@ def test_the_snoozed_card_says_until_when_and_drops_the_snooze_button():
     redraw = card_update(snooze(run.state, now + timedelta(hours=24)), mailbox=MAILBOX, at=now)
     card = alert_card(redraw, explanation=EXPLAINED, now=now)
     validate(card)
-    assert ":clock3: Snoozed until 29 Nov 09:10 UTC" in joined(card["blocks"])
+    assert f":clock3: Snoozed until {at('2026-11-29 09:10')}" in joined(card["blocks"])
     assert [c[0] for c in clicks(card["blocks"])] == [ids.ACTION_ALERT_FIX, ids.ACTION_ALERT_PROBE]
     later = alert_card(redraw, explanation=EXPLAINED, now=now + timedelta(hours=25))
     assert "Snoozed" not in joined(later["blocks"]) and len(clicks(later["blocks"])) == 3
@@ -112,13 +112,14 @@ def test_thread_replies():
     reminder = next(a for a in run.sent if a.kind == "remind")
     now = run.clock.now()
     text = reminder_text(reminder, now=now)
-    assert text["text"].startswith(":clock3: *scanner* is still failing: 4 times since 09:00 UTC (15 min). "
+    assert text["text"].startswith(":clock3: *scanner* is still failing: 4 times since 2026-11-28 09:00 UTC (15 min). "
                                    "Last reply: `535 5.7.139 Authentication unsuccessful")
     assert f"`/smtp-enable {MAILBOX}`" in text["blocks"][0]["text"]["text"]
     run.feed("P")
     recovered = recovery_text(run.sent[-1], now=run.clock.now())
-    assert recovered["text"] == (":white_check_mark: *scanner* (scanner@contoso.com) recovered at 09:20 UTC: it "
+    assert recovered["text"] == (":white_check_mark: *scanner* (scanner@contoso.com) recovered at 2026-11-28 09:20 UTC: it "
                                  "failed 4 times over 20 min, last with `smtp_auth_disabled_tenant`.")
+    assert f"recovered at {at('2026-11-28 09:20')}: it" in recovered["blocks"][0]["text"]["text"]
     for message in (text, recovered):
         validate(message)
 

@@ -13,6 +13,7 @@ from bot.clock import FakeClock
 from bot.history import basic_auth_summary, purge, target_statuses
 from bot.slack.blocks import status_blocks
 from bot.store import AlertState, Store
+from tests.slack.blocks_helpers import at
 
 
 def record(store: Store, name: str, at: datetime, ok: bool, **fields: object) -> None:
@@ -131,11 +132,11 @@ def test_status_blocks_show_state_availability_latency_certificate_and_auth(
     )
     text = "\n".join(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")
     assert (
-        ":white_check_mark: *scanner (scanner@contoso.com)* ok · 09:00 UTC · 400 ms · "
+        f":white_check_mark: *scanner (scanner@contoso.com)* ok · {at('2026-11-28 09:00')} · 400 ms · "
         "availability 24 h / 7 d: 91.7 % / 91.7 % · certificate expires in 54 days · password (Basic)"
     ) in text
     assert (
-        ":x: *erp (erp@contoso.com)* failing: smtp_auth_disabled_mailbox · 09:00 UTC · "
+        f":x: *erp (erp@contoso.com)* failing: smtp_auth_disabled_mailbox · {at('2026-11-28 09:00')} · "
         "availability 24 h / 7 d: 0.0 % / 0.0 % · OAuth (XOAUTH2)\nReply: 535 5.7.139 &lt;b&gt;"
     ) in text
     assert (
@@ -167,7 +168,7 @@ def test_status_blocks_word_flapping_and_snoozed_targets_and_skip_an_all_oauth_s
     )
     text = "\n".join(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")
     assert (
-        ":warning: *scanner* flapping, last probe ok · 09:00 UTC · availability 24 h / 7 d: 99.9 % / 100 %"
+        f":warning: *scanner* flapping, last probe ok · {at('2026-11-28 09:00')} · availability 24 h / 7 d: 99.9 % / 100 %"
         in text
     )
     assert ":zzz: *scanner* snoozed, last probe failing: timeout" in text

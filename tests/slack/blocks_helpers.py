@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +95,16 @@ def joined(blocks: list[dict[str, Any]]) -> str:
     return "\n".join(texts(blocks))
 
 
+def at(utc: str) -> str:
+    """The date token the cards carry for the UTC time `utc` ("2026-11-28 08:22[:52]"), built here independently;
+    its fallback text shows the minutes only."""
+    moment = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+    return f"<!date^{int(moment.timestamp())}^{{time}} {{date_short_pretty}}|{utc[:16]} UTC>"
+
+
 # The validator ---------------------------------------------------------------------------------------
-_ALLOWED_TOKEN = re.compile(r"<(@[UW][A-Z0-9]+|#C[A-Z0-9]+(\|[^<>]*)?|https?://[^<>|\s]+(\|[^<>]+)?)>")
+_ALLOWED_TOKEN = re.compile(r"<(@[UW][A-Z0-9]+|#C[A-Z0-9]+(\|[^<>]*)?|https?://[^<>|\s]+(\|[^<>]+)?"
+                            r"|!date\^\d+\^[^<>|^]+\|\d{4}-\d\d-\d\d \d\d:\d\d UTC)>")
 _ENTITY = re.compile(r"&(?!(amp|lt|gt);)")
 
 
@@ -105,6 +113,8 @@ def _text_object(obj: Any, limit: int, *, plain_only: bool = False) -> None:
     assert isinstance(obj["text"], str) and len(obj["text"].strip()) > 0 and len(obj["text"]) <= limit, obj
     if obj["type"] == "mrkdwn":
         _mrkdwn(obj["text"])
+    else:
+        assert "<!date" not in obj["text"], f"a date token in plain text: {obj['text']!r}"
 
 
 def _mrkdwn(text: str) -> None:

@@ -10,6 +10,7 @@ from blocks_helpers import (
     LATE,
     NOW,
     STATES,
+    at,
     buttons,
     clicks,
     example_view,
@@ -41,17 +42,17 @@ EXPECTED = {
 }
 STATUS = {
     "pending": "Impact:",
-    "approved": "Approved by <@U0APPROVE> at 08:24 UTC — applying…",
-    "applying": "Approved by <@U0APPROVE> at 08:24 UTC — applying…",
-    "applied": "Applied at 08:25 UTC after approval by <@U0APPROVE> at 08:24 UTC — verifying…",
-    "verified": "Applied and verified by the bot at 08:25 UTC after approval by <@U0APPROVE> at 08:24 UTC: "
+    "approved": f"Approved by <@U0APPROVE> at {at('2026-11-28 08:24:52')} — applying…",
+    "applying": f"Approved by <@U0APPROVE> at {at('2026-11-28 08:24:52')} — applying…",
+    "applied": f"Applied at {at('2026-11-28 08:25:52')} after approval by <@U0APPROVE> at {at('2026-11-28 08:24:52')} — verifying…",
+    "verified": f"Applied and verified by the bot at {at('2026-11-28 08:25:52')} after approval by <@U0APPROVE> at {at('2026-11-28 08:24:52')}: "
                 "disabled → enabled",
-    "denied": "Denied by <@U0APPROVE> at 08:24 UTC",
-    "expired": "Expired at 09:22 UTC — run `/smtp-enable erp@contoso.com` again",
-    "failed": ":x: Failed at 08:27 UTC after approval by <@U0APPROVE> at 08:24 UTC: Exchange said: boom",
-    "revert_pending": "Undo requested by <@U0REQUEST> at 08:26 UTC — waiting for an approver",
-    "reverting": "Undoing, asked by <@U0REQUEST> at 08:26 UTC…",
-    "reverted": "Undone at 08:27 UTC, asked by <@U0REQUEST> at 08:26 UTC: restored disabled",
+    "denied": f"Denied by <@U0APPROVE> at {at('2026-11-28 08:24:52')}",
+    "expired": f"Expired at {at('2026-11-28 09:22:52')} — run `/smtp-enable erp@contoso.com` again",
+    "failed": f":x: Failed at {at('2026-11-28 08:27:52')} after approval by <@U0APPROVE> at {at('2026-11-28 08:24:52')}: Exchange said: boom",
+    "revert_pending": f"Undo requested by <@U0REQUEST> at {at('2026-11-28 08:26:52')} — waiting for an approver",
+    "reverting": f"Undoing, asked by <@U0REQUEST> at {at('2026-11-28 08:26:52')}…",
+    "reverted": f"Undone at {at('2026-11-28 08:27:52')}, asked by <@U0REQUEST> at {at('2026-11-28 08:26:52')}: restored disabled",
 }
 
 
@@ -69,7 +70,7 @@ def test_example_card_reads_like_the_plan():
     assert "*ERP Notifications* · password (Basic) · 2 changes needed" in text and "Basic auth ·" not in text
     assert text.index("1. SMTP AUTH for this mailbox*: disabled → enabled") < text.index(
         "2. Legacy per-user MFA*: enforced → disabled")
-    assert ("Applied and verified by the bot at 08:22 UTC after approval by <@U0APPROVE> at 08:22 UTC: "
+    assert (f"Applied and verified by the bot at {at('2026-11-28 08:22:52')} after approval by <@U0APPROVE> at {at('2026-11-28 08:22:52')}: "
             "disabled → enabled") in text
     assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO, "1"), (A, "2"), (D, "2")]
     assert [b["block_id"] for b in buttons(payload["blocks"])] == ["step:1", "step:2", "step:2"]
@@ -97,8 +98,8 @@ def test_past_expiry_nothing_can_be_approved_or_retried(state):
     payload = card(with_states(state, "pending"), now=LATE)
     assert clicks(payload["blocks"]) == []
     text = joined(payload["blocks"])
-    assert "Expired at 09:22 UTC — run `/smtp-enable erp@contoso.com` again" in text
-    assert "expired 09:22 UTC" in text and "Approve before" not in text
+    assert f"Expired at {at('2026-11-28 09:22:52')} — run `/smtp-enable erp@contoso.com` again" in text
+    assert f"expired {at('2026-11-28 09:22:52')}" in text and "Approve before" not in text
 
 
 def test_expiry_is_inclusive():
@@ -288,7 +289,7 @@ def test_error_plan_shows_the_error():
 def test_footer_names_the_request_the_requester_and_the_deadline():
     footer = card(example_view())["blocks"][-1]
     assert footer["type"] == "context"
-    assert footer["elements"][0]["text"] == "CR-49F7C2 · requested by <@U0REQUEST> · Approve before 09:22 UTC"
+    assert footer["elements"][0]["text"] == f"CR-49F7C2 · requested by <@U0REQUEST> · Approve before {at('2026-11-28 09:22:52')}"
     assert "Why OAuth?" in footer["elements"][1]["text"]
 
 
@@ -302,7 +303,7 @@ def test_no_oauth_hint_when_the_plan_was_for_oauth():
 
 def test_deadline_shows_the_day_when_it_is_not_today():
     payload = card(with_states("pending"), now=NOW.replace(day=27))
-    assert "Approve before 28 Nov 09:22 UTC" in joined(payload["blocks"])
+    assert f"Approve before {at('2026-11-28 09:22:52')}" in joined(payload["blocks"])
 
 
 HOSTILE = "<script>alert(1)</script> & <!channel> <@U0EVIL> <https://evil.example|click>"

@@ -15,12 +15,12 @@ def test_the_example_card_reads_as_text_with_numbered_buttons():
     lines = text.splitlines()
     assert lines[:2] == ["SMTP AUTH plan for erp@contoso.com", "=" * 34]
     assert "1. SMTP AUTH for this mailbox: disabled → enabled" in lines
-    assert ("✅ Applied and verified by the bot at 08:22 UTC after approval by @U0APPROVE at 08:22 UTC: "
+    assert ("✅ Applied and verified by the bot at 2026-11-28 08:22 UTC after approval by @U0APPROVE at 2026-11-28 08:22 UTC: "
             "disabled → enabled") in lines
     assert lines[lines.index("2. Legacy per-user MFA: enforced → disabled") + 3] == "[2 Approve] [3 Deny]"
     assert text.index("[1 Undo]") < text.index("[2 Approve] [3 Deny]")
     assert "⚠️ Impact: This user only" in text and "-" * 60 in lines
-    assert lines[-1].startswith("[CR-49F7C2 · requested by @U0REQUEST · Approve before 09:22 UTC | Why OAuth?")
+    assert lines[-1].startswith("[CR-49F7C2 · requested by @U0REQUEST · Approve before 2026-11-28 09:22 UTC | Why OAuth?")
     assert "*" not in text and "<@" not in text
     assert [(b.number, b.text, b.action_id, b.value, b.block_id) for b in buttons] == [
         (1, "Undo", ids.ACTION_UNDO, "1", "step:1"),

@@ -12,6 +12,7 @@ from blocks_helpers import (
     LATE,
     NOW,
     STATES,
+    at,
     clicks,
     example_view,
     joined,
@@ -55,13 +56,13 @@ def test_status_lists_requests_with_compact_step_states_and_probes():
     validate(payload)
     text = joined(payload["blocks"])
     assert payload["blocks"][0]["text"]["text"] == "SMTP AUTH status for erp@contoso.com"
-    assert "*CR-49F7C2* · erp@contoso.com · requested by <@U0REQUEST> · approve before 09:22 UTC" in text
+    assert f"*CR-49F7C2* · erp@contoso.com · requested by <@U0REQUEST> · approve before {at('2026-11-28 09:22:52')}" in text
     assert "1. SMTP AUTH for this mailbox — :white_check_mark: applied and verified" in text
     assert "2. Legacy per-user MFA — :hourglass_flowing_sand: waiting for approval" in text
     assert "1. SMTP AUTH for this mailbox — :x: failed" in text
-    assert (":white_check_mark: *scanner (scanner@contoso.com)* ok · 08:22 UTC · 412 ms · certificate expires in "
+    assert (f":white_check_mark: *scanner (scanner@contoso.com)* ok · {at('2026-11-28 08:22:52')} · 412 ms · certificate expires in "
             "54 days · password (Basic)") in text
-    assert ":x: *erp (erp@contoso.com)* failing: smtp_auth_disabled_mailbox · 27 Nov 08:22 UTC · 380 ms" in text
+    assert f":x: *erp (erp@contoso.com)* failing: smtp_auth_disabled_mailbox · {at('2026-11-27 08:22:52')} · 380 ms" in text
     assert "Reply: 535 5.7.139 Authentication unsuccessful &lt;script&gt;" in text
     assert clicks(payload["blocks"]) == []
     assert payload["text"] == "SMTP AUTH status for erp@contoso.com: 2 open requests, 1 of 2 probes failing"
@@ -120,7 +121,7 @@ def test_home_for_someone_who_is_not_an_approver():
 def test_home_offers_undo_decisions_and_skips_expired_steps():
     payload = home(pending=[with_states("revert_pending", "pending")], now=LATE)
     assert clicks(payload["blocks"]) == [(ids.ACTION_UNDO_APPROVE, "1"), (ids.ACTION_UNDO_DENY, "1")]
-    assert "Undo requested by <@U0REQUEST> at 08:26 UTC — waiting for an approver" in joined(payload["blocks"])
+    assert f"Undo requested by <@U0REQUEST> at {at('2026-11-28 08:26:52')} — waiting for an approver" in joined(payload["blocks"])
 
 
 def test_home_with_nothing_waiting():

@@ -9,7 +9,7 @@ from bot.slack.blocks.kit import (
     header,
     section,
 )
-from bot.slack.blocks.mrkdwn import clip, esc, esc_keeping_mentions, link, md, when, who
+from bot.slack.blocks.mrkdwn import clip, esc, esc_keeping_mentions, link, local_time, md, undated, utc, who
 from bot.slack.blocks.plan import plan_card
 from bot.slack.blocks.replies import (
     USAGE,
@@ -36,13 +36,15 @@ __all__ = [
     "header",
     "home_view",
     "link",
+    "local_time",
     "md",
     "plan_card",
     "probe_result_blocks",
     "refusal_text",
     "section",
     "status_blocks",
+    "undated",
     "usage_text",
-    "when",
+    "utc",
     "who",
 ]

@@ -64,9 +64,25 @@ def who(user: str | None) -> str:
     return esc(user or "someone")
 
 
-def when(moment: datetime | None, now: datetime) -> str:
-    """HH:MM UTC, with the day when it is not today."""
+DATE_FORMAT = "{time} {date_short_pretty}"
+_DATE = re.compile(r"<!date\^\d{1,12}\^[^<>|]*\|([^<>|]*)>")
+
+
+def local_time(moment: datetime | None) -> str:
+    """A time in each reader's own time zone: Slack's date token ("09:22 today", "09:22 Nov 28, 2026" as the
+    reader's Slack shows them), with "2026-11-28 09:22 UTC" where Slack cannot show the token. mrkdwn only:
+    plain-text fields (headers, buttons, confirm dialogs, `text` fallbacks) take `utc` or `undated`."""
     if moment is None:
         return "unknown time"
     moment = moment.astimezone(UTC)
-    return moment.strftime("%H:%M UTC" if moment.date() == now.astimezone(UTC).date() else "%d %b %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{DATE_FORMAT}|{utc(moment)}>"
+
+
+def utc(moment: datetime) -> str:
+    """A time as plain text: "2026-11-28 09:22 UTC"."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def undated(text: str) -> str:
+    """mrkdwn with its `local_time` date tokens replaced by their UTC text, for a notification's `text` fallback."""
+    return _DATE.sub(r"\1", text)

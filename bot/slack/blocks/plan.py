@@ -21,7 +21,7 @@ from bot.slack.blocks.kit import (
     header,
     section,
 )
-from bot.slack.blocks.mrkdwn import clip, esc, link, md, md_links, when, who
+from bot.slack.blocks.mrkdwn import clip, esc, link, local_time, md, md_links, who
 from bot.workflow.model import (
     AUTH_MODE_WORDS,
     ChangeRequest,
@@ -81,28 +81,28 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
              held: bool = False) -> tuple[str, list[dict[str, Any]]]:
     """The status line and the buttons a step shows in its current state (none while the request is held)."""
     value = str(step.id)
-    approver = f"{who(step.decided_by)} at {when(step.decided_at, now)}"
-    asker = f"{who(step.undo_requested_by)} at {when(step.undo_requested_at, now)}"
+    approver = f"{who(step.decided_by)} at {local_time(step.decided_at)}"
+    asker = f"{who(step.undo_requested_by)} at {local_time(step.undo_requested_at)}"
     if is_open(request, step, now) and held:
         return ":lock: Not offered for approval: it would not be enough on its own (see above)", []
     if is_open(request, step, now):
         return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
     if step.state in (S.PENDING, S.EXPIRED):
-        return f":clock3: Expired at {when(request.expires_at, now)} — run `/smtp-enable {esc(request.upn)}` again", []
+        return f":clock3: Expired at {local_time(request.expires_at)} — run `/smtp-enable {esc(request.upn)}` again", []
     if step.state in (S.APPROVED, S.APPLYING):
         return f":gear: Approved by {approver} — applying…", []
     if step.state == S.APPLIED:
-        return f":gear: Applied at {when(step.applied_at, now)} after approval by {approver} — verifying…", []
+        return f":gear: Applied at {local_time(step.applied_at)} after approval by {approver} — verifying…", []
     if step.state == S.VERIFIED:
         before = md(_value_text(step, step.before, "current"), 200)
         after = md(_value_text(step, step.after, "proposed"), 200)
-        line = (f":white_check_mark: Applied and verified by the bot at {when(step.applied_at, now)} after approval "
+        line = (f":white_check_mark: Applied and verified by the bot at {local_time(step.applied_at)} after approval "
                 f"by {approver}: {before} → {after}")
         if step.error:
             line += f"\n:warning: {md(step.error, 500)}"
         return line, [_undo(step)]
     if step.state == S.FAILED:
-        line = (f":x: Failed at {when(step.updated_at, now)} after approval by {approver}: "
+        line = (f":x: Failed at {local_time(step.updated_at)} after approval by {approver}: "
                 f"{md(step.error or 'no details recorded', 800)}")
         if request.expires_at <= now:
             return f"{line}\n:clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
@@ -118,7 +118,7 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
     if step.state == S.REVERTING:
         return f":gear: Undoing, asked by {asker}…", []
     if step.state == S.REVERTED:
-        return (f":leftwards_arrow_with_hook: Undone at {when(step.updated_at, now)}, asked by {asker}: restored "
+        return (f":leftwards_arrow_with_hook: Undone at {local_time(step.updated_at)}, asked by {asker}: restored "
                 f"{md(_value_text(step, step.before, 'current'), 200)}"), []
     return esc(step.state), []
 
@@ -264,7 +264,7 @@ def _footer(view: RequestView, now: datetime) -> Block:
     parts = [esc(request.id), f"requested by {who(request.requester)}"]
     if any(s.state in (S.PENDING, S.FAILED) for s in view.steps):
         expired = request.expires_at <= now
-        parts.append(f"{'expired' if expired else 'Approve before'} {when(request.expires_at, now)}")
+        parts.append(f"{'expired' if expired else 'Approve before'} {local_time(request.expires_at)}")
     texts = [" · ".join(parts)]
     if _auth_mode(request) == "basic":
         texts.append(f"Why OAuth? Microsoft is retiring Basic auth for SMTP AUTH, and OAuth (XOAUTH2) needs none of "
@@ -320,7 +320,7 @@ def request_summary(view: RequestView, now: datetime) -> str:
     request = view.request
     head = f"*{esc(request.id)}* · {esc(request.upn)} · requested by {who(request.requester)}"
     if any(is_open(request, s, now) for s in view.steps):
-        head += f" · approve before {when(request.expires_at, now)}"
+        head += f" · approve before {local_time(request.expires_at)}"
     steps = sorted(view.steps, key=lambda s: s.position)
     lines = [f"{n}. {md(s.title, 100)} — {label(request, s, now)}" for n, s in enumerate(steps, 1)]
     return "\n".join([head, *lines] if lines else [head, "No changes proposed."])

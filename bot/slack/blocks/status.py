@@ -19,7 +19,7 @@ from bot.slack.blocks.kit import (
     listed,
     section,
 )
-from bot.slack.blocks.mrkdwn import esc, md, when, who
+from bot.slack.blocks.mrkdwn import esc, local_time, md, who
 from bot.slack.blocks.plan import controls, controls_block, is_open, request_summary
 from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 
@@ -61,7 +61,7 @@ def _probe_line(probe: dict[str, Any], now: datetime) -> str:
     emoji, state = _probe_state(probe)
     parts = [f"{emoji} *{target}* {state}"]
     if isinstance(probe.get("at"), datetime):
-        parts.append(when(probe["at"], now))
+        parts.append(local_time(probe["at"]))
     if probe.get("latency_ms") is not None:
         parts.append(f"{probe['latency_ms']} ms")
     if "availability_24h" in probe or "availability_7d" in probe:
@@ -114,7 +114,7 @@ def _home_step(request: ChangeRequest, step: RequestStep, now: datetime) -> list
     proposed = step.proposed or {}
     status, buttons = controls(request, step, now)
     lines = [f"*{esc(request.upn)}* · {esc(request.id)} · requested by {who(request.requester)} · approve before "
-             f"{when(request.expires_at, now)}",
+             f"{local_time(request.expires_at)}",
              f"*{md(step.title, 150)}*: {md(proposed.get('current_text', '?'), 150)} → "
              f"{md(proposed.get('proposed_text', '?'), 150)}"]
     if proposed.get("impact"):
@@ -155,6 +155,6 @@ def home_view(*, viewer: str, pending: list[RequestView], recent: list[RequestVi
         section("No requests yet.")]
     blocks.append(header("Probe status"))
     blocks += listed([_probe_line(p, now) for p in probes], budget, "probes") or [section("No probe results yet.")]
-    blocks.append(context(f"Updated {when(now, now)}"))
+    blocks.append(context(f"Updated {local_time(now)}"))
     return {"type": "home", "blocks": blocks}
 

@@ -127,9 +127,13 @@ class Action:
 
     @property
     def dedupe_key(self) -> str:
-        """An outbox key: one `open` and one `recover` per incident, every other message once per probe."""
+        """An outbox key: one `open` and one `recover` per incident, every other message once per probe (a
+        snooze's and an unsnooze's redraw at the same instant are two)."""
         key = f"alert:{self.incident_id or self.target}:{self.kind}"
-        return key if self.kind in (OPEN, RECOVER) else f"{key}:{self.at.isoformat()}"
+        if self.kind in (OPEN, RECOVER):
+            return key
+        return f"{key}:{self.reason}:{self.at.isoformat()}" if self.reason in (SNOOZED, UNSNOOZED) else (
+            f"{key}:{self.at.isoformat()}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, datetimes as ISO 8601: an outbox payload."""

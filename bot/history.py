@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.alerts.policy import is_snoozed
 from bot.store import AlertState, ProbeRecord, Store
 
 DAY = timedelta(days=1)
@@ -108,7 +109,7 @@ def _status(
 
 def _state(last: ProbeRecord | None, alert: AlertState | None, now: datetime) -> str:
     if alert is not None:
-        if alert.snoozed_until is not None and alert.snoozed_until > now:
+        if is_snoozed(alert, now):
             return "snoozed"  # a snooze is a time, not a status (bot.alerts.policy)
         if alert.status == "flapping":
             return "flapping"

@@ -95,9 +95,13 @@ class Runtime:
     def alert_channel(self) -> str | None:
         return self.cfg.slack.alert_channel
 
-    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
-        """Silence a target's alerts for the configured hours (audited); the end, or None if nothing to snooze."""
-        return self.alerting.snooze(target, mailbox, actor)
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+        """Silence the open incident of a target for `hours` (audited); the end, or None if nothing to snooze."""
+        return self.alerting.snooze(target, mailbox, actor, hours)
+
+    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
+        """End a target's snooze (audited); False if none holds."""
+        return self.alerting.unsnooze(target, mailbox, actor)
 
     def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
         """Each configured target's state, availability and last result (only `upn`'s when given)."""
@@ -207,7 +211,8 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock)
     workflow.on_change = cards.refresh
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
-    alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock)
+    alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock,
+                        is_approver=workflow.is_approver)
     AlertDelivery(alerting, outbox_client, outbox, cfg.slack.alert_channel, snooze_hours=alerting.snooze_hours,
                   clock=clock)
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,

@@ -21,12 +21,12 @@ probe
 break printer@contoso.com
 probe
 probe
-# Every button shown has its own number: 10 is the printer alert's Fix, though the scanner's alert came first.
+# Every button shown has its own number: 14 is the printer alert's Fix, though the scanner's alert came first.
 as riley
-click 10
+click 14
 as gale
 home
-click 15
+click 21
 probe
 tenant
 /smtp-explain 535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.
@@ -72,12 +72,12 @@ def test_piped_demo_script():
     assert "is now broken" in bodies[5]
     alert = bodies[7]  # the second failed probe of the printer
     assert "[#mail-alerts] smtp-auth-bot posted" in alert and "printer · printer@contoso.com" in alert
-    assert "SmtpClientAuthentication is disabled for the Mailbox" in alert and "[10 Fix]" in alert
+    assert "SmtpClientAuthentication is disabled for the Mailbox" in alert and "[14 Fix]" in alert
 
     fix = bodies[9]
-    assert prompts[9] == "riley> click 10" and "riley clicks [Fix]" in fix
-    assert "SMTP AUTH plan for printer@contoso.com" in fix and "[13 Approve] [14 Deny]" in fix
-    assert "App Home of gale" in bodies[11] and "[15 Approve] [16 Deny]" in bodies[11]
+    assert prompts[9] == "riley> click 14" and "riley clicks [Fix]" in fix
+    assert "SMTP AUTH plan for printer@contoso.com" in fix and "[19 Approve] [20 Deny]" in fix
+    assert "App Home of gale" in bodies[11] and "[21 Approve] [22 Deny]" in bodies[11]
     assert "gale clicks [Approve]" in bodies[12]  # on App Home
     assert "Applied and verified" in bodies[12] and "@gale" in bodies[12]
 

@@ -116,6 +116,7 @@ class Action:
     alert_channel: str | None = None
     alert_ts: str | None = None
     snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
     changes: int = 0
     """`flapping`/`stable`: outcome changes within the last `probes` outcomes."""
     probes: int = 0
@@ -126,9 +127,13 @@ class Action:
 
     @property
     def dedupe_key(self) -> str:
-        """An outbox key: one `open` and one `recover` per incident, every other message once per probe."""
+        """An outbox key: one `open` and one `recover` per incident, every other message once per probe (a
+        snooze's and an unsnooze's redraw at the same instant are two)."""
         key = f"alert:{self.incident_id or self.target}:{self.kind}"
-        return key if self.kind in (OPEN, RECOVER) else f"{key}:{self.at.isoformat()}"
+        if self.kind in (OPEN, RECOVER):
+            return key
+        return f"{key}:{self.reason}:{self.at.isoformat()}" if self.reason in (SNOOZED, UNSNOOZED) else (
+            f"{key}:{self.at.isoformat()}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, datetimes as ISO 8601: an outbox payload."""
@@ -158,17 +163,23 @@ def flap_changes(history: list[Any]) -> int:
 
 
 def is_snoozed(state: AlertState, now: datetime) -> bool:
-    return state.snoozed_until is not None and state.snoozed_until > now
+    """Whether a snooze holds: until its end, only for the incident it was set on (set before one opened: until
+    one opens), and only while that incident fails with the cause it had then, like a silence's matchers."""
+    return (state.snoozed_until is not None and state.snoozed_until > now
+            and state.snoozed_incident == state.incident_id
+            and state.snoozed_cause in (None, state.last_cause))
 
 
-def snooze(state: AlertState, until: datetime) -> AlertState:
-    """No new alert and no reminder for the target before `until`."""
+def snooze(state: AlertState, until: datetime, by: str | None = None) -> AlertState:
+    """No new alert and no reminder before `until`, for the open incident and its cause, set by `by`."""
     _aware(until, "until")
-    return replace(state, snoozed_until=until)
+    cause = state.last_cause if state.incident_id or state.consecutive_failures else None
+    return replace(state, snoozed_until=until, snoozed_by=by, snoozed_incident=state.incident_id,
+                   snoozed_cause=cause)
 
 
 def unsnooze(state: AlertState) -> AlertState:
-    return replace(state, snoozed_until=None)
+    return replace(state, snoozed_until=None, snoozed_by=None, snoozed_incident=None, snoozed_cause=None)
 
 
 def card_update(state: AlertState, *, mailbox: str, at: datetime) -> Action | None:
@@ -194,9 +205,10 @@ def step(state: AlertState, obs: Observation, policy: AlertPolicy) -> tuple[Aler
       again and again. While flapping nothing is sent; an open card stays as the `flapping` action drew it.
       Leaving is said once: by the `open` or `recover` that the normal evaluation of that probe sends, or
       else by one `stable` note (in the incident's thread when one is open, counting as its reminder).
-    - Snoozed: no `open`, no `remind`. `update` (a silent edit of a card already posted), `recover`,
-      `flapping` and `stable` still go out. A streak that reached the threshold during the snooze opens its
-      alert at the first failure after the snooze.
+    - Snoozed (`is_snoozed`): no `open`, no `remind`. `update` (a silent edit of a card already posted),
+      `recover`, `flapping` and `stable` still go out. A streak that reached the threshold during the snooze
+      opens its alert at the first failure after the snooze. A snooze ends with its incident, and a new cause
+      ends it at once with a `remind`: it never hides a different failure.
     - Inside an incident `consecutive_failures` counts the incident's failures (a success too few to
       recover does not reset it); outside one, a single success resets it.
     - `last_reminder_at` is the last ping of the incident: the alert itself or a reminder.
@@ -234,22 +246,23 @@ def step(state: AlertState, obs: Observation, policy: AlertPolicy) -> tuple[Aler
 def _evaluate(prev: AlertState, nxt: AlertState, obs: Observation, policy: AlertPolicy,
               *, may_remind: bool) -> tuple[AlertState, list[Action]]:
     """Normal evaluation, outside flapping: open, update, remind or recover."""
-    snoozed = is_snoozed(prev, obs.at)
+    snoozed = is_snoozed(nxt, obs.at)
     if nxt.incident_id is not None:
         if obs.ok:
             if nxt.consecutive_successes < policy.successes_before_recovery:
                 return replace(nxt, status=FAILING), []
             recovered = _action(RECOVER, nxt, obs.mailbox, obs.at, ok=True)
-            return replace(nxt, status=OK, incident_id=None, alert_channel=None, alert_ts=None,
+            return replace(unsnooze(nxt), status=OK, incident_id=None, alert_channel=None, alert_ts=None,
                            consecutive_failures=0, first_failure_at=None, last_reminder_at=None), [recovered]
-        nxt = replace(nxt, status=FAILING)
+        lapsed = is_snoozed(prev, obs.at) and not snoozed  # a new cause: the snooze was for the old one
+        nxt = replace(unsnooze(nxt) if lapsed else nxt, status=FAILING)
         changed = prev.last_cause != obs.cause
         actions = [_action(UPDATE, nxt, obs.mailbox, obs.at, ok=False, phase=obs.phase,
                            reason=CAUSE_CHANGED if changed else None,
                            previous_cause=prev.last_cause if changed else None)]
         since = nxt.last_reminder_at or nxt.first_failure_at
         due = policy.remind_every is not None and since is not None and obs.at - since >= policy.remind_every
-        if may_remind and due and not snoozed:
+        if may_remind and (due or lapsed) and not snoozed:
             actions.append(_action(REMIND, nxt, obs.mailbox, obs.at, ok=False, phase=obs.phase))
             nxt = replace(nxt, last_reminder_at=obs.at)
         return nxt, actions
@@ -257,7 +270,7 @@ def _evaluate(prev: AlertState, nxt: AlertState, obs: Observation, policy: Alert
         return replace(nxt, status=OK), []
     if snoozed:
         return replace(nxt, status=FAILING), []
-    nxt = replace(nxt, status=FAILING, incident_id=incident_id(nxt.target, nxt.first_failure_at or obs.at),
+    nxt = replace(unsnooze(nxt), status=FAILING, incident_id=incident_id(nxt.target, nxt.first_failure_at or obs.at),
                   alert_channel=None, alert_ts=None, last_reminder_at=obs.at)
     return nxt, [_action(OPEN, nxt, obs.mailbox, obs.at, ok=False, phase=obs.phase)]
 
@@ -268,4 +281,5 @@ def _action(kind: str, state: AlertState, mailbox: str, at: datetime, *, ok: boo
                   count=state.consecutive_failures, cause=state.last_cause, reply=state.last_reply,
                   phase=None if ok else phase, first_failure_at=state.first_failure_at,
                   last_failure_at=state.last_failure_at, alert_channel=state.alert_channel,
-                  alert_ts=state.alert_ts, snoozed_until=state.snoozed_until, **extra)
+                  alert_ts=state.alert_ts, snoozed_until=state.snoozed_until, snoozed_by=state.snoozed_by,
+                  **extra)

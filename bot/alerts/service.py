@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.alerts.policy import Action, AlertPolicy, Observation, card_update, snooze, step
+from bot.alerts.policy import (
+    Action,
+    AlertPolicy,
+    Observation,
+    card_update,
+    is_snoozed,
+    snooze,
+    step,
+    unsnooze,
+)
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.errors import NotAllowed
 from bot.probe.model import ProbeResult
 from bot.store.models import OutboxState
 from bot.store.records import AlertState
@@ -31,11 +42,13 @@ class Alerting:
     """Feeds each probe result to the alert policy, saves the state, and queues what it decides."""
 
     def __init__(self, store: Store, queue: Queue, alerts_cfg: Any, channel: str | None, *,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, is_approver: Callable[[str], bool] = lambda user: False) -> None:
         self.store = store
         self.queue = queue
         self.policy = AlertPolicy.from_config(alerts_cfg)
         self.snooze_hours = int(alerts_cfg.snooze_hours)
+        self.snooze_by = str(alerts_cfg.snooze_by)
+        self.is_approver = is_approver
         self.channel = channel
         self.clock = clock
 
@@ -55,23 +68,62 @@ class Alerting:
             self._queue(action)
         return actions
 
-    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
-        """Silence new alerts and reminders for the configured hours; audited. Returns the end, or None."""
-        until = self.clock.now() + timedelta(hours=self.snooze_hours)
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+        """Silence the open incident's alert and reminders for `hours`, for its cause; audited, refusals too.
+
+        Returns the end, or None when no incident is open. Raises NotAllowed when `actor` may not snooze.
+        """
+        self._check(actor, "alert.snooze_refused", target, mailbox)
+        if not 0 < hours <= self.snooze_hours:
+            raise NotAllowed(f"Snoozes here last at most {self.snooze_hours} h.")
+        until = self.clock.now() + timedelta(hours=hours)
+        saved = self._change(target, lambda state: snooze(state, until, by=actor) if state.incident_id else None)
+        if saved is None:
+            return None
+        before, after = saved
+        self.store.requests.audit(actor, "alert.snoozed", target=target, before={"snoozed_until": before.snoozed_until},
+                                  after={"snoozed_until": until, "incident_id": after.snoozed_incident,
+                                         "cause": after.snoozed_cause},
+                                  detail={"mailbox": mailbox, "hours": hours})
+        self._redraw(after, mailbox)
+        return until
+
+    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
+        """End a snooze that holds now; audited, refusals too. False when none does."""
+        self._check(actor, "alert.unsnooze_refused", target, mailbox)
+        now = self.clock.now()
+        saved = self._change(target, lambda state: unsnooze(state) if is_snoozed(state, now) else None)
+        if saved is None:
+            return False
+        before, after = saved
+        self.store.requests.audit(actor, "alert.unsnoozed", target=target,
+                                  before={"snoozed_until": before.snoozed_until, "snoozed_by": before.snoozed_by},
+                                  after={"snoozed_until": None}, detail={"mailbox": mailbox})
+        self._redraw(after, mailbox)
+        return True
+
+    def _check(self, actor: str, refused: str, target: str, mailbox: str) -> None:
+        if self.snooze_by == "anyone" or self.is_approver(actor):
+            return
+        self.store.requests.audit(actor, refused, target=target, detail={"mailbox": mailbox})
+        raise NotAllowed("Only approvers can snooze or unsnooze alerts here (alerts.snooze_by: approvers).")
+
+    def _change(self, target: str, change: Callable[[AlertState], AlertState | None]
+                ) -> tuple[AlertState, AlertState] | None:
+        """Apply `change` to the target's state with optimistic retries: (before, after), or None if it declined."""
         for _ in range(SAVE_ATTEMPTS):
             state = self.store.alerts.get(target)
-            if state is None:
+            changed = change(state) if state is not None else None
+            if state is None or changed is None:
                 return None
-            if self.store.alerts.save(snooze(state, until)) is not None:
-                break
-        else:
-            return None
-        self.store.requests.audit(actor, "alert.snoozed", target=target, before={"snoozed_until": state.snoozed_until},
-                                  after={"snoozed_until": until}, detail={"mailbox": mailbox})
-        redraw = card_update(snooze(state, until), mailbox=mailbox, at=self.clock.now())
+            if self.store.alerts.save(changed) is not None:
+                return state, changed
+        return None
+
+    def _redraw(self, state: AlertState, mailbox: str) -> None:
+        redraw = card_update(state, mailbox=mailbox, at=self.clock.now())
         if redraw is not None:
             self._queue(redraw)
-        return until
 
     def card_location(self, action: Action) -> tuple[str, str] | None:
         """Channel and ts of the incident's card: from the action, the state, or the delivered `open`."""

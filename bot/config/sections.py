@@ -273,6 +273,9 @@ class ProbesConfig(_Section):
         )
 
 
+SNOOZE_BY = ("approvers", "anyone")
+
+
 class AlertsConfig(_Section):
     """When a failing probe raises, repeats and clears an alert."""
 
@@ -282,6 +285,9 @@ class AlertsConfig(_Section):
     flap_window: int = Field(21, ge=2)
     flap_threshold: int = Field(6, ge=1)
     snooze_hours: int = Field(24, ge=1)
+    """The longest snooze offered on a card (its Snooze buttons are 1, 4 and 24 h, those up to this)."""
+    snooze_by: Annotated[str, one_of(SNOOZE_BY)] = "approvers"
+    """Who may snooze and unsnooze an alert: `approvers` (slack.approvers) or `anyone`."""
     history_retention_days: int = Field(30, ge=1)
 
     def _value_problems(self) -> list[tuple[Loc, str]]:

@@ -9,7 +9,7 @@ from bot.alerts.policy import CAUSE_CHANGED, FLAPPING, RECOVER, Action
 from bot.diagnosis import STEP_LABELS
 from bot.probe.model import PROBE_CAUSES
 from bot.slack import ids
-from bot.slack.blocks import FALLBACK_CHARS, button, clip, confirm, context, esc, header, md, section
+from bot.slack.blocks import FALLBACK_CHARS, button, clip, confirm, context, esc, header, md, section, who
 from bot.slack.blocks.mrkdwn import local_time, undated
 
 REPLY_CHARS = 1500  # the server reply on the card; the store keeps it whole
@@ -87,7 +87,9 @@ def _status(action: Action, now: datetime) -> list[str]:
         lines.append(f":warning: Cause changed from `{md(action.previous_cause or 'unknown', 100)}` to "
                      f"`{md(action.cause or 'unknown', 100)}`.")
     if _snoozed(action, now):
-        lines.append(f":clock3: Snoozed until {local_time(action.snoozed_until)}: no reminders until then.")
+        by = f" by {who(action.snoozed_by)}" if action.snoozed_by else ""
+        lines.append(f":clock3: Snoozed{by} until {local_time(action.snoozed_until)}: no reminders until then, "
+                     "unless the cause changes.")
     return lines
 
 
@@ -96,11 +98,16 @@ def _buttons(action: Action, now: datetime, snooze_hours: int) -> dict[str, Any]
     if action.kind != RECOVER:
         elements.append(button("Fix", ids.ACTION_ALERT_FIX, action.mailbox, style="primary"))
     elements.append(button("Probe now", ids.ACTION_ALERT_PROBE, action.target))
-    if action.kind != RECOVER and not _snoozed(action, now):
-        dialog = confirm("Snooze this alert?", f"No new alert and no reminder for {action.target} for "
-                         f"{snooze_hours} h. The card still updates, and a recovery is still posted.", "Snooze")
-        elements.append(button(f"Snooze {snooze_hours} h", ids.ACTION_ALERT_SNOOZE, action.target,
-                               confirm_dialog=dialog))
+    if action.kind != RECOVER and _snoozed(action, now):
+        elements.append(button("Unsnooze", ids.ACTION_ALERT_UNSNOOZE, action.target))
+    elif action.kind != RECOVER:
+        for hours, action_id in ids.ACTION_ALERT_SNOOZE_FOR.items():
+            if hours > snooze_hours:
+                continue
+            dialog = confirm(f"Snooze for {hours} h?", f"No reminder for {action.target} for {hours} h, for this "
+                             "incident and cause only. The card still updates, and a recovery is still posted.",
+                             "Snooze")
+            elements.append(button(f"Snooze {hours} h", action_id, action.target, confirm_dialog=dialog))
     return {"type": "actions", "elements": elements}
 
 

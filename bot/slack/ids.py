@@ -19,10 +19,15 @@ ACTION_DIAGNOSE_AGAIN = "request_diagnose_again"
 ACTION_ALERT_FIX = "alert_fix"
 ACTION_ALERT_PROBE = "alert_probe"
 ACTION_ALERT_SNOOZE = "alert_snooze"
+ACTION_ALERT_UNSNOOZE = "alert_unsnooze"
+SNOOZE_CHOICES = (1, 4, 24)
+"""The Snooze buttons' durations in hours (those up to `alerts.snooze_hours` are shown)."""
+ACTION_ALERT_SNOOZE_FOR = {1: "alert_snooze_1h", 4: "alert_snooze_4h", 24: ACTION_ALERT_SNOOZE}
+"""The action id of each Snooze button; 24 h keeps the id of the former single button, so old cards work."""
 
 #: Every action id a plan card, status message, App Home or alert card can carry. A button's `value` is the
 #: step id (as a string), except Approve all, Apply anyway and Diagnose again (the change request id), alert Fix (the mailbox) and alert
-#: Probe now and Snooze (the probe target's name).
+#: Probe now, Snooze and Unsnooze (the probe target's name).
 ACTIONS = (
     ACTION_APPROVE,
     ACTION_DENY,
@@ -35,7 +40,8 @@ ACTIONS = (
     ACTION_DIAGNOSE_AGAIN,
     ACTION_ALERT_FIX,
     ACTION_ALERT_PROBE,
-    ACTION_ALERT_SNOOZE,
+    *ACTION_ALERT_SNOOZE_FOR.values(),
+    ACTION_ALERT_UNSNOOZE,
 )
 
 

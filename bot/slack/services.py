@@ -45,8 +45,13 @@ class SlackServices(Protocol):
         """Probe one configured target now, record the result and feed the alerts."""
         ...
 
-    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
-        """Silence a target's alerts for the configured hours (audited); the end, or None if nothing to snooze."""
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+        """Silence the open incident of a target for `hours` (audited); the end, or None if nothing to snooze.
+        Raises NotAllowed (audited) when `actor` may not."""
+        ...
+
+    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
+        """End a target's snooze (audited); False if none holds. Raises NotAllowed (audited) when `actor` may not."""
         ...
 
     def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:

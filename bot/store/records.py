@@ -64,6 +64,10 @@ class AlertState:
     last_failure_at: datetime | None = None
     last_reminder_at: datetime | None = None
     snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
+    snoozed_incident: str | None = None
+    """The incident the snooze was set on (None: before one opened) and below its cause then (None: any)."""
+    snoozed_cause: str | None = None
     history: list[Any] = field(default_factory=list)
     version: int = 0
     updated_at: datetime | None = None

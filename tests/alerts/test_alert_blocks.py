@@ -41,10 +41,13 @@ def test_the_open_card_says_what_failed_why_and_how_to_fix_it():
     assert f"Incident {opened.incident_id}" in text
     assert card["text"].startswith("SMTP AUTH failing for scanner (scanner@contoso.com): SMTP AUTH is turned off")
     assert clicks(card["blocks"]) == [(ids.ACTION_ALERT_FIX, MAILBOX), (ids.ACTION_ALERT_PROBE, TARGET),
+                                      ("alert_snooze_1h", TARGET), ("alert_snooze_4h", TARGET),
                                       (ids.ACTION_ALERT_SNOOZE, TARGET)]
-    fix, probe, snooze_button = buttons(card["blocks"])
+    fix, probe, *snoozes = buttons(card["blocks"])
     assert fix["style"] == "primary" and "confirm" not in fix and "style" not in probe
-    assert snooze_button["text"]["text"] == "Snooze 24 h" and snooze_button["confirm"]["confirm"]["text"] == "Snooze"
+    assert [b["text"]["text"] for b in snoozes] == ["Snooze 1 h", "Snooze 4 h", "Snooze 24 h"]
+    assert snoozes[1]["confirm"]["title"]["text"] == "Snooze for 4 h?"
+    assert "for this incident and cause only" in snoozes[1]["confirm"]["text"]["text"]
 
 
 def test_the_console_reads_the_card_with_its_buttons():
@@ -53,6 +56,7 @@ def test_the_console_reads_the_card_with_its_buttons():
     assert "❌ Failed 2 times" in text
     assert [(b.text, b.action_id, b.value) for b in found] == [
         ("Fix", ids.ACTION_ALERT_FIX, MAILBOX), ("Probe now", ids.ACTION_ALERT_PROBE, TARGET),
+        ("Snooze 1 h", "alert_snooze_1h", TARGET), ("Snooze 4 h", "alert_snooze_4h", TARGET),
         ("Snooze 24 h", ids.ACTION_ALERT_SNOOZE, TARGET)]
 
 
@@ -65,7 +69,7 @@ def test_an_update_shows_the_count_and_a_changed_cause():
     text = joined(card["blocks"])
     assert f":x: Failed 4 times since {at('2026-11-28 09:00')}, last at {at('2026-11-28 09:15')}." in text
     assert "Cause changed from `smtp_auth_disabled_tenant` to `bad_credentials`." in text
-    assert f"```{BAD_PASSWORD}```" in text and "Snooze 8 h" in text
+    assert f"```{BAD_PASSWORD}```" in text and "Snooze 4 h" in text and "Snooze 24 h" not in text
 
 
 def test_the_recovered_card_has_no_fix_or_snooze():
@@ -82,16 +86,17 @@ def test_the_recovered_card_has_no_fix_or_snooze():
     assert clicks(card["blocks"]) == [(ids.ACTION_ALERT_PROBE, TARGET)]
 
 
-def test_the_snoozed_card_says_until_when_and_drops_the_snooze_button():
+def test_the_snoozed_card_says_who_and_until_when_and_offers_unsnooze():
     run = incident("FF")
     now = run.clock.now()
-    redraw = card_update(snooze(run.state, now + timedelta(hours=24)), mailbox=MAILBOX, at=now)
+    redraw = card_update(snooze(run.state, now + timedelta(hours=24), by="U0APPROVER"), mailbox=MAILBOX, at=now)
     card = alert_card(redraw, explanation=EXPLAINED, now=now)
     validate(card)
-    assert f":clock3: Snoozed until {at('2026-11-29 09:10')}" in joined(card["blocks"])
-    assert [c[0] for c in clicks(card["blocks"])] == [ids.ACTION_ALERT_FIX, ids.ACTION_ALERT_PROBE]
+    assert f":clock3: Snoozed by <@U0APPROVER> until {at('2026-11-29 09:10')}" in joined(card["blocks"])
+    assert clicks(card["blocks"]) == [(ids.ACTION_ALERT_FIX, MAILBOX), (ids.ACTION_ALERT_PROBE, TARGET),
+                                      (ids.ACTION_ALERT_UNSNOOZE, TARGET)]
     later = alert_card(redraw, explanation=EXPLAINED, now=now + timedelta(hours=25))
-    assert "Snoozed" not in joined(later["blocks"]) and len(clicks(later["blocks"])) == 3
+    assert "Snoozed" not in joined(later["blocks"]) and len(clicks(later["blocks"])) == 5
 
 
 def test_the_flapping_card_and_announcement():

@@ -248,7 +248,40 @@ def test_snoozing_an_open_incident_stops_reminders_but_not_updates_or_recovery()
     assert sum(run.feed("F"), []) == ["update", "remind"]  # the snooze has ended
     run.state = snooze(run.state, run.clock.now() + timedelta(hours=1))
     assert sum(run.feed("P"), []) == ["recover"]
-    assert run.state.snoozed_until is not None  # the snooze outlives the incident
+    assert run.state.snoozed_until is None  # the snooze ends with its incident
+
+
+def test_a_snooze_is_for_its_incident_and_a_new_one_alerts_again():
+    run = Run(NO_REMINDERS)
+    run.feed("FF")
+    first = run.state.incident_id
+    run.state = snooze(run.state, run.clock.now() + timedelta(hours=24), by="U0APPROVER")
+    assert (run.state.snoozed_incident, run.state.snoozed_cause, run.state.snoozed_by) == (
+        first, "smtp_auth_disabled_tenant", "U0APPROVER")
+    assert spoken(run.feed("FP")) == "update recover"
+    opened = run.feed("FF")  # within the 24 h, but another incident
+    assert opened == [[], ["open"]] and run.state.incident_id != first
+    assert run.sent[-1].snoozed_until is None and run.state.snoozed_until is None
+
+
+def test_a_snooze_set_on_one_cause_does_not_hide_another():
+    run = Run(AlertPolicy(remind_every=timedelta(hours=4)))
+    run.feed("FF")
+    run.state = snooze(run.state, run.clock.now() + timedelta(hours=24), by="U0APPROVER")
+    assert spoken(run.feed("FF")) == "update update"  # same cause: silent edits only
+    [update, remind] = run.probe(False, cause="timeout", reply="timed out")
+    assert (update.kind, update.reason, update.snoozed_until) == ("update", "cause_changed", None)
+    assert remind.kind == "remind" and not is_snoozed(run.state, run.clock.now())
+    assert run.state.snoozed_until is None and run.state.snoozed_by is None
+    assert spoken(run.feed("F")) == "update"  # reminders back on their own schedule
+
+
+def test_a_snooze_before_an_incident_holds_only_for_the_failing_cause():
+    run = Run(NO_REMINDERS)
+    run.feed("F")
+    run.state = snooze(run.state, run.clock.now() + timedelta(hours=1))
+    assert spoken(run.feed("F")) == "-"
+    assert [a.kind for a in run.probe(False, cause="timeout", reply="timed out")] == ["open"]
 
 
 def test_unsnooze_and_the_card_redraw_it_needs():

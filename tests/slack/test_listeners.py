@@ -28,6 +28,7 @@ from slack_sdk.web import SlackResponse
 from sqlalchemy.exc import OperationalError
 
 from bot.clock import FakeClock
+from bot.errors import NotAllowed
 from bot.probe import ProbeResult
 from bot.runtime import Runtime
 from bot.slack import ids
@@ -182,9 +183,15 @@ class FakeServices:
                            detail=None, message="SMTP AUTH works", reply=None, started_at=self.clock.now(),
                            duration_ms=120.0)
 
-    def snooze(self, target: str, mailbox: str, actor: str) -> datetime | None:
-        self.calls.append(("snooze", target, mailbox, actor))
-        return self.clock.now() + timedelta(hours=4)
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+        self.calls.append(("snooze", target, mailbox, actor, hours))
+        if actor != APPROVER:
+            raise NotAllowed("Only approvers can snooze or unsnooze alerts here.")
+        return self.clock.now() + timedelta(hours=hours)
+
+    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
+        self.calls.append(("unsnooze", target, mailbox, actor))
+        return target == "printer"
 
     def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
         self.calls.append(("probe_statuses", upn))
@@ -460,13 +467,26 @@ def test_alert_fix_that_cannot_be_stored_tells_the_clicker(app, services):
 
 
 def test_alert_snooze_and_probe_now_go_to_the_services(app, services):
-    click(app, ids.ACTION_ALERT_SNOOZE, "printer")
+    click(app, ids.ACTION_ALERT_SNOOZE_FOR[4], "printer")
     click(app, ids.ACTION_ALERT_PROBE, "printer")
     click(app, ids.ACTION_ALERT_SNOOZE, "fax")
     services.run_submitted()
-    assert services.calls == [("snooze", "printer", "printer@contoso.com", APPROVER), ("probe_now", "printer")]
+    assert services.calls == [("snooze", "printer", "printer@contoso.com", APPROVER, 4), ("probe_now", "printer")]
     texts = [r["text"] for r in services.replies]
-    assert texts[0].startswith("Alerts for printer are snoozed until") and texts[-1] == "Nothing to snooze for 'fax'."
+    assert texts[0].startswith("Alerts for printer are snoozed for 4 h, until")
+    assert texts[-1] == "Nothing to snooze for 'fax': no incident is open."
+
+
+def test_a_refused_snooze_answers_why_and_unsnooze_goes_to_the_services(app, services):
+    click(app, ids.ACTION_ALERT_SNOOZE_FOR[1], "printer", user="U0SOMEONE")
+    click(app, ids.ACTION_ALERT_UNSNOOZE, "printer")
+    services.run_submitted()
+    assert services.calls == [("snooze", "printer", "printer@contoso.com", "U0SOMEONE", 1),
+                              ("unsnooze", "printer", "printer@contoso.com", APPROVER)]
+    replies = services.replies
+    assert replies[0]["text"] == "Only approvers can snooze or unsnooze alerts here."
+    assert replies[0]["response_type"] == "ephemeral"
+    assert replies[1]["text"] == "Alerts for printer are no longer snoozed."
 
 
 def test_an_alert_click_with_an_oversized_value_is_ignored(app, services):

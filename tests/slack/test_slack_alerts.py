@@ -95,17 +95,30 @@ def test_undelivered_alerts_survive_a_restart_and_go_out_once(start_bot, sandbox
     assert len(standin.messages("C0ALERTS")) == 1
 
 
-def test_snooze_is_audited_and_probe_now_answers(start_bot, sandbox, standin):
+def test_only_approvers_snooze_the_card_says_who_and_unsnooze_is_audited(start_bot, sandbox, standin):
     bot = start_bot(probes=sandbox_probes(sandbox, password="wrong-password"))
     probe(bot)
     probe(bot)
     delivered(bot)
     [alert] = standin.messages("C0ALERTS")
-    snooze = next(b for b in bot.sender.buttons("C0ALERTS", alert.ts) if "Snooze" in b.text)
-    bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id=snooze.action_id)
-    wait_until(lambda: any("snoozed until" in t for t in bot.ephemeral_texts()), what="snooze answer")
-    [row] = [r for r in bot.runtime.store.requests.audit_rows() if r.action == "alert.snoozed"]
-    assert row.actor == OTHER and row.target == "printer"
+    bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Snooze 4 h")
+    wait_until(lambda: any("Only approvers" in t for t in bot.ephemeral_texts()), what="snooze refusal")
+    audit = bot.runtime.store.requests.audit_rows
+    assert [(r.action, r.actor) for r in audit() if r.action.startswith("alert.")] == [
+        ("alert.snooze_refused", OTHER)]
+    bot.sender.click_button("C0ALERTS", alert.ts, user_id=APPROVER, text_or_action_id="Snooze 4 h")
+    wait_until(lambda: any("snoozed for 4 h" in t for t in bot.ephemeral_texts()), what="snooze answer")
+    [row] = [r for r in audit() if r.action == "alert.snoozed"]
+    assert row.actor == APPROVER and row.target == "printer" and row.detail["hours"] == 4
+    delivered(bot)
+    [card] = standin.messages("C0ALERTS")
+    assert f"Snoozed by <@{APPROVER}> until" in json.dumps(card.blocks)
+    bot.sender.click_button("C0ALERTS", alert.ts, user_id=APPROVER, text_or_action_id="Unsnooze")
+    wait_until(lambda: any("no longer snoozed" in t for t in bot.ephemeral_texts()), what="unsnooze answer")
+    assert [r.actor for r in audit() if r.action == "alert.unsnoozed"] == [APPROVER]
+    delivered(bot)
+    [card] = standin.messages("C0ALERTS")
+    assert "Snoozed" not in json.dumps(card.blocks)
     bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Probe now")
     wait_until(lambda: any("bad_credentials" in json.dumps(r.payload) for r in standin.responses()),
                what="probe now answer")

@@ -172,6 +172,30 @@ def test_upgrade_to_0004_backfills_who_chose_apply_anyway_from_the_audit_log(db_
     store.close()
 
 
+def test_upgrade_to_0005_scopes_a_running_snooze_to_the_open_incident(db_url: str, clock: FakeClock) -> None:
+    store = Store(db_url, clock=clock)
+    store.migrate("0004")
+    until = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        for target, incident, snoozed in (("snoozed", "snoozed:20260105T100000", until), ("awake", None, None)):
+            conn.execute(
+                text("INSERT INTO alert_state (target, status, incident_id, last_cause, snoozed_until, history, "
+                     "version, updated_at) VALUES (:target, 'failing', :incident, 'timeout', :until, '[]', 1, :now)"),
+                {"target": target, "incident": incident, "until": _sql_time(store, snoozed) if snoozed else None,
+                 "now": _sql_time(store, until)},
+            )
+
+    store.migrate()
+
+    snoozed, awake = store.alerts.get("snoozed"), store.alerts.get("awake")
+    assert (snoozed.snoozed_incident, snoozed.snoozed_cause, snoozed.snoozed_by) == (
+        "snoozed:20260105T100000", "timeout", None)
+    assert (awake.snoozed_incident, awake.snoozed_cause) == (None, None)
+    schema.downgrade(store.engine, "0004")
+    assert "snoozed_by" not in {c["name"] for c in inspect(store.engine).get_columns("alert_state")}
+    store.close()
+
+
 def test_downgrade_and_upgrade_again_keep_rows(store: Store) -> None:
     request_id = store.requests.create("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
     # On SQLite dropping a column copies change_requests, which steps reference: the batch path.
@@ -222,9 +246,9 @@ def test_cli_upgrades_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["upgrade", url]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "database at 0001, newest 0004",
-        "database at 0001, newest 0004",
-        "database at 0004, newest 0004",
+        "database at 0001, newest 0005",
+        "database at 0001, newest 0005",
+        "database at 0005, newest 0005",
     ]
 
 
@@ -233,9 +257,9 @@ def test_make_revision_finds_nothing_to_change(tmp_path: Path, monkeypatch: pyte
     shutil.copytree(schema.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(schema, "MIGRATIONS_DIR", scripts)
     path = schema.make_revision("nothing new")
-    assert path.name == "0005_nothing_new.py"
+    assert path.name == "0006_nothing_new.py"
     source = path.read_text()
-    assert "down_revision = '0004'" in source
+    assert "down_revision = '0005'" in source
     assert "op." not in source  # autogenerate found no differences
 
 

@@ -1,4 +1,5 @@
-"""Alert card buttons: Fix opens the same plan as /smtp-enable, Probe now probes at once, Snooze is audited."""
+"""Alert card buttons: Fix opens the same plan as /smtp-enable, Probe now probes at once, Snooze (1, 4 or 24 h)
+and Unsnooze are gated (`alerts.snooze_by`) and audited."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.errors import BotError
+from bot.errors import BotError, NotAllowed
 from bot.probe.runner import find_target
 from bot.slack import ids
 from bot.slack.listeners.common import Ack, Respond, clicked, ephemeral
@@ -56,17 +57,36 @@ def probe_now(services: SlackServices, name: str, user: str, body: dict[str, Any
     answer_probe(services, services.probe_now(target), respond)
 
 
-def snooze(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond) -> None:
+def snooze(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond, *,
+           hours: int) -> None:
     target = find_target(services.probe_targets, name)
-    until = services.snooze(name, target.mailbox, user) if target else None
-    if target is None or until is None:
-        ephemeral(respond, f"Nothing to snooze for '{name[:80]}'.")
+    try:
+        until = services.snooze(name, target.mailbox, user, hours) if target else None
+    except NotAllowed as exc:
+        ephemeral(respond, exc.describe())
         return
-    ephemeral(respond, f"Alerts for {target.name} are snoozed until {until:%Y-%m-%d %H:%M} UTC.")
+    if target is None or until is None:
+        ephemeral(respond, f"Nothing to snooze for '{name[:80]}': no incident is open.")
+        return
+    ephemeral(respond, f"Alerts for {target.name} are snoozed for {hours} h, until {until:%Y-%m-%d %H:%M} UTC, "
+                       "for this incident and cause only.")
 
 
-ALERT_ACTIONS: dict[str, AlertWork] = {ids.ACTION_ALERT_FIX: fix, ids.ACTION_ALERT_PROBE: probe_now,
-                                       ids.ACTION_ALERT_SNOOZE: snooze}
+def unsnooze(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond) -> None:
+    target = find_target(services.probe_targets, name)
+    try:
+        woken = services.unsnooze(name, target.mailbox, user) if target else False
+    except NotAllowed as exc:
+        ephemeral(respond, exc.describe())
+        return
+    ephemeral(respond, f"Alerts for {target.name} are no longer snoozed." if target and woken
+              else f"Nothing snoozed for '{name[:80]}'.")
+
+
+ALERT_ACTIONS: dict[str, AlertWork] = {
+    ids.ACTION_ALERT_FIX: fix, ids.ACTION_ALERT_PROBE: probe_now, ids.ACTION_ALERT_UNSNOOZE: unsnooze,
+    **{action_id: partial(snooze, hours=hours) for hours, action_id in ids.ACTION_ALERT_SNOOZE_FOR.items()},
+}
 
 
 def register(app: App, services: SlackServices) -> None:

@@ -67,26 +67,23 @@ STEP_ACTIONS: dict[str, StepWork] = {
 }
 
 
-def approve_all(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+#: What a click on a request's button does, on the pool: (services, request id, clicking user, respond).
+RequestWork = Callable[[SlackServices, str, str, Respond], None]
+
+
+def on_request(work: RequestWork, services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    """Any request button (Approve all, Apply anyway): ack, and hand (request id, user) to `work` on the pool."""
     ack()
     parsed = clicked(body)
     if parsed is None:
         return
-    services.submit(approve_every_step, services, parsed[1][:40], parsed[0], respond)
+    services.submit(work, services, parsed[1][:40], parsed[0], respond)
 
 
 def approve_every_step(services: SlackServices, request_id: str, user: str, respond: Respond) -> None:
     refusals = [o.message for o in services.workflow.approve_all(request_id, user) if o.kind not in QUIET]
     if refusals:
         ephemeral(respond, refusals[0])
-
-
-def apply_anyway(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-    ack()
-    parsed = clicked(body)
-    if parsed is None:
-        return
-    services.submit(go_on_anyway, services, parsed[1][:40], parsed[0], respond)
 
 
 def go_on_anyway(services: SlackServices, request_id: str, user: str, respond: Respond) -> None:
@@ -96,5 +93,5 @@ def go_on_anyway(services: SlackServices, request_id: str, user: str, respond: R
 def register(app: App, services: SlackServices) -> None:
     for action_id, work in STEP_ACTIONS.items():
         app.action(action_id)(partial(on_step, work, services))
-    app.action(ids.ACTION_APPROVE_ALL)(partial(approve_all, services))
-    app.action(ids.ACTION_APPLY_ANYWAY)(partial(apply_anyway, services))
+    app.action(ids.ACTION_APPROVE_ALL)(partial(on_request, approve_every_step, services))
+    app.action(ids.ACTION_APPLY_ANYWAY)(partial(on_request, go_on_anyway, services))

@@ -233,31 +233,9 @@ class SlackSender:
         payload["view"] = view
         return self.send(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
 
-    def click(
-        self,
-        action_id: str,
-        value: str | None,
-        *,
-        user_id: str,
-        channel_id: str = "C0OPS",
-        message_ts: str,
-        block_id: str | None = None,
-        blocks: list[dict[str, Any]] | None = None,
-        text: str | None = None,
-        ephemeral: bool = False,
-    ) -> requests.Response:
-        """Click a button as `user_id`: a signed `payload=<json>` form post of a `block_actions` payload."""
-        payload = self.click_payload(
-            action_id,
-            value,
-            user_id=user_id,
-            channel_id=channel_id,
-            message_ts=message_ts,
-            block_id=block_id,
-            blocks=blocks,
-            text=text,
-            ephemeral=ephemeral,
-        )
+    def click(self, action_id: str, value: str | None, **options: Any) -> requests.Response:
+        """Click a button as `options["user_id"]`: a signed `payload=<json>` form post of `click_payload`."""
+        payload = self.click_payload(action_id, value, **options)
         return self.send(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
 
     def buttons(self, channel: str, ts: str) -> list[Button]:

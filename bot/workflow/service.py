@@ -254,12 +254,10 @@ class Workflow(Queries, Execution):
 
     def request_undo(self, step_id: int, actor: str) -> Outcome:
         """Ask to revert an applied step; an approver other than `actor` then decides, like the change."""
-        found = self._load(step_id)
-        if found is None:
-            return Outcome(K.NOT_FOUND, GONE)
+        found = self._load_for(step_id, actor, "ask to undo")
+        if isinstance(found, Outcome):
+            return found
         step, request = found
-        if actor != request.requester and not self.is_approver(actor):
-            return Outcome(K.REFUSED, "Only the requester or an approver can ask to undo a change.", step)
         if not self.store.requests.transition_step(step.id, S.VERIFIED, S.REVERT_PENDING, actor, "undo.requested",
                                                    undo_requested_by=actor):
             return self._already(self.store.requests.get_step(step.id))
@@ -269,12 +267,10 @@ class Workflow(Queries, Execution):
 
     def retry(self, step_id: int, actor: str) -> Outcome:
         """Put a failed step back to pending: it goes through the gate again."""
-        found = self._load(step_id)
-        if found is None:
-            return Outcome(K.NOT_FOUND, GONE)
+        found = self._load_for(step_id, actor, "retry")
+        if isinstance(found, Outcome):
+            return found
         step, request = found
-        if actor != request.requester and not self.is_approver(actor):
-            return Outcome(K.REFUSED, "Only the requester or an approver can retry a change.", step)
         if self.clock.now() >= request.expires_at:
             return Outcome(K.EXPIRED, f"This request expired at {_when(request.expires_at)}. "
                            f"Run /smtp-enable {request.upn} again.", step)
@@ -282,6 +278,16 @@ class Workflow(Queries, Execution):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         return Outcome(K.RETRY, "Retry requested; it needs an approval again.", self.store.requests.get_step(step_id))
+
+    def _load_for(self, step_id: int, actor: str, verb: str) -> tuple[RequestStep, ChangeRequest] | Outcome:
+        """A step and its request when `actor` (the requester or an approver) may `verb` it, else the refusal."""
+        found = self._load(step_id)
+        if found is None:
+            return Outcome(K.NOT_FOUND, GONE)
+        step, request = found
+        if actor != request.requester and not self.is_approver(actor):
+            return Outcome(K.REFUSED, f"Only the requester or an approver can {verb} a change.", step)
+        return found
 
     def expire_due(self) -> list[int]:
         expired = self.store.requests.expire_due()

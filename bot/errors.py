@@ -113,6 +113,17 @@ class PermissionMissing(M365Error):
         self.api = api
 
 
+class LicenceMissing(M365Error):
+    """The tenant lacks a licence a Microsoft API needs (Graph's sign-in logs need Entra ID P1 or P2)."""
+
+    def __init__(self, operation: str, licence: str) -> None:
+        super().__init__(f"Microsoft refused to {operation}: the tenant has no {licence} licence.",
+                         hint=f"Sign-in logs through Graph need {licence} on the tenant (Microsoft 365 admin center > "
+                              "Billing > Purchase services); one licence in the tenant is enough to read them.")
+        self.operation = operation
+        self.licence = licence
+
+
 def support_ids(client_request_id: str, request_id: str) -> str:
     """The ids Microsoft support asks for, as a suffix for a message ('' when there are none)."""
     ids = [f"{name} {value}" for name, value in (("client-request-id", client_request_id),

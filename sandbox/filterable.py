@@ -42,3 +42,22 @@ GET_USER = frozenset(
 
 #: lower-case cmdlet name -> the properties its -Filter accepts
 FILTERABLE: dict[str, frozenset[str]] = {"get-casmailbox": GET_CAS_MAILBOX, "get-user": GET_USER}
+
+#: signIn properties and the $filter operators Graph documents for them (learn.microsoft.com/graph/api/resources/
+#: signin, each property's "Supports $filter (...)"); `startswith` is the function form startsWith(prop,'x').
+#: Anything else answers 400 "Invalid filter clause", as Graph does for auditLogs/signIns.
+SIGN_INS: dict[str, frozenset[str]] = {
+    "appDisplayName": frozenset({"eq", "startswith"}),
+    "appId": frozenset({"eq"}),
+    "clientAppUsed": frozenset({"eq"}),
+    "conditionalAccessStatus": frozenset({"eq"}),
+    "correlationId": frozenset({"eq"}),
+    "createdDateTime": frozenset({"eq", "le", "ge"}),
+    "id": frozenset({"eq"}),
+    "ipAddress": frozenset({"eq", "startswith"}),
+    "isInteractive": frozenset({"eq"}),
+    "status/errorCode": frozenset({"eq"}),
+    "userDisplayName": frozenset({"eq", "startswith"}),
+    "userId": frozenset({"eq"}),
+    "userPrincipalName": frozenset({"eq", "startswith"}),
+}

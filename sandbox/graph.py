@@ -22,6 +22,7 @@ from sandbox.graph_request import (
     select_properties,
     user_json,
 )
+from sandbox.signins import list_sign_ins
 from sandbox.state import SandboxState
 from sandbox.tenant import MFA_STATES
 from sandbox.wire import ODATA_JSON, BatchItemSummary, Call, Reply, graph_error
@@ -259,6 +260,9 @@ class Graph:
         )
         return Reply(204)
 
+    def sign_ins(self, request: GraphRequest, match: re.Match[str]) -> Reply:
+        return list_sign_ins(request.tenant, request, request.tenant.entra_id_p1)
+
     def batch(self, request: GraphRequest) -> Reply:
         body = request.json_object()
         if isinstance(body, Reply):
@@ -332,6 +336,7 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], bool]] = [
         False,
     ),
     (re.compile(r"/identity/conditionalAccess/policies"), {"GET": Graph.conditional_access}, False),
+    (re.compile(r"/auditLogs/signIns"), {"GET": Graph.sign_ins}, False),
     (
         re.compile(r"/users/(?P<user>[^/]+)/authentication/requirements"),
         {"GET": Graph.get_mfa, "PATCH": Graph.patch_mfa},

@@ -58,6 +58,7 @@ def load_tenant(key: str, raw: dict[str, Any], client_secrets: dict[str, str]) -
         default_authentication_policy=raw.get("organizationConfig", {}).get(
             "DefaultAuthenticationPolicy"
         ),
+        entra_id_p1=bool(raw.get("entraIdP1", False)),
     )
     for policy in raw.get("authenticationPolicies", []):
         unknown = set(policy) - {"Name", *AUTH_POLICY_SWITCHES}

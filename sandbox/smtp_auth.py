@@ -33,6 +33,7 @@ import hmac
 
 from sandbox.conditional_access import LegacySignIn, blocking_policies
 from sandbox.entra import check_bearer
+from sandbox.signins import add_sign_in
 from sandbox.state import SandboxState
 from sandbox.tenant import DirectoryRole, Group, TenantState, User
 from sandbox.wire import Call
@@ -78,6 +79,29 @@ def basic_reply(state: SandboxState, address: str, password: str) -> str:
         if not user.assigned_licenses:
             return FAILED
         return _mailbox_reply(tenant, user)
+
+
+def record_sign_in(state: SandboxState, address: str, reply: str, ip: str) -> None:
+    """Log the Entra ID sign-in a Basic AUTH attempt leaves ("Authenticated SMTP"), when Entra saw one.
+
+    Nothing is logged when Exchange refused before asking Entra (Basic retired, an authentication policy) or
+    the user is unknown, nor for security defaults (the code Entra logs for that block is not confirmed).
+    Entra's password check passes when only Exchange's switch, licence or mailbox stops the sender: code 0.
+    """
+    with state.lock:
+        found = find_mailbox_user(state, address)
+        if found is None or reply in (BASIC_RETIRED, BASIC_DISABLED, SECURITY_DEFAULTS):
+            return
+        tenant, user = found
+        if reply == BAD_CREDENTIALS:
+            code = 50126
+        elif reply == FAILED and not user.account_enabled:
+            code = 50057
+        elif reply == CRITERIA:
+            code = 50076 if user.per_user_mfa_state == "enforced" else 53003
+        else:
+            code = 0
+        add_sign_in(tenant, user.id, state.clock.now(), ip, code)
 
 
 def oauth_reply(state: SandboxState, address: str, token: str) -> str:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session, TLSSetupException
 
-from sandbox.smtp_auth import SUCCESS, basic_reply, oauth_reply
+from sandbox.smtp_auth import SUCCESS, basic_reply, oauth_reply, record_sign_in
 from sandbox.smtp_records import GARBAGE, SmtpFaults, SmtpMessage, SmtpSession
 
 if TYPE_CHECKING:
@@ -251,6 +251,8 @@ class ExchangeSmtp(SMTP):
             return
         decide = oauth_reply if mechanism == "XOAUTH2" else basic_reply
         reply = decide(self.server.state, address, secret)
+        if mechanism != "XOAUTH2":
+            record_sign_in(self.server.state, address, reply, str(self.session.peer[0]))
         if reply == SUCCESS:
             self.mailbox, self.slot = address, address.lower()
             self.session.authenticated = True

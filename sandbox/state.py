@@ -12,9 +12,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from sandbox.bulk import add_generated_mailboxes
 from sandbox.faults import FaultSet
 from sandbox.recording import RequestLog
 from sandbox.seeding import SEED_PATH, load_tenant
+from sandbox.signins import seed_sign_ins
 from sandbox.smtp_records import SmtpFaults, SmtpMessage, SmtpSession
 from sandbox.tenant import DIRECTORY_ROLES, EXCHANGE_APP_ROLES, AppRegistration, TenantState, User
 
@@ -53,6 +55,10 @@ class SandboxState:
             self.tenants = {
                 key: load_tenant(key, raw, self._secrets) for key, raw in self._seed["tenants"].items()
             }
+            now = self.clock.now()
+            for key, raw in self._seed["tenants"].items():  # relative to the clock: they age as it moves
+                seed_sign_ins(self.tenants[key], raw.get("signIns", []), now)
+                add_generated_mailboxes(self.tenants[key], int(raw.get("generatedMailboxes", 0)), now)
             self.token_lifetime = DEFAULT_TOKEN_LIFETIME
             self.basic_auth_retired = False
             self.faults.clear()

@@ -151,6 +151,9 @@ class TenantState:
     conditional_access_policies: list[dict[str, Any]] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     apps: list[AppRegistration] = field(default_factory=list)
+    #: An Entra ID P1 (or P2) licence: Graph serves sign-in logs only then (`sandbox.signins`).
+    entra_id_p1: bool = False
+    sign_ins: list[Any] = field(default_factory=list)  # sandbox.signins.SignIn, newest last
 
     @property
     def initial_domain(self) -> str:

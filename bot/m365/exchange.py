@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -82,8 +83,9 @@ class ExchangeClient:
         *,
         select: list[str] | None = None,
         anchor: str | None = None,
+        on_page: Callable[[int], None] | None = None,
     ) -> CmdletResult:
-        """Run one cmdlet and return every page of its output."""
+        """Run one cmdlet and return every page of its output; `on_page(objects so far)` after each page."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters or {}}}
         result = CmdletResult()
         url: str | None = None
@@ -95,6 +97,8 @@ class ExchangeClient:
             result.pages += 1
             result.value.extend(data.get("value") or [])
             result.warnings.extend(str(w) for w in data.get("@adminapi.warnings") or [])
+            if on_page is not None:
+                on_page(len(result.value))
             url = data.get("@odata.nextLink")
             if not url:
                 return result

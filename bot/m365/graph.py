@@ -6,11 +6,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.errors import M365Error, NotFound, PermissionMissing, Throttled, UpstreamError
+from bot.errors import LicenceMissing, M365Error, NotFound, PermissionMissing, Throttled, UpstreamError
 from bot.m365.auth import TokenProvider
 from bot.m365.http import READ_RETRY_STATUSES, RETRY_STATUSES, Response, Transport, parse_retry_after
 
 log = logging.getLogger(__name__)
+
+#: Graph's 403 code when the tenant lacks Entra ID P1/P2 for sign-in logs ("Neither tenant is B2C or tenant doesn't
+#: have premium license"; microsoftgraph/msgraph-sdk-dotnet#1006, MicrosoftDocs/azure-docs#77948).
+NON_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 
 BATCH_LIMIT = 20  # Graph's documented maximum of requests in one $batch
 RETRYABLE_ITEM_STATUSES = frozenset({429, 503, 504})
@@ -177,6 +181,8 @@ def _error_message(data: Any) -> str:
 def _error(status: int, data: dict[str, Any] | None, op: Op, response: Response | None) -> M365Error:
     code, message = _error_code(data), _error_message(data)
     ids = {"request_id": response.request_id, "client_request_id": response.client_request_id} if response else {}
+    if code == NON_PREMIUM:
+        return LicenceMissing(op.action, "Microsoft Entra ID P1 (or P2)")
     if status == 403 or code == "Authorization_RequestDenied":
         return PermissionMissing(op.action, permission=op.permission, api="Microsoft Graph")
     if status == 404:

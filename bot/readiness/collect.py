@@ -1,0 +1,124 @@
+"""Read the tenant for the readiness report: in bulk and paged, never one request per mailbox.
+
+- the organisation switch: `Get-TransportConfig` (1 request);
+- every mailbox's switch: `Get-CASMailbox -ResultSize Unlimited` with `$select`, one request per page of 1,000
+  (Exchange's `InvokeCommand` pages through `@odata.nextLink`);
+- password sign-ins: Graph `auditLogs/signIns` filtered to `createdDateTime ge <since> and clientAppUsed eq
+  'Authenticated SMTP'`, pages of 1,000 (needs `AuditLog.Read.All` and Entra ID P1/P2: when either is missing the
+  report says so and goes on without usage);
+- Exchange service principals: `Get-ServicePrincipal`, one call; reported "not read" (with why) when Exchange
+  refuses it, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import InvalidInput, LicenceMissing, M365Error, PermissionMissing
+from bot.readiness.classify import classify
+from bot.readiness.model import MAX_DAYS, Account, AccountClass, Report, Source, Usage
+
+if TYPE_CHECKING:
+    from bot.m365.tenant import M365
+
+AUTHENTICATED_SMTP = "Authenticated SMTP"
+MAILBOX_PROPERTIES = ["ExternalDirectoryObjectId", "PrimarySmtpAddress", "DisplayName",
+                      "SmtpClientAuthenticationDisabled"]
+SIGN_IN_PAGE = 1000
+#: (what is being read, how many so far)
+Progress = Callable[[str, int], None]
+ORDER = {klass: n for n, klass in enumerate(AccountClass)}
+
+
+def check_days(days: int) -> int:
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"--days must be between 1 and {MAX_DAYS}: Entra ID keeps sign-in logs for {MAX_DAYS} "
+                           "days, so a longer window would read less than it claims.")
+    return days
+
+
+def build_report(m365: M365, *, days: int, now: datetime, oauth_mailboxes: Iterable[str] = (),
+                 progress: Progress | None = None) -> Report:
+    """The readiness report of the tenant `m365` talks to, for the last `days` days."""
+    check_days(days)
+    tell = progress or (lambda phase, count: None)
+    tell("organisation settings", 0)
+    org = m365.exchange.invoke("Get-TransportConfig").value
+    org_disabled = bool(org[0].get("SmtpClientAuthenticationDisabled", True)) if org else True
+    tell("mailboxes", 0)
+    boxes = m365.exchange.invoke("Get-CASMailbox", {"ResultSize": "Unlimited"}, select=MAILBOX_PROPERTIES,
+                                 on_page=lambda n: tell("mailboxes", n)).value
+    tell("sign-in logs", 0)
+    try:
+        sign_ins: list[dict[str, Any]] | None = read_sign_ins(m365, now - timedelta(days=days),
+                                                              lambda n: tell("sign-in logs", n))
+        source = Source(True)
+    except (PermissionMissing, LicenceMissing) as exc:
+        sign_ins, source = None, Source(False, f"Sign-in logs could not be read: {exc.describe()}")
+    tell("Exchange service principals", 0)
+    try:
+        principals = m365.exchange.invoke("Get-ServicePrincipal").value
+        names = sorted(str(p.get("DisplayName") or p.get("AppId") or "?") for p in principals)
+        sp_source = Source(True)
+    except M365Error as exc:
+        names, sp_source = [], Source(False, f"Exchange service principals not read: {exc.message}")
+    accounts = join(boxes, sign_ins, {m.lower() for m in oauth_mailboxes})
+    for account in accounts:
+        classify(account, org_disabled=org_disabled, days=days)
+    accounts.sort(key=sort_key)
+    return Report(now, days, org_disabled, accounts, source, sp_source, names, mailboxes_read=len(boxes))
+
+
+def read_sign_ins(m365: M365, since: datetime, on_page: Callable[[int], None]) -> list[dict[str, Any]]:
+    """Every "Authenticated SMTP" sign-in since `since`, following `@odata.nextLink`."""
+    from bot.m365.graph import Op
+
+    op = Op("read the Entra ID sign-in logs", "AuditLog.Read.All")
+    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    params = {"$filter": f"createdDateTime ge {stamp} and clientAppUsed eq '{AUTHENTICATED_SMTP}'",
+              "$top": str(SIGN_IN_PAGE)}
+    data = m365.graph.get("auditLogs/signIns", op, params=params)
+    items = list(data.get("value", []))
+    on_page(len(items))
+    while data.get("@odata.nextLink"):
+        data = m365.graph.get(data["@odata.nextLink"], op)
+        items.extend(data.get("value", []))
+        on_page(len(items))
+    return items
+
+
+def join(boxes: list[dict[str, Any]], sign_ins: list[dict[str, Any]] | None, oauth: set[str]) -> list[Account]:
+    """One account per mailbox and per signing-in user without one, joined on the Entra object id."""
+    accounts: dict[str, Account] = {}
+    for box in boxes:
+        address = str(box.get("PrimarySmtpAddress") or "").lower()
+        key = str(box.get("ExternalDirectoryObjectId") or address).lower()
+        accounts[key] = Account(address, key, str(box.get("DisplayName") or ""), True,
+                                box.get("SmtpClientAuthenticationDisabled"), Usage() if sign_ins is not None else None)
+    for event in sign_ins or ():
+        upn = str(event.get("userPrincipalName") or "").lower()
+        key = str(event.get("userId") or upn).lower()
+        account = accounts.get(key)
+        if account is None:
+            account = accounts[key] = Account(upn, key, str(event.get("userDisplayName") or ""), usage=Usage())
+        elif upn:
+            account.upn = upn  # the sign-in's UPN is the account's real sign-in name
+        assert account.usage is not None
+        status = event.get("status") or {}
+        account.usage.add(_time(str(event.get("createdDateTime"))), str(event.get("ipAddress") or ""),
+                          int(status.get("errorCode") or 0))
+    for account in accounts.values():
+        account.oauth = account.upn in oauth
+    return list(accounts.values())
+
+
+def sort_key(account: Account) -> tuple[int, int, str]:
+    count = account.usage.count if account.usage else 0
+    return ORDER[account.klass], -count, account.upn
+
+
+def _time(raw: str) -> datetime:
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

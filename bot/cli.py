@@ -51,10 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     form = aud.add_mutually_exclusive_group()
     form.add_argument("--json", dest="format", action="store_const", const="json", help="one JSON object a line")
     form.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV with a header row")
+    ready = sub.add_parser("readiness", help="SMTP AUTH readiness for the end of Basic auth: who sends with a "
+                           "password, who could, who uses OAuth, and the path for each (read-only)")
+    ready.add_argument("--days", type=int, default=30, metavar="N",
+                       help="password sign-ins over the last N days, 1-30 (default 30; Entra keeps 30)")
+    shape = ready.add_mutually_exclusive_group()
+    shape.add_argument("--json", dest="format", action="store_const", const="json", help="machine-readable output")
+    shape.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV with a header row")
     box = sub.add_parser("sandbox", help="run the sandbox tenant as its own process")
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--port", type=int, default=8443)
     box.add_argument("--state-dir", default=".sandbox", help="where the CA and sandbox.env are written")
+    box.add_argument("--mailboxes", type=int, default=0, metavar="N",
+                     help="add N generated mailboxes to the demo tenant (e.g. 10000 to try the readiness report)")
     return parser
 
 
@@ -172,9 +181,18 @@ def _run(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[
     return run(configured(args, env), stdin, out)
 
 
+def _readiness(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    from bot.m365.tenant import connect
+
+    cfg = configured(args, env)
+    if cfg.sandbox:
+        raise ConfigError([NO_CREDENTIALS])
+    return run_readiness(connect(cfg.m365), cfg, args, out)
+
+
 COMMANDS: dict[str, Command] = {
     "probe": _probe, "check-config": _check_config, "doctor": _doctor, "explain": _explain,
-    "sandbox": _sandbox, "audit": _audit, "diagnose": _diagnose, "run": _run,
+    "sandbox": _sandbox, "audit": _audit, "diagnose": _diagnose, "run": _run, "readiness": _readiness,
 }
 
 
@@ -198,6 +216,48 @@ def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, 
     else:
         out.write("\n\n".join(format_report(d, p) for d, p in zip(results, plans, strict=True)) + "\n")
     return ExitCode.OK if all(p.error is None for p in plans) else ExitCode.PROBLEM
+
+
+def run_readiness(m365: M365, cfg: AppConfig, args: argparse.Namespace, out: IO[str],
+                  err: IO[str] | None = None) -> int:
+    """`readiness`: read the tenant, print the report; a progress line on stderr when it is a terminal.
+
+    Exits 1 when the sign-in logs could not be read (the report still prints, usage shown as not read)."""
+    from bot.clock import SYSTEM_CLOCK
+    from bot.readiness.collect import build_report, check_days
+    from bot.readiness.render import table, to_csv, to_json
+
+    check_days(args.days)
+    err = err or sys.stderr
+    oauth = [str(t.mailbox) for t in cfg.probes.targets if t.auth == "xoauth2"]
+    bar = ProgressLine(err) if err.isatty() else None
+    try:
+        report = build_report(m365, days=args.days, now=SYSTEM_CLOCK.now(), oauth_mailboxes=oauth,
+                              progress=bar.show if bar else None)
+    finally:
+        if bar:
+            bar.done()
+    out.write({"json": to_json, "csv": to_csv}.get(args.format or "", table)(report))
+    return ExitCode.OK if report.sign_ins.read else ExitCode.PROBLEM
+
+
+class ProgressLine:
+    """A one-line progress bar on a terminal: the phase, a bar that fills per phase, and the count read so far."""
+
+    PHASES = ("organisation settings", "mailboxes", "sign-in logs", "Exchange service principals")
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def show(self, phase: str, count: int) -> None:
+        step = self.PHASES.index(phase) + 1 if phase in self.PHASES else 0
+        filled = "#" * (step * 5) + "-" * ((len(self.PHASES) - step) * 5)
+        self.stream.write(f"\r[{filled}] reading {phase}: {count:,}".ljust(70))
+        self.stream.flush()
+
+    def done(self) -> None:
+        self.stream.write("\r" + " " * 70 + "\r")
+        self.stream.flush()
 
 
 def exchange_token(config_path: str | None, env: dict[str, str]) -> str:

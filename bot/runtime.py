@@ -113,6 +113,16 @@ class Runtime:
         statuses = target_statuses(self.store, self.cfg.probes.targets, self.clock.now())
         return basic_auth_summary(statuses, self.clock.now()) if statuses else None
 
+    def readiness_report(self, days: int, progress: Callable[[str, int], None]) -> tuple[Any, str]:
+        """The tenant's SMTP AUTH readiness (`bot.readiness`) over `days` days, and the same as CSV."""
+        from bot.readiness.collect import build_report
+        from bot.readiness.render import to_csv
+
+        oauth = [str(t.mailbox) for t in self.cfg.probes.targets if t.auth == "xoauth2"]
+        report = build_report(self.tenant(), days=days, now=self.clock.now(), oauth_mailboxes=oauth,
+                              progress=progress)
+        return report, to_csv(report)
+
     def chart_png(self) -> bytes:
         """The 7-day availability and latency chart of the configured targets, as a PNG."""
         from bot.chart import availability_chart  # matplotlib loads only when a chart is asked for

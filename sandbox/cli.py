@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import IO
 from bot import cli
 from bot.config import AppConfig, load_config, with_overrides
 from bot.errors import ExitCode
+from sandbox.bulk import seed_with_mailboxes
 from sandbox.launcher import Sandbox, serve_forever, start_sandbox
 
 
@@ -61,13 +63,26 @@ def _diagnose(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out
         return cli.diagnose_args(connect(sandboxed.m365), args, out)
 
 
+def _readiness(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    from bot.m365.tenant import connect
+    from bot.readiness.collect import check_days
+
+    check_days(args.days)
+    with sandbox_config(cli.configured(args, env)) as (sandboxed, sandbox):
+        print(f"Sandbox: no Microsoft 365 credentials are set, so this reads a local stand-in tenant at {sandbox.url}.",
+              file=sys.stderr)
+        return cli.run_readiness(connect(sandboxed.m365), sandboxed, args, out)
+
+
 def _doctor(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
     return doctor_main(load_config(args.config, env), out, args.mailbox)
 
 
 def _serve(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
-    serve_forever(args.host, args.port, args.state_dir)
+    serve_forever(args.host, args.port, args.state_dir,
+                  seed=seed_with_mailboxes(args.mailboxes) if args.mailboxes > 0 else None)
     return ExitCode.OK
 
 
-COMMANDS: dict[str, cli.Command] = {"run": _run, "diagnose": _diagnose, "doctor": _doctor, "sandbox": _serve}
+COMMANDS: dict[str, cli.Command] = {"run": _run, "diagnose": _diagnose, "doctor": _doctor, "sandbox": _serve,
+                                    "readiness": _readiness}

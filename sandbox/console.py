@@ -56,6 +56,7 @@ HELP = """Slash commands (sent to the bot as the current person, signed like Sla
   /smtp-status [UPN | chart]           open requests and probe results (chart: a PNG of 7 days, saved to a file)
   /smtp-explain REPLY                  what an Exchange SMTP reply means and what fixes it
   /smtp-probe TARGET                   probe a configured target now (printer, scanner)
+  /smtp-readiness [--days N]           readiness for the end of Basic auth: who uses a password, a card and a CSV
 Acting:
   as NAME          act as riley (requester), avery or gale (approvers) or sam (bystander)
   click N          click button N: every button shown gets its own number, on any message or App Home

@@ -96,11 +96,12 @@ def start_sandbox(
     return Sandbox(state, ca, server, SmtpServer(state, ca, host, smtp_port).start())
 
 
-def serve_forever(host: str, port: int, state_dir: Path | str, smtp_port: int = 0) -> None:
+def serve_forever(host: str, port: int, state_dir: Path | str, smtp_port: int = 0,
+                  seed: Path | str | dict[str, Any] | None = None) -> None:
     """Serve the sandbox in this process until interrupted; writes `ca.pem`, `sandbox.env` to `state_dir`."""
     directory = Path(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    sandbox = start_sandbox(directory, host=host, port=port, smtp_port=smtp_port)
+    sandbox = start_sandbox(directory, seed=seed, host=host, port=port, smtp_port=smtp_port)
     env_path = directory / "sandbox.env"
     fd = os.open(env_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from bot.clock import Clock
     from bot.probe import ProbeResult
+    from bot.readiness.model import Report
     from bot.slack.cards import Cards
     from bot.workflow.service import Workflow
 
@@ -60,6 +61,10 @@ class SlackServices(Protocol):
 
     def basic_auth_summary(self) -> dict[str, Any] | None:
         """The Basic-auth retirement outlook of the configured targets; None without targets."""
+        ...
+
+    def readiness_report(self, days: int, progress: Callable[[str, int], None]) -> tuple[Report, str]:
+        """The tenant's SMTP AUTH readiness over `days` days and its CSV; `progress(phase, count)` as it reads."""
         ...
 
     def chart_png(self) -> bytes:

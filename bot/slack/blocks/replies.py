@@ -32,6 +32,11 @@ USAGE = {
         "mailbox, and see how it went.\n"
         "Example: `/smtp-probe scanner`"
     ),
+    ids.COMMAND_READINESS: (
+        "Type `/smtp-readiness [--days N]` for the tenant's readiness for the end of Basic auth (off by default at "
+        "the end of December 2026): who sends with a password in the last N days (1-30, default 30), who could, who "
+        "uses OAuth, and the path for each; the full list comes as a CSV.\nExample: `/smtp-readiness --days 7`"
+    ),
 }
 
 

@@ -48,6 +48,16 @@ def create_app(state: SandboxState) -> Flask:
     def health() -> dict[str, Any]:
         return {"status": "ok", "tenants": {key: tenant.id for key, tenant in state.tenants.items()}}
 
+    @app.get("/_sandbox/requests")
+    def requests_seen() -> dict[str, Any]:
+        """How many requests each service answered (and Exchange per cmdlet), for benchmarks in another process."""
+        seen = state.requests.snapshot()
+        cmdlets: dict[str, int] = {}
+        for record in seen:
+            if record.cmdlet:
+                cmdlets[record.cmdlet] = cmdlets.get(record.cmdlet, 0) + 1
+        return {"total": len(seen), "by_service": dict(state.requests.count_by_service()), "by_cmdlet": cmdlets}
+
     @app.post("/_sandbox/reset")
     def reset() -> dict[str, Any]:
         state.reset()

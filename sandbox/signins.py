@@ -136,6 +136,7 @@ def seed_sign_ins(tenant: TenantState, entries: list[dict[str, Any]], now: datet
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
 _STARTSWITH = re.compile(r"startswith\(\s*([\w/]+)\s*,\s*'((?:[^']|'')*)'\s*\)", re.IGNORECASE)
 _COMPARE = re.compile(r"([\w/]+)\s+(eq|ne|gt|ge|lt|le)\s+(.+)", re.IGNORECASE)
+_STRING = re.compile(r"'((?:[^']|'')*)'")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?")
 
 Predicate = Callable[[dict[str, Any]], bool]
@@ -194,8 +195,8 @@ def _literal(prop: str, raw: str) -> Any:
         if not _DATETIME.fullmatch(raw):  # OData DateTimeOffset literals are unquoted
             raise InvalidFilter(raw)
         return _parse_time(raw)
-    if raw.startswith("'") and raw.endswith("'") and len(raw) >= 2:
-        return raw[1:-1].replace("''", "'")
+    if string := _STRING.fullmatch(raw):
+        return string[1].replace("''", "'")
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     if re.fullmatch(r"-?\d+", raw):

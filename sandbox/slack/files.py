@@ -11,7 +11,15 @@ from sandbox.slack.records import SlackError, SlackFile
 from sandbox.slack.workspace import Workspace
 
 
+def _require_files_write(ws: Workspace) -> None:
+    """Both upload methods need the bot scope files:write (api.slack.com/methods/files.getUploadURLExternal,
+    files.completeUploadExternal), checked before the arguments, as Slack does."""
+    if "files:write" not in ws.scopes:
+        raise SlackError("missing_scope", needed="files:write", provided=",".join(ws.scopes))
+
+
 def get_upload_url(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    _require_files_write(ws)
     filename, length = args.get("filename"), str(args.get("length", ""))
     if not filename or not length.isdigit():
         raise SlackError("invalid_arguments", errors=["filename and length are required"])
@@ -21,6 +29,7 @@ def get_upload_url(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def complete_upload(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    _require_files_write(ws)
     items = json_arg(args, "files")
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         raise SlackError("invalid_arguments", errors=["files must be a non-empty JSON array"])

@@ -24,6 +24,7 @@ from bot.m365.tenant import M365, connect
 from bot.metrics import Metrics
 from bot.probe import ProbeResult
 from bot.probe.runner import Prober
+from bot.readiness.model import DEFAULT_DAYS, AccountClass
 from bot.scheduler import ProbeScheduler
 from bot.slack.alert_delivery import AlertDelivery
 from bot.slack.cards import Cards
@@ -57,6 +58,8 @@ class Runtime:
     metrics: Metrics
     tenant: Callable[[], M365]
     sweep_seconds: float = 30.0
+    #: counts of the last readiness report in this process (for /smtp-status), None until one ran
+    last_readiness: dict[str, Any] | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _busy: list[int] = field(default_factory=lambda: [0])
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -111,7 +114,20 @@ class Runtime:
     def basic_auth_summary(self) -> dict[str, Any] | None:
         """The Basic-auth retirement outlook of the configured targets; None without targets."""
         statuses = target_statuses(self.store, self.cfg.probes.targets, self.clock.now())
-        return basic_auth_summary(statuses, self.clock.now()) if statuses else None
+        summary = basic_auth_summary(statuses, self.clock.now()) if statuses else None
+        last = self.last_readiness
+        if last is None:
+            return summary
+        if last["read"]:
+            seen = (f"The last readiness report ({last['at']:%Y-%m-%d %H:%M} UTC, {last['days']} days) counted "
+                    f"{last['basic_in_use']} account(s) still sending with a password.")
+        else:
+            seen = (f"The last readiness report ({last['at']:%Y-%m-%d %H:%M} UTC) could not read the sign-in logs: "
+                    f"usage of {last['unknown']} enabled account(s) is unknown.")
+        summary = summary or {"count": 0, "total": 0, "targets": [], "text": ""}
+        return summary | {"readiness_basic": last["basic_in_use"] if last["read"] else None,
+                          "text": f"{summary['text'] if summary['count'] else ''} {seen} `/smtp-readiness` lists "
+                                  "them.".strip()}
 
     def readiness_report(self, days: int, progress: Callable[[str, int], None]) -> tuple[Any, str]:
         """The tenant's SMTP AUTH readiness (`bot.readiness`) over `days` days, and the same as CSV."""
@@ -121,7 +137,20 @@ class Runtime:
         oauth = [str(t.mailbox) for t in self.cfg.probes.targets if t.auth == "xoauth2"]
         report = build_report(self.tenant(), days=days, now=self.clock.now(), oauth_mailboxes=oauth,
                               progress=progress)
+        counts = report.counts()
+        self.last_readiness = {"at": report.generated_at, "days": days, "read": report.sign_ins.read,
+                               "basic_in_use": counts[AccountClass.BASIC_IN_USE],
+                               "unknown": counts[AccountClass.ENABLED_USAGE_UNKNOWN]}
         return report, to_csv(report)
+
+    def post_weekly_readiness(self) -> None:
+        """The scheduled readiness report in the alert channel (`alerts.readiness_weekly`)."""
+        from bot.slack.listeners.readiness import send_readiness
+
+        channel = self.cfg.slack.alert_channel
+        if channel:
+            send_readiness(self, channel, "", DEFAULT_DAYS, lambda **kwargs: log.warning(
+                "weekly readiness report: %s", kwargs.get("text")))
 
     def chart_png(self) -> bytes:
         """The 7-day availability and latency chart of the configured targets, as a PNG."""
@@ -150,7 +179,7 @@ class Runtime:
         self.submit(self.workflow.resume)
         self.submit(self._warm_up)
         self.outbox.start()
-        if scheduler and self.cfg.probes.targets:
+        if scheduler and (self.cfg.probes.targets or self.cfg.alerts.readiness_weekly):
             self.scheduler.start()
         sweeper = threading.Thread(target=self._sweep, name="expiry-sweeper", daemon=True)
         sweeper.start()
@@ -225,7 +254,11 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                         is_approver=workflow.is_approver)
     AlertDelivery(alerting, outbox_client, outbox, cfg.slack.alert_channel, snooze_hours=alerting.snooze_hours,
                   clock=clock)
+    weekly: list[Callable[[], None]] = []
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
-                               retention=timedelta(days=cfg.alerts.history_retention_days))
-    return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
+                               retention=timedelta(days=cfg.alerts.history_retention_days),
+                               weekly=(lambda: weekly[0]()) if cfg.alerts.readiness_weekly else None)
+    runtime = Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
                    ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler, metrics, tenant)
+    weekly.append(runtime.post_weekly_readiness)
+    return runtime

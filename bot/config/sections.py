@@ -289,6 +289,8 @@ class AlertsConfig(_Section):
     snooze_by: Annotated[str, one_of(SNOOZE_BY)] = "approvers"
     """Who may snooze and unsnooze an alert: `approvers` (slack.approvers) or `anyone`."""
     history_retention_days: int = Field(30, ge=1)
+    readiness_weekly: bool = False
+    """Post the SMTP AUTH readiness summary and CSV to the alert channel every Monday 08:00 UTC."""
 
     def _value_problems(self) -> list[tuple[Loc, str]]:
         if self.flap_threshold >= self.flap_window:

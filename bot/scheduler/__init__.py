@@ -36,7 +36,8 @@ ResultHandler = Callable[[Any, ProbeResult], None]
 
 class ProbeScheduler:
     def __init__(self, probes_cfg: Any, store: Store, prober: Prober, on_result: ResultHandler, *,
-                 clock: Clock = SYSTEM_CLOCK, holder: str | None = None, retention: timedelta | None = None) -> None:
+                 clock: Clock = SYSTEM_CLOCK, holder: str | None = None, retention: timedelta | None = None,
+                 weekly: Callable[[], None] | None = None) -> None:
         self.cfg = probes_cfg
         self.store = store
         self.prober = prober
@@ -44,6 +45,7 @@ class ProbeScheduler:
         self.clock = clock
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.retention = retention
+        self.weekly = weekly
         self.lease = timedelta(seconds=float(probes_cfg.lease_seconds))
         self.leader = False
         self.scheduler: BackgroundScheduler | None = None
@@ -75,6 +77,13 @@ class ProbeScheduler:
         self.on_result(target, result)
         return result
 
+    def weekly_report(self) -> bool:
+        """The weekly job (`alerts.readiness_weekly`): only the lease holder posts it, so replicas post once."""
+        if not self.leader or self.weekly is None:
+            return False
+        self.weekly()
+        return True
+
     def housekeeping(self) -> None:
         if self.leader and self.retention is not None:
             purged = self.store.probes.purge(self.retention)
@@ -94,6 +103,9 @@ class ProbeScheduler:
         scheduler.add_job(self.renew_lease, "interval", seconds=renew_every, id="lease", replace_existing=True,
                           next_run_time=self.clock.now())
         scheduler.add_job(self.housekeeping, "interval", hours=1, id="housekeeping", replace_existing=True)
+        if self.weekly is not None:
+            scheduler.add_job(self.weekly_report, "cron", day_of_week="mon", hour=8, id="readiness-weekly",
+                              replace_existing=True, misfire_grace_time=3600)
         for target in self.cfg.targets:
             minutes = float(target.interval_minutes or self.cfg.interval_minutes)
             scheduler.add_job(self.probe_target, "interval", minutes=minutes, args=[target.name],

@@ -97,3 +97,16 @@ def test_apscheduler_runs_the_jobs(sandbox, tmp_path):
         store.close()
     assert len(results) >= 2 and all(r.ok for r in results)
     assert job_ids == ["housekeeping", "lease", "probe:printer"]
+
+
+def test_the_weekly_readiness_report_is_posted_by_the_lease_holder_only(probes_cfg, store, clock):
+    posted: list[str] = []
+    prober = Prober(probes_cfg, store, lambda: "unused", clock=clock)
+    a, b = (ProbeScheduler(probes_cfg, store, prober, lambda t, r: None, clock=clock, holder=name,
+                           weekly=lambda name=name: posted.append(name)) for name in ("a", "b"))
+    assert a.renew_lease() and not b.renew_lease()
+    assert a.weekly_report() and not b.weekly_report()
+    assert posted == ["a"]
+    idle = ProbeScheduler(probes_cfg, store, prober, lambda t, r: None, clock=clock, holder="a")
+    idle.renew_lease()
+    assert not idle.weekly_report()  # alerts.readiness_weekly off: no job, nothing posted

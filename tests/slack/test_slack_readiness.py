@@ -69,3 +69,21 @@ def test_bad_arguments_get_the_usage(start_bot, standin):
         answer = bot.sender.command("/smtp-readiness", text, user_id=REQUESTER)
         assert answer.status_code == 200 and "/smtp-readiness [--days N]" in answer.text
     assert standin.messages("C0OPS") == []
+
+
+def test_the_status_view_counts_basic_users_after_a_report(start_bot):
+    bot = start_bot()
+    bot.sender.command("/smtp-readiness", "", user_id=REQUESTER)
+    bot.wait_card(lambda text: "from now" in text, what="summary card")
+    bot.sender.command("/smtp-status", "", user_id=REQUESTER)
+    wait_until(lambda: any("counted 4 account(s) still sending with a password" in str(r.payload)
+                           for r in bot.standin.responses()), what="the status view with the count")
+
+
+def test_the_weekly_post_goes_to_the_alert_channel(start_bot, standin):
+    bot = start_bot()
+    bot.runtime.post_weekly_readiness()
+    card = bot.wait_card(lambda text: "from now" in text, channel="C0ALERTS", what="weekly card")
+    assert "Asked for by" not in str(card.versions[-1].blocks)
+    wait_until(lambda: [f for f in standin.files() if f.completed and f.channels == ("C0ALERTS",)],
+               what="the weekly CSV")

@@ -79,7 +79,7 @@ def _probe_line(probe: dict[str, Any], now: datetime) -> str:
 
 def _basic_auth_block(basic_auth: dict[str, Any] | None) -> list[Block]:
     """The Basic-auth retirement note of `bot.history.basic_auth_summary`, when a target still uses Basic."""
-    if not basic_auth or not basic_auth.get("count"):
+    if not basic_auth or not (basic_auth.get("count") or "readiness_basic" in basic_auth):
         return []
     return [section(f":hourglass: {md(basic_auth.get('text', ''), 1200)}")]
 
@@ -102,7 +102,7 @@ def status_blocks(requests: list[RequestView], probes: list[dict[str, Any]] | No
         blocks.append(header("Last probe results"))
         blocks += listed([_probe_line(p, now) for p in probes], budget, "probes") or [
             section("No probe results yet.")]
-        blocks += _basic_auth_block(basic_auth)
+    blocks += _basic_auth_block(basic_auth)
     failing = sum(1 for p in probes or [] if not p.get("ok") and p.get("state") != "unknown")
     notice = f"{len(requests)} open request{'s' if len(requests) != 1 else ''}"
     if probes:

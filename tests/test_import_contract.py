@@ -160,3 +160,16 @@ def test_slack_reaches_request_state_only_through_the_workflow_and_listeners_onl
 def test_deciding_alerts_knows_nothing_of_slack() -> None:
     for module, names in imports_under("bot.alerts").items():
         assert not {n for n in names if _within(n, ("slack_sdk", "slack_bolt", "bot.slack"))}, module
+
+
+def test_the_readiness_report_is_a_read_only_layer_and_its_core_is_pure() -> None:
+    readiness = imports_under("bot.readiness")
+    assert set(readiness) >= {"bot.readiness.model", "bot.readiness.classify", "bot.readiness.collect"}
+    for module, names in readiness.items():
+        assert not {n for n in names if _within(n, ("slack_sdk", "slack_bolt", "bot.slack", "bot.store",
+                                                     "bot.workflow", "handlers", "bot.runtime"))}, module
+        if module != "bot.readiness.collect":  # only the collector reads Microsoft 365
+            assert not {n for n in names if _within(n, ("bot.m365", "requests", "msal"))}, module
+    renderer = {n for names in imports_under("bot.slack.blocks").values() for n in names
+                if _within(n, ("bot.readiness",))}
+    assert renderer and all(_within(n, ("bot.readiness.model",)) for n in renderer)

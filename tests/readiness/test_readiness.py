@@ -213,3 +213,36 @@ def test_the_csv_says_not_read_rather_than_zero() -> None:
     report = report_of([Account("on@x", has_mailbox=True, switch=False, usage=None)], read=False)
     row = list(csv.DictReader(io.StringIO(to_csv(report))))[0]
     assert row["password_sign_ins"] == "not read" and row["class"] == "Enabled, usage unknown"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_line_on_a_terminal_and_none_otherwise(sandbox: Sandbox, m365: M365) -> None:
+    from argparse import Namespace
+
+    from bot.cli import run_readiness
+
+    cfg = with_overrides(load_config(ROOT / "app.yaml", env={}), {"m365": sandbox.m365_settings()})
+    args = Namespace(days=30, format="json")
+    out, err = io.StringIO(), Terminal()
+    assert run_readiness(m365, cfg, args, out, err) == 0
+    assert "reading mailboxes: 9" in err.getvalue() and err.getvalue().endswith("\r")
+    assert json.loads(out.getvalue())["mailboxes_read"] == 9
+    quiet = io.StringIO()
+    run_readiness(m365, cfg, args, io.StringIO(), quiet)
+    assert quiet.getvalue() == ""
+
+
+def test_the_command_exits_1_when_the_sign_in_logs_cannot_be_read(sandbox: Sandbox, m365: M365) -> None:
+    from argparse import Namespace
+
+    from bot.cli import run_readiness
+
+    sandbox.state.revoke(sandbox.creds()[1], "AuditLog.Read.All")
+    cfg = with_overrides(load_config(ROOT / "app.yaml", env={}), {"m365": sandbox.m365_settings()})
+    out = io.StringIO()
+    assert run_readiness(m365, cfg, Namespace(days=30, format=None), out, io.StringIO()) == 1
+    assert "Sign-in logs could not be read" in out.getvalue() and "AuditLog.Read.All" in out.getvalue()

@@ -30,6 +30,7 @@ class Doctor(MicrosoftChecks, SlackChecks, SmtpChecks):
         graph = self.token(m365, cfg.m365.graph_scope, "Microsoft Graph")
         exchange = self.token(m365, cfg.m365.exchange_scope, "Exchange Online")
         self.graph_permissions(graph)
+        self.sign_in_logs(m365, graph)
         targets = cfg.probes.targets
         self.exchange(m365, exchange, mailbox or (targets[0].mailbox if targets else None))
         self.slack(cfg)

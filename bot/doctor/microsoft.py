@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.doctor.needs import EXCHANGE, GRAPH, declared, graph_alternatives
-from bot.doctor.result import FAIL, OK, SKIP
+from bot.doctor.result import FAIL, OK, SKIP, WARN
 from bot.doctor.roles import ROLE_IDS, RoleChecks
-from bot.errors import AuthenticationFailed, M365Error
+from bot.errors import AuthenticationFailed, LicenceMissing, M365Error
 
 if TYPE_CHECKING:
     from bot.m365.tenant import M365
@@ -59,6 +59,32 @@ class MicrosoftChecks(RoleChecks):
                 f"Entra admin center > App registrations > {self.app} > API permissions > Add a permission > "
                 f"Microsoft Graph > Application permissions > {name}, then Grant admin consent",
             )
+
+    def sign_in_logs(self, m365: M365, claims: dict[str, Any] | None) -> None:
+        """The readiness report's usage source: `AuditLog.Read.All` and an Entra ID P1 licence (warnings: the
+        report runs without them, showing usage as not read)."""
+        from bot.m365.graph import Op
+
+        check = "Sign-in logs (readiness report)"
+        if claims is None:
+            self.add(SKIP, check, "not checked without a Graph token")
+            return
+        if "AuditLog.Read.All" not in set(claims.get("roles") or ()):
+            self.add(WARN, check, "AuditLog.Read.All is not granted: the readiness report cannot see who still "
+                     "sends with a password",
+                     f"Entra admin center > App registrations > {self.app} > API permissions > Add a permission > "
+                     "Microsoft Graph > Application permissions > AuditLog.Read.All, then Grant admin consent")
+            return
+        try:
+            m365.graph.get("auditLogs/signIns", Op("read the Entra ID sign-in logs", "AuditLog.Read.All"),
+                           params={"$top": "1"})
+        except LicenceMissing as exc:
+            self.add(WARN, check, exc.message, exc.hint)
+            return
+        except M365Error as exc:
+            self.add(WARN, check, exc.message, exc.hint)
+            return
+        self.add(OK, check, "AuditLog.Read.All granted and the tenant's licence lets Graph serve them")
 
     def exchange(self, m365: M365, claims: dict[str, Any] | None, mailbox: str | None = None) -> None:
         if claims is None:

@@ -49,6 +49,7 @@ def test_everything_granted_is_all_ok(sandbox):
         "ok   Graph permission Policy.ReadWrite.SecurityDefaults",
         "ok   Graph permission RoleManagement.Read.Directory",
         "ok   Graph permission User.Read.All",
+        "ok   Sign-in logs (readiness report)",
         "ok   Exchange permission Exchange.ManageAsApp",
         "ok   Exchange role",
         "ok   Exchange read (Get-OrganizationConfig)",
@@ -56,7 +57,7 @@ def test_everything_granted_is_all_ok(sandbox):
         "skip Slack",
         "skip SMTP",
     ]
-    assert lines[-1] == "13 checks: 13 ok, 0 warnings, 0 failed (2 skipped)"
+    assert lines[-1] == "14 checks: 14 ok, 0 warnings, 0 failed (2 skipped)"
     assert sandbox.creds()[2] not in "\n".join(lines)
 
 
@@ -71,7 +72,7 @@ def test_a_missing_graph_permission_is_named_with_its_feature_and_fix(sandbox):
         "Microsoft Graph > Application permissions > Policy.ReadWrite.SecurityDefaults, then Grant admin "
         "consent."
     )
-    assert lines[-1] == "13 checks: 12 ok, 0 warnings, 1 failed (2 skipped)"
+    assert lines[-1] == "14 checks: 13 ok, 0 warnings, 1 failed (2 skipped)"
 
 
 def test_a_readwrite_permission_covers_the_matching_read(sandbox):
@@ -127,7 +128,7 @@ def test_recipient_administrator_alone_is_unconfirmed_until_the_no_op_write_prov
     assert sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled == before
     assert [r.cmdlet for r in sandbox.state.requests.for_service("exchange")][-2:] == ["Get-CASMailbox",
                                                                                      "Set-CASMailbox"]
-    assert lines[-1] == "13 checks: 12 ok, 1 warnings, 0 failed (2 skipped)"
+    assert lines[-1] == "14 checks: 13 ok, 1 warnings, 0 failed (2 skipped)"
 
 
 def test_global_reader_alone_reads_but_the_no_op_write_fails(sandbox):
@@ -184,7 +185,7 @@ def test_wrong_client_secret_shows_the_aadsts_hint_and_skips_what_needs_a_token(
         )
     assert line(lines, "Graph permissions").startswith("skip")
     assert line(lines, "Exchange").startswith("skip")
-    assert lines[-1] == "3 checks: 1 ok, 0 warnings, 2 failed (4 skipped)"
+    assert lines[-1] == "3 checks: 1 ok, 0 warnings, 2 failed (5 skipped)"
     assert "not-the-secret" not in "\n".join(lines)
 
 
@@ -215,3 +216,15 @@ def test_cli_doctor_lists_configuration_problems_and_exits_2(tmp_path):
         "       - m365.client_id: must be a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
         "1 checks: 0 ok, 0 warnings, 1 failed",
     ]
+
+
+def test_sign_in_logs_without_the_permission_or_the_licence_are_warnings_naming_the_fix(sandbox):
+    sandbox.state.tenant("contoso").entra_id_p1 = False
+    code, lines = run_doctor(tenant_config(sandbox))
+    licence = line(lines, "Sign-in logs (readiness report)")
+    assert code == 0 and licence.startswith("warn") and "Microsoft Entra ID P1" in licence
+    sandbox.state.revoke(client_id(sandbox), "AuditLog.Read.All")
+    code, lines = run_doctor(tenant_config(sandbox))
+    permission = line(lines, "Sign-in logs (readiness report)")
+    assert code == 0 and permission.startswith("warn") and "AuditLog.Read.All is not granted" in permission
+    assert "Application permissions > AuditLog.Read.All, then Grant admin consent" in permission

@@ -57,6 +57,8 @@ def build_report(m365: M365, *, days: int, now: datetime, oauth_mailboxes: Itera
         source = Source(True)
     except (PermissionMissing, LicenceMissing) as exc:
         sign_ins, source = None, Source(False, f"Sign-in logs could not be read: {exc.describe()}")
+    except M365Error as exc:  # throttling that outlasted the retries, an outage: go on without usage, saying so
+        sign_ins, source = None, Source(False, f"Sign-in logs could not be read: {exc.message}")
     tell("Exchange service principals", 0)
     try:
         principals = m365.exchange.invoke("Get-ServicePrincipal").value

@@ -95,3 +95,15 @@ def test_piped_demo_script():
     assert "Button 1 was on an earlier version of that message; its buttons are now 3." in bodies[18]
     assert done.stdout.rstrip().endswith("Sandbox stopped.")
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_console_runs_the_readiness_report_with_its_card_and_csv():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("M365_", "SLACK_", "APP_CONFIG", "DATABASE_URL"))}
+    done = subprocess.run([sys.executable, "-m", "bot"], input="/smtp-readiness --days 7\nhelp\n", capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report, help_text = ("\n".join(lines) for _, lines in sections(done.stdout))
+    assert "[#smtp-ops] smtp-auth-bot posted" in report and "SMTP AUTH readiness for the end of Basic auth" in report
+    assert "Basic in use: 3" in report and "`printer@contoso.com`: 17 sign-in(s)" in report
+    assert "uploaded smtp-auth-readiness-" in report and ".csv" in report
+    assert "/smtp-readiness [--days N]" in help_text

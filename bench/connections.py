@@ -139,6 +139,25 @@ def one_run(server: Server, old_session: bool) -> dict[str, tuple[int, int, floa
     return figures
 
 
+def context_costs(repeat: int = 20) -> None:
+    """What the old code paid per new connection (requests, certifi bundle) and per Slack call (urllib)."""
+    import ssl
+
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    def per_call(make: Any) -> float:
+        started = time.perf_counter()
+        for _ in range(repeat):
+            make()
+        return (time.perf_counter() - started) / repeat * 1000
+
+    certifi_ms = per_call(lambda: create_urllib3_context().load_verify_locations(cafile=DEFAULT_CA_BUNDLE_PATH))
+    system_ms = per_call(ssl.create_default_context)
+    print(f"TLS context + CA load: {certifi_ms:.1f} ms (requests, certifi bundle, once per new Microsoft "
+          f"connection before), {system_ms:.1f} ms (urllib default, once per Slack call before); now once per process")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -168,6 +187,7 @@ def main() -> None:
         for server in servers.values():
             server.stop()
 
+    context_costs()
     print(f"diagnoses of {len(USERS)} users; median of {args.runs} runs [min-max]; pid {os.getpid()}")
     print(f"{'latency':>7}  {'workload':<8} {'set-up':<7} {'calls':>5} {'new conns':>9}  {'seconds':<22} "
           f"{'before/this per pair':<22}")

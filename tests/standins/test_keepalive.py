@@ -119,3 +119,12 @@ def test_the_slack_standin_keeps_connections_alive() -> None:
         assert standin.connections.accepted == 1
         assert standin.connections.requests == 5
         conn.close()
+
+
+def test_stopping_a_server_closes_its_idle_kept_alive_connections() -> None:
+    standin = SlackStandin(bot_token=TOKEN)
+    conn = http.client.HTTPConnection("127.0.0.1", urlsplit(standin.url).port, timeout=5)
+    assert call(conn, "GET", "/nowhere").status == 404
+    standin.stop()
+    assert conn.sock is not None and conn.sock.recv(1) == b""  # the server hung up; no thread left waiting
+    conn.close()

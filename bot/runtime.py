@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
+import ssl
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -210,12 +212,22 @@ class Runtime:
         self.store.close()
 
 
+@functools.cache
+def slack_tls() -> ssl.SSLContext:
+    """The one TLS context of every Slack Web API call in this process (system CAs, loaded once).
+
+    Without it slack_sdk's urllib makes a new context and reloads the CA store for every call.
+    """
+    return ssl.create_default_context()
+
+
 def slack_client(cfg: AppConfig) -> WebClient:
     token = cfg.slack.bot_token.get_secret_value() if cfg.slack.bot_token else None
     return WebClient(
         token=token,
         base_url=str(cfg.slack.api_url) if cfg.slack.api_url else SLACK_API,
         timeout=10,
+        ssl=slack_tls(),
         retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=2)],
     )
 
@@ -237,7 +249,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
 
     slack = slack_client(cfg)
     # The outbox retries Slack's 429s itself (durably), so its client must not sleep on them.
-    outbox_client = WebClient(token=slack.token, base_url=slack.base_url, timeout=10,
+    outbox_client = WebClient(token=slack.token, base_url=slack.base_url, timeout=10, ssl=slack.ssl,
                               retry_handlers=[ConnectionErrorRetryHandler()])
     outbox = Outbox(store.outbox, clock=clock, give_up=timedelta(hours=cfg.slack.outbox_give_up_hours))
     groups = UserGroups(slack, clock=clock)

@@ -13,6 +13,7 @@ from typing import Any
 from sandbox.filterable import FILTERABLE
 from sandbox.opath import FilterError, compile_filter
 from sandbox.tenant import CAS_PROTOCOLS, TenantState, User
+from sandbox.user_index import KINDS as IDENTITY_KINDS
 from sandbox.wire import EXCHANGE_SERVER, Reply, exchange_error
 
 DEFAULT_RESULT_SIZE = 1000
@@ -89,14 +90,16 @@ def _user(tenant: TenantState, user: User) -> dict[str, Any]:
 
 
 def _find(tenant: TenantState, identity: Any, *, mailbox: bool) -> User:
-    """A user by UPN, SMTP address, alias, display name, Entra object id or mailbox GUID."""
+    """A user by UPN, SMTP address, alias, display name, Entra object id or mailbox GUID (indexed)."""
     ref = str(identity).lower()
-    for user in tenant.users:
-        keys = {user.id, user.user_principal_name.lower(), user.alias.lower(), user.display_name.lower()}
-        keys |= {(user.mail or "").lower(), user.mailbox.guid if user.mailbox else ""}
-        if ref in keys and (user.mailbox or not mailbox):
-            return user
-    raise not_found(str(identity))
+    if ref:
+        candidates = tenant.users.find(ref, IDENTITY_KINDS)
+    else:  # an empty identity matched whoever lacks a mail address or a mailbox; kept as it was
+        candidates = [u for u in tenant.users if not u.mail or not u.mailbox]
+    user = next((u for u in candidates if u.mailbox or not mailbox), None)
+    if user is None:
+        raise not_found(str(identity))
+    return user
 
 
 def _select_users(

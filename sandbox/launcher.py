@@ -85,14 +85,16 @@ def start_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     smtp_port: int = 0,
+    keep_alive: bool = True,
 ) -> Sandbox:
     """A fresh CA in `workdir`, the HTTPS server on `host:port` and the SMTP server on `host:smtp_port`.
 
-    Port 0 picks any free port. Both are already serving.
+    Port 0 picks any free port. Both are already serving. `keep_alive=False` closes every HTTPS
+    connection after one answer (the old behaviour, for benches).
     """
     ca = SandboxCA(Path(workdir))
     state = SandboxState(seed, clock)
-    server = SandboxServer(state, ca, host, port).start()
+    server = SandboxServer(state, ca, host, port, keep_alive=keep_alive).start()
     return Sandbox(state, ca, server, SmtpServer(state, ca, host, smtp_port).start())
 
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 from dataclasses import asdict
 from typing import Any
 
 from flask import Flask, Request, Response, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from sandbox.ca import SandboxCA
 from sandbox.entra import Entra
 from sandbox.exchange import Exchange
 from sandbox.faults import FaultRule
 from sandbox.graph import Graph
+from sandbox.keepalive import DROP, ConnectionStats, serve
 from sandbox.recording import RecordedRequest
 from sandbox.state import SandboxState
 from sandbox.wire import ENTRA_JSON, ODATA_JSON, Call, Reply
@@ -124,7 +123,7 @@ def _serve(state: SandboxState, services: dict[str, Any], req: Request) -> Respo
         )
     )
     if reply.drop:
-        req.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+        req.environ[DROP] = True
     return _response(service, call, reply)
 
 
@@ -157,40 +156,18 @@ def _response(service: str, call: Call, reply: Reply) -> Response:
     return Response(reply.content(), status=reply.status, headers=headers)
 
 
-class QuietHandler(WSGIRequestHandler):
-    """The sandbox servers' request handler: request lines go to this module's logger at DEBUG instead of
-    werkzeug's stderr output.
+class SandboxServer:
+    """The app served over HTTPS by werkzeug in a daemon thread. Port 0 picks a free port.
 
-    TCP_NODELAY: werkzeug writes headers and body separately, and Nagle's algorithm would hold the
-    body back until werkzeug closes the connection (about 10 ms later, after draining input).
+    Connections stay open between requests (HTTP/1.1 keep-alive, as Graph and Exchange Online do);
+    `keep_alive=False` closes each one after its answer, the old behaviour a bench compares against.
     """
 
-    protocol_version = "HTTP/1.1"  # keep-alive, as Microsoft and Slack do: no TLS handshake per request
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug('"%s" %s', self.requestline, code)
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        log.log(logging.WARNING if type == "error" else logging.DEBUG, message.rstrip(), *args)
-
-
-class SandboxServer:
-    """The app served over HTTPS by werkzeug in a daemon thread. Port 0 picks a free port."""
-
-    def __init__(self, state: SandboxState, ca: SandboxCA, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, state: SandboxState, ca: SandboxCA, host: str = "127.0.0.1", port: int = 0, *, keep_alive: bool = True
+    ) -> None:
         self.state = state
-        self._server = make_server(
-            host,
-            port,
-            create_app(state),
-            threaded=True,
-            request_handler=QuietHandler,
-            ssl_context=ca.ssl_context(),
-        )
+        self._server = serve(host, port, create_app(state), ssl_context=ca.ssl_context(), keep_alive=keep_alive)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -201,6 +178,11 @@ class SandboxServer:
     @property
     def port(self) -> int:
         return self._server.server_port
+
+    @property
+    def connections(self) -> ConnectionStats:
+        """TCP connections accepted and requests answered since start (or `connections.reset()`)."""
+        return self._server.stats  # type: ignore[attr-defined, no-any-return]
 
     @property
     def url(self) -> str:
@@ -215,4 +197,5 @@ class SandboxServer:
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join(timeout=5)
+        self.connections.close_all()
         self._server.server_close()

@@ -124,10 +124,7 @@ def find_mailbox_user(state: SandboxState, address: str) -> tuple[TenantState, U
     tenant = state.find_tenant(address.rpartition("@")[2])
     if tenant is None:
         return None
-    address = address.lower()
-    user = next(
-        (u for u in tenant.users if address in (u.user_principal_name.lower(), (u.mail or "").lower())), None
-    )
+    user = tenant.users.first(address.lower(), ("upn", "mail"))
     return (tenant, user) if user is not None else None
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from sandbox.user_index import INDEXED, Members, UserDirectory
+
 OFFICE_365_E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -81,12 +83,22 @@ class User:
     def alias(self) -> str:
         return self.user_principal_name.split("@")[0]
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        directory = self.__dict__.get("_directory")
+        if directory is not None and name in INDEXED:
+            directory.reindexed(self, lambda: object.__setattr__(self, name, value))
+        else:
+            object.__setattr__(self, name, value)
+
 
 @dataclass
 class Group:
     id: str
     display_name: str
-    members: list[str] = field(default_factory=list)
+    members: Members = field(default_factory=Members)
+
+    def __post_init__(self) -> None:
+        self.members = Members(self.members)
 
 
 @dataclass
@@ -94,7 +106,10 @@ class DirectoryRole:
     id: str
     role_template_id: str
     display_name: str
-    members: list[str] = field(default_factory=list)
+    members: Members = field(default_factory=Members)
+
+    def __post_init__(self) -> None:
+        self.members = Members(self.members)
 
 
 @dataclass
@@ -149,11 +164,16 @@ class TenantState:
     groups: list[Group] = field(default_factory=list)
     directory_roles: list[DirectoryRole] = field(default_factory=list)
     conditional_access_policies: list[dict[str, Any]] = field(default_factory=list)
-    users: list[User] = field(default_factory=list)
+    users: UserDirectory = field(default_factory=UserDirectory)
     apps: list[AppRegistration] = field(default_factory=list)
     #: An Entra ID P1 (or P2) licence: Graph serves sign-in logs only then (`sandbox.signins`).
     entra_id_p1: bool = False
     sign_ins: list[Any] = field(default_factory=list)  # sandbox.signins.SignIn, newest last
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "users" and not isinstance(value, UserDirectory):
+            value = UserDirectory(value)  # a plain list assigned here is indexed too
+        object.__setattr__(self, name, value)
 
     @property
     def initial_domain(self) -> str:
@@ -164,9 +184,8 @@ class TenantState:
         return str(uuid.uuid5(uuid.UUID(self.id), f"{kind}:{name.lower()}"))
 
     def user(self, ref: str) -> User | None:
-        """A user by object id or user principal name (case-insensitive)."""
-        ref = ref.lower()
-        return next((u for u in self.users if ref in (u.id, u.user_principal_name.lower())), None)
+        """A user by object id or user principal name (case-insensitive); an index lookup, not a scan."""
+        return self.users.first(ref.lower(), ("id", "upn"))
 
     def group(self, ref: str) -> Group | None:
         return next((g for g in self.groups if ref.lower() in (g.id, g.display_name.lower())), None)

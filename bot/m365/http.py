@@ -1,17 +1,27 @@
-"""The one HTTP transport for Microsoft APIs: timeouts, a CA bundle, and retries that honour Retry-After."""
+"""The one HTTP transport for Microsoft APIs: timeouts, a CA bundle, and retries that honour Retry-After.
+
+Connections are cheap: one TLS context per CA bundle, proxies read once, keep-alive pools per session.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import os
 import random
+import ssl
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from urllib3.util.ssl_ import create_urllib3_context
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import Throttled, UpstreamError
@@ -78,23 +88,136 @@ def parse_retry_after(value: str | None, clock: Clock = SYSTEM_CLOCK) -> float |
     return max(seconds, 0.0)
 
 
-class _VerifyingSession(requests.Session):
-    """A Session whose CA bundle wins over REQUESTS_CA_BUNDLE.
+class ProxyEnvironment:
+    """HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY as read once, when the session is made.
 
-    requests lets REQUESTS_CA_BUNDLE override `Session.verify` when trust_env is on; passing `verify`
-    on each request avoids that while keeping proxies from the environment. MSAL uses this session too.
+    requests reads the environment (and re-parses NO_PROXY) on every call when `trust_env` is on; the
+    session turns that off and asks this instead, with the same semantics: a NO_PROXY entry matches
+    the host, a domain suffix (with or without a leading dot) or, for an IP address, a CIDR range.
     """
 
-    def __init__(self, verify: str | bool, timeout: tuple[float, float]) -> None:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        found = _environment_proxies(environ)
+        self.no_proxy = [e.strip().lower() for e in found.pop("no", "").split(",") if e.strip()]
+        self.proxies = found
+        self._by_host: dict[str, dict[str, str]] = {}
+
+    def for_url(self, url: str) -> dict[str, str]:
+        """The proxies for `url` (requests' `proxies` mapping); empty when none applies."""
+        if not self.proxies:
+            return {}
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        key = f"{host}:{parts.port}" if parts.port else host
+        if key not in self._by_host:
+            self._by_host[key] = {} if self._bypass(host, parts.port) else dict(self.proxies)
+        return self._by_host[key]
+
+    def _bypass(self, host: str, port: int | None) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        for entry in self.no_proxy:
+            if entry == "*":
+                return True
+            if address is not None and "/" in entry:
+                try:
+                    if address in ipaddress.ip_network(entry, strict=False):
+                        return True
+                except ValueError:
+                    continue
+            name = entry.lstrip(".")
+            with_port = f"{host}:{port}" if port else host
+            if host == name or with_port == name or host.endswith("." + name) or with_port.endswith("." + name):
+                return True
+        return False
+
+
+def _environment_proxies(environ: Mapping[str, str]) -> dict[str, str]:
+    """urllib's `getproxies_environment()` (lower case wins; HTTP_PROXY ignored under CGI), from a mapping."""
+    proxies: dict[str, str] = {}
+    for name, value in environ.items():
+        if value and name[-6:].lower() == "_proxy":
+            proxies[name[:-6].lower()] = value
+    if "REQUEST_METHOD" in environ:
+        proxies.pop("http", None)
+    for name, value in environ.items():
+        if name[-6:] == "_proxy":
+            if value:
+                proxies[name[:-6].lower()] = value
+            else:
+                proxies.pop(name[:-6].lower(), None)
+    return proxies
+
+
+_contexts: dict[str, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    """The one TLS client context for a CA bundle (file or directory), built and loaded once per process.
+
+    requests would otherwise build a context and load the bundle for every new connection.
+    """
+    key = os.path.realpath(ca_bundle)
+    with _contexts_lock:
+        context = _contexts.get(key)
+        if context is None:
+            context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+            if os.path.isdir(key):
+                context.load_verify_locations(capath=key)
+            else:
+                context.load_verify_locations(cafile=key)
+            _contexts[key] = context
+        return context
+
+
+class _SharedContextAdapter(requests.adapters.HTTPAdapter):
+    """Connection pools (direct and through a proxy) that all use one preloaded SSLContext."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self._context = context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, ssl_context=self._context, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return super().proxy_manager_for(proxy, ssl_context=self._context, **proxy_kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # The context holds the CA bundle and always verifies; a ca_certs path here would make urllib3
+        # load the bundle into it again on every new connection.
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = conn.ca_cert_dir = None
+
+
+class _Session(requests.Session):
+    """A Session whose TLS and proxy settings were decided when it was made.
+
+    `trust_env` is off, so requests neither re-reads proxy variables on every call nor lets
+    REQUESTS_CA_BUNDLE override the configured bundle; proxies come from the `ProxyEnvironment` read at
+    start. MSAL uses this session too.
+    """
+
+    def __init__(self, proxies: ProxyEnvironment, timeout: tuple[float, float]) -> None:
         super().__init__()
-        self._verify = verify
+        self.trust_env = False
+        self.proxy_environment = proxies
         self._timeout = timeout
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("verify", self._verify)
+        kwargs["verify"] = True  # the adapter's context decides which CAs are trusted
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self._timeout
+        if not kwargs.get("proxies"):
+            kwargs["proxies"] = self.proxy_environment.for_url(url)
         return super().request(method, url, *args, **kwargs)
+
+    def rebuild_proxies(self, prepared_request: requests.PreparedRequest, proxies: Any) -> dict[str, str]:
+        """A redirect to another host gets that host's proxies (or none), as NO_PROXY says."""
+        return super().rebuild_proxies(prepared_request, self.proxy_environment.for_url(prepared_request.url or ""))
 
 
 #: Connections kept open per host: above the threads that may call Microsoft at once (listener pool,
@@ -102,9 +225,17 @@ class _VerifyingSession(requests.Session):
 POOL_SIZE = 32
 
 
-def make_session(ca_bundle: str | None, timeout: tuple[float, float]) -> requests.Session:
-    session = _VerifyingSession(ca_bundle or True, timeout)
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+def make_session(
+    ca_bundle: str | None, timeout: tuple[float, float], *, environ: Mapping[str, str] | None = None
+) -> requests.Session:
+    """One pooled, keep-alive session per tenant, its CA bundle and proxies decided now.
+
+    Without a configured bundle: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, else requests' own (certifi), as requests chose.
+    """
+    environ = os.environ if environ is None else environ
+    bundle = ca_bundle or environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or DEFAULT_CA_BUNDLE_PATH
+    session = _Session(ProxyEnvironment(environ), timeout)
+    adapter = _SharedContextAdapter(ssl_context(bundle), pool_connections=4, pool_maxsize=POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

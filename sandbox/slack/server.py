@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from sandbox.keepalive import DROP
 from sandbox.slack import directory, files, messages, views
 from sandbox.slack.faults import SlackFaultRule, SlackFaults
 from sandbox.slack.files import upload
@@ -116,7 +116,7 @@ class SlackApp:
         args.pop("token", None)
         if rule.kind == "drop":
             self.record(method, args, 0, False, None, rule)
-            request.environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)
+            request.environ[DROP] = True
             return Response(b"", status=500)
         if rule.kind == "ratelimited":
             self.record(method, args, 429, False, "ratelimited", rule)

@@ -8,10 +8,8 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import make_server
-
 from bot.clock import SYSTEM_CLOCK, Clock
-from sandbox.server import QuietHandler
+from sandbox.keepalive import ConnectionStats, serve
 from sandbox.slack.faults import SlackFaults
 from sandbox.slack.identity import BOT_SCOPES
 from sandbox.slack.messages import new_response_url
@@ -34,12 +32,11 @@ class SlackStandin:
         port: int = 0,
         clock: Clock | None = None,
         scopes: Iterable[str] = BOT_SCOPES,
+        keep_alive: bool = True,
     ):
         self.faults = SlackFaults()
         self._ws = Workspace(clock or SYSTEM_CLOCK, lambda: self.url, scopes)
-        self._server = make_server(
-            host, port, SlackApp(self._ws, self.faults, bot_token), threaded=True, request_handler=QuietHandler
-        )
+        self._server = serve(host, port, SlackApp(self._ws, self.faults, bot_token), keep_alive=keep_alive)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -47,6 +44,11 @@ class SlackStandin:
             daemon=True,
         )
         self._thread.start()
+
+    @property
+    def connections(self) -> ConnectionStats:
+        """TCP connections accepted and requests answered (Slack keeps connections alive; so does this)."""
+        return self._server.stats  # type: ignore[attr-defined, no-any-return]
 
     @property
     def url(self) -> str:
@@ -62,6 +64,7 @@ class SlackStandin:
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join(timeout=5)
+        self.connections.close_all()
         self._server.server_close()
 
     def __enter__(self) -> SlackStandin:

@@ -11,6 +11,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from sandbox.app_access import AppAccess
+
 OFFICE_365_E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -151,6 +153,7 @@ class TenantState:
     conditional_access_policies: list[dict[str, Any]] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
     apps: list[AppRegistration] = field(default_factory=list)
+    app_access: AppAccess = field(default_factory=AppAccess)
 
     @property
     def initial_domain(self) -> str:

@@ -81,7 +81,8 @@ class Execution:
             return None
         self._changed(request.id)
         handler = REMEDIATIONS[step.handler_key]
-        planned = Change(step.handler_key, request.upn, (step.proposed or {}).get("current"), handler.target_value)
+        before = (step.proposed or {}).get("current")
+        planned = Change(step.handler_key, request.upn, before, handler.target(before))
         try:
             m365 = self._m365()
             handler.apply(m365, request.upn, planned.before)

@@ -29,7 +29,7 @@ class ExchangeServicePrincipal(AppStep):
     title = "The app's service principal in Exchange"
     label = "register the app's service principal in Exchange (New-ServicePrincipal -AppId -ObjectId)"
     report_order = 92
-    plan_priority = 4
+    plan_priority = 12
     docs = "https://learn.microsoft.com/powershell/module/exchange/new-serviceprincipal"
     scope = "tenant"
     flag = "registered"

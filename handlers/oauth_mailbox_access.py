@@ -88,7 +88,7 @@ class OAuthScopedAccess(_MailboxAccess):
     title = "The app's access to this mailbox (scoped role)"
     label = ("grant the app this mailbox only: New-ManagementScope + New-ManagementRoleAssignment -App "
              "-Role 'Application SMTP.SendAsApp' -CustomResourceScope")
-    plan_priority = 6
+    plan_priority = 14
     route = "scoped"
     docs = "https://learn.microsoft.com/exchange/permissions-exo/application-rbac"
     on_text = "Application SMTP.SendAsApp, scoped to this mailbox"
@@ -133,7 +133,8 @@ class OAuthFullAccess(_MailboxAccess):
     key = "oauth_full_access"
     title = "The app's access to this mailbox (FullAccess)"
     label = "grant the app FullAccess to the mailbox (Add-MailboxPermission -User <service principal>)"
-    plan_priority = 7
+    report_order = 94
+    plan_priority = 15
     route = "full_access"
     docs = ("https://learn.microsoft.com/exchange/client-developer/legacy-protocols/"
             "how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth")

@@ -91,7 +91,7 @@ def test_scoped_route_plan_apply_verify_undo_and_probe(sandbox, m365, make_m365)
     assert not xoauth2(sandbox, token).ok  # refused before onboarding
     [diagnosis] = diagnose(m365, [UPN], app=OAuthApp(APP))
     plan = make_plan(diagnosis)
-    assert [s.key for s in plan.steps] == ["exchange_service_principal", "oauth_scoped_access", "mailbox_smtp_auth"]
+    assert [s.key for s in plan.steps] == ["mailbox_smtp_auth", "exchange_service_principal", "oauth_scoped_access"]
     assert plan.device["host"] == "smtp.office365.com" and plan.device["port"] == 587
     assert plan.device["scope"] == EXCHANGE_SCOPE and plan.device["client_id"] == APP
     assert plan.device["tenant_id"] == m365.tenant_id and plan.device["username"] == UPN
@@ -124,7 +124,7 @@ def test_full_access_route_needs_consent_and_grants_the_mailbox(sandbox, m365, m
     [diagnosis] = diagnose(m365, [UPN], app=OAuthApp(APP, "full_access"))
     plan = make_plan(diagnosis)
     assert plan.blocked and [f.key for f in plan.advisories if f.status is Status.BLOCKED] == ["oauth_consent"]
-    assert [s.key for s in plan.steps] == ["exchange_service_principal", "oauth_full_access", "mailbox_smtp_auth"]
+    assert [s.key for s in plan.steps] == ["mailbox_smtp_auth", "exchange_service_principal", "oauth_full_access"]
     sandbox.state.grant(APP, "SMTP.SendAsApp")
     plan = make_plan(diagnose(m365, [UPN], app=OAuthApp(APP, "full_access"))[0])
     assert not plan.blocked
@@ -134,7 +134,7 @@ def test_full_access_route_needs_consent_and_grants_the_mailbox(sandbox, m365, m
     [permission] = tenant.app_access.mailbox_permissions
     assert permission.access_rights == ["FullAccess"] and tenant.app_access.assignments == []
     assert xoauth2(sandbox, device_token(sandbox, make_m365)).ok
-    handler, change = changes[1]
+    handler, change = changes[2]
     undo = handler.revert(m365, change)
     assert handler.verify(m365, undo) and tenant.app_access.mailbox_permissions == []
     assert not xoauth2(sandbox, device_token(sandbox, make_m365)).ok

@@ -14,9 +14,10 @@ Exchange (`New-ServicePrincipal`); and the app may use the mailbox by one of two
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import ExchangeNotFound
+from bot.errors import ExchangeNotFound, InvalidInput
 from handlers.base import graph_op
 
 if TYPE_CHECKING:
@@ -27,6 +28,18 @@ EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"  # "Office 365 E
 SEND_AS_APP = "SMTP.SendAsApp"
 SCOPED_ROLE = "Application SMTP.SendAsApp"
 ROUTES = ("scoped", "full_access")
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def normalize_app_id(text: str) -> str:
+    """An app (client) id: a GUID, lower-cased; InvalidInput otherwise, before any request."""
+    value = (text or "").strip().lower()
+    if not _GUID.match(value):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise InvalidInput(f"'{shown}' is not an app (client) id.",
+                           hint="Give the Application (client) ID from Entra admin center › App registrations, "
+                           "a GUID such as 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809.")
+    return value
 
 
 def _read_apps() -> Any:

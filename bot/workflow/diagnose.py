@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,11 +10,9 @@ from bot.errors import BotError, InvalidInput
 from bot.m365.tenant import M365
 from bot.workflow import AUTH_MODES
 from handlers import Finding, in_report_order
-from handlers.app_facts import ROUTES
+from handlers.app_facts import ROUTES, normalize_app_id
 from handlers.facts import Facts, OAuthApp, UserInfo, normalize_upn
 from handlers.oauth_app import device_settings
-
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 @dataclass
@@ -64,17 +61,6 @@ def diagnose(
     facts = Facts(m365, clock, app=app)
     facts.prefetch(normalized)
     return [_diagnose_one(facts, upn, auth_mode) for upn in normalized]
-
-
-def normalize_app_id(text: str) -> str:
-    """An app (client) id: a GUID, lower-cased; InvalidInput otherwise, before any request."""
-    value = (text or "").strip().lower()
-    if not _GUID.match(value):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        raise InvalidInput(f"'{shown}' is not an app (client) id.",
-                           hint="Give the Application (client) ID from Entra admin center › App registrations, "
-                           "a GUID such as 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809.")
-    return value
 
 
 def _diagnose_one(facts: Facts, upn: str, auth_mode: str) -> Diagnosis:

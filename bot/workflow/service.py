@@ -18,7 +18,7 @@ from bot.errors import BotError, InvalidInput, NotAllowed
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
-from bot.workflow.diagnose import diagnose, normalize_app_id
+from bot.workflow.diagnose import diagnose
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.model import (
@@ -34,7 +34,7 @@ from bot.workflow.model import (
 )
 from bot.workflow.plan import make_plan
 from bot.workflow.queries import Queries
-from handlers.app_facts import ROUTES
+from handlers.app_facts import ROUTES, normalize_app_id
 from handlers.facts import OAuthApp
 
 log = logging.getLogger(__name__)

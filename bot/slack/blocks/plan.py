@@ -272,11 +272,32 @@ def _footer(view: RequestView, now: datetime) -> Block:
     return context(*texts)
 
 
+def device_text(device: dict[str, Any]) -> str:
+    """An OAuth onboarding card's last words: what the device or app is configured with."""
+    def v(key: str) -> str:
+        return esc(str(device.get(key, "")))
+    return "\n".join([
+        "*What the device needs* (once the steps above are verified):",
+        f"• SMTP server `{v('host')}`, port `{v('port')}`, {v('security')}",
+        f"• Username `{v('username')}` · authentication {v('auth')}",
+        f"• Tenant id `{v('tenant_id')}` · client id `{v('client_id')}` · the app's own client secret or "
+        "certificate (Entra admin center › App registrations › the app › Certificates & secrets; the bot never "
+        "sees it)",
+        f"• Token from `{v('token_endpoint')}` with scope `{v('scope')}`",
+    ])
+
+
 def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
-    """The plan card: one section per step with its state and buttons, advisories, and a footer."""
+    """The plan card: one section per step with its state and buttons, advisories, and a footer.
+
+    An OAuth onboarding (`/smtp-oauth`) ends with what the device needs.
+    """
     request, plan = view.request, view.plan
-    title = f"SMTP AUTH plan for {request.upn}"
+    onboarding = bool(request.options.get("app_id"))
+    title = f"SMTP OAuth onboarding for {request.upn}" if onboarding else f"SMTP AUTH plan for {request.upn}"
     footer = [_footer(view, now)]
+    if plan.get("device"):
+        footer.insert(0, section(device_text(plan["device"])))
     if request.state == RequestState.DIAGNOSING:
         return {"text": fallback(f"{title}: diagnosing"), "blocks": [header(title), section(
             ":mag: Diagnosing… the plan will appear here."), *footer]}

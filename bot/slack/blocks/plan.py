@@ -281,7 +281,7 @@ def device_text(device: dict[str, Any]) -> str:
         f"• SMTP server `{v('host')}`, port `{v('port')}`, {v('security')}",
         f"• Username `{v('username')}` · authentication {v('auth')}",
         f"• Tenant id `{v('tenant_id')}` · client id `{v('client_id')}` · the app's own client secret or "
-        "certificate (Entra admin center › App registrations › the app › Certificates & secrets; the bot never "
+        "certificate (Entra admin center › App registrations › the app › Certificates &amp; secrets; the bot never "
         "sees it)",
         f"• Token from `{v('token_endpoint')}` with scope `{v('scope')}`",
     ])

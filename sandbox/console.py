@@ -73,7 +73,7 @@ The sandbox:
   break mfa UPN    enforce per-user MFA for a user        mend mfa UPN
   users            the demo mailboxes and what blocks each
   device UPN APP_ID  sign in as the device would: the app's token (client credentials) and AUTH XOAUTH2
-Also: diagnose UPN (read-only, no Slack), explain REPLY, help, quit (or Ctrl-D)."""
+Also: diagnose UPN [--app APP_ID] (read-only, no Slack), explain REPLY, help, quit (or Ctrl-D)."""
 
 
 @dataclass
@@ -348,10 +348,12 @@ class Console:
             self.say(f"Unknown command '{line}'. Type 'help'.")
         return True
 
-    def diagnose(self, upns: list[str]) -> None:
-        run_diagnose(self.world.runtime.tenant(), [u for u in upns if not u.startswith("--")],
-                     as_json=False, auth_mode="oauth" if "--oauth" in upns else "basic", include_org="--org" in upns,
-                     out=self.out)
+    def diagnose(self, words: list[str]) -> None:
+        app = words[words.index("--app") + 1] if "--app" in words[:-1] else None
+        upns = [w for w in words if not w.startswith("--") and w != app]
+        run_diagnose(self.world.runtime.tenant(), upns, as_json=False,
+                     auth_mode="oauth" if "--oauth" in words else "basic", include_org="--org" in words,
+                     out=self.out, app_id=app, route="full_access" if "--full-access" in words else "scoped")
 
 
 def run_console(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:

@@ -66,6 +66,7 @@ class Workflow(Queries, Execution):
         members: GroupMembers = lambda group: (),
         on_change: Callable[[str], None] = lambda request_id: None,
         on_event: Callable[[str], None] = lambda event: None,
+        on_onboarded: Callable[[ChangeRequest], None] = lambda request: None,
         workers: int = 4,
     ) -> None:
         self.store = store
@@ -75,6 +76,7 @@ class Workflow(Queries, Execution):
         self.members = members
         self.on_change = on_change
         self.on_event = on_event  # "request", "approval", "denial", "expiry", "failed_change" (for metrics)
+        self.on_onboarded = on_onboarded  # an OAuth onboarding's every step verified (the runtime probes it)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
         self._running: list[Future[RequestStep | None]] = []
 

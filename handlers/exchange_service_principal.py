@@ -3,7 +3,9 @@
 learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-
 by-using-oauth ("Register service principals in Exchange"), learn.microsoft.com/powershell/module/exchange/
 new-serviceprincipal: -AppId is the app (client) id, -ObjectId the enterprise application's object id (not
-the app registration's). Undo: Remove-ServicePrincipal.
+the app registration's). Undo: Remove-ServicePrincipal. The *-ServicePrincipal and *-ManagementRoleAssignment
+cmdlets need Exchange's "Role Management" role (Organization Management; Microsoft365DSC's EXOServicePrincipal
+and EXOManagementRoleAssignment settings.json), which the Entra role Exchange Administrator brings.
 """
 
 from __future__ import annotations

@@ -49,6 +49,14 @@ def oauth_app_of(request: ChangeRequest) -> OAuthApp | None:
     return OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
 
 
+def command_for(request: ChangeRequest) -> str:
+    """The command that opens this request anew: `/smtp-oauth UPN --app ID` for an onboarding, else `/smtp-enable`."""
+    app = oauth_app_of(request)
+    if app is None:
+        return f"/smtp-enable {request.upn}"
+    return f"/smtp-oauth {request.upn} --app {app.app_id}" + (" --full-access" if app.route == "full_access" else "")
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "earlier"
 
@@ -223,7 +231,7 @@ class Workflow(Queries, Execution):
         if self.clock.now() >= request.expires_at:
             self.expire_due()
             return Outcome(K.EXPIRED, f"This approval expired at {_when(request.expires_at)}. "
-                           f"Run /smtp-enable {request.upn} again for a fresh plan.",
+                           f"Run {command_for(request)} again for a fresh plan.",
                            self.store.requests.get_step(step.id))
         refusal = self.policy.may_decide(actor, request.requester, self.members, approve=approve)
         if refusal:
@@ -291,7 +299,7 @@ class Workflow(Queries, Execution):
         step, request = found
         if self.clock.now() >= request.expires_at:
             return Outcome(K.EXPIRED, f"This request expired at {_when(request.expires_at)}. "
-                           f"Run /smtp-enable {request.upn} again.", step)
+                           f"Run {command_for(request)} again.", step)
         if not self.store.requests.transition_step(step.id, S.FAILED, S.PENDING, actor, "step.retry", error=None):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)

@@ -72,3 +72,12 @@ def test_a_registration_that_landed_before_a_crash_is_verified_at_restart(make_w
     make_workflow().recover()
     settled = store.requests.get_step(step.id)
     assert settled.state == S.VERIFIED and settled.before["registered"] is False
+
+
+def test_an_expired_onboarding_says_which_command_opens_it_anew(make_workflow, clock):
+    flow = make_workflow()
+    view = flow.open_request(UPN, REQUESTER, "C0OPS", app=OAuthApp(APP, "full_access"))
+    clock.advance(3601)
+    outcome = flow.decide(view.steps[0].id, APPROVER, approve=True)
+    assert outcome.kind == "expired"
+    assert f"Run /smtp-oauth {UPN} --app {APP} --full-access again" in outcome.message

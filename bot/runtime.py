@@ -31,7 +31,7 @@ from bot.slack.directory import UserGroups
 from bot.slack.outbox import Outbox
 from bot.store import Store
 from bot.workflow.gate import GatePolicy
-from bot.workflow.model import BOT_ACTOR, ChangeRequest
+from bot.workflow.model import BOT_ACTOR, ONBOARDING_PROBE, ChangeRequest
 from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,10 @@ class Runtime:
         if target is None:
             return None
         result = self.probe_now(target)
-        self.store.requests.audit(BOT_ACTOR, "oauth.probe", request_id=request.id, target=request.upn, detail={
+        self.store.requests.audit(BOT_ACTOR, ONBOARDING_PROBE, request_id=request.id, target=request.upn, detail={
             "probe_target": target.name, "app_id": app_id, "ok": result.ok, "cause": result.cause,
             "reply": result.reply.raw if result.reply else result.message})
+        self.cards.refresh(request.id)  # the card shows the probe's result
         return result
 
     def probe_now(self, target: Any) -> ProbeResult:

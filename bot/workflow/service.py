@@ -31,6 +31,7 @@ from bot.workflow.model import (
     RequestStep,
     RequestView,
     StepState,
+    command_for,
 )
 from bot.workflow.plan import make_plan
 from bot.workflow.queries import Queries
@@ -47,14 +48,6 @@ def oauth_app_of(request: ChangeRequest) -> OAuthApp | None:
     """The app an OAuth onboarding request is for (None for an /smtp-enable request)."""
     app_id = request.options.get("app_id")
     return OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
-
-
-def command_for(request: ChangeRequest) -> str:
-    """The command that opens this request anew: `/smtp-oauth UPN --app ID` for an onboarding, else `/smtp-enable`."""
-    app = oauth_app_of(request)
-    if app is None:
-        return f"/smtp-enable {request.upn}"
-    return f"/smtp-oauth {request.upn} --app {app.app_id}" + (" --full-access" if app.route == "full_access" else "")
 
 
 def _when(moment: datetime | None) -> str:

@@ -392,3 +392,18 @@ def test_a_basic_card_has_no_device_section():
     blocks = plan_card(with_states("pending"), now=NOW)["blocks"]
     assert not any("What the device needs" in t for t in texts(blocks))
     assert texts(blocks[0])[0].startswith("SMTP AUTH plan for ")
+
+
+def test_the_onboarding_probe_shows_what_the_bot_saw_and_expiry_names_the_onboarding_command():
+    base = with_states("verified")
+    options = {"auth_mode": "oauth", "include_org": False, "app_id": DEVICE["client_id"], "route": "scoped"}
+    view = with_states("verified", plan={**base.plan, "device": DEVICE}, options=options)
+    refused = {"probe_target": "scanner-oauth", "ok": False, "reply": "535 5.7.3 Authentication unsuccessful",
+               "at": NOW}
+    text = "\n".join(texts(plan_card(dataclasses.replace(view, probe=refused), now=NOW)["blocks"]))
+    assert "*XOAUTH2 probe* `scanner-oauth` with the device's app at" in text
+    assert ":x: refused — 535 5.7.3 Authentication unsuccessful" in text
+    assert "XOAUTH2 probe" not in "\n".join(texts(plan_card(view, now=NOW)["blocks"]))  # never claimed unseen
+    pending = with_states("pending", plan={**base.plan, "device": DEVICE}, options=options)
+    late = "\n".join(texts(plan_card(pending, now=LATE)["blocks"]))
+    assert f"run `/smtp-oauth {pending.request.upn} --app {DEVICE['client_id']}` again" in late

@@ -30,6 +30,8 @@ def test_oauth_onboarding_end_to_end_with_the_devices_probe(start_bot, sandbox, 
     [row] = wait_until(probed, what="the onboarding probe")
     assert row.detail["ok"] is True and row.detail["probe_target"] == "scanner-oauth"
     assert row.detail["reply"].startswith("235 ")
+    updated = bot.wait_card(lambda blocks: "XOAUTH2 probe" in blocks, what="the card with the probe's result")
+    assert "signed in" in str(updated.blocks) and "235 2.7.0 Authentication successful" in str(updated.blocks)
     [after] = bot.runtime.store.probes.history("scanner-oauth")[-1:]
     assert after.ok and after.auth_mode == "oauth"
     assert sandbox.state.client_secret(APP) not in str(bot.runtime.store.requests.audit_rows())

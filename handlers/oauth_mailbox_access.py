@@ -116,17 +116,23 @@ class OAuthScopedAccess(_MailboxAccess):
     def put(self, m365: M365, upn: str, value: dict[str, Any], on: bool) -> None:
         facts = fresh_facts(m365)
         if on:
-            if not _exists(facts, "Get-ManagementScope", value["name"]):
+            created = not _exists(facts, "Get-ManagementScope", value["name"])
+            if created:
                 m365.exchange.invoke("New-ManagementScope", {
                     "Name": value["name"], "RecipientRestrictionFilter": value["filter"]})
-            m365.exchange.invoke("New-ManagementRoleAssignment", {
-                "Name": value["name"], "App": value["object_id"], "Role": SCOPED_ROLE,
-                "CustomResourceScope": value["name"]})
+            try:
+                m365.exchange.invoke("New-ManagementRoleAssignment", {
+                    "Name": value["name"], "App": value["object_id"], "Role": SCOPED_ROLE,
+                    "CustomResourceScope": value["name"]})
+            except Exception:
+                if created and not _exists(fresh_facts(m365), "Get-ManagementRoleAssignment", value["name"]):
+                    m365.exchange.invoke("Remove-ManagementScope", {"Identity": value["name"]})  # leave nothing
+                raise
             return
         if _exists(facts, "Get-ManagementRoleAssignment", value["name"]):
-            m365.exchange.invoke("Remove-ManagementRoleAssignment", {"Identity": value["name"], "Confirm": False})
+            m365.exchange.invoke("Remove-ManagementRoleAssignment", {"Identity": value["name"]})
         if _exists(facts, "Get-ManagementScope", value["name"]):
-            m365.exchange.invoke("Remove-ManagementScope", {"Identity": value["name"], "Confirm": False})
+            m365.exchange.invoke("Remove-ManagementScope", {"Identity": value["name"]})
 
 
 class OAuthFullAccess(_MailboxAccess):
@@ -155,7 +161,7 @@ class OAuthFullAccess(_MailboxAccess):
     def put(self, m365: M365, upn: str, value: dict[str, Any], on: bool) -> None:
         cmdlet = "Add-MailboxPermission" if on else "Remove-MailboxPermission"
         params: dict[str, Any] = {"Identity": upn, "User": value["object_id"], "AccessRights": ["FullAccess"]}
-        m365.exchange.invoke(cmdlet, params if on else {**params, "Confirm": False}, anchor=f"UPN:{upn}")
+        m365.exchange.invoke(cmdlet, params, anchor=f"UPN:{upn}")
 
 
 def _exists(facts: Facts, cmdlet: str, name: str) -> bool:

@@ -155,7 +155,8 @@ def test_grant_before_registration_fails_and_changes_nothing(sandbox, m365):
     step = next(s for s in plan.steps if s.key == "oauth_scoped_access")
     with pytest.raises(Exception, match="couldn't be found"):
         REMEDIATIONS["oauth_scoped_access"].apply(m365, UPN, step.current)
-    assert sandbox.state.tenant("contoso").app_access.assignments == []
+    access = sandbox.state.tenant("contoso").app_access
+    assert access.assignments == [] and access.scopes == []  # the scope it had just made is removed again
 
 
 def test_a_basic_diagnosis_runs_no_onboarding_check(m365):

@@ -12,9 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from handlers.app_facts import READ_APPS_PERMISSION, entra_service_principal, exchange_service_principal
+from bot.errors import BotError
+from handlers.app_facts import (
+    READ_APPS_PERMISSION,
+    entra_service_principal,
+    exchange_service_principal,
+    full_access,
+)
 from handlers.app_step import AppStep
-from handlers.base import Finding, Permission, Status
+from handlers.base import Finding, Permission, Status, fresh_facts
 
 if TYPE_CHECKING:
     from bot.m365.tenant import M365
@@ -54,7 +60,17 @@ class ExchangeServicePrincipal(AppStep):
             m365.exchange.invoke("New-ServicePrincipal", {
                 "AppId": value["app_id"], "ObjectId": value["object_id"], "DisplayName": value["display_name"]})
         else:
+            self._still_granted(m365, upn, value)
             m365.exchange.invoke("Remove-ServicePrincipal", {"Identity": value["object_id"]})
+
+    def _still_granted(self, m365: M365, upn: str, value: dict[str, Any]) -> None:
+        """Refuse to unregister an app Exchange still grants something: undo the grant first, or it is orphaned."""
+        facts = fresh_facts(m365)
+        roles = m365.exchange.invoke("Get-ManagementRoleAssignment", {"RoleAssignee": value["object_id"]}).value
+        if roles or full_access(facts, value["object_id"], upn):
+            names = ", ".join(str(r.get("Name")) for r in roles) or f"FullAccess on {upn}"
+            raise BotError(f"The app still has access in Exchange ({names}); undo its mailbox access first, then "
+                           "this registration.", hint="Undo the access step on this card, then this one.")
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         app = facts.app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.errors import BotError
 from bot.probe import probe
 from bot.probe.model import ProbeTarget
 from bot.workflow.diagnose import diagnose
@@ -163,3 +164,16 @@ def test_a_basic_diagnosis_runs_no_onboarding_check(m365):
     [diagnosis] = diagnose(m365, [UPN])
     assert not {"oauth_app", "oauth_consent", "exchange_service_principal", "oauth_scoped_access"} & set(
         diagnosis.findings) and diagnosis.device is None
+
+
+def test_unregistering_an_app_that_still_has_the_mailbox_is_refused(sandbox, m365):
+    plan = make_plan(diagnose(m365, [UPN], app=OAuthApp(APP))[0])
+    steps = {s.key: s for s in plan.steps}
+    register, grant = REMEDIATIONS["exchange_service_principal"], REMEDIATIONS["oauth_scoped_access"]
+    registered = register.apply(m365, UPN, steps["exchange_service_principal"].current)
+    granted = grant.apply(m365, UPN, steps["oauth_scoped_access"].current)
+    with pytest.raises(BotError, match="undo its mailbox access first"):
+        register.revert(m365, registered)
+    assert len(sandbox.state.tenant("contoso").app_access.service_principals) == 1  # nothing removed
+    grant.revert(m365, granted)
+    assert register.verify(m365, register.revert(m365, registered))

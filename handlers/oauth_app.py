@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.m365.clouds import CLOUDS
+from bot.m365.clouds import CLOUDS, Cloud
 from handlers.app_facts import consent_url, entra_application, entra_service_principal, send_as_app_consented
 from handlers.base import Check, Finding, Status
 from handlers.oauth_mailbox_access import READ_APPS
@@ -30,11 +30,14 @@ GRANT_CONSENT = ("Microsoft Entra admin center › Identity › Applications ›
                  "Role Administrator opens {url}. The bot cannot grant consent.")
 
 
+def cloud_of(m365: M365) -> Cloud:
+    """The tenant's cloud, known by its Exchange token scope (endpoint overrides, e.g. the sandbox, never change it)."""
+    return next((c for c in CLOUDS.values() if c.exchange_scope == m365.exchange.scope), CLOUDS["global"])
+
+
 def login_url(m365: M365) -> str:
-    """The real sign-in host of the tenant's cloud (an endpoint override, e.g. the sandbox, never shows)."""
-    scope = m365.exchange.scope
-    cloud = next((c for c in CLOUDS.values() if c.exchange_scope == scope), CLOUDS["global"])
-    return cloud.login_url
+    """The real sign-in host of the tenant's cloud."""
+    return cloud_of(m365).login_url
 
 
 class OAuthApp(Check):
@@ -104,8 +107,7 @@ def device_settings(m365: M365, upn: str, app_id: str) -> dict[str, Any]:
     application-to-send-email-using-microsoft-365-or-office-365 (SMTP AUTH client submission, 587 STARTTLS); the
     token scope is the Exchange Online resource's `/.default` (client credentials), per cloud.
     """
-    scope = m365.exchange.scope
-    cloud = next((c for c in CLOUDS.values() if c.exchange_scope == scope), CLOUDS["global"])
+    cloud = cloud_of(m365)
     return {
         "host": cloud.smtp_host,
         "port": 587,
@@ -115,5 +117,5 @@ def device_settings(m365: M365, upn: str, app_id: str) -> dict[str, Any]:
         "tenant_id": m365.tenant_id,
         "client_id": app_id,
         "token_endpoint": f"{cloud.login_url}/{m365.tenant_id}/oauth2/v2.0/token",
-        "scope": scope,
+        "scope": cloud.exchange_scope,
     }

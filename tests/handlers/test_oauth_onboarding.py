@@ -177,3 +177,20 @@ def test_unregistering_an_app_that_still_has_the_mailbox_is_refused(sandbox, m36
     assert len(sandbox.state.tenant("contoso").app_access.service_principals) == 1  # nothing removed
     grant.revert(m365, granted)
     assert register.verify(m365, register.revert(m365, registered))
+
+
+@pytest.mark.parametrize(("cloud", "host", "scope", "login"), [
+    ("global", "smtp.office365.com", "https://outlook.office365.com/.default", "https://login.microsoftonline.com"),
+    ("usgovhigh", "smtp.office365.us", "https://outlook.office365.us/.default", "https://login.microsoftonline.us"),
+    ("china", "smtp.partner.outlook.cn", "https://partner.outlook.cn/.default", "https://login.chinacloudapi.cn"),
+])
+def test_device_settings_follow_the_tenants_cloud(cloud, host, scope, login):
+    from types import SimpleNamespace
+
+    from bot.m365.clouds import CLOUDS
+    from handlers.oauth_app import device_settings
+
+    m365 = SimpleNamespace(exchange=SimpleNamespace(scope=CLOUDS[cloud].exchange_scope), tenant_id="t-1")
+    device = device_settings(m365, UPN, APP)
+    assert (device["host"], device["port"], device["scope"]) == (host, 587, scope)
+    assert device["token_endpoint"] == f"{login}/t-1/oauth2/v2.0/token"

@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--json", action="store_true", help="machine-readable output")
     diag.add_argument("--auth", choices=AUTH_MODES, default="basic", help="how the device signs in (default basic)")
     diag.add_argument("--org", action="store_true", help="propose the organisation-wide switch instead of the mailbox's")
+    diag.add_argument("--app", metavar="APP_ID", help="OAuth onboarding: the device's app (client) id, as /smtp-oauth")
+    diag.add_argument("--full-access", action="store_true",
+                      help="with --app: the FullAccess route (admin consent + Add-MailboxPermission) instead of a "
+                      "role scoped to the mailbox")
     exp = sub.add_parser("explain", help="say what an SMTP reply from Exchange Online means and what fixes it")
     exp.add_argument("reply", nargs="+", metavar="REPLY", help="the reply text, e.g. from the device's log")
     exp.add_argument("--json", action="store_true", help="machine-readable output")
@@ -198,16 +202,22 @@ COMMANDS: dict[str, Command] = {
 
 def diagnose_args(m365: M365, args: argparse.Namespace, out: IO[str]) -> int:
     """`diagnose` with its parsed arguments, against `m365`."""
-    return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth, include_org=args.org, out=out)
+    app = getattr(args, "app", None)
+    if getattr(args, "full_access", False) and not app:
+        raise InvalidInput("--full-access needs --app APP_ID.")
+    return run_diagnose(m365, args.upns, as_json=args.json, auth_mode=args.auth, include_org=args.org, out=out,
+                        app_id=app, route="full_access" if getattr(args, "full_access", False) else "scoped")
 
 
 def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, include_org: bool,
-                 out: IO[str]) -> int:
+                 out: IO[str], app_id: str | None = None, route: str = "scoped") -> int:
     from bot.workflow.diagnose import diagnose
     from bot.workflow.plan import make_plan
     from bot.workflow.report import format_report
+    from handlers.facts import OAuthApp
 
-    results = diagnose(m365, upns, auth_mode=auth_mode)
+    app = OAuthApp(app_id, route) if app_id else None
+    results = diagnose(m365, upns, auth_mode=auth_mode, app=app)
     plans = [make_plan(d, include_org=include_org) for d in results]
     if as_json:
         payload = [{"diagnosis": d.to_dict(), "plan": p.to_dict()} for d, p in zip(results, plans, strict=True)]

@@ -22,7 +22,7 @@ from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.errors import BotError
 from bot.history import basic_auth_summary, target_statuses
-from bot.m365.tenant import M365, connect
+from bot.m365.tenant import M365, app_tokens, connect
 from bot.metrics import Metrics
 from bot.probe import ProbeResult
 from bot.probe.runner import Prober
@@ -34,6 +34,7 @@ from bot.slack.directory import UserGroups
 from bot.slack.outbox import Outbox
 from bot.store import Store
 from bot.workflow.gate import GatePolicy
+from bot.workflow.model import BOT_ACTOR, ONBOARDING_PROBE, ChangeRequest
 from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,21 @@ class Runtime:
         with self._busy_lock:
             self._busy[0] += 1
         self.pool.submit(context.run, guarded)
+
+    def probe_onboarded(self, request: ChangeRequest) -> ProbeResult | None:
+        """After an OAuth onboarding's last step is verified: the real XOAUTH2 probe of the configured target for
+        that mailbox and app (`auth: xoauth2` with that `client_id`, or without one when the app is the bot's
+        own), recorded, fed to the alerts and audited; None when no such target is configured."""
+        app_id = str(request.options.get("app_id") or "").lower()
+        target = onboarded_target(self.cfg.probes.targets, request.upn, app_id, str(self.cfg.m365.client_id or ""))
+        if target is None:
+            return None
+        result = self.probe_now(target)
+        self.store.requests.audit(BOT_ACTOR, ONBOARDING_PROBE, request_id=request.id, target=request.upn, detail={
+            "probe_target": target.name, "app_id": app_id, "ok": result.ok, "cause": result.cause,
+            "reply": result.reply.raw if result.reply else result.message})
+        self.cards.refresh(request.id)  # the card shows the probe's result
+        return result
 
     def probe_now(self, target: Any) -> ProbeResult:
         """Probe one configured target at once (Probe now, /smtp-probe, the console) and feed the alerts."""
@@ -232,6 +248,15 @@ def slack_client(cfg: AppConfig) -> WebClient:
     )
 
 
+def onboarded_target(targets: Sequence[Any], upn: str, app_id: str, bot_app_id: str) -> Any | None:
+    """The xoauth2 probe target whose token comes from `app_id` and which signs in as `upn`, or None."""
+    for target in targets:
+        own = str(getattr(target, "client_id", None) or bot_app_id).lower()
+        if target.auth == "xoauth2" and target.mailbox.lower() == upn.lower() and own == app_id:
+            return target
+    return None
+
+
 def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | None = None,
                   migrate: bool = True) -> Runtime:
     """Wire the process. No network I/O happens here except the database migration."""
@@ -259,9 +284,20 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event]())
+    app_tokens_lock, device_apps = threading.Lock(), {}
+
+    def app_token(client_id: str, secret: str) -> str:
+        """A token for a probe target's own app (the device's), one MSAL app per client id."""
+        with app_tokens_lock:
+            if client_id not in device_apps:
+                device_apps[client_id] = app_tokens(cfg.m365, client_id, secret)
+            provider = device_apps[client_id]
+        return provider.token(cfg.m365.exchange_scope)
+
     cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock)
     workflow.on_change = cards.refresh
-    prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
+    prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock,
+                    app_token=app_token)
     alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock,
                         is_approver=workflow.is_approver)
     AlertDelivery(alerting, outbox_client, outbox, cfg.slack.alert_channel, snooze_hours=alerting.snooze_hours,
@@ -271,6 +307,8 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                                retention=timedelta(days=cfg.alerts.history_retention_days),
                                weekly=(lambda: weekly[0]()) if cfg.alerts.readiness_weekly else None)
     runtime = Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,
-                   ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler, metrics, tenant)
+                      ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-work"), prober, alerting, scheduler,
+                      metrics, tenant)
     weekly.append(runtime.post_weekly_readiness)
+    workflow.on_onboarded = runtime.probe_onboarded
     return runtime

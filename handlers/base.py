@@ -89,6 +89,7 @@ class Check:
     docs: ClassVar[str]  # Microsoft's page for the setting
     permissions: ClassVar[tuple[Permission, ...]] = ()
     changes: ClassVar[bool] = False
+    needs_app: ClassVar[bool] = False  # an OAuth onboarding check: runs only when a diagnosis names an app
 
     def inspect(self, facts: Facts, upn: str, *, auth_mode: str = "basic") -> Finding:
         """Assess from `facts` (reading whatever is missing); a read failure becomes an UNKNOWN finding."""
@@ -131,6 +132,10 @@ class Remediation(Check):
     def normalise(self, value: Any) -> Any:
         """A stored value (`Change.before`, read back from JSON) as `write` takes it."""
         return value
+
+    def target(self, before: Any) -> Any:
+        """The value `apply` writes over `before` (OAuth steps name their app in it)."""
+        return self.target_value
 
     def apply(self, m365: M365, upn: str, before: Any) -> Change:
         """Write the target value over `before`, the value the plan read: the original an undo puts back.

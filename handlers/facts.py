@@ -54,6 +54,18 @@ def normalize_upn(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class OAuthApp:
+    """What an OAuth onboarding diagnoses: the device's app (its client id) and how to grant it the mailbox.
+
+    `route` is "scoped" (RBAC for Applications: a management scope for this mailbox and the "Application
+    SMTP.SendAsApp" role) or "full_access" (Entra admin consent for SMTP.SendAsApp and FullAccess on the mailbox).
+    """
+
+    app_id: str
+    route: str = "scoped"
+
+
+@dataclass(frozen=True)
 class Memberships:
     """Ids of the user's groups, roles and role templates (CA policies name roles by template id).
 
@@ -79,10 +91,15 @@ class UserInfo:
 class Facts:
     """A read-through cache of what Microsoft says about one tenant, for one diagnosis or one step."""
 
-    def __init__(self, m365: M365, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, m365: M365, clock: Clock = SYSTEM_CLOCK, *, app: OAuthApp | None = None) -> None:
         self.m365 = m365
         self.clock = clock
+        self.app = app  # the app an OAuth onboarding is for (`handlers.app_facts`); None for other diagnoses
         self._cache: dict[tuple[str, str], Any] = {}
+
+    def cached(self, key: tuple[str, str], read: Callable[[], Any]) -> Any:
+        """`read()` once per key (its M365Error too); for reads kept in other modules (`handlers.app_facts`)."""
+        return self._get(key, read)
 
     def _get(self, key: tuple[str, str], read: Callable[[], Any]) -> Any:
         if key not in self._cache:

@@ -9,26 +9,32 @@ from handlers.auth_policy import AuthPolicy
 from handlers.base import Check, Remediation
 from handlers.basic_auth_retirement import BasicAuthRetirement
 from handlers.conditional_access import ConditionalAccess
+from handlers.exchange_service_principal import ExchangeServicePrincipal
 from handlers.mailbox_smtp_auth import MailboxSmtpAuth
+from handlers.oauth_app import OAuthApp, OAuthConsent
+from handlers.oauth_mailbox_access import OAuthFullAccess, OAuthScopedAccess
 from handlers.org_smtp_auth import OrgSmtpAuth
 from handlers.per_user_mfa import PerUserMfa
 from handlers.security_defaults import SecurityDefaults
 
 #: The kinds of change the bot can make, in plan order (narrowest first).
 REMEDIATIONS: dict[str, Remediation] = {
-    r.key: r for r in sorted((MailboxSmtpAuth(), OrgSmtpAuth(), PerUserMfa(), SecurityDefaults()),
+    r.key: r for r in sorted((MailboxSmtpAuth(), OrgSmtpAuth(), PerUserMfa(), SecurityDefaults(),
+                              ExchangeServicePrincipal(), OAuthScopedAccess(), OAuthFullAccess()),
                              key=lambda r: r.plan_priority)
 }
 #: Read-only checks, reported as advisories.
 CHECKS: dict[str, Check] = {
-    c.key: c for c in sorted((Account(), AuthPolicy(), ConditionalAccess(), BasicAuthRetirement()),
+    c.key: c for c in sorted((Account(), AuthPolicy(), ConditionalAccess(), BasicAuthRetirement(), OAuthApp(),
+                              OAuthConsent()),
                              key=lambda c: c.report_order)
 }
 
 
-def in_report_order() -> list[Check]:
-    """Every handler, remediations and checks alike, in the order a diagnosis reports them."""
-    return sorted((*REMEDIATIONS.values(), *CHECKS.values()), key=lambda h: h.report_order)
+def in_report_order(*, app: bool = False) -> list[Check]:
+    """The handlers a diagnosis runs, in report order: the OAuth onboarding ones (`needs_app`) only with `app`."""
+    return sorted((h for h in (*REMEDIATIONS.values(), *CHECKS.values()) if app or not h.needs_app),
+                  key=lambda h: h.report_order)
 
 
 def in_plan_order(keys: Iterable[str]) -> list[Remediation]:

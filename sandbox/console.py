@@ -27,6 +27,9 @@ from bot.cli import run_diagnose
 from bot.config import AppConfig, with_overrides
 from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError
+from bot.m365.tenant import connect
+from bot.probe import probe
+from bot.probe.model import ProbeTarget
 from bot.runtime import Runtime, build_runtime
 from bot.slack.app import create_bolt_app, wsgi_app
 from bot.slack.text import Button, render
@@ -57,6 +60,9 @@ HELP = """Slash commands (sent to the bot as the current person, signed like Sla
   /smtp-explain REPLY                  what an Exchange SMTP reply means and what fixes it
   /smtp-probe TARGET                   probe a configured target now (printer, scanner)
   /smtp-readiness [--days N]           readiness for the end of Basic auth: who uses a password, a card and a CSV
+  /smtp-oauth UPN --app APP_ID [--full-access]
+                                       onboard a device's app to OAuth (XOAUTH2): a plan with gated, undoable
+                                       steps; the demo app is 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809 (scanner)
 Acting:
   as NAME          act as riley (requester), avery or gale (approvers) or sam (bystander)
   click N          click button N: every button shown gets its own number, on any message or App Home
@@ -67,7 +73,8 @@ The sandbox:
   break UPN        turn SMTP AUTH off for a mailbox       mend UPN   turn it back on
   break mfa UPN    enforce per-user MFA for a user        mend mfa UPN
   users            the demo mailboxes and what blocks each
-Also: diagnose UPN (read-only, no Slack), explain REPLY, help, quit (or Ctrl-D)."""
+  device UPN APP_ID  sign in as the device would: the app's token (client credentials) and AUTH XOAUTH2
+Also: diagnose UPN [--app APP_ID] (read-only, no Slack), explain REPLY, help, quit (or Ctrl-D)."""
 
 
 @dataclass
@@ -284,6 +291,27 @@ class Console:
         for user in state.tenant("contoso").users:
             self.say(f"  {user.user_principal_name:<26} {user.display_name:<22} {what_blocks(state, user)}")
 
+    def device(self, upn: str, app_id: str) -> None:
+        """What the device does after onboarding: a token for its app from Entra ID, then AUTH XOAUTH2."""
+        runtime, sandbox = self.world.runtime, self.world.sandbox
+        try:
+            secret = sandbox.state.client_secret(app_id.lower())
+        except KeyError:
+            self.say(f"(sandbox) no app {app_id} in the sandbox's Entra ID.")
+            return
+        cfg = with_overrides(runtime.cfg, {"m365": {**sandbox.m365_settings(), "client_id": app_id.lower(),
+                                                    "client_secret": secret}})
+        try:
+            token = connect(cfg.m365).tokens.token(cfg.m365.exchange_scope)
+        except BotError as exc:
+            self.say(f"device {upn}: no token for app {app_id}: {exc.describe()}")
+            return
+        target = ProbeTarget(host="localhost", port=sandbox.smtp.port, mailbox=upn.lower(), auth="xoauth2",
+                             ca_file=str(sandbox.ca_path), timeout=5, name="device")
+        result = probe(target, credential=token)
+        self.say(f"device {upn} (XOAUTH2, app {app_id}): "
+                 + ("ok, 235 Authentication successful" if result.ok else f"{result.cause}: {result.message}"))
+
     # The loop --------------------------------------------------------------------------------------
     def handle(self, line: str) -> bool:
         """Run one console line; False to leave."""
@@ -311,6 +339,8 @@ class Console:
             self.set(rest, command == "break")
         elif command == "users":
             self.users()
+        elif command == "device" and len(rest) == 2:
+            self.device(rest[0], rest[1])
         elif command == "diagnose" and rest:
             self.diagnose(rest)
         elif command == "explain" and rest:
@@ -319,10 +349,12 @@ class Console:
             self.say(f"Unknown command '{line}'. Type 'help'.")
         return True
 
-    def diagnose(self, upns: list[str]) -> None:
-        run_diagnose(self.world.runtime.tenant(), [u for u in upns if not u.startswith("--")],
-                     as_json=False, auth_mode="oauth" if "--oauth" in upns else "basic", include_org="--org" in upns,
-                     out=self.out)
+    def diagnose(self, words: list[str]) -> None:
+        app = words[words.index("--app") + 1] if "--app" in words[:-1] else None
+        upns = [w for w in words if not w.startswith("--") and w != app]
+        run_diagnose(self.world.runtime.tenant(), upns, as_json=False,
+                     auth_mode="oauth" if "--oauth" in words else "basic", include_org="--org" in words,
+                     out=self.out, app_id=app, route="full_access" if "--full-access" in words else "scoped")
 
 
 def run_console(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:

@@ -6,6 +6,7 @@ import base64
 import functools
 import hmac
 import json
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -115,9 +116,21 @@ AADSTS: dict[int, tuple[int, str, str]] = {
 }
 
 
-@functools.cache
+_SIGNING_KEY_LOCK = threading.Lock()
+
+
 def signing_key() -> tuple[rsa.RSAPrivateKey, str]:
-    """The process-wide token signing key and its key id (generated once, on first use)."""
+    """The process-wide token signing key and its key id (generated once, on first use).
+
+    Locked: two threads asking first (the token endpoint and an SMTP session) must not each make a key, or a
+    token signed with the one not kept fails every later check.
+    """
+    with _SIGNING_KEY_LOCK:
+        return _signing_key()
+
+
+@functools.cache
+def _signing_key() -> tuple[rsa.RSAPrivateKey, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     digest = hashes.Hash(hashes.SHA256())
     digest.update(key.public_key().public_numbers().n.to_bytes(256, "big"))

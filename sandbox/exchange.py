@@ -11,7 +11,9 @@ from typing import Any
 from urllib.parse import quote
 
 from sandbox.entra import check_bearer
-from sandbox.exchange_cmdlets import CMDLETS, CmdletError, Outcome, binding_error
+from sandbox.exchange_cmdlets import CMDLETS as RECIPIENT_AND_ORG_CMDLETS
+from sandbox.exchange_cmdlets import CmdletError, Outcome, binding_error
+from sandbox.service_principals import APP_CMDLETS
 from sandbox.state import SandboxState
 from sandbox.tenant import DIRECTORY_ROLES
 from sandbox.wire import Call, Reply, exchange_error, nul_403
@@ -21,7 +23,11 @@ DEFAULT_PAGE = 1000
 ODATA = "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
 FULL_ACCESS = frozenset({DIRECTORY_ROLES["Exchange Administrator"], DIRECTORY_ROLES["Global Administrator"]})
 RECIPIENT_ADMIN = DIRECTORY_ROLES["Exchange Recipient Administrator"]
-RECIPIENT_CMDLETS = frozenset({"Get-CASMailbox", "Set-CASMailbox", "Get-User", "Set-User"})
+CMDLETS = {**RECIPIENT_AND_ORG_CMDLETS, **APP_CMDLETS}
+#: Exchange Recipient Administrator holds "Mail Recipients" (mailbox permissions) but not "Role Management"
+#: (service principals, scopes, role assignments: Organization Management, i.e. Exchange Administrator).
+RECIPIENT_CMDLETS = frozenset({"Get-CASMailbox", "Set-CASMailbox", "Get-User", "Set-User", "Get-MailboxPermission",
+                               "Add-MailboxPermission", "Remove-MailboxPermission"})
 READERS = frozenset({DIRECTORY_ROLES["Global Reader"], DIRECTORY_ROLES["Security Reader"]})
 WWW_AUTHENTICATE = (
     'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '

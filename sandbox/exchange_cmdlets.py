@@ -288,3 +288,4 @@ CMDLETS: dict[str, tuple[str, Cmdlet, tuple[str, ...]]] = {
         ("Get-AuthenticationPolicy", get_authentication_policy, ("Identity",)),
     )
 }
+"""The app cmdlets (`sandbox.service_principals`) are added by `sandbox.exchange`."""

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from sandbox.entra import check_bearer
+from sandbox.graph_apps import app_role_assignments, list_applications, list_service_principals
 from sandbox.graph_request import (
     ROLE_TYPE,
     GraphRequest,
@@ -337,6 +338,9 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler], bool]] = [
     ),
     (re.compile(r"/identity/conditionalAccess/policies"), {"GET": Graph.conditional_access}, False),
     (re.compile(r"/auditLogs/signIns"), {"GET": Graph.sign_ins}, False),
+    (re.compile(r"/servicePrincipals"), {"GET": list_service_principals}, False),
+    (re.compile(r"/servicePrincipals/(?P<sp>[^/]+)/appRoleAssignments"), {"GET": app_role_assignments}, False),
+    (re.compile(r"/applications"), {"GET": list_applications}, False),
     (
         re.compile(r"/users/(?P<user>[^/]+)/authentication/requirements"),
         {"GET": Graph.get_mfa, "PATCH": Graph.patch_mfa},

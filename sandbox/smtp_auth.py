@@ -19,20 +19,28 @@ as far as public evidence shows:
 8. SMTP AUTH off for the mailbox, or inherited from the org -> `SmtpClientAuthentication is disabled for the
    Mailbox` / `... for the Tenant`.
 
-XOAUTH2 — steps 1, 2 and 4-6 are Basic-only and do not apply:
+XOAUTH2 (app-only, client credentials) — steps 1, 2 and 4-6 are Basic-only and do not apply:
 
 1. The token is not one the sandbox's Entra ID issued for Exchange Online (signature, time on the sandbox
-   clock, audience), lacks the `SMTP.SendAsApp` role, or belongs to another tenant -> `535 5.7.3`.
+   clock, audience), or belongs to another tenant -> `535 5.7.3`.
 2. No such mailbox -> `535 5.7.3`.
-3. The SMTP AUTH switch as in Basic step 8: disabling SMTP AUTH disables OAuth too.
+3. The app has no access to this mailbox -> `535 5.7.3`. Access is either route Microsoft documents
+   (`app_has_access`): the `SMTP.SendAsApp` role in the token (admin consent in Entra ID) with the service
+   principal registered in Exchange and FullAccess on the mailbox (learn.microsoft.com/exchange/client-developer/
+   legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth), or RBAC for Applications:
+   "Application SMTP.SendAsApp" assigned to the registered service principal with a scope that includes the
+   mailbox (learn.microsoft.com/exchange/permissions-exo/application-rbac).
+4. The SMTP AUTH switch as in Basic step 8: disabling SMTP AUTH disables OAuth too.
 """
 
 from __future__ import annotations
 
 import hmac
 
+from sandbox.app_access import SMTP_SEND_AS_APP_ROLE
 from sandbox.conditional_access import LegacySignIn, blocking_policies
 from sandbox.entra import check_bearer
+from sandbox.service_principals import in_scope
 from sandbox.signins import add_sign_in
 from sandbox.state import SandboxState
 from sandbox.tenant import DirectoryRole, Group, TenantState, User
@@ -110,13 +118,33 @@ def oauth_reply(state: SandboxState, address: str, token: str) -> str:
         state, Call("AUTH", "/", {}, {"authorization": f"Bearer {token}"}, b"", ""), "exchange"
     )
     claims = check.claims
-    if claims is None or SEND_AS_APP not in claims.get("roles", ()):
+    if claims is None:
         return FAILED
     with state.lock:
         found = find_mailbox_user(state, address)
         if found is None or found[0].id != claims.get("tid"):
             return FAILED
+        if not app_has_access(found[0], found[1], str(claims.get("oid", "")), SEND_AS_APP in claims.get("roles", ())):
+            return FAILED
         return _mailbox_reply(*found)
+
+
+def app_has_access(tenant: TenantState, user: User, sp_object_id: str, consented: bool) -> bool:
+    """Whether the app whose service principal is `sp_object_id` may send as `user` (see the module's XOAUTH2 step 3)."""
+    access = tenant.app_access
+    sp = access.service_principal(sp_object_id)
+    if sp is None or user.mailbox is None:
+        return False
+    if consented and any(
+        p.mailbox_id == user.id and p.user == sp.object_id and "FullAccess" in p.access_rights
+        for p in access.mailbox_permissions
+    ):
+        return True
+    return any(
+        a.app == sp.object_id and a.role == SMTP_SEND_AS_APP_ROLE
+        and in_scope(access.scope(a.custom_resource_scope) if a.custom_resource_scope else None, user)
+        for a in access.assignments
+    )
 
 
 def find_mailbox_user(state: SandboxState, address: str) -> tuple[TenantState, User] | None:

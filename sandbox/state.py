@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from sandbox.app_access import ExchangeServicePrincipal, MailboxPermission
 from sandbox.bulk import add_generated_mailboxes
 from sandbox.faults import FaultSet
 from sandbox.recording import RequestLog
@@ -114,6 +115,20 @@ class SandboxState:
         with self.lock:
             app = self.find_app(client_id)[1]
             self._grants(app, permission_or_role).discard(permission_or_role)
+
+    def grant_mailbox(self, client_id: str, mailbox: str) -> None:
+        """What an admin does by hand for app-only SMTP (tests): register the app's service principal in Exchange
+        and give it FullAccess to `mailbox` (the Entra consent is `grant(client_id, "SMTP.SendAsApp")`)."""
+        with self.lock:
+            tenant, app = self.find_app(client_id)
+            access = tenant.app_access
+            if access.service_principal(app.service_principal_id) is None:
+                access.service_principals.append(
+                    ExchangeServicePrincipal(app.client_id, app.service_principal_id, app.display_name))
+            user = tenant.user(mailbox)
+            if user is None:
+                raise KeyError(f"no user {mailbox!r}")
+            access.mailbox_permissions.append(MailboxPermission(user.id, app.service_principal_id, ["FullAccess"]))
 
     def register_certificate(self, client_id: str, cert_pem: str | bytes) -> str:
         """Upload a public certificate to the app's credentials; returns its SHA-1 thumbprint (hex)."""

@@ -11,6 +11,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from sandbox.app_access import AppAccess
 from sandbox.user_index import INDEXED, Members, UserDirectory
 
 OFFICE_365_E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
@@ -169,6 +170,7 @@ class TenantState:
     #: An Entra ID P1 (or P2) licence: Graph serves sign-in logs only then (`sandbox.signins`).
     entra_id_p1: bool = False
     sign_ins: list[Any] = field(default_factory=list)  # sandbox.signins.SignIn, newest last
+    app_access: AppAccess = field(default_factory=AppAccess)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "users" and not isinstance(value, UserDirectory):

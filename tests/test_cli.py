@@ -178,3 +178,22 @@ def test_bolt_does_not_warn_that_the_environment_token_is_unused(monkeypatch, ca
     App(client=WebClient(token="xoxb-from-the-environment"), signing_secret="s", token_verification_enabled=False)
 
     assert "will be unused" not in caplog.text
+
+
+def test_diagnose_with_an_app_is_the_onboarding_plan_ending_with_the_device_settings(sandbox):
+    out = io.StringIO()
+    app = "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"
+    assert main(["diagnose", "--json", "scanner@contoso.com", "--app", app], env=clean_env(**sandbox.env()),
+                stdout=out) == 0
+    data = json.loads(out.getvalue())
+    assert [s["key"] for s in data["plan"]["steps"]] == ["mailbox_smtp_auth", "exchange_service_principal",
+                                                         "oauth_scoped_access"]
+    assert data["plan"]["device"]["client_id"] == app and data["diagnosis"]["auth_mode"] == "oauth"
+    assert sandbox.state.tenant("contoso").app_access.service_principals == []  # read-only
+
+
+def test_diagnose_bad_app_id_is_a_usage_error_with_no_request(sandbox):
+    out = io.StringIO()
+    assert main(["diagnose", "scanner@contoso.com", "--app", "scanner-app"], env=clean_env(**sandbox.env()),
+                stdout=out) == 2
+    assert "is not an app (client) id" in out.getvalue() and len(sandbox.state.requests) == 0

@@ -213,14 +213,25 @@ class ProbeTargetConfig(_Section):
     port: int | None = Field(None, ge=1, le=65535)
     interval_minutes: float | None = Field(None, gt=0)
     submit_to: Email | None = None
+    client_id: Guid | None = None
+    """xoauth2 only: the device's own app (client) id; its token then signs in instead of the bot's app's."""
+    client_secret: SecretStr | None = None
+    """xoauth2 with client_id: that app's client secret (a ${VAR} reference)."""
 
     @classmethod
     def _key_problems(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
         auth, password = data.get("auth", "login"), is_set(data.get("password"))
+        app = {key: is_set(data.get(key)) for key in ("client_id", "client_secret")}
         if auth in ("login", "plain") and not password:
             return [(("password",), f"required for auth {auth} (a ${{VAR}} reference)")]
         if auth == "xoauth2" and password:
             return [(("password",), "not used with auth xoauth2 (the app's token authenticates)")]
+        if auth != "xoauth2" and any(app.values()):
+            key = next(k for k, v in app.items() if v)
+            return [((key,), "only with auth xoauth2 (the device's own app signs in with a token)")]
+        if app["client_id"] != app["client_secret"]:
+            missing = "client_secret" if app["client_id"] else "client_id"
+            return [((missing,), "set client_id and client_secret together (the device's own app)")]
         return []
 
 

@@ -22,6 +22,7 @@ SECRET_KEYS = frozenset(
         "slack.app_token",
         "server.metrics_token",
         "probes.targets[].password",
+        "probes.targets[].client_secret",
     }
 )
 

@@ -89,4 +89,5 @@ def secrets_of(cfg: AppConfig) -> list[str]:
     """Every secret value in `cfg`, to keep out of the output."""
     values = [cfg.m365.client_secret, cfg.slack.bot_token, cfg.slack.signing_secret, cfg.slack.app_token]
     values += [target.password for target in cfg.probes.targets]
+    values += [target.client_secret for target in cfg.probes.targets]
     return [value.get_secret_value() for value in values if value is not None]

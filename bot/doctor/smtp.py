@@ -30,7 +30,8 @@ class SmtpChecks(Report):
             endpoints.setdefault((plain.host, plain.port), plain)
         for (host, port), target in endpoints.items():
             self.smtp_endpoint(f"SMTP {host} port {port}", probe(target))
-        oauth = [t for t in targets if t.auth == "xoauth2"]
+        # A target with its own client_id signs in as the device's app, not this bot's: /smtp-oauth onboards it.
+        oauth = [t for t in targets if t.auth == "xoauth2" and not getattr(t, "client_id", None)]
         if oauth:
             self.send_as_app(oauth, exchange)
 

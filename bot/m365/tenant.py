@@ -58,3 +58,14 @@ def connect(m365: Any, *, clock: Clock = SYSTEM_CLOCK) -> M365:
             transport("Exchange Online"), tokens, base_url=m365.exchange_url, scope=m365.exchange_scope
         ),
     )
+
+
+def app_tokens(m365: Any, client_id: str, client_secret: str) -> TokenProvider:
+    """Tokens for another app of the same tenant and cloud (a device's own app, for its XOAUTH2 probe).
+
+    No network I/O here; MSAL's app is built and caches its tokens on the first `token()` call.
+    """
+    timeout = (min(10.0, float(m365.timeout_seconds)), float(m365.timeout_seconds))
+    session = make_session(str(m365.ca_bundle) if m365.ca_bundle else None, timeout)
+    return TokenProvider(tenant_id=m365.tenant_id, client_id=client_id, authority_url=m365.login_url,
+                         client_secret=client_secret, session=session)

@@ -23,17 +23,21 @@ class Prober:
     """Runs probes for `probes.targets` entries with bounded concurrency and records each result."""
 
     def __init__(self, probes_cfg: Any, store: Store, token: Callable[[], str], *, clock: Clock = SYSTEM_CLOCK,
-                 limiter: MailboxLimiter | None = None) -> None:
+                 limiter: MailboxLimiter | None = None, app_token: Callable[[str, str], str] | None = None) -> None:
         self.cfg = probes_cfg
         self.store = store
         self.token = token
+        self.app_token = app_token  # (client id, secret) -> token: a target's own app (client_id in app.yaml)
         self.clock = clock
         self.limiter = limiter or MailboxLimiter(probes_cfg.per_mailbox_connections)
 
     def credential(self, target: ProbeTarget) -> Callable[[], str] | str | None:
-        if target.auth == "xoauth2":
-            return self.token
         configured = find_target(self.cfg.targets, target.name)
+        if target.auth == "xoauth2":
+            if configured is not None and getattr(configured, "client_id", None) and self.app_token is not None:
+                client_id, secret = str(configured.client_id), configured.client_secret.get_secret_value()
+                return lambda: self.app_token(client_id, secret)  # type: ignore[misc]
+            return self.token
         return configured.password.get_secret_value() if configured and configured.password else None
 
     def run(self, targets: Sequence[Any]) -> list[ProbeResult]:

@@ -17,7 +17,17 @@ from bot.logs import log_context
 from bot.metrics import metrics_app
 from bot.runtime import Runtime
 from bot.slack.edge import SlackDoor, quiet_verbose_libraries
-from bot.slack.listeners import alert_actions, enable, explain, home, plan_actions, probe, readiness, status
+from bot.slack.listeners import (
+    alert_actions,
+    enable,
+    explain,
+    home,
+    oauth,
+    plan_actions,
+    probe,
+    readiness,
+    status,
+)
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
@@ -88,7 +98,7 @@ def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
 
 def register_listeners(app: App, services: SlackServices) -> None:
     """Every command, button and event the bot answers, each feature's listeners from its own module."""
-    for feature in (enable, status, probe, explain, readiness, plan_actions, alert_actions, home):
+    for feature in (enable, oauth, status, probe, explain, readiness, plan_actions, alert_actions, home):
         feature.register(app, services)
 
 

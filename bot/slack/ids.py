@@ -7,6 +7,7 @@ COMMAND_STATUS = "/smtp-status"
 COMMAND_EXPLAIN = "/smtp-explain"
 COMMAND_PROBE = "/smtp-probe"
 COMMAND_READINESS = "/smtp-readiness"
+COMMAND_OAUTH = "/smtp-oauth"
 
 ACTION_APPROVE = "step_approve"
 ACTION_DENY = "step_deny"

@@ -45,6 +45,7 @@ class Execution:
     _m365: Callable[[], M365]
     on_change: Callable[[str], None]
     on_event: Callable[[str], None]
+    on_onboarded: Callable[[ChangeRequest], None]
     pool: ThreadPoolExecutor
     _running: list[Future[RequestStep | None]]
 
@@ -81,7 +82,8 @@ class Execution:
             return None
         self._changed(request.id)
         handler = REMEDIATIONS[step.handler_key]
-        planned = Change(step.handler_key, request.upn, (step.proposed or {}).get("current"), handler.target_value)
+        before = (step.proposed or {}).get("current")
+        planned = Change(step.handler_key, request.upn, before, handler.target(before))
         try:
             m365 = self._m365()
             handler.apply(m365, request.upn, planned.before)
@@ -121,6 +123,7 @@ class Execution:
             return self._fail(step, request, S.APPLIED, exc, "step.verify_failed")
         if verified:
             steps.transition_step(step.id, S.APPLIED, S.VERIFIED, BOT_ACTOR, "step.verified")
+            self._after_onboarding(request)
         else:
             steps.transition_step(step.id, S.APPLIED, S.FAILED, BOT_ACTOR, "step.verify_failed",
                                   error="The change was sent but reading it back shows the old value; "
@@ -128,6 +131,18 @@ class Execution:
             self.on_event("failed_change")
         self._changed(request.id)
         return steps.get_step(step.id)
+
+    def _after_onboarding(self, request: ChangeRequest) -> None:
+        """When the last step of an OAuth onboarding (`/smtp-oauth`) is verified, tell `on_onboarded` (the XOAUTH2
+        probe of a configured target). Its failure never touches the verified step."""
+        if not request.options.get("app_id"):
+            return
+        if any(s.state != S.VERIFIED for s in self.store.requests.get_steps(request.id)):
+            return
+        try:
+            self.on_onboarded(request)
+        except Exception:
+            log.exception("after onboarding %s", request.id)
 
     def _run_undo(self, step: RequestStep) -> RequestStep | None:
         request = self.store.requests.get(step.request_id)

@@ -100,6 +100,19 @@ def check_request_transition(expected: RequestState, new: RequestState, action: 
         raise IllegalTransition("request", expected, new, action)
 
 
+def command_for(request: ChangeRequest) -> str:
+    """The command that opens this request anew: `/smtp-oauth UPN --app ID` for an onboarding, else `/smtp-enable`."""
+    app_id = request.options.get("app_id")
+    if not app_id:
+        return f"/smtp-enable {request.upn}"
+    full = " --full-access" if request.options.get("route") == "full_access" else ""
+    return f"/smtp-oauth {request.upn} --app {app_id}{full}"
+
+
+#: The audit action of the XOAUTH2 probe the bot runs once an OAuth onboarding's last step is verified.
+ONBOARDING_PROBE = "oauth.probe"
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeRequest:
     id: str
@@ -149,6 +162,7 @@ class RequestView:
 
     request: ChangeRequest
     steps: tuple[RequestStep, ...] = ()
+    probe: dict[str, Any] | None = None  # an onboarding's XOAUTH2 probe after its last step (`oauth.probe`, `at`)
 
     @property
     def applied_anyway_by(self) -> str | None:

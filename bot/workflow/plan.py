@@ -32,6 +32,7 @@ class Plan:
     not_applicable: list[Finding] = field(default_factory=list)
     not_proposed: list[tuple[Finding, str]] = field(default_factory=list)
     error: str | None = None
+    device: dict[str, Any] | None = None  # OAuth onboarding: what the device is configured with
 
     @property
     def blocked(self) -> bool:
@@ -60,6 +61,7 @@ class Plan:
             "ok": [f.to_dict() for f in self.ok],
             "not_applicable": [f.to_dict() for f in self.not_applicable],
             "not_proposed": [{"finding": f.to_dict(), "why": why} for f, why in self.not_proposed],
+            "device": self.device,
         }
 
 
@@ -69,7 +71,7 @@ def make_plan(diagnosis: Diagnosis, *, include_org: bool = False) -> Plan:
     Opt-in remediations (the organisation switch) are proposed only when `include_org` asks for them by
     name, and only in place of the one they are an alternative to, where they can fix its finding (see `_choose`).
     """
-    plan = Plan(upn=diagnosis.upn)
+    plan = Plan(upn=diagnosis.upn, device=diagnosis.device)
     if diagnosis.error is not None:
         plan.error = diagnosis.error.describe()
         return plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.errors import InvalidInput
 from bot.store import Store
 from bot.workflow.gate import GatePolicy, GroupMembers
-from bot.workflow.model import ChangeRequest, RequestState, RequestStep, RequestView
+from bot.workflow.model import ONBOARDING_PROBE, ChangeRequest, RequestState, RequestStep, RequestView
 
 
 class Queries:
@@ -47,7 +47,11 @@ class Queries:
         return self.store.requests.set_message(request_id, channel, ts)
 
     def _view(self, request: ChangeRequest) -> RequestView:
-        return RequestView(request, tuple(self.store.requests.get_steps(request.id)))
+        probe = None
+        if request.options.get("app_id"):  # an onboarding: the XOAUTH2 probe the bot ran after its last step
+            rows = [r for r in self.store.requests.audit_rows(request_id=request.id) if r.action == ONBOARDING_PROBE]
+            probe = {**rows[-1].detail, "at": rows[-1].at} if rows else None
+        return RequestView(request, tuple(self.store.requests.get_steps(request.id)), probe)
 
     def _load(self, step_id: int) -> tuple[RequestStep, ChangeRequest] | None:
         """A step and its request, or None when either is gone."""

@@ -50,4 +50,11 @@ def format_report(diagnosis: Diagnosis, plan: Plan) -> str:
     if plan.unreadable:
         names = ", ".join(f.title for f in plan.unreadable)
         lines.append(f"   Not fully checked: {names} could not be read (see above); diagnose again to check it.")
+    if plan.device:
+        d = plan.device
+        lines += ["   What the device needs (once the plan is applied):",
+                  f"     SMTP server {d['host']}, port {d['port']}, {d['security']}; username {d['username']}; "
+                  f"{d['auth']}",
+                  f"     tenant id {d['tenant_id']}, client id {d['client_id']}, the app's own secret or certificate",
+                  f"     token from {d['token_endpoint']} with scope {d['scope']}"]
     return "\n".join(lines)

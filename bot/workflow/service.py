@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.errors import BotError, NotAllowed
+from bot.errors import BotError, InvalidInput, NotAllowed
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
@@ -31,14 +31,23 @@ from bot.workflow.model import (
     RequestStep,
     RequestView,
     StepState,
+    command_for,
 )
 from bot.workflow.plan import make_plan
 from bot.workflow.queries import Queries
+from handlers.app_facts import ROUTES, normalize_app_id
+from handlers.facts import OAuthApp
 
 log = logging.getLogger(__name__)
 S, K = StepState, OutcomeKind
 GONE = "That change request no longer exists."
 UNEXPECTED = "The diagnosis failed unexpectedly; the details are in the bot's log."
+
+
+def oauth_app_of(request: ChangeRequest) -> OAuthApp | None:
+    """The app an OAuth onboarding request is for (None for an /smtp-enable request)."""
+    app_id = request.options.get("app_id")
+    return OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
 
 
 def _when(moment: datetime | None) -> str:
@@ -58,6 +67,7 @@ class Workflow(Queries, Execution):
         members: GroupMembers = lambda group: (),
         on_change: Callable[[str], None] = lambda request_id: None,
         on_event: Callable[[str], None] = lambda event: None,
+        on_onboarded: Callable[[ChangeRequest], None] = lambda request: None,
         workers: int = 4,
     ) -> None:
         self.store = store
@@ -67,22 +77,30 @@ class Workflow(Queries, Execution):
         self.members = members
         self.on_change = on_change
         self.on_event = on_event  # "request", "approval", "denial", "expiry", "failed_change" (for metrics)
+        self.on_onboarded = on_onboarded  # an OAuth onboarding's every step verified (the runtime probes it)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
         self._running: list[Future[RequestStep | None]] = []
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
-                include_org: bool = False) -> str:
-        """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id."""
+                include_org: bool = False, app: OAuthApp | None = None) -> str:
+        """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id.
+
+        With `app` it is an OAuth onboarding (`/smtp-oauth`): the app's id and route are stored with it.
+        """
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
             raise NotAllowed(refusal.reason)
-        return self.store.requests.receive(upn, requester, channel, self.policy.ttl,
-                                           {"auth_mode": auth_mode, "include_org": include_org})
+        options: dict[str, Any] = {"auth_mode": auth_mode, "include_org": include_org}
+        if app is not None:
+            if app.route not in ROUTES:
+                raise InvalidInput(f"Unknown route '{app.route}'.", hint="Use scoped (the default) or full_access.")
+            options.update(auth_mode="oauth", include_org=False, app_id=normalize_app_id(app.app_id), route=app.route)
+        return self.store.requests.receive(upn, requester, channel, self.policy.ttl, options)
 
     def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
-                     include_org: bool = False) -> RequestView:
+                     include_org: bool = False, app: OAuthApp | None = None) -> RequestView:
         """Receive, then diagnose the request at once (`receive` and `diagnose_request`)."""
-        request_id = self.receive(upn, requester, channel, auth_mode=auth_mode, include_org=include_org)
+        request_id = self.receive(upn, requester, channel, auth_mode=auth_mode, include_org=include_org, app=app)
         return self.diagnose_request(request_id)
 
     def diagnose_request(self, request_id: str) -> RequestView:
@@ -99,9 +117,10 @@ class Workflow(Queries, Execution):
         if request.state != RequestState.DIAGNOSING:
             return self.view(request_id)
         auth_mode = str(request.options.get("auth_mode") or "basic")
+        app = oauth_app_of(request)
         try:
             m365 = self._m365()
-            [diagnosis] = diagnose(m365, [request.upn], auth_mode=auth_mode, clock=self.clock)
+            [diagnosis] = diagnose(m365, [request.upn], auth_mode=auth_mode, clock=self.clock, app=app)
         except Exception as exc:
             self._diagnosis_failed(request, exc, {"upn": request.upn, "auth_mode": auth_mode})
             raise
@@ -205,7 +224,7 @@ class Workflow(Queries, Execution):
         if self.clock.now() >= request.expires_at:
             self.expire_due()
             return Outcome(K.EXPIRED, f"This approval expired at {_when(request.expires_at)}. "
-                           f"Run /smtp-enable {request.upn} again for a fresh plan.",
+                           f"Run {command_for(request)} again for a fresh plan.",
                            self.store.requests.get_step(step.id))
         refusal = self.policy.may_decide(actor, request.requester, self.members, approve=approve)
         if refusal:
@@ -273,7 +292,7 @@ class Workflow(Queries, Execution):
         step, request = found
         if self.clock.now() >= request.expires_at:
             return Outcome(K.EXPIRED, f"This request expired at {_when(request.expires_at)}. "
-                           f"Run /smtp-enable {request.upn} again.", step)
+                           f"Run {command_for(request)} again.", step)
         if not self.store.requests.transition_step(step.id, S.FAILED, S.PENDING, actor, "step.retry", error=None):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)

@@ -537,3 +537,26 @@ def test_an_unquoted_channel_name_is_a_comment_and_said_so(tmp_path: Path) -> No
     assert load_config(write(tmp_path, 'slack:\n  alert_channel: "#mail-alerts"\n'), {}).slack.alert_channel == (
         "#mail-alerts"
     )
+
+
+APP_ID = "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"
+
+
+def test_an_xoauth2_target_may_carry_the_devices_own_app(tmp_path: Path) -> None:
+    path = write(tmp_path, "probes:\n  targets:\n    - {name: scanner, mailbox: scanner@contoso.com, auth: xoauth2, "
+                 f"client_id: {APP_ID}, client_secret: '${{SCANNER_APP_SECRET}}'}}\n")
+    [target] = load_config(path, {"SCANNER_APP_SECRET": "s3cret"}).probes.targets
+    assert target.client_id == APP_ID and target.client_secret.get_secret_value() == "s3cret"
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    (f"auth: login, password: '${{PW}}', client_id: {APP_ID}, client_secret: '${{S}}'",
+     "probes.targets[0].client_id: only with auth xoauth2"),
+    (f"auth: xoauth2, client_id: {APP_ID}", "probes.targets[0].client_secret: set client_id and client_secret"),
+    ("auth: xoauth2, client_secret: '${S}'", "probes.targets[0].client_id: set client_id and client_secret"),
+    (f"auth: xoauth2, client_id: {APP_ID}, client_secret: literal", "probes.targets[0].client_secret: must be a "),
+])
+def test_a_targets_own_app_is_xoauth2_only_complete_and_secret(tmp_path: Path, entry: str, problem: str) -> None:
+    path = write(tmp_path, "probes:\n  targets:\n    - {name: scanner, mailbox: scanner@contoso.com, " + entry + "}\n")
+    assert any(p.startswith(problem) for p in problems(path, {"PW": "pw", "S": "s"})), problems(path, {"PW": "pw",
+                                                                                                      "S": "s"})

@@ -176,6 +176,15 @@ def test_xoauth2_targets_without_smtp_send_as_app_warn_naming_both_onboarding_ro
     assert line(lines, "SMTP permission SMTP.SendAsApp").startswith("ok")
 
 
+def test_a_target_with_its_own_app_is_not_judged_by_the_bots_token(sandbox, standin):
+    app = "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"
+    own = {"targets": [{"name": "scanner", "mailbox": "scanner@contoso.com", "auth": "xoauth2", "client_id": app,
+                        "client_secret": sandbox.state.client_secret(app)}]}
+    code, lines = run_doctor(full_config(sandbox, standin, probes=own))
+    assert not [text for text in lines if text.split(":")[0].endswith("SMTP permission SMTP.SendAsApp")]
+    assert sandbox.state.client_secret(app) not in "\n".join(lines)
+
+
 def test_no_probe_targets_is_one_skip_line(sandbox, standin):
     _, lines = run_doctor(full_config(sandbox, standin, probes={"targets": []}))
     assert line(lines, "SMTP") == "skip SMTP: no probe targets (probes.targets); nothing to check"

@@ -43,6 +43,7 @@ def test_everything_granted_is_all_ok(sandbox):
         "ok   Configuration",
         "ok   Entra token for Microsoft Graph",
         "ok   Entra token for Exchange Online",
+        "ok   Graph permission Application.Read.All",
         "ok   Graph permission GroupMember.Read.All",
         "ok   Graph permission Policy.Read.All",
         "ok   Graph permission Policy.ReadWrite.AuthenticationMethod",
@@ -57,7 +58,7 @@ def test_everything_granted_is_all_ok(sandbox):
         "skip Slack",
         "skip SMTP",
     ]
-    assert lines[-1] == "14 checks: 14 ok, 0 warnings, 0 failed (2 skipped)"
+    assert lines[-1] == "15 checks: 15 ok, 0 warnings, 0 failed (2 skipped)"
     assert sandbox.creds()[2] not in "\n".join(lines)
 
 
@@ -72,7 +73,7 @@ def test_a_missing_graph_permission_is_named_with_its_feature_and_fix(sandbox):
         "Microsoft Graph > Application permissions > Policy.ReadWrite.SecurityDefaults, then Grant admin "
         "consent."
     )
-    assert lines[-1] == "14 checks: 13 ok, 0 warnings, 1 failed (2 skipped)"
+    assert lines[-1] == "15 checks: 14 ok, 0 warnings, 1 failed (2 skipped)"
 
 
 def test_a_readwrite_permission_covers_the_matching_read(sandbox):
@@ -128,7 +129,7 @@ def test_recipient_administrator_alone_is_unconfirmed_until_the_no_op_write_prov
     assert sandbox.state.tenant("contoso").user("scanner@contoso.com").mailbox.smtp_client_authentication_disabled == before
     assert [r.cmdlet for r in sandbox.state.requests.for_service("exchange")][-2:] == ["Get-CASMailbox",
                                                                                      "Set-CASMailbox"]
-    assert lines[-1] == "14 checks: 13 ok, 1 warnings, 0 failed (2 skipped)"
+    assert lines[-1] == "15 checks: 14 ok, 1 warnings, 0 failed (2 skipped)"
 
 
 def test_global_reader_alone_reads_but_the_no_op_write_fails(sandbox):

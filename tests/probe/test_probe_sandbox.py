@@ -77,6 +77,10 @@ def test_xoauth2_with_an_app_token(sandbox, make_m365):
     sandbox.state.grant(client_id, "SMTP.SendAsApp")
     m365 = make_m365()
     token = m365.tokens.token("https://outlook.office365.com/.default")
+    refused = probe(target(sandbox, "erp@contoso.com", auth="xoauth2"), credential=token)
+    assert not refused.ok  # consent alone gives no mailbox: Exchange needs the service principal and FullAccess
+    for mailbox in ("erp@contoso.com", "scanner@contoso.com"):
+        sandbox.state.grant_mailbox(client_id, mailbox)
     result = probe(target(sandbox, "erp@contoso.com", auth="xoauth2"), credential=token)
     assert result.ok and result.auth_mode == "oauth"  # per-user MFA does not block OAuth
     assert token not in repr(result.to_dict())

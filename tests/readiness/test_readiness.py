@@ -119,7 +119,8 @@ def test_the_demo_tenant_report(sandbox: Sandbox, m365: M365, now_clock: FakeClo
     assert accounts["scanner@contoso.com"].klass is AccountClass.OFF and accounts["scanner@contoso.com"].usage.count
     assert accounts["copier@contoso.com"].klass is AccountClass.OFF
     assert set(unused_mailboxes(report)) == {("admin@contoso.com", False), ("fax@contoso.com", False)}
-    assert not report.service_principals.read and "not read" in report.service_principals.problem
+    # the demo tenant's device app is registered in Entra ID but not yet in Exchange (that is /smtp-oauth's job)
+    assert report.service_principals.read and report.service_principal_names == []
 
 
 def test_an_inheriting_mailbox_is_on_when_the_organisation_is(sandbox: Sandbox, m365: M365,

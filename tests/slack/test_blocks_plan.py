@@ -16,6 +16,7 @@ from blocks_helpers import (
     example_view,
     joined,
     mrkdwn,
+    texts,
     validate,
     with_states,
 )
@@ -362,3 +363,47 @@ def test_a_request_still_diagnosing_is_never_shown_as_nothing_to_change():
     payload = card(view)
     text = joined(payload["blocks"])
     assert "Diagnosing" in text and "Nothing to change" not in text and clicks(payload["blocks"]) == []
+
+
+DEVICE = {"host": "smtp.office365.us", "port": 587, "security": "STARTTLS", "username": "scanner@contoso.com",
+          "auth": "XOAUTH2 (OAuth 2.0 client credentials)", "tenant_id": "8f3c2a10-5b7e-4d21-9a6c-3e1f0c7d5b42",
+          "client_id": "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809",
+          "token_endpoint": "https://login.microsoftonline.us/8f3c2a10-5b7e-4d21-9a6c-3e1f0c7d5b42/oauth2/v2.0/token",
+          "scope": "https://outlook.office365.us/.default"}
+
+
+def test_an_onboarding_card_is_titled_as_such_and_ends_with_what_the_device_needs():
+    base = with_states("pending", "pending")
+    plan = {**base.plan, "device": DEVICE}
+    options = {"auth_mode": "oauth", "include_org": False, "app_id": DEVICE["client_id"], "route": "scoped"}
+    view = with_states("pending", "pending", plan=plan, options=options)
+    payload = plan_card(view, now=NOW)
+    validate(payload)
+    blocks = payload["blocks"]
+    assert texts(blocks[0])[0] == f"SMTP OAuth onboarding for {view.request.upn}"
+    device = "\n".join(texts(blocks[-2]))  # just above the footer
+    assert "What the device needs" in device and "`smtp.office365.us`, port `587`, STARTTLS" in device
+    assert f"client id `{DEVICE['client_id']}`" in device and f"Tenant id `{DEVICE['tenant_id']}`" in device
+    assert "scope `https://outlook.office365.us/.default`" in device and "the bot never sees it" in device
+    assert "Why OAuth?" not in "\n".join(texts(blocks[-1]))
+
+
+def test_a_basic_card_has_no_device_section():
+    blocks = plan_card(with_states("pending"), now=NOW)["blocks"]
+    assert not any("What the device needs" in t for t in texts(blocks))
+    assert texts(blocks[0])[0].startswith("SMTP AUTH plan for ")
+
+
+def test_the_onboarding_probe_shows_what_the_bot_saw_and_expiry_names_the_onboarding_command():
+    base = with_states("verified")
+    options = {"auth_mode": "oauth", "include_org": False, "app_id": DEVICE["client_id"], "route": "scoped"}
+    view = with_states("verified", plan={**base.plan, "device": DEVICE}, options=options)
+    refused = {"probe_target": "scanner-oauth", "ok": False, "reply": "535 5.7.3 Authentication unsuccessful",
+               "at": NOW}
+    text = "\n".join(texts(plan_card(dataclasses.replace(view, probe=refused), now=NOW)["blocks"]))
+    assert "*XOAUTH2 probe* `scanner-oauth` with the device's app at" in text
+    assert ":x: refused — 535 5.7.3 Authentication unsuccessful" in text
+    assert "XOAUTH2 probe" not in "\n".join(texts(plan_card(view, now=NOW)["blocks"]))  # never claimed unseen
+    pending = with_states("pending", plan={**base.plan, "device": DEVICE}, options=options)
+    late = "\n".join(texts(plan_card(pending, now=LATE)["blocks"]))
+    assert f"run `/smtp-oauth {pending.request.upn} --app {DEVICE['client_id']}` again" in late

@@ -67,10 +67,14 @@ class FakeWorkflow:
     store_error: Exception | None = None
     received: dict[str, str] = field(default_factory=dict)
 
-    def receive(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool) -> str:
+    def receive(self, upn: str, user: str, channel: str, *, auth_mode: str = "basic", include_org: bool = False,
+                app: Any = None) -> str:
         if self.store_error is not None:
             raise self.store_error
-        self.calls.append(("receive", upn, user, channel, auth_mode, include_org))
+        if app is not None:
+            self.calls.append(("receive", upn, user, channel, app.app_id, app.route))
+        else:
+            self.calls.append(("receive", upn, user, channel, auth_mode, include_org))
         self.received["cr-1"] = channel
         return "cr-1"
 
@@ -248,6 +252,12 @@ def ack_text(response: BoltResponse) -> str:
     ("/smtp-status", "a@contoso.com extra", "`/smtp-status [UPN|TARGET]`"),
     ("/smtp-explain", "   ", "`/smtp-explain REPLY`"),
     ("/smtp-probe", "", "`/smtp-probe TARGET`"),
+    ("/smtp-oauth", "scanner@contoso.com", "`/smtp-oauth MAILBOX --app APP_ID"),
+    ("/smtp-oauth", "--app 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809", "`/smtp-oauth MAILBOX --app APP_ID"),
+    ("/smtp-oauth", "scanner@contoso.com --app", "Give --app once"),
+    ("/smtp-oauth", "scanner@contoso.com --app a --app b", "Give --app once"),
+    ("/smtp-oauth", "scanner@contoso.com --app not-a-guid", "is not an app (client) id"),
+    ("/smtp-oauth", "scanner@contoso.com --app 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809 --scope", "Unknown flag --scope"),
 ])
 def test_usage_errors_are_the_ack_and_nothing_is_handed_on(app, services, name, text, usage):
     response = command(app, name, text)
@@ -258,6 +268,7 @@ def test_usage_errors_are_the_ack_and_nothing_is_handed_on(app, services, name, 
 @pytest.mark.parametrize(("name", "usage"), [
     ("/smtp-enable", "`/smtp-enable UPN [--org] [--oauth]`"), ("/smtp-status", "`/smtp-status [UPN|TARGET]`"),
     ("/smtp-explain", "`/smtp-explain REPLY`"), ("/smtp-probe", "`/smtp-probe TARGET`"),
+    ("/smtp-oauth", "`/smtp-oauth MAILBOX --app APP_ID [--full-access]`"),
 ])
 @pytest.mark.parametrize("text", ["help", " HELP ", "--help"])
 def test_every_command_answers_help_with_its_usage_and_an_example(app, services, name, usage, text):
@@ -520,3 +531,27 @@ def test_the_runtime_provides_every_service_the_listeners_use() -> None:
     members = set(SlackServices.__annotations__) | {n for n in vars(SlackServices) if not n.startswith("_")}
     provided = {f.name for f in dataclasses.fields(Runtime)} | set(dir(Runtime))
     assert members and members <= provided
+
+
+def test_oauth_acks_then_stores_and_diagnoses_the_onboarding(app, services):
+    response = command(app, "/smtp-oauth", "scanner --app 3C9E7A51-2B84-4F0D-9E16-A5D7C4B2E809")
+    assert "Checking OAuth (XOAUTH2) onboarding of app 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809 for scanner@contoso.com" \
+        in ack_text(response)
+    # Stored before the ack, with the app and the default (scoped) route; diagnosed on the pool.
+    assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, "C0OPS",
+                                        "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809", "scoped")]
+    services.run_submitted()
+    assert services.workflow.calls[1:] == [("diagnose_request", "cr-1")]
+    assert services.calls == [("refresh", "cr-1")]
+
+
+def test_oauth_full_access_route_and_app_equals_form(app, services):
+    command(app, "/smtp-oauth", "--full-access printer@contoso.com --app=3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809")
+    assert services.workflow.calls == [("receive", "printer@contoso.com", REQUESTER, "C0OPS",
+                                        "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809", "full_access")]
+
+
+def test_oauth_refused_requester_is_told_in_the_ack_and_nothing_runs(app, services):
+    services.workflow.store_error = NotAllowed("Only listed requesters can ask for changes.")
+    answer = ack_text(command(app, "/smtp-oauth", "scanner --app 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"))
+    assert "Only listed requesters" in answer and services.submitted == []

@@ -185,6 +185,9 @@ def test_xoauth2_with_a_sandbox_token(api: Api, sb: Sandbox) -> None:
     assert reply_for(sb, "printer@contoso.com", api.token(EXCHANGE), "XOAUTH2") == FAILED  # no SMTP.SendAsApp
     sb.state.grant(client_id, "SMTP.SendAsApp")
     token = api.token(EXCHANGE)
+    assert reply_for(sb, "printer@contoso.com", token, "XOAUTH2") == FAILED  # consent alone: no mailbox access
+    for mailbox in ("printer", "fax", "erp", "crm", "admin", "oldscanner", "scanner", "copier"):
+        sb.state.grant_mailbox(client_id, f"{mailbox}@contoso.com")
     sb.state.set_basic_auth_retired(True)
     for mailbox in (
         "printer",
@@ -208,6 +211,7 @@ def test_xoauth2_with_a_sandbox_token(api: Api, sb: Sandbox) -> None:
 
 def test_xoauth2_after_a_challenge_and_malformed_blobs(api: Api, sb: Sandbox) -> None:
     sb.state.grant(sb.creds()[1], "SMTP.SendAsApp")
+    sb.state.grant_mailbox(sb.creds()[1], "printer@contoso.com")
     token = api.token(EXCHANGE)
     client = connect(sb)
     assert client.docmd("AUTH", "XOAUTH2") == (334, b"")

@@ -209,6 +209,7 @@ def test_no_password_or_token_is_recorded_or_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sb.state.grant(sb.creds()[1], "SMTP.SendAsApp")
+    sb.state.grant_mailbox(sb.creds()[1], "printer@contoso.com")
     token = api.token(EXCHANGE)
     password = "Printer-Sandbox-1"
     for mechanism, secret in (

@@ -29,6 +29,7 @@ from bot.workflow.model import (
     RequestStep,
     RequestView,
     StepState,
+    command_for,
 )
 from handlers import REMEDIATIONS, Status
 
@@ -88,7 +89,7 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
     if is_open(request, step, now):
         return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
     if step.state in (S.PENDING, S.EXPIRED):
-        return f":clock3: Expired at {local_time(request.expires_at)} — run `/smtp-enable {esc(request.upn)}` again", []
+        return f":clock3: Expired at {local_time(request.expires_at)} — run `{esc(command_for(request))}` again", []
     if step.state in (S.APPROVED, S.APPLYING):
         return f":gear: Approved by {approver} — applying…", []
     if step.state == S.APPLIED:
@@ -272,11 +273,40 @@ def _footer(view: RequestView, now: datetime) -> Block:
     return context(*texts)
 
 
+def device_text(device: dict[str, Any], probe: dict[str, Any] | None = None) -> str:
+    """An OAuth onboarding card's last words: what the device or app is configured with, and the XOAUTH2 probe
+    the bot ran with the device's own app once the last step was verified (only what it saw)."""
+    def v(key: str) -> str:
+        return esc(str(device.get(key, "")))
+    probed = []
+    if probe:
+        mark = ":white_check_mark: signed in" if probe.get("ok") else ":x: refused"
+        when = f" at {local_time(probe['at'])}" if isinstance(probe.get("at"), datetime) else ""
+        probed = [f"*XOAUTH2 probe* `{esc(str(probe.get('probe_target', '')))}` with the device's app{when}: {mark} — "
+                  f"{md(str(probe.get('reply', '')), 300)}"]
+    return "\n".join([
+        "*What the device needs* (once the steps above are verified):",
+        f"• SMTP server `{v('host')}`, port `{v('port')}`, {v('security')}",
+        f"• Username `{v('username')}` · authentication {v('auth')}",
+        f"• Tenant id `{v('tenant_id')}` · client id `{v('client_id')}` · the app's own client secret or "
+        "certificate (Entra admin center › App registrations › the app › Certificates &amp; secrets; the bot never "
+        "sees it)",
+        f"• Token from `{v('token_endpoint')}` with scope `{v('scope')}`",
+        *probed,
+    ])
+
+
 def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
-    """The plan card: one section per step with its state and buttons, advisories, and a footer."""
+    """The plan card: one section per step with its state and buttons, advisories, and a footer.
+
+    An OAuth onboarding (`/smtp-oauth`) ends with what the device needs.
+    """
     request, plan = view.request, view.plan
-    title = f"SMTP AUTH plan for {request.upn}"
+    onboarding = bool(request.options.get("app_id"))
+    title = f"SMTP OAuth onboarding for {request.upn}" if onboarding else f"SMTP AUTH plan for {request.upn}"
     footer = [_footer(view, now)]
+    if plan.get("device"):
+        footer.insert(0, section(device_text(plan["device"], view.probe)))
     if request.state == RequestState.DIAGNOSING:
         return {"text": fallback(f"{title}: diagnosing"), "blocks": [header(title), section(
             ":mag: Diagnosing… the plan will appear here."), *footer]}

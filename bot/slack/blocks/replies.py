@@ -27,6 +27,14 @@ USAGE = {
         "and what fixes it.\nExample: `/smtp-explain 535 5.7.139 Authentication unsuccessful, "
         "SmtpClientAuthentication is disabled for the Tenant.`"
     ),
+    ids.COMMAND_OAUTH: (
+        "Type `/smtp-oauth MAILBOX --app APP_ID [--full-access]` to move a device or app to OAuth (XOAUTH2): the "
+        "bot checks the app in Entra ID and Exchange and posts a plan (register its service principal in "
+        "Exchange, give it this mailbox, turn the mailbox's SMTP AUTH on), each step approved on its own and "
+        "undoable. By default the app gets a role scoped to this one mailbox; `--full-access` uses FullAccess "
+        "with admin consent for SMTP.SendAsApp instead (every mailbox it is given, and their content).\n"
+        "Example: `/smtp-oauth scanner@contoso.com --app 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809`"
+    ),
     ids.COMMAND_PROBE: (
         "Type `/smtp-probe TARGET` to run a configured SMTP probe now, named by its target name or its "
         "mailbox, and see how it went.\n"

@@ -13,6 +13,7 @@ from bot.errors import BotError, InvalidInput
 from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack, Respond, cannot_post, clicked, ephemeral, mailbox_of, wants_help
 from bot.slack.services import SlackServices
+from handlers.facts import OAuthApp
 
 log = logging.getLogger(__name__)
 ENABLE_FLAGS = {"--org": "include_org", "--oauth": "oauth"}
@@ -65,10 +66,12 @@ def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], resp
 
 
 def open_request(services: SlackServices, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
-                 respond: Respond) -> None:
+                 respond: Respond, app: OAuthApp | None = None) -> None:
     """Store, diagnose and plan a request, then queue its card (a button's work, on the pool)."""
     try:
-        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org)
+        extra = {"app": app} if app is not None else {}
+        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org,
+                                               **extra)
     except BotError as exc:
         ephemeral(respond, exc.describe())
         return
@@ -110,9 +113,11 @@ def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], resp
         log.warning("ignoring a Diagnose again click without a known request")
         return
     request = view.request
+    app_id = request.options.get("app_id")  # an /smtp-oauth request: the same app and route
+    app = OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
     services.submit(open_request, services, request.upn, parsed[0], request.channel,
                     bool(request.options.get("include_org")), str(request.options.get("auth_mode") or "basic"),
-                    respond)
+                    respond, app)
 
 
 def register(app: App, services: SlackServices) -> None:

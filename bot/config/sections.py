@@ -168,6 +168,9 @@ class SlackConfig(_Section):
     requesters: list[SlackPrincipal] = []
     allow_self_approval: bool = False
     approval_ttl_minutes: int = Field(60, gt=0)
+    approvals_required: dict[str, Annotated[int, Field(ge=1, le=5)]] = {}
+    """Different approvers a step needs, by step key (e.g. bulk_smtp_auth_off: 3); default 2 for a wide change
+    (the least-privilege clean-up's bulk step), else 1."""
     alert_channel: SlackChannel | None = None
     outbox_give_up_hours: float = Field(24, gt=0)
 

@@ -6,6 +6,7 @@ from bot.errors import InvalidInput
 from bot.store import Store
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.model import ChangeRequest, RequestState, RequestStep, RequestView
+from handlers import BULK
 
 
 class Queries:
@@ -47,7 +48,10 @@ class Queries:
         return self.store.requests.set_message(request_id, channel, ts)
 
     def _view(self, request: ChangeRequest) -> RequestView:
-        return RequestView(request, tuple(self.store.requests.get_steps(request.id)))
+        steps = tuple(self.store.requests.get_steps(request.id))
+        bulk = [s.id for s in steps if s.handler_key in BULK]
+        mailboxes = {step_id: tuple(boxes) for step_id, boxes in self.store.bulk.for_steps(bulk).items()}
+        return RequestView(request, steps, mailboxes)
 
     def _load(self, step_id: int) -> tuple[RequestStep, ChangeRequest] | None:
         """A step and its request, or None when either is gone."""

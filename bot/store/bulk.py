@@ -82,10 +82,10 @@ class BulkStore:
                     continue
                 moved.append(upn)
                 if new in AUDITED:
-                    after = {"state": new} | ({"value": NOW_HOLDS[new] or row.prior} if new in NOW_HOLDS else {})
+                    after = {"mailbox": new} | ({"value": NOW_HOLDS[new] or row.prior} if new in NOW_HOLDS else {})
                     session.add(AuditRow(
                         at=now, actor=actor, action=f"bulk.mailbox_{new}", request_id=request_id, step_id=step_id,
-                        target=upn, before={"state": row.state, "prior": row.prior}, after=after,
+                        target=upn, before={"mailbox": row.state, "prior": row.prior}, after=after,
                         detail={"error": error} if error else None))
         return moved
 

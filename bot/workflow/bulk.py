@@ -163,7 +163,8 @@ class BulkWork:
                              "proposed_text": "off for each of them (its own switch)", "impact": handler.impact,
                              "reason": f"SMTP AUTH is on for these mailboxes, and the sign-in logs show no use of it "
                                        f"in the last {days} days.", "scope": handler.scope, "docs": handler.docs,
-                             "count": len(chosen), "days": days}}
+                             "count": len(chosen), "days": days, "reduces_exposure": True,
+                             "approvals_needed": self.policy.approvals_needed(handler.key, handler.scope)}}
 
     def _org_step(self, m365: M365) -> dict[str, Any] | None:
         handler = CLEANUP[ORG_OFF_KEY]
@@ -178,7 +179,8 @@ class BulkWork:
             "current": current, "proposed": handler.target_value, "current_text": handler.display(current),
             "proposed_text": handler.display(handler.target_value), "impact": handler.impact,
             "reason": "No mailbox that inherits the organisation's setting used SMTP AUTH in the period.",
-            "scope": handler.scope, "docs": handler.docs}}
+            "scope": handler.scope, "docs": handler.docs, "reduces_exposure": True,
+            "approvals_needed": self.policy.approvals_needed(handler.key, handler.scope)}}
 
     def retry_failed(self, step_id: int, actor: str) -> Outcome:
         """A new pending bulk step for the mailboxes of `step_id` that failed; it goes through the gate again.

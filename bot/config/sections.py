@@ -109,6 +109,10 @@ class M365Config(_Section):
     timeout_seconds: float = Field(30, gt=0)
     max_attempts: int = Field(4, ge=1)
     max_retry_wait_seconds: float = Field(60, ge=0)
+    bulk_batch_size: int = Field(50, ge=1, le=1000)
+    """Mailboxes per batch of a bulk change: one bulk read before and after, the writes in between."""
+    bulk_concurrency: int = Field(4, ge=1, le=16)
+    """Set-CASMailbox calls in flight at once in a bulk change (Exchange throttles a tenant's concurrent calls)."""
 
     @classmethod
     def _key_problems(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str]]:

@@ -55,7 +55,7 @@ def _value_text(step: RequestStep, value: Any, which: str) -> str:
     if which in proposed and proposed[which] == value and f"{which}_text" in proposed:
         return str(proposed[f"{which}_text"])
     if step.handler_key in BULK:
-        return "each mailbox's own prior value (inherits included)"
+        return "each mailbox's own prior value, inherits included"
     return display(step.handler_key, value)
 
 
@@ -142,6 +142,8 @@ def bulk_controls(request: ChangeRequest, step: RequestStep, mailboxes: tuple[Bu
                          f"{who(step.undo_requested_by)}")
         return "\n".join(lines), []
     status, buttons = controls(request, step, now)
+    if step.state == S.REVERT_PENDING:
+        status = "\n".join([*bulk.outcome_lines(step, mailboxes), status])
     if step.state in (S.PENDING, S.EXPIRED) and not buttons:
         status = f":clock3: Expired at {local_time(request.expires_at)} — run the clean-up again from the report"
     return "\n".join(filter(None, [status, bulk.approvals_line(step, needed)])), buttons

@@ -174,7 +174,7 @@ class SlackConfig(_Section):
     approval_ttl_minutes: int = Field(60, gt=0)
     approvals_required: dict[str, Annotated[int, Field(ge=1, le=5)]] = {}
     """Different approvers a step needs, by step key (e.g. bulk_smtp_auth_off: 3); default 2 for a wide change
-    (the least-privilege clean-up's bulk step), else 1."""
+    (tenant-wide or bulk), else 1."""
     alert_channel: SlackChannel | None = None
     outbox_give_up_hours: float = Field(24, gt=0)
 
@@ -195,6 +195,14 @@ class SlackConfig(_Section):
             )
         if bot and not data.get("approvers"):
             found.append((("approvers",), "list at least one approver when Slack is on"))
+        required = data.get("approvals_required")
+        if isinstance(required, Mapping):
+            from handlers import BULK, CLEANUP, REMEDIATIONS  # the registry loads without msal or requests
+
+            known = sorted({*REMEDIATIONS, *CLEANUP, *BULK})
+            for key in required:
+                if key not in known:
+                    found.append((("approvals_required", str(key)), f"not a step; steps are {', '.join(known)}"))
         return found
 
     @property

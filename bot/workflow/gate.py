@@ -10,7 +10,7 @@ from bot.errors import GroupUnreadable
 
 #: How far a change must reach to count as wide, and how many different approvers a wide change needs unless
 #: `slack.approvals_required` says otherwise for its step.
-WIDE_SCOPES = frozenset({"bulk"})
+WIDE_SCOPES = frozenset({"tenant", "bulk"})
 WIDE_APPROVALS = 2
 
 #: Resolves a Slack user-group id (S...) to the ids of its members; raises GroupUnreadable when it cannot.

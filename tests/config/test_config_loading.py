@@ -537,3 +537,15 @@ def test_an_unquoted_channel_name_is_a_comment_and_said_so(tmp_path: Path) -> No
     assert load_config(write(tmp_path, 'slack:\n  alert_channel: "#mail-alerts"\n'), {}).slack.alert_channel == (
         "#mail-alerts"
     )
+
+
+def test_approvals_required_names_known_steps_and_sane_counts(tmp_path: Path) -> None:
+    path = write(tmp_path, "slack:\n  approvals_required: {bulk_smtp_auth_off: 3, org_smtp_auth: 0, "
+                           "bulk_smtp_off: 2}\nm365:\n  bulk_batch_size: 0\n")
+
+    found = problems(path)
+    assert "slack.approvals_required.org_smtp_auth: must be >= 1" in found
+    assert any(p.startswith("slack.approvals_required.bulk_smtp_off: not a step; steps are bulk_smtp_auth_off, ")
+               for p in found)
+    assert "m365.bulk_batch_size: must be >= 1" in found
+    assert len(found) == 3

@@ -224,11 +224,11 @@ def test_the_org_switch_off_is_proposed_only_when_nothing_inheriting_uses_it(mak
     view, _ = opened(flow, idle, org_unused=True)
     bulk, org = view.steps
     assert org.handler_key == "org_smtp_auth_off" and org.proposed["current"] is False
-    assert flow.decide(org.id, APPROVER, approve=True).run  # the same gate as the org switch on: one approver
+    approved_by_two(flow, org.id)  # tenant-wide: two approvers, like every wide change
     assert flow.run(org.id).state == S.VERIFIED
     assert sandbox.state.tenant("contoso").smtp_client_authentication_disabled is True
     assert flow.request_undo(org.id, REQUESTER).kind == K.UNDO_REQUESTED
-    assert flow.decide(org.id, APPROVER, approve=True).run
+    approved_by_two(flow, org.id)
     assert flow.run(org.id).state == S.REVERTED
     assert sandbox.state.tenant("contoso").smtp_client_authentication_disabled is False
 

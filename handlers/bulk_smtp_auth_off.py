@@ -3,9 +3,10 @@
 Exchange has no bulk Set-CASMailbox: each mailbox is one `Set-CASMailbox -SmtpClientAuthenticationDisabled $true`,
 sent with bounded concurrency (the transport waits out 429s and the "maximum number of concurrent requests" fault
 with their Retry-After). Reads are bulk: `Get-CASMailbox -Filter` on PrimarySmtpAddress, which Microsoft documents
-as filterable for that cmdlet (filter-properties.md), 50 addresses per filter. `$null` puts a mailbox back to
-inheriting the organisation's setting (Set-CASMailbox, SmtpClientAuthenticationDisabled: "The value $null
-indicates the setting for the mailbox is controlled by the organization-wide setting").
+as filterable for that cmdlet (filter-properties.md), 50 addresses per filter. `$null` (JSON null) puts a
+mailbox back to inheriting the organisation's setting (MicrosoftDocs/office-docs-powershell Set-CASMailbox.md:
+$false on, $true off, $null inherits Set-TransportConfig's value; CIPP resets a mailbox to inherit by sending
+`SmtpClientAuthenticationDisabled: null` over InvokeCommand; see reference/m365.md §3.1).
 """
 
 from __future__ import annotations

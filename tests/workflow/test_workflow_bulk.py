@@ -255,3 +255,24 @@ def test_bad_candidates_change_nothing(make_workflow, store, idle):
         flow.open_cleanup([("not an address", None)], 30, REQUESTER, "C0OPS")
     assert store.requests.list() == []
     assert Candidate.of(("Idle1@Contoso.com", "inherits")) == Candidate("idle1@contoso.com", None)
+
+
+def test_exchange_throttling_is_waited_out_and_writes_stop_when_it_persists(make_workflow, sandbox, store, idle):
+    flow = make_workflow()
+    flow.bulk_concurrency = 1
+    _, step = opened(flow, idle)
+    approved_by_two(flow, step.id)
+    busy = sandbox.state.faults.add("concurrency", service="exchange", cmdlet="Set-CASMailbox", status=429, times=3)
+    assert flow.run(step.id).state == S.VERIFIED  # "too many concurrent requests" is waited out, then sent
+    assert busy.fired == 3 and all(mailbox_value(sandbox, upn) is True for upn in idle)
+
+    flow.request_undo(step.id, REQUESTER)
+    approved_by_two(flow, step.id)
+    sandbox.state.requests.clear()
+    sandbox.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", status=429, retry_after="1",
+                             times=None)
+    stopped = flow.run(step.id)
+    assert stopped.state == S.VERIFIED and stopped.error.startswith("0 of 7 restored")  # nothing restored: Undo again
+    sent = set_casmailbox_calls(sandbox)
+    assert {identity(r) for r in sent} == {"idle1@contoso.com"}  # the first one's retries, then no more sends
+    assert "Not sent: Exchange kept throttling" in stopped.error

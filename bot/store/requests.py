@@ -116,9 +116,10 @@ class RequestStore:
             ))
             return True
 
-    def add_step(self, request_id: str, step: dict[str, Any], actor: str, action: str) -> int | None:
+    def add_step(self, request_id: str, step: dict[str, Any], actor: str, action: str, ttl: timedelta) -> int | None:
         """Add a `pending` step (a dict as `plan` takes) after the last one of a planned request, its mailboxes
-        with it; audited as `action`. Returns its id, or None when the request is not planned."""
+        with it, and give the request `ttl` from now to approve it (never less than it had); audited as `action`.
+        Returns its id, or None when the request is not planned."""
         now = self._db.clock.now()
         planned = {"handler_key": step["handler_key"], "title": step["title"], "proposed": step.get("proposed")}
         with self._db.write() as session:
@@ -131,6 +132,7 @@ class RequestStore:
             row = StepRow(request_id=request_id, position=(last if last is not None else -1) + 1,
                           state=StepState.PENDING, updated_at=now, **planned)
             session.add(row)
+            request.expires_at = max(request.expires_at, now + ttl)
             session.flush()
             add_mailboxes(session, row.id, step.get("mailboxes") or (), now)
             session.add(AuditRow(at=now, actor=actor, action=action, request_id=request_id, step_id=row.id,

@@ -47,6 +47,7 @@ UsedSince = Callable[[M365, list[str], datetime], set[str]]
 #: Words a report may use for a prior value, besides Exchange's own tri-state.
 PRIOR_WORDS: dict[str, bool | None] = {"inherits": None, "inherit": None, "enabled": False, "on": False}
 SHOWN_FAILURES = 10
+STOPPED = "Not settled: the bot stopped or lost Exchange before this mailbox was done (or read back)."
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,8 @@ class BulkWork:
             "current_text": f"on for {len(failed)} mailboxes that failed in step {step.position + 1}"}
         new = self.store.requests.add_step(request.id, {
             "handler_key": step.handler_key, "title": f"{step.title} (retry of {len(failed)} failed)",
-            "proposed": proposed, "mailboxes": [(m.upn, m.prior) for m in failed]}, actor, "step.retry_failed")
+            "proposed": proposed, "mailboxes": [(m.upn, m.prior) for m in failed]}, actor, "step.retry_failed",
+            self.policy.ttl)
         if new is None:
             return Outcome(K.ALREADY, "This request is closed; run the clean-up again.", step)
         self.store.bulk.move(step.id, {m.upn: m.error for m in failed}, {M.FAILED}, M.RETRIED, actor=actor)
@@ -236,8 +238,9 @@ class BulkWork:
         try:
             m365 = self._m365()
             self._bulk_pass(step, request.id, m365)
-        except BotError as exc:
-            log.warning("bulk step %s stopped: %s", step.id, exc)
+        except Exception as exc:  # noqa: BLE001 - what was in flight is read back; the card lists the rest
+            _log_stop(step, exc)
+            self._read_back_in_flight(step, M.WRITING, M.OFF, M.PENDING)
         return self._settle_bulk(step, request.id)
 
     def _bulk_pass(self, step: RequestStep, request_id: str, m365: M365) -> None:
@@ -314,6 +317,10 @@ class BulkWork:
         """Settle an applying bulk step from its mailboxes: verified if any was turned off, else failed."""
         requests = self.store.requests
         mailboxes = self.store.bulk.mailboxes(step.id)
+        left = {m.upn: STOPPED for m in mailboxes if m.state in (M.PENDING, M.WRITING)}
+        if left:  # failed, so that Retry (or Retry failed) picks them up; a write that did land is seen then
+            self.store.bulk.move(step.id, left, {M.PENDING, M.WRITING}, M.FAILED)
+            mailboxes = self.store.bulk.mailboxes(step.id)
         counts = progress(mailboxes)
         before = {m.upn: m.prior for m in mailboxes}
         stuck = counts[M.FAILED] + counts[M.WRITING] + counts[M.PENDING]
@@ -348,9 +355,14 @@ class BulkWork:
                 if values:
                     self._write_and_check(step, handler, m365, values, M.RESTORING, M.RESTORED, M.OFF)
                 self._changed(request_id)
-        except BotError as exc:
-            log.warning("undo of bulk step %s stopped: %s", step.id, exc)
+        except Exception as exc:  # noqa: BLE001 - what was in flight is read back; the card lists the rest
+            _log_stop(step, exc)
+            self._read_back_in_flight(step, M.RESTORING, M.RESTORED, M.OFF)
         mailboxes = self.store.bulk.mailboxes(step.id)
+        if any(m.state == M.RESTORING for m in mailboxes):  # unreadable: Undo again writes its prior value anew
+            self.store.bulk.move(step.id, {m.upn: STOPPED for m in mailboxes if m.state == M.RESTORING},
+                                 {M.RESTORING}, M.OFF)
+            mailboxes = self.store.bulk.mailboxes(step.id)
         counts = progress(mailboxes)
         if counts[M.OFF] or counts[M.RESTORING]:
             requests.transition_step(step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.failed",
@@ -365,34 +377,48 @@ class BulkWork:
         return requests.get_step(step.id)
 
     # Recovery -----------------------------------------------------------------------------------------
+    def _read_back_in_flight(self, step: RequestStep, marked: MailboxState, done: MailboxState,
+                             undone: MailboxState) -> bool:
+        """Settle each mailbox left `marked` (a write in flight) by reading it: the value written there → `done`,
+        else `undone` (to do again; never written twice). False when some could not be read (they stay)."""
+        handler, bulk = BULK[step.handler_key], self.store.bulk
+        flying = [m for m in bulk.mailboxes(step.id) if m.state == marked]
+        if not flying:
+            return True
+        try:
+            reads = handler.read_many(self._m365(), [m.upn for m in flying])
+        except Exception as exc:  # noqa: BLE001 - they stay in flight, read again at the next start
+            _log_stop(step, exc)
+            return False
+        wanted = {m.upn: handler.target_value if marked == M.WRITING else m.prior for m in flying}
+        readable = {u: v for u, v in reads.items() if not isinstance(v, Exception)}
+        bulk.move(step.id, {u: None for u, v in readable.items() if v == wanted[u]}, {marked}, done)
+        bulk.move(step.id, {u: None for u, v in readable.items() if v != wanted[u]}, {marked}, undone)
+        return len(readable) == len(flying)
+
     def _recover_bulk(self, step: RequestStep, request_id: str) -> bool:
         """Settle each mailbox a crash left in flight by reading it back; True when the step should go on.
 
         Written and there: off (or restored). Not there: back to be done (never written twice). Unreadable: left
         in flight, and the step waits for the next start.
         """
-        handler, bulk = BULK[step.handler_key], self.store.bulk
         if step.state == S.APPLIED:  # every mailbox was settled before the crash
             self.store.requests.transition_step(step.id, S.APPLIED, S.VERIFIED, BOT_ACTOR, "step.recovered")
             return False
-        marked, done, undone = ((M.WRITING, M.OFF, M.PENDING) if step.state == S.APPLYING
-                                else (M.RESTORING, M.RESTORED, M.OFF))
-        flying = [m for m in bulk.mailboxes(step.id) if m.state == marked]
-        if flying:
-            try:
-                reads = handler.read_many(self._m365(), [m.upn for m in flying])
-            except BotError as exc:
-                log.warning("recovery could not read bulk step %s back (%s); it stays %s", step.id, exc, step.state)
-                return False
-            wanted = {m.upn: handler.target_value if marked == M.WRITING else m.prior for m in flying}
-            there = {u: None for u, v in reads.items() if not isinstance(v, Exception) and v == wanted[u]}
-            gone = {u: None for u, v in reads.items() if not isinstance(v, Exception) and v != wanted[u]}
-            bulk.move(step.id, there, {marked}, done)
-            bulk.move(step.id, gone, {marked}, undone)
-            if len(there) + len(gone) < len(flying):
-                return False
+        flight = ((M.WRITING, M.OFF, M.PENDING) if step.state == S.APPLYING else (M.RESTORING, M.RESTORED, M.OFF))
+        if not self._read_back_in_flight(step, *flight):
+            log.warning("recovery could not read every mailbox of bulk step %s back; it stays %s", step.id,
+                        step.state)
+            return False
         self._changed(request_id)
         return True
+
+
+def _log_stop(step: RequestStep, exc: Exception) -> None:
+    if isinstance(exc, BotError):
+        log.warning("bulk step %s stopped: %s", step.id, exc.message)
+    else:
+        log.error("bulk step %s stopped unexpectedly", step.id, exc_info=exc)
 
 
 def _text(exc: Exception | None) -> str:

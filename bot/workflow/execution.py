@@ -67,7 +67,8 @@ class Execution:
             if step is not None and step.state == S.REVERTING:
                 return self._run_undo(step)
             if step is not None and step.state == S.APPLYING and step.handler_key in BULK:
-                return self._execute_bulk(step, self.store.requests.get(step.request_id))  # resumed after a crash
+                request = self.store.requests.get(step.request_id)  # resumed after a crash
+                return self._execute_bulk(step, request) if request else None
             return self.execute(step_id)
 
     def execute(self, step_id: int) -> RequestStep | None:

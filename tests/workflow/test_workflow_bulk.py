@@ -71,7 +71,8 @@ def test_two_approvers_then_every_mailbox_is_turned_off_in_batches(make_workflow
     assert actions.count("bulk.mailbox_off") == len(idle) and "step.approval_recorded" in actions
 
 
-def test_a_partial_failure_is_listed_per_mailbox_and_retry_redoes_only_the_failed(make_workflow, sandbox, store, idle):
+def test_a_partial_failure_is_listed_per_mailbox_and_retry_redoes_only_the_failed(make_workflow, sandbox, store, idle,
+                                                                                  clock):
     flow = make_workflow()
     broken = ["idle2@contoso.com", "idle5@contoso.com"]
     faults = [sandbox.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", identity=upn,
@@ -89,6 +90,7 @@ def test_a_partial_failure_is_listed_per_mailbox_and_retry_redoes_only_the_faile
     for fault in faults:
         sandbox.state.faults.remove(fault.id)
     sandbox.state.requests.clear()
+    clock.advance(2 * 3600)  # a long run outlasts the approval time; the retry gets its own
     assert flow.retry_failed(step.id, OTHER).kind == K.REFUSED  # neither the requester nor an approver
     retried = flow.retry_failed(step.id, REQUESTER)
     assert retried.kind == K.RETRY and retried.step.state == S.PENDING
@@ -276,3 +278,27 @@ def test_exchange_throttling_is_waited_out_and_writes_stop_when_it_persists(make
     sent = set_casmailbox_calls(sandbox)
     assert {identity(r) for r in sent} == {"idle1@contoso.com"}  # the first one's retries, then no more sends
     assert "Not sent: Exchange kept throttling" in stopped.error
+
+
+def test_an_unexpected_stop_settles_the_rest_as_failed_for_retry_never_silently(make_workflow, sandbox, store, idle):
+    flow = make_workflow()
+    flow.bulk_batch = 3
+    calls = []
+
+    def breaks_on_the_second_batch(m365, upns, since):
+        calls.append(upns)
+        if len(calls) == 2:
+            raise RuntimeError("sign-in log reader bug")
+        return set()
+
+    flow.used_since = breaks_on_the_second_batch
+    _, step = opened(flow, idle)
+    approved_by_two(flow, step.id)
+    done = flow.run(step.id)
+    assert done.state == S.VERIFIED and done.error.startswith("3 of 7 turned off; 4 could not be turned off:")
+    assert "Not settled: the bot stopped" in done.error
+    flow.used_since = None
+    retried = flow.retry_failed(step.id, REQUESTER).step
+    approved_by_two(flow, retried.id)
+    assert flow.run(retried.id).state == S.VERIFIED
+    assert all(mailbox_value(sandbox, upn) is True for upn in idle)

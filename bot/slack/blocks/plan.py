@@ -262,6 +262,8 @@ def _cleanup_summary(view: RequestView) -> tuple[str, str]:
     count, days = int(cleanup.get("count") or 0), int(cleanup.get("days") or 0)
     line = (f"Turn SMTP AUTH off for *{count} mailbox{'es' if count != 1 else ''}* that have it on but have not used "
             f"it in {days} days. :shield: This *reduces* exposure; Undo restores each mailbox exactly.")
+    if not count:
+        line = ":shield: Turn SMTP AUTH off for the organisation: this *reduces* exposure."
     if any(s.handler_key not in BULK for s in view.steps):
         line += " No mailbox that inherits the organisation's setting used SMTP AUTH, so the organisation switch " \
                 "off is proposed too."

@@ -331,9 +331,9 @@ class BulkWork:
                                      after=after, error=text)
             self.on_event("failed_change")
         else:
-            requests.transition_step(step.id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied", before=before,
-                                     after=after)
             partial = stuck or counts[M.SKIPPED]
+            requests.transition_step(step.id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied", before=before,
+                                     after=after, error=text if partial else None)
             requests.transition_step(step.id, S.APPLIED, S.VERIFIED, BOT_ACTOR, "step.verified",
                                      error=text if partial else None)
             if stuck:

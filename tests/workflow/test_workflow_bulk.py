@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_value, set_casmailbox_calls
 
@@ -302,3 +305,25 @@ def test_an_unexpected_stop_settles_the_rest_as_failed_for_retry_never_silently(
     approved_by_two(flow, retried.id)
     assert flow.run(retried.id).state == S.VERIFIED
     assert all(mailbox_value(sandbox, upn) is True for upn in idle)
+
+
+@pytest.mark.parametrize("second", [GROUP_MEMBER, APPROVER])
+def test_two_approvals_at_once_are_both_counted_and_one_click_twice_is_one(make_workflow, store, idle, second):
+    flow = make_workflow()
+    _, step = opened(flow, idle)
+    start = threading.Barrier(2)
+
+    def approve(user):
+        start.wait()
+        return flow.decide(step.id, user, approve=True)
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(approve, [APPROVER, second]))
+    kinds = sorted(o.kind for o in outcomes)
+    final = store.requests.get_step(step.id)
+    if second == GROUP_MEMBER:
+        assert kinds == sorted([K.APPROVAL_RECORDED, K.APPROVED])
+        assert final.state == S.APPROVED and sorted(final.approvals) == sorted([APPROVER, GROUP_MEMBER])
+    else:
+        assert kinds == sorted([K.APPROVAL_RECORDED, K.ALREADY])
+        assert final.state == S.PENDING and final.approvals == (APPROVER,)

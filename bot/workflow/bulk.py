@@ -35,13 +35,13 @@ from bot.workflow.model import (
 )
 from handlers import BULK, CLEANUP
 from handlers.base import fresh_facts
-from handlers.bulk_smtp_auth_off import BulkSmtpAuthOff
+from handlers.bulk_smtp_auth_off import BulkSmtpAuthOff, OrgSmtpAuthOff
 from handlers.facts import normalize_upn
 
 log = logging.getLogger(__name__)
 S, M, K = StepState, MailboxState, OutcomeKind
-BULK_KEY = "bulk_smtp_auth_off"
-ORG_OFF_KEY = "org_smtp_auth_off"
+BULK_KEY = BulkSmtpAuthOff.key
+ORG_OFF_KEY = OrgSmtpAuthOff.key
 #: Which mailboxes were used since a moment (the sign-in logs); the readiness report provides it.
 UsedSince = Callable[[M365, list[str], datetime], set[str]]
 #: Words a report may use for a prior value, besides Exchange's own tri-state.
@@ -257,11 +257,12 @@ class BulkWork:
         unreadable: dict[str, str | None] = {}
         landed: dict[str, str | None] = {}
         write: list[str] = []
+        retry = bool((step.proposed or {}).get("retry_of"))  # an earlier step already sent these a write
         for m in batch:
             now = reads[m.upn]
             if isinstance(now, Exception):
                 unreadable[m.upn] = f"Could not read it, so nothing was written: {_text(now)}"
-            elif now == handler.target_value and m.state == M.FAILED:
+            elif now == handler.target_value and (m.state == M.FAILED or retry):
                 landed[m.upn] = "An earlier attempt's change was there when read back."
             elif now != m.prior:
                 skip[m.upn] = (f"Changed since the report: it was {handler.display(m.prior)}, it is now "
@@ -272,7 +273,7 @@ class BulkWork:
                 write.append(m.upn)
         bulk.move(step.id, skip, MAILBOX_TODO, M.SKIPPED)
         bulk.move(step.id, unreadable, MAILBOX_TODO, M.FAILED)
-        bulk.move(step.id, landed, {M.FAILED}, M.OFF)
+        bulk.move(step.id, landed, MAILBOX_TODO, M.OFF)
         # The in-flight mark is stored before anything is sent: recovery reads these back after a crash.
         claimed = bulk.move(step.id, dict.fromkeys(write), MAILBOX_TODO, M.WRITING)
         if claimed:

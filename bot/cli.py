@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     shape = ready.add_mutually_exclusive_group()
     shape.add_argument("--json", dest="format", action="store_const", const="json", help="machine-readable output")
     shape.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV with a header row")
+    clean = sub.add_parser("cleanup", help="propose turning SMTP AUTH off for mailboxes that do not use it (a plan "
+                           "card for the running bot to post; two approvers)")
+    clean.add_argument("upns", nargs="+", metavar="UPN", help="mailboxes you know to be unused (until the readiness "
+                       "report proposes them from the sign-in logs)")
+    clean.add_argument("--days", type=int, default=30, help="the period they went unused (default 30)")
+    clean.add_argument("--org", action="store_true", help="no mailbox that inherits the organisation's setting "
+                       "uses SMTP AUTH: also propose the organisation switch off")
+    clean.add_argument("--as", dest="requester", required=True, metavar="SLACK_USER", help="who asks (a Slack user id)")
+    clean.add_argument("--channel", metavar="CHANNEL", help="where the card goes (default: slack.alert_channel)")
     box = sub.add_parser("sandbox", help="run the sandbox tenant as its own process")
     box.add_argument("--host", default="127.0.0.1")
     box.add_argument("--port", type=int, default=8443)
@@ -194,9 +203,31 @@ def _readiness(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], ou
     return run_readiness(connect(cfg.m365), cfg, args, out)
 
 
+def _cleanup(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out: IO[str]) -> int:
+    from bot.runtime import build_runtime
+
+    cfg = configured(args, env)
+    if cfg.sandbox:
+        raise ConfigError([NO_CREDENTIALS + "; in the sandbox console, type `cleanup UPN...`"])
+    channel = args.channel or cfg.slack.alert_channel
+    if not channel:
+        raise InvalidInput("Say where the card goes: --channel, or set slack.alert_channel.")
+    runtime = build_runtime(cfg)
+    try:
+        flow = runtime.workflow
+        view = flow.open_cleanup(flow.read_candidates(args.upns), args.days, args.requester, channel,
+                                 org_unused=args.org)
+    finally:
+        runtime.workflow.close()
+        runtime.store.close()
+    print(f"{view.request.id}: {view.request.upn}; {len(view.steps)} step(s) waiting for approval. The running bot "
+          f"posts the card to {channel}.", file=out)
+    return ExitCode.OK
+
+
 COMMANDS: dict[str, Command] = {
     "probe": _probe, "check-config": _check_config, "doctor": _doctor, "explain": _explain,
-    "sandbox": _sandbox, "audit": _audit, "diagnose": _diagnose, "run": _run, "readiness": _readiness,
+    "sandbox": _sandbox, "audit": _audit, "diagnose": _diagnose, "run": _run, "readiness": _readiness, "cleanup": _cleanup,
 }
 
 

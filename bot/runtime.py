@@ -283,7 +283,8 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     counters = {"request": metrics.request, "approval": metrics.approval, "denial": metrics.denial,
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
-                        on_event=lambda event: counters[event]())
+                        on_event=lambda event: counters[event](), bulk_batch=cfg.m365.bulk_batch_size,
+                        bulk_concurrency=cfg.m365.bulk_concurrency)
     app_tokens_lock, device_apps = threading.Lock(), {}
 
     def app_token(client_id: str, secret: str) -> str:

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from handlers.base import Change, Check, Finding, Permission, Remediation, Status
-from handlers.registry import CHECKS, REMEDIATIONS, in_plan_order, in_report_order
+from handlers.registry import (
+    BULK,
+    CHECKS,
+    CLEANUP,
+    REMEDIATIONS,
+    display,
+    in_plan_order,
+    in_report_order,
+    remediation,
+)
 
 __all__ = [
+    "BULK",
     "CHECKS",
+    "CLEANUP",
     "REMEDIATIONS",
     "Change",
     "Check",
@@ -14,6 +25,8 @@ __all__ = [
     "Permission",
     "Remediation",
     "Status",
+    "display",
     "in_plan_order",
     "in_report_order",
+    "remediation",
 ]

@@ -116,7 +116,7 @@ class Remediation(Check):
 
     changes: ClassVar[bool] = True
     impact: ClassVar[str]
-    scope: ClassVar[str]  # "mailbox", "user" or "tenant": how far the change reaches
+    scope: ClassVar[str]  # "mailbox", "user", "app", "tenant" or "bulk": how far the change reaches
     plan_priority: ClassVar[int]  # order in a plan, narrowest change first
     target_value: ClassVar[Any]  # the value `apply` writes
     opt_in: ClassVar[bool] = False  # proposed only when asked for by name

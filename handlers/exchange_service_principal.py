@@ -39,7 +39,7 @@ class ExchangeServicePrincipal(AppStep):
     report_order = 92
     plan_priority = 12
     docs = "https://learn.microsoft.com/powershell/module/exchange/new-serviceprincipal"
-    scope = "tenant"
+    scope = "app"  # an Exchange object that grants nothing by itself: one approver, not a wide change
     flag = "registered"
     on_text = "registered in Exchange"
     off_text = "not registered in Exchange"

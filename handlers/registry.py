@@ -8,6 +8,7 @@ from handlers.account import Account
 from handlers.auth_policy import AuthPolicy
 from handlers.base import Check, Remediation
 from handlers.basic_auth_retirement import BasicAuthRetirement
+from handlers.bulk_smtp_auth_off import BulkSmtpAuthOff, OrgSmtpAuthOff
 from handlers.conditional_access import ConditionalAccess
 from handlers.exchange_service_principal import ExchangeServicePrincipal
 from handlers.mailbox_smtp_auth import MailboxSmtpAuth
@@ -29,6 +30,21 @@ CHECKS: dict[str, Check] = {
                               OAuthConsent()),
                              key=lambda c: c.report_order)
 }
+
+#: Clean-up steps the readiness report proposes (never a diagnosis): the bulk mailbox step and the org switch off.
+BULK: dict[str, BulkSmtpAuthOff] = {b.key: b for b in (BulkSmtpAuthOff(),)}
+CLEANUP: dict[str, Remediation] = {r.key: r for r in (OrgSmtpAuthOff(),)}
+
+
+def remediation(key: str) -> Remediation:
+    """The single-target remediation a stored step runs: a diagnosis' or a clean-up's (KeyError if neither)."""
+    return REMEDIATIONS[key] if key in REMEDIATIONS else CLEANUP[key]
+
+
+def display(key: str, value: object) -> str:
+    """Plain words for a value of the setting a step changes (str(value) for an unknown key)."""
+    handler = REMEDIATIONS.get(key) or CLEANUP.get(key) or BULK.get(key)
+    return handler.display(value) if handler else str(value)
 
 
 def in_report_order(*, app: bool = False) -> list[Check]:

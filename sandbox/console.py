@@ -74,6 +74,9 @@ The sandbox:
   break mfa UPN    enforce per-user MFA for a user        mend mfa UPN
   users            the demo mailboxes and what blocks each
   device UPN APP_ID  sign in as the device would: the app's token (client credentials) and AUTH XOAUTH2
+Least privilege (until the readiness report proposes it from the sign-in logs):
+  cleanup [--days N] [--org] UPN...   propose SMTP AUTH off for mailboxes you know to be unused (two
+                                      approvers); --org: also the organisation switch off, if it is on
 Also: diagnose UPN [--app APP_ID] (read-only, no Slack), explain REPLY, help, quit (or Ctrl-D)."""
 
 
@@ -343,6 +346,8 @@ class Console:
             self.device(rest[0], rest[1])
         elif command == "diagnose" and rest:
             self.diagnose(rest)
+        elif command == "cleanup" and rest:
+            self.cleanup(rest)
         elif command == "explain" and rest:
             self.say(format_explanation(explain(line.split(None, 1)[1])))
         else:
@@ -355,6 +360,22 @@ class Console:
         run_diagnose(self.world.runtime.tenant(), upns, as_json=False,
                      auth_mode="oauth" if "--oauth" in words else "basic", include_org="--org" in words,
                      out=self.out, app_id=app, route="full_access" if "--full-access" in words else "scoped")
+
+
+    def cleanup(self, words: list[str]) -> None:
+        """A clean-up request as the current person, as the readiness report will open it, its card in #smtp-ops."""
+        days, org, upns = 30, "--org" in words, [w for w in words if w != "--org"]
+        if "--days" in upns:
+            at = upns.index("--days")
+            value = upns[at + 1] if at + 1 < len(upns) else ""
+            if not value.isdigit():
+                self.say("Usage: cleanup [--days N] [--org] UPN...")
+                return
+            days, upns = int(value), upns[:at] + upns[at + 2:]
+        flow = self.world.runtime.workflow
+        view = flow.open_cleanup(flow.read_candidates(upns), days, self.user_id, "C0OPS", org_unused=org)
+        self.say(f"{view.request.id} opened: {view.request.upn} ({len(view.steps)} step(s)).")
+        self.settle()
 
 
 def run_console(cfg: AppConfig, stdin: IO[str], out: IO[str]) -> int:

@@ -59,6 +59,15 @@ class Exchange:
             return None
         return name if isinstance(name, str) else None
 
+    @staticmethod
+    def cmdlet_identity(call: Call) -> str | None:
+        """The -Identity a request's cmdlet names, or None."""
+        try:
+            identity = call.json()["CmdletInput"]["Parameters"]["Identity"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return identity if isinstance(identity, str) else None
+
     def handle(self, call: Call) -> Reply:
         match = PATH.fullmatch(call.path)
         if match is None:

@@ -39,7 +39,8 @@ class FaultRule:
     """What to match (every given field must match) and what to do.
 
     `path` is a regular expression searched in the request path (for Graph batch items, the item's
-    path with its version prefix, e.g. `/v1.0/users/x`). `times` is how many matches it fires for
+    path with its version prefix, e.g. `/v1.0/users/x`). `identity` matches an Exchange cmdlet's -Identity
+    (case-insensitive), to fail one mailbox of many. `times` is how many matches it fires for
     (None: always). Kinds: `status` (with `status`, optional `retry_after` header value and `body`),
     `latency` (sleep `seconds`, then answer normally), `malformed` (200 with truncated JSON),
     `nul403` (403, gzip-declared NUL bytes), `drop` (close the connection without a response),
@@ -54,6 +55,7 @@ class FaultRule:
     method: str | None = None
     path: str | None = None
     cmdlet: str | None = None
+    identity: str | None = None
     in_batch: bool | None = None
     times: int | None = 1
     status: int = 503
@@ -74,13 +76,15 @@ class FaultRule:
         if self.retry_after is not None:
             self.retry_after = str(self.retry_after)
 
-    def matches(self, service: str, method: str, path: str, cmdlet: str | None, in_batch: bool) -> bool:
+    def matches(self, service: str, method: str, path: str, cmdlet: str | None, in_batch: bool,
+                identity: str | None = None) -> bool:
         return (
             (self.times is None or self.fired < self.times)
             and self.service in (None, service)
             and (self.method is None or self.method.upper() == method.upper())
             and (self.path is None or re.search(self.path, path) is not None)
             and (self.cmdlet is None or (cmdlet or "").lower() == self.cmdlet.lower())
+            and (self.identity is None or (identity or "").lower() == self.identity.lower())
             and self.in_batch in (None, in_batch)
         )
 
@@ -190,11 +194,12 @@ class FaultSet(RuleBook[FaultRule]):
             self.fired.clear()
 
     def take(
-        self, service: str, method: str, path: str, cmdlet: str | None = None, in_batch: bool = False
+        self, service: str, method: str, path: str, cmdlet: str | None = None, in_batch: bool = False,
+        identity: str | None = None,
     ) -> FaultRule | None:
         """The first rule matching this request, counted as fired; None when no rule matches."""
         with self._lock:
-            rule = self._fire(lambda r: r.matches(service, method, path, cmdlet, in_batch))
+            rule = self._fire(lambda r: r.matches(service, method, path, cmdlet, in_batch, identity))
             if rule is not None:
                 self.fired.append(
                     FiredFault(rule.id, rule.kind, service, method, path, in_batch, self.clock.now())

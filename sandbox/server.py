@@ -100,7 +100,8 @@ def _serve(state: SandboxState, services: dict[str, Any], req: Request) -> Respo
         base_url=req.host_url.rstrip("/"),
     )
     cmdlet = Exchange.cmdlet_name(call) if service == "exchange" else None
-    rule: FaultRule | None = state.faults.take(service, call.method, path, cmdlet)
+    identity = Exchange.cmdlet_identity(call) if service == "exchange" else None
+    rule: FaultRule | None = state.faults.take(service, call.method, path, cmdlet, identity=identity)
     def handle() -> Reply:
         return services[service].handle(call)
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.cli import main
+from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,3 +198,24 @@ def test_diagnose_bad_app_id_is_a_usage_error_with_no_request(sandbox):
     assert main(["diagnose", "scanner@contoso.com", "--app", "scanner-app"], env=clean_env(**sandbox.env()),
                 stdout=out) == 2
     assert "is not an app (client) id" in out.getvalue() and len(sandbox.state.requests) == 0
+
+
+def test_cleanup_opens_a_request_for_the_running_bot_to_post(sandbox, tmp_path):
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    out = io.StringIO()
+    env = clean_env(**sandbox.env(), DATABASE_URL=url)
+    args = ["cleanup", "--days", "45", "--as", "U0REQUEST", "--channel", "C0OPS", "crm@contoso.com", "fax@contoso.com"]
+    assert main(args, env=env, stdout=out) == 0
+    assert "2 mailboxes unused for 45 days; 1 step(s) waiting for approval" in out.getvalue()
+    store = Store(url)
+    [request] = store.requests.list()
+    [step] = store.requests.get_steps(request.id)
+    assert step.handler_key == "bulk_smtp_auth_off" and step.state == "pending"
+    assert [(m.upn, m.prior) for m in store.bulk.mailboxes(step.id)] == [
+        ("crm@contoso.com", False), ("fax@contoso.com", False)]
+    assert store.outbox.backlog() == 1  # the card, for the running bot's outbox to post
+    store.close()
+
+    refused = io.StringIO()
+    assert main([*args[:-2], "scanner@contoso.com"], env=env, stdout=refused) == 2
+    assert "scanner@contoso.com: SMTP AUTH is already off" in refused.getvalue()

@@ -109,6 +109,10 @@ class M365Config(_Section):
     timeout_seconds: float = Field(30, gt=0)
     max_attempts: int = Field(4, ge=1)
     max_retry_wait_seconds: float = Field(60, ge=0)
+    bulk_batch_size: int = Field(50, ge=1, le=1000)
+    """Mailboxes per batch of a bulk change: one bulk read before and after, the writes in between."""
+    bulk_concurrency: int = Field(4, ge=1, le=16)
+    """Set-CASMailbox calls in flight at once in a bulk change (Exchange throttles a tenant's concurrent calls)."""
 
     @classmethod
     def _key_problems(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
@@ -168,6 +172,9 @@ class SlackConfig(_Section):
     requesters: list[SlackPrincipal] = []
     allow_self_approval: bool = False
     approval_ttl_minutes: int = Field(60, gt=0)
+    approvals_required: dict[str, Annotated[int, Field(ge=1, le=5)]] = {}
+    """Different approvers a step needs, by step key (e.g. bulk_smtp_auth_off: 3); default 2 for a wide change
+    (tenant-wide or bulk), else 1."""
     alert_channel: SlackChannel | None = None
     outbox_give_up_hours: float = Field(24, gt=0)
 
@@ -188,6 +195,14 @@ class SlackConfig(_Section):
             )
         if bot and not data.get("approvers"):
             found.append((("approvers",), "list at least one approver when Slack is on"))
+        required = data.get("approvals_required")
+        if isinstance(required, Mapping):
+            from handlers import BULK, CLEANUP, REMEDIATIONS  # the registry loads without msal or requests
+
+            known = sorted({*REMEDIATIONS, *CLEANUP, *BULK})
+            for key in required:
+                if key not in known:
+                    found.append((("approvals_required", str(key)), f"not a step; steps are {', '.join(known)}"))
         return found
 
     @property

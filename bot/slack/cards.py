@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -60,6 +61,9 @@ class Cards:
         if view is None:
             return
         fingerprint = ",".join(f"{s.id}.{s.version}" for s in view.steps)
+        # A bulk step's progress moves its mailboxes, not its version: "applying: 120 of 300" redraws too.
+        fingerprint += "".join(f";{step_id}:" + ".".join(f"{state}{n}" for state, n in sorted(
+            Counter(m.state for m in boxes).items())) for step_id, boxes in sorted(view.mailboxes.items()))
         held = "held" if view.held else "open"
         self.outbox.enqueue("card", {"request_id": request_id},
                             dedupe_key=f"card:{request_id}:{view.request.state}:{held}:{fingerprint}")

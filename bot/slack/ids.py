@@ -17,6 +17,7 @@ ACTION_UNDO = "step_undo"
 ACTION_UNDO_APPROVE = "undo_approve"
 ACTION_UNDO_DENY = "undo_deny"
 ACTION_RETRY = "step_retry"
+ACTION_RETRY_FAILED = "step_retry_failed"
 ACTION_DIAGNOSE_AGAIN = "request_diagnose_again"
 ACTION_ALERT_FIX = "alert_fix"
 ACTION_ALERT_PROBE = "alert_probe"
@@ -39,6 +40,7 @@ ACTIONS = (
     ACTION_UNDO_APPROVE,
     ACTION_UNDO_DENY,
     ACTION_RETRY,
+    ACTION_RETRY_FAILED,
     ACTION_DIAGNOSE_AGAIN,
     ACTION_ALERT_FIX,
     ACTION_ALERT_PROBE,

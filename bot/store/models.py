@@ -81,6 +81,23 @@ class StepRow(Base):
     updated_at: Mapped[datetime]
     undo_requested_by: Mapped[str | None]
     undo_requested_at: Mapped[datetime | None]
+    approvals: Mapped[Any | None]  # approvers so far, for a change that needs several (a JSON list)
+
+
+class BulkMailboxRow(Base):
+    """One mailbox of a bulk step: its prior value ('disabled', 'enabled' or 'inherits') and its progress."""
+
+    __tablename__ = "bulk_mailboxes"
+    __table_args__ = (UniqueConstraint("step_id", "upn"), Index(None, "step_id", "state"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"))
+    position: Mapped[int]
+    upn: Mapped[str]
+    prior: Mapped[str]
+    state: Mapped[str]
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
 
 
 class AuditRow(Base):

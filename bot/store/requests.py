@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store.bulk import add_mailboxes
 from bot.store.database import Database, changed, jsonable
 from bot.store.models import AuditRow, RequestRow, StepRow
 from bot.store.records import AuditEntry, snapshot
@@ -32,7 +33,7 @@ _ID_ATTEMPTS = 5
 # Columns a step transition may set besides `state`; `attempts`, `version` and `updated_at` are the store's.
 STEP_FIELDS = frozenset({
     "before", "after", "proposed", "decided_by", "decided_at", "applied_at", "error",
-    "undo_requested_by", "undo_requested_at",
+    "undo_requested_by", "undo_requested_at", "approvals",
 })
 
 
@@ -85,7 +86,8 @@ class RequestStore:
 
     def plan(self, request_id: str, tenant_id: str, ttl: timedelta, steps: list[dict[str, Any]],
              diagnosis: dict[str, Any]) -> bool:
-        """Store a diagnosing request's plan and its `pending` steps (dicts of handler_key, title, proposed):
+        """Store a diagnosing request's plan and its `pending` steps (dicts of handler_key, title, proposed, and
+        for a bulk step `mailboxes`: (upn, prior value) pairs, stored in the same transaction):
         `diagnosing` -> `planned`, audited. Steps expire with the request `ttl` from now. True if this call won."""
         check_request_transition(RequestState.DIAGNOSING, RequestState.PLANNED, "request.planned")
         now = self._db.clock.now()
@@ -100,14 +102,67 @@ class RequestStore:
             ).first()
             if won is None:
                 return False
-            session.add_all(StepRow(request_id=request_id, position=position, state=StepState.PENDING,
-                                    updated_at=now, **step) for position, step in enumerate(planned))
+            rows = [StepRow(request_id=request_id, position=position, state=StepState.PENDING, updated_at=now,
+                            **step) for position, step in enumerate(planned)]
+            session.add_all(rows)
+            session.flush()
+            for row, step in zip(rows, steps, strict=True):
+                add_mailboxes(session, row.id, step.get("mailboxes") or (), now)
             session.add(AuditRow(
                 at=now, actor=BOT_ACTOR, action="request.planned", request_id=request_id, target=won.upn,
                 before={"state": RequestState.DIAGNOSING},
                 after=jsonable({"state": RequestState.PLANNED, "expires_at": now + ttl, "steps": planned}),
                 detail={"tenant_id": tenant_id},
             ))
+            return True
+
+    def add_step(self, request_id: str, step: dict[str, Any], actor: str, action: str, ttl: timedelta) -> int | None:
+        """Add a `pending` step (a dict as `plan` takes) after the last one of a planned request, its mailboxes
+        with it, and give the request `ttl` from now to approve it (never less than it had); audited as `action`.
+        Returns its id, or None when the request is not planned."""
+        now = self._db.clock.now()
+        planned = {"handler_key": step["handler_key"], "title": step["title"], "proposed": step.get("proposed")}
+        with self._db.write() as session:
+            request = session.execute(select(RequestRow).where(RequestRow.id == request_id).with_for_update()
+                                      ).scalar_one_or_none()
+            if request is None or request.state != RequestState.PLANNED:
+                return None
+            last = session.scalar(select(StepRow.position).where(StepRow.request_id == request_id)
+                                  .order_by(StepRow.position.desc()).limit(1))
+            row = StepRow(request_id=request_id, position=(last if last is not None else -1) + 1,
+                          state=StepState.PENDING, updated_at=now, **planned)
+            session.add(row)
+            request.expires_at = max(request.expires_at, now + ttl)
+            session.flush()
+            add_mailboxes(session, row.id, step.get("mailboxes") or (), now)
+            session.add(AuditRow(at=now, actor=actor, action=action, request_id=request_id, step_id=row.id,
+                                 target=request.upn, after=jsonable({"state": StepState.PENDING, **planned}),
+                                 detail={"handler_key": planned["handler_key"]}))
+            return row.id
+
+    def add_approval(self, step_id: int, actor: str, version: int, action: str) -> bool:
+        """Record one approval of a change that needs several, if the step is still at `version` and waiting for
+        a decision; audited as `action`. True if this call won (a concurrent approval makes the caller re-read)."""
+        now = self._db.clock.now()
+        with self._db.write() as session:
+            found = session.execute(
+                select(StepRow, RequestRow.upn).join(RequestRow, RequestRow.id == StepRow.request_id)
+                .where(StepRow.id == step_id).with_for_update(of=StepRow)).one_or_none()
+            if found is None or found.StepRow.version != version:
+                return False
+            step: StepRow = found.StepRow
+            approvals = [*(step.approvals or []), actor]
+            won = session.execute(
+                update(StepRow)
+                .where(StepRow.id == step_id, StepRow.version == version,
+                       StepRow.state.in_([StepState.PENDING, StepState.REVERT_PENDING]))
+                .values(approvals=approvals, version=StepRow.version + 1, updated_at=now)
+                .execution_options(synchronize_session=False))
+            if changed(won) != 1:
+                return False
+            session.add(AuditRow(at=now, actor=actor, action=action, request_id=step.request_id, step_id=step_id,
+                                 target=found.upn, before={"approvals": step.approvals or []},
+                                 after={"approvals": approvals}, detail={"handler_key": step.handler_key}))
             return True
 
     def get(self, request_id: str) -> ChangeRequest | None:
@@ -321,4 +376,5 @@ def _request(row: RequestRow) -> ChangeRequest:
 
 
 def _step(row: StepRow) -> RequestStep:
-    return snapshot(RequestStep, row, state=StepState(row.state))
+    return snapshot(RequestStep, row, state=StepState(row.state),
+                    approvals=tuple(row.approvals) if row.approvals else None)

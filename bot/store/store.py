@@ -6,6 +6,7 @@ from sqlalchemy.engine import URL
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.store.alerts import AlertStore
+from bot.store.bulk import BulkStore
 from bot.store.database import Database
 from bot.store.leases import LeaseStore
 from bot.store.outbox import OutboxStore
@@ -25,6 +26,7 @@ class Store:
         self.probes = ProbeStore(self.db)
         self.alerts = AlertStore(self.db)
         self.leases = LeaseStore(self.db)
+        self.bulk = BulkStore(self.db)
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to `revision` (Alembic upgrade); safe to call from every replica at start-up."""

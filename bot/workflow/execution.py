@@ -12,7 +12,7 @@ from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
 from bot.workflow.model import BOT_ACTOR, ChangeRequest, RequestStep, StepState
-from handlers import REMEDIATIONS, Change
+from handlers import BULK, Change, remediation
 
 log = logging.getLogger(__name__)
 S = StepState
@@ -48,6 +48,9 @@ class Execution:
     on_onboarded: Callable[[ChangeRequest], None]
     pool: ThreadPoolExecutor
     _running: list[Future[RequestStep | None]]
+    _execute_bulk: Callable[[RequestStep, ChangeRequest | None], RequestStep | None]
+    _undo_bulk: Callable[[RequestStep, str], RequestStep | None]
+    _recover_bulk: Callable[[RequestStep, str], bool]
 
     def submit(self, step_id: int) -> Future[RequestStep | None]:
         """Run an approved step (or an approved undo) on the workflow's bounded pool."""
@@ -64,6 +67,9 @@ class Execution:
         with log_context(step_id=step_id, request_id=step.request_id if step else None):
             if step is not None and step.state == S.REVERTING:
                 return self._run_undo(step)
+            if step is not None and step.state == S.APPLYING and step.handler_key in BULK:
+                request = self.store.requests.get(step.request_id)  # resumed after a crash
+                return self._execute_bulk(step, request) if request else None
             return self.execute(step_id)
 
     def execute(self, step_id: int) -> RequestStep | None:
@@ -81,7 +87,9 @@ class Execution:
         if step is None or request is None:
             return None
         self._changed(request.id)
-        handler = REMEDIATIONS[step.handler_key]
+        if step.handler_key in BULK:
+            return self._execute_bulk(step, request)
+        handler = remediation(step.handler_key)
         before = (step.proposed or {}).get("current")
         planned = Change(step.handler_key, request.upn, before, handler.target(before))
         try:
@@ -110,7 +118,7 @@ class Execution:
         """Whether the tenant now holds `change.after` (None: it could not be read), and the clients used."""
         try:
             m365 = self._m365()
-            return m365, REMEDIATIONS[change.key].verify(m365, change)
+            return m365, remediation(change.key).verify(m365, change)
         except Exception:
             log.warning("could not read %s of %s back", change.key, change.target, exc_info=True)
             return None, None
@@ -118,7 +126,7 @@ class Execution:
     def _verify(self, step: RequestStep, request: ChangeRequest, m365: M365, planned: Change) -> RequestStep | None:
         steps = self.store.requests
         try:
-            verified = REMEDIATIONS[step.handler_key].verify(m365, planned)
+            verified = remediation(step.handler_key).verify(m365, planned)
         except Exception as exc:  # noqa: BLE001 - recorded on the step
             return self._fail(step, request, S.APPLIED, exc, "step.verify_failed")
         if verified:
@@ -148,7 +156,9 @@ class Execution:
         request = self.store.requests.get(step.request_id)
         if request is None:
             return None
-        handler = REMEDIATIONS[step.handler_key]
+        if step.handler_key in BULK:
+            return self._undo_bulk(step, request.id)
+        handler = remediation(step.handler_key)
         undo = Change(step.handler_key, request.upn, step.after, handler.normalise(step.before))
         try:
             m365 = self._m365()
@@ -189,25 +199,31 @@ class Execution:
         A step left `applying` or `applied` is read back: if the new value is there it is verified,
         otherwise it is failed with what the read showed (Retry goes through the gate again). A step left
         `reverting` is settled the same way against its old value. A step that cannot be read stays as it
-        is and is tried again at the next start.
+        is and is tried again at the next start. A bulk step's mailboxes in flight are read back one by one and
+        the step is returned to go on with the rest (its approval covered them all).
         """
         steps = self.store.requests
         m365: M365 | None = None
+        resumed: list[int] = []
         for step in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
             request = steps.get(step.request_id)
             if request is None:
                 continue
+            if step.handler_key in BULK:
+                if self._recover_bulk(step, request.id):
+                    resumed.append(step.id)
+                continue
             wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")
             try:
                 m365 = m365 or self._m365()
-                done = REMEDIATIONS[step.handler_key].verify(m365, Change(step.handler_key, request.upn, None, wanted))
+                done = remediation(step.handler_key).verify(m365, Change(step.handler_key, request.upn, None, wanted))
             except BotError as exc:
                 log.warning("recovery could not read step %s back (%s); it stays %s", step.id, exc.message,
                             step.state)
                 continue
             self._settle(step, done, wanted)
             self._changed(request.id)
-        return [s.id for s in steps.steps_in_state(S.APPROVED)]
+        return [s.id for s in steps.steps_in_state(S.APPROVED)] + resumed
 
     def _settle(self, step: RequestStep, done: bool, wanted: object) -> None:
         new, error = SETTLED[step.state, done]

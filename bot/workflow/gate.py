@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.errors import GroupUnreadable
+
+#: How far a change must reach to count as wide, and how many different approvers a wide change needs unless
+#: `slack.approvals_required` says otherwise for its step.
+WIDE_SCOPES = frozenset({"tenant", "bulk"})
+WIDE_APPROVALS = 2
 
 #: Resolves a Slack user-group id (S...) to the ids of its members; raises GroupUnreadable when it cannot.
 GroupMembers = Callable[[str], Iterable[str]]
@@ -32,13 +37,16 @@ class GatePolicy:
     requester_groups: frozenset[str] = frozenset()
     allow_self_approval: bool = False
     ttl: timedelta = timedelta(minutes=60)
+    approvals_required: tuple[tuple[str, int], ...] = ()  # (step key, approvers) overriding the scope's default
 
     @classmethod
     def from_ids(cls, approvers: Iterable[str], requesters: Iterable[str] = (), *,
-                 allow_self_approval: bool = False, ttl: timedelta = timedelta(minutes=60)) -> GatePolicy:
+                 allow_self_approval: bool = False, ttl: timedelta = timedelta(minutes=60),
+                 approvals_required: Mapping[str, int] | None = None) -> GatePolicy:
         users, groups = _split(approvers)
         req_users, req_groups = _split(requesters)
-        return cls(users, groups, req_users, req_groups, allow_self_approval, ttl)
+        return cls(users, groups, req_users, req_groups, allow_self_approval, ttl,
+                   tuple(sorted((approvals_required or {}).items())))
 
     @classmethod
     def from_config(cls, slack: object) -> GatePolicy:
@@ -46,7 +54,15 @@ class GatePolicy:
             slack.approvers, slack.requesters,  # type: ignore[attr-defined]
             allow_self_approval=slack.allow_self_approval,  # type: ignore[attr-defined]
             ttl=timedelta(minutes=slack.approval_ttl_minutes),  # type: ignore[attr-defined]
+            approvals_required=slack.approvals_required,  # type: ignore[attr-defined]
         )
+
+    def approvals_needed(self, step_key: str, scope: str) -> int:
+        """How many different approvers a step needs: as configured for it, else 2 for a wide change, else 1."""
+        configured = dict(self.approvals_required)
+        if step_key in configured:
+            return configured[step_key]
+        return WIDE_APPROVALS if scope in WIDE_SCOPES else 1
 
     def is_approver(self, user: str, members: GroupMembers) -> bool:
         return user in self.approvers or _in_groups(user, self.approver_groups, members)[0]

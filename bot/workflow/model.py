@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,8 @@ from bot.errors import IllegalTransition
 BOT_ACTOR = "smtp-auth-bot"
 #: The audit action of an approver choosing to go on although a blocker the bot cannot change remains.
 APPLY_ANYWAY = "request.apply_anyway"
+#: `ChangeRequest.options["kind"]` of a least-privilege clean-up (one bulk step, maybe the org switch off).
+CLEANUP_KIND = "cleanup"
 #: How cards and reports name each auth mode (`bot.workflow.AUTH_MODES`): how the device signs in.
 AUTH_MODE_WORDS = {"basic": "password (Basic)", "oauth": "OAuth (XOAUTH2)"}
 
@@ -50,7 +52,24 @@ class OutcomeKind(enum.StrEnum):
     RETRY = "retry"
     NOT_FOUND = "not_found"
     APPLY_ANYWAY = "apply_anyway"
+    APPROVAL_RECORDED = "approval_recorded"  # one of several approvals a wide change needs
 
+
+class MailboxState(enum.StrEnum):
+    """Where one mailbox of a bulk step is. `writing`/`restoring` mark a write in flight: recovery reads it back."""
+
+    PENDING = "pending"
+    SKIPPED = "skipped"  # changed (or used) since the report: never overwritten
+    WRITING = "writing"
+    OFF = "off"  # written and read back
+    FAILED = "failed"
+    RESTORING = "restoring"
+    RESTORED = "restored"  # its prior value is back, read back
+    RETRIED = "retried"  # failed here and handed to a retry step of the same request
+
+
+#: Mailboxes a bulk step still has to write (Retry redoes the failed ones, never the others).
+MAILBOX_TODO = frozenset({MailboxState.PENDING, MailboxState.FAILED})
 
 S = StepState
 
@@ -153,6 +172,20 @@ class RequestStep:
     updated_at: datetime
     undo_requested_by: str | None = None
     undo_requested_at: datetime | None = None
+    approvals: tuple[str, ...] | None = None  # who approved so far, for a change that needs several approvers
+
+
+@dataclass(frozen=True, slots=True)
+class BulkMailbox:
+    """One mailbox of a bulk step: its value before the change (None: inherits the organisation's) and state."""
+
+    step_id: int
+    position: int
+    upn: str
+    prior: bool | None
+    state: MailboxState
+    error: str | None
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +196,16 @@ class RequestView:
     request: ChangeRequest
     steps: tuple[RequestStep, ...] = ()
     probe: dict[str, Any] | None = None  # an onboarding's XOAUTH2 probe after its last step (`oauth.probe`, `at`)
+    mailboxes: Mapping[int, tuple[BulkMailbox, ...]] = field(default_factory=dict)  # by step id, bulk steps only
 
     @property
     def applied_anyway_by(self) -> str | None:
         return self.request.applied_anyway_by
+
+    @property
+    def cleanup(self) -> bool:
+        """A least-privilege clean-up (from the readiness report), not a diagnosis of one mailbox."""
+        return self.request.options.get("kind") == CLEANUP_KIND
 
     @property
     def plan(self) -> dict[str, Any]:

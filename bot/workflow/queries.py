@@ -6,6 +6,7 @@ from bot.errors import InvalidInput
 from bot.store import Store
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.model import ONBOARDING_PROBE, ChangeRequest, RequestState, RequestStep, RequestView
+from handlers import BULK
 
 
 class Queries:
@@ -47,11 +48,14 @@ class Queries:
         return self.store.requests.set_message(request_id, channel, ts)
 
     def _view(self, request: ChangeRequest) -> RequestView:
+        steps = tuple(self.store.requests.get_steps(request.id))
+        bulk = [s.id for s in steps if s.handler_key in BULK]
+        mailboxes = {step_id: tuple(boxes) for step_id, boxes in self.store.bulk.for_steps(bulk).items()}
         probe = None
         if request.options.get("app_id"):  # an onboarding: the XOAUTH2 probe the bot ran after its last step
             rows = [r for r in self.store.requests.audit_rows(request_id=request.id) if r.action == ONBOARDING_PROBE]
             probe = {**rows[-1].detail, "at": rows[-1].at} if rows else None
-        return RequestView(request, tuple(self.store.requests.get_steps(request.id)), probe)
+        return RequestView(request, steps, probe=probe, mailboxes=mailboxes)
 
     def _load(self, step_id: int) -> tuple[RequestStep, ChangeRequest] | None:
         """A step and its request, or None when either is gone."""

@@ -18,6 +18,7 @@ from bot.errors import BotError, InvalidInput, NotAllowed
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
+from bot.workflow.bulk import BulkWork, UsedSince
 from bot.workflow.diagnose import diagnose
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
@@ -54,7 +55,7 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "earlier"
 
 
-class Workflow(Queries, Execution):
+class Workflow(Queries, Execution, BulkWork):
     """Opens, decides, executes, undoes and recovers change requests; the one seam for request state."""
 
     def __init__(
@@ -69,6 +70,9 @@ class Workflow(Queries, Execution):
         on_event: Callable[[str], None] = lambda event: None,
         on_onboarded: Callable[[ChangeRequest], None] = lambda request: None,
         workers: int = 4,
+        bulk_batch: int = 50,
+        bulk_concurrency: int = 4,
+        used_since: UsedSince | None = None,
     ) -> None:
         self.store = store
         self._m365 = m365
@@ -80,6 +84,9 @@ class Workflow(Queries, Execution):
         self.on_onboarded = on_onboarded  # an OAuth onboarding's every step verified (the runtime probes it)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
         self._running: list[Future[RequestStep | None]] = []
+        self.bulk_batch = bulk_batch  # mailboxes per batch of a bulk step (one bulk read, then the writes)
+        self.bulk_concurrency = bulk_concurrency  # Set-CASMailbox calls in flight at once
+        self.used_since = used_since  # sign-in logs since the report, when the readiness report provides them
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                 include_org: bool = False, app: OAuthApp | None = None) -> str:
@@ -235,7 +242,14 @@ class Workflow(Queries, Execution):
             return Outcome(K.REFUSED, "These changes will not be enough: something the bot cannot change still "
                            "blocks SMTP AUTH. An approver must choose Apply anyway on the card first.", step)
         new = S.APPROVED if approve else S.DENIED
-        if not self.store.requests.transition_step(step.id, S.PENDING, new, actor, f"step.{new}", decided_by=actor):
+        approvals: dict[str, Any] = {}
+        if approve:
+            collected = self._collect(step, request, actor, "step")
+            if isinstance(collected, Outcome):
+                return collected
+            approvals = {"approvals": collected}
+        if not self.store.requests.transition_step(step.id, S.PENDING, new, actor, f"step.{new}", decided_by=actor,
+                                                   **approvals):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         self.on_event("approval" if approve else "denial")
@@ -256,13 +270,47 @@ class Workflow(Queries, Execution):
                                       target=request.upn, detail={"approve": approve, "reason": refusal.reason})
             return Outcome(K.REFUSED, refusal.reason, step)
         new, action = (S.REVERTING, "undo.approved") if approve else (S.VERIFIED, "undo.denied")
-        if not self.store.requests.transition_step(step.id, S.REVERT_PENDING, new, actor, action):
+        approvals: dict[str, Any] = {}
+        if approve:
+            collected = self._collect(step, request, actor, "undo")
+            if isinstance(collected, Outcome):
+                return collected
+            approvals = {"approvals": collected}
+        if not self.store.requests.transition_step(step.id, S.REVERT_PENDING, new, actor, action, **approvals):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         if approve:
             return Outcome(K.UNDO_APPROVED, "Undo approved; restoring the previous value.",
                            self.store.requests.get_step(step.id), run=True)
         return Outcome(K.UNDO_DENIED, "Undo denied; the change stays.", self.store.requests.get_step(step.id))
+
+    def _collect(self, step: RequestStep, request: ChangeRequest, actor: str, phase: str) -> list[str] | Outcome:
+        """The approvers of a change once `actor`'s approval completes it, else the outcome of recording it.
+
+        A wide change (tenant-wide or bulk) needs several different approvers (`GatePolicy.approvals_needed`);
+        each approval but the last is recorded on the step (a conditional UPDATE on its version, so two
+        approvers clicking at once are both counted) and audited as `<phase>.approval_recorded`.
+        """
+        needed = self.policy.approvals_needed(step.handler_key, str((step.proposed or {}).get("scope", "")))
+        state = step.state
+        for _ in range(needed + 3):
+            have = list(step.approvals or ())
+            if actor in have:
+                return Outcome(K.ALREADY, f"You already approved this; it needs {needed - len(have)} more "
+                               f"approver{'s' if needed - len(have) > 1 else ''} (not you).", step)
+            if len(have) + 1 >= needed:
+                return [*have, actor]
+            if self.store.requests.add_approval(step.id, actor, step.version, f"{phase}.approval_recorded"):
+                self._changed(request.id)
+                left = needed - len(have) - 1
+                return Outcome(K.APPROVAL_RECORDED, f"Approval {len(have) + 1} of {needed} recorded: this is a wide "
+                               f"change, so {left} more approver{'s' if left > 1 else ''} must approve it too.",
+                               self.store.requests.get_step(step.id))
+            fresh = self.store.requests.get_step(step.id)
+            if fresh is None or fresh.state != state:
+                return self._already(fresh)
+            step = fresh
+        return self._already(step)
 
     def _already(self, step: RequestStep | None) -> Outcome:
         if step is None:
@@ -278,7 +326,7 @@ class Workflow(Queries, Execution):
             return found
         step, request = found
         if not self.store.requests.transition_step(step.id, S.VERIFIED, S.REVERT_PENDING, actor, "undo.requested",
-                                                   undo_requested_by=actor):
+                                                   undo_requested_by=actor, approvals=None):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         return Outcome(K.UNDO_REQUESTED, "Undo requested; an approver must approve it.",
@@ -293,7 +341,8 @@ class Workflow(Queries, Execution):
         if self.clock.now() >= request.expires_at:
             return Outcome(K.EXPIRED, f"This request expired at {_when(request.expires_at)}. "
                            f"Run {command_for(request)} again.", step)
-        if not self.store.requests.transition_step(step.id, S.FAILED, S.PENDING, actor, "step.retry", error=None):
+        if not self.store.requests.transition_step(step.id, S.FAILED, S.PENDING, actor, "step.retry", error=None,
+                                                   approvals=None):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         return Outcome(K.RETRY, "Retry requested; it needs an approval again.", self.store.requests.get_step(step_id))

@@ -560,3 +560,15 @@ def test_a_targets_own_app_is_xoauth2_only_complete_and_secret(tmp_path: Path, e
     path = write(tmp_path, "probes:\n  targets:\n    - {name: scanner, mailbox: scanner@contoso.com, " + entry + "}\n")
     assert any(p.startswith(problem) for p in problems(path, {"PW": "pw", "S": "s"})), problems(path, {"PW": "pw",
                                                                                                       "S": "s"})
+
+
+def test_approvals_required_names_known_steps_and_sane_counts(tmp_path: Path) -> None:
+    path = write(tmp_path, "slack:\n  approvals_required: {bulk_smtp_auth_off: 3, org_smtp_auth: 0, "
+                           "bulk_smtp_off: 2}\nm365:\n  bulk_batch_size: 0\n")
+
+    found = problems(path)
+    assert "slack.approvals_required.org_smtp_auth: must be >= 1" in found
+    assert any(p.startswith("slack.approvals_required.bulk_smtp_off: not a step; steps are bulk_smtp_auth_off, ")
+               for p in found)
+    assert "m365.bulk_batch_size: must be >= 1" in found
+    assert len(found) == 3

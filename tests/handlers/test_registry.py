@@ -33,7 +33,7 @@ def test_every_handler_declares_its_metadata(handler):
 
 @pytest.mark.parametrize("remediation", REMEDIATIONS.values(), ids=list(REMEDIATIONS))
 def test_every_remediation_declares_what_a_plan_and_doctor_need(remediation):
-    assert len(remediation.impact) > 40 and remediation.scope in {"mailbox", "user", "tenant"}
+    assert len(remediation.impact) > 40 and remediation.scope in {"mailbox", "user", "app", "tenant", "bulk"}
     assert remediation.permissions and isinstance(remediation.plan_priority, int)
     assert remediation.docs.startswith("https://learn.microsoft.com/")
     assert remediation.alternative_to is None or remediation.alternative_to in REMEDIATIONS

@@ -108,6 +108,10 @@ class FakeWorkflow:
         self.calls.append(("retry", step_id, actor))
         return self.outcome
 
+    def retry_failed(self, step_id: int, actor: str) -> Outcome:
+        self.calls.append(("retry_failed", step_id, actor))
+        return self.outcome
+
     def apply_anyway(self, request_id: str, actor: str) -> Outcome:
         self.calls.append(("apply_anyway", request_id, actor))
         return self.outcome
@@ -404,6 +408,7 @@ def test_probe_acks_then_probes_the_target_and_answers(app, services):
     (ids.ACTION_UNDO_DENY, [("decide", 42, APPROVER, False), ("run", 42)]),
     (ids.ACTION_UNDO, [("request_undo", 42, APPROVER)]),
     (ids.ACTION_RETRY, [("retry", 42, APPROVER)]),
+    (ids.ACTION_RETRY_FAILED, [("retry_failed", 42, APPROVER)]),
 ])
 def test_a_step_button_hands_the_step_id_and_the_user_to_the_workflow(app, services, action_id, expected):
     response = click(app, action_id, "42")

@@ -40,6 +40,18 @@ def test_status_fault_on_exchange_cmdlet(api: Api, sb: Sandbox) -> None:
     assert sb.state.tenant("contoso").user("printer@contoso.com").mailbox.protocols["ImapEnabled"] is True
 
 
+def test_an_exchange_fault_can_fail_one_mailbox_of_many(api: Api, sb: Sandbox) -> None:
+    token = api.token(EXCHANGE)
+    sb.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", identity="Printer@Contoso.com",
+                        status=500, times=None)
+    failed = api.exo("Set-CASMailbox", {"Identity": "printer@contoso.com", "ImapEnabled": False}, token=token)
+    passed = api.exo("Set-CASMailbox", {"Identity": "scanner@contoso.com", "ImapEnabled": False}, token=token)
+    assert (failed.status_code, passed.status_code) == (500, 200)
+    contoso = sb.state.tenant("contoso")
+    assert contoso.user("printer@contoso.com").mailbox.protocols["ImapEnabled"] is True
+    assert contoso.user("scanner@contoso.com").mailbox.protocols["ImapEnabled"] is False
+
+
 def test_status_fault_on_login_and_custom_body(api: Api, sb: Sandbox) -> None:
     sb.state.faults.add("status", service="login", method="POST", status=503, times=2)
     assert api.post_token().json()["error"] == "temporarily_unavailable"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workflow_helpers import APPROVER, REQUESTER, mailbox_value, set_casmailbox_calls
+from workflow_helpers import APPROVER, GROUP_MEMBER, REQUESTER, mailbox_value, set_casmailbox_calls
 
 from bot.workflow.model import BOT_ACTOR, StepState
 
@@ -75,13 +75,18 @@ def test_a_set_casmailbox_applied_behind_a_503_is_verified_with_the_true_before(
 
 def test_a_graph_patch_applied_behind_a_dropped_answer_is_verified_and_undone(make_workflow, sandbox, store):
     flow = make_workflow("fabrikam")
-    step_id = approved(flow, "mfp@fabrikam.com")
+    [step] = flow.open_request("mfp@fabrikam.com", REQUESTER, "C0OPS").steps
+    assert flow.decide(step.id, APPROVER, approve=True).kind == "approval_recorded"  # tenant-wide: two approvers
+    assert flow.decide(step.id, GROUP_MEMBER, approve=True).run
     sandbox.state.faults.add("drop", service="graph", method="PATCH", times=None, apply_first=True)
-    done = flow.run(step_id)
+    done = flow.run(step.id)
     assert (done.state, done.before, done.after) == (S.VERIFIED, True, False)
     assert sandbox.state.tenant("fabrikam").security_defaults_enabled is False
     sandbox.state.faults.clear()
-    undo(flow, step_id)
+    assert flow.request_undo(step.id, REQUESTER).kind == "undo_requested"
+    assert flow.decide(step.id, APPROVER, approve=True).kind == "approval_recorded"
+    assert flow.decide(step.id, GROUP_MEMBER, approve=True).run
+    assert flow.run(step.id).state == S.REVERTED
     assert sandbox.state.tenant("fabrikam").security_defaults_enabled is True
 
 

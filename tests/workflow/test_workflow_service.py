@@ -145,6 +145,7 @@ def test_failure_names_the_permission_and_retry_goes_through_the_gate(make_workf
     flow = make_workflow("fabrikam")
     [step] = flow.open_request("mfp@fabrikam.com", REQUESTER, "C0OPS").steps
     flow.decide(step.id, APPROVER, approve=True)
+    assert flow.decide(step.id, GROUP_MEMBER, approve=True).run  # tenant-wide: a second approver
     failed = flow.run(step.id)
     assert failed.state == "failed" and "Policy.ReadWrite.SecurityDefaults" in failed.error
     assert sandbox.state.tenant("fabrikam").security_defaults_enabled is True
@@ -155,7 +156,8 @@ def test_failure_names_the_permission_and_retry_goes_through_the_gate(make_workf
     sandbox.state.grant(client_id, "Policy.ReadWrite.SecurityDefaults")
     fresh = make_workflow("fabrikam")  # a new token carries the granted permission
     assert fresh.decide(step.id, REQUESTER, approve=True).kind == "refused"
-    assert fresh.decide(step.id, APPROVER, approve=True).run
+    assert fresh.decide(step.id, APPROVER, approve=True).kind == "approval_recorded"  # the retry's own approvals
+    assert fresh.decide(step.id, GROUP_MEMBER, approve=True).run
     assert fresh.run(step.id).state == "verified"
     assert sandbox.state.tenant("fabrikam").security_defaults_enabled is False
 

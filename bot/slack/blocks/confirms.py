@@ -12,7 +12,8 @@ from bot.workflow.model import ChangeRequest, RequestStep
 SEE_CARD = "See the card for the full impact."
 UPN_CHARS = 113  # Entra's longest user principal name
 SCOPE_WORDS = {"mailbox": "This mailbox only.", "user": "This user only.",
-               "tenant": "Every mailbox in the organisation."}
+               "tenant": "Every mailbox in the organisation.", "bulk": "Each mailbox listed on the card.",
+               "app": "This app only; no mailbox until access is granted."}
 
 
 def shorten(text: Any, limit: int) -> str:

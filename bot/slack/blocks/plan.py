@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack import ids
-from bot.slack.blocks import confirms
+from bot.slack.blocks import bulk, confirms
 from bot.slack.blocks.kit import (
     EXTRAS_ROOM,
     MAX_BLOCKS,
@@ -24,6 +24,7 @@ from bot.slack.blocks.kit import (
 from bot.slack.blocks.mrkdwn import clip, esc, link, local_time, md, md_links, who
 from bot.workflow.model import (
     AUTH_MODE_WORDS,
+    BulkMailbox,
     ChangeRequest,
     RequestState,
     RequestStep,
@@ -31,7 +32,7 @@ from bot.workflow.model import (
     StepState,
     command_for,
 )
-from handlers import REMEDIATIONS, Status
+from handlers import BULK, Status, display
 
 S = StepState
 STATE_LABELS = {
@@ -54,8 +55,9 @@ def _value_text(step: RequestStep, value: Any, which: str) -> str:
     proposed = step.proposed or {}
     if which in proposed and proposed[which] == value and f"{which}_text" in proposed:
         return str(proposed[f"{which}_text"])
-    handler = REMEDIATIONS.get(step.handler_key)
-    return handler.display(value) if handler else str(value)
+    if step.handler_key in BULK:
+        return "each mailbox's own prior value, inherits included"
+    return display(step.handler_key, value)
 
 
 def is_open(request: ChangeRequest, step: RequestStep, now: datetime) -> bool:
@@ -124,13 +126,40 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
     return esc(step.state), []
 
 
+def bulk_controls(request: ChangeRequest, step: RequestStep, mailboxes: tuple[BulkMailbox, ...],
+                  now: datetime) -> tuple[str, list[dict[str, Any]]]:
+    """A bulk step's status and buttons: progress while it runs, then per-mailbox outcomes, Retry failed, Undo."""
+    needed = int((step.proposed or {}).get("approvals_needed") or 1)
+    if step.state in (S.APPLYING, S.REVERTING):
+        return bulk.progress_line(step, mailboxes), []
+    if step.state in (S.VERIFIED, S.FAILED, S.REVERTED):
+        lines = bulk.outcome_lines(step, mailboxes)
+        if step.state == S.VERIFIED:
+            return "\n".join(lines), [*bulk.retry_failed(step, mailboxes), _undo(step)]
+        if step.state == S.FAILED and request.expires_at > now:
+            return "\n".join(lines), [button("Retry", ids.ACTION_RETRY, str(step.id))]
+        if step.state == S.REVERTED:
+            lines.insert(0, f":leftwards_arrow_with_hook: Undone at {local_time(step.updated_at)}, asked by "
+                         f"{who(step.undo_requested_by)}")
+        return "\n".join(lines), []
+    status, buttons = controls(request, step, now)
+    if step.state == S.REVERT_PENDING:
+        status = "\n".join([*bulk.outcome_lines(step, mailboxes), status])
+    if step.state in (S.PENDING, S.EXPIRED) and not buttons:
+        status = f":clock3: Expired at {local_time(request.expires_at)} — run the clean-up again from the report"
+    return "\n".join(filter(None, [status, bulk.approvals_line(step, needed)])), buttons
+
+
 def controls_block(step: RequestStep, buttons: list[dict[str, Any]]) -> list[Block]:
     return [{"type": "actions", "block_id": ids.step_block_id(step.id), "elements": buttons}] if buttons else []
 
 
 def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: datetime, room: int,
-                held: bool) -> list[Block]:
-    """One step of a plan card in about `room` characters: what changes, why, the impact, state and buttons."""
+                held: bool, mailboxes: tuple[BulkMailbox, ...] | None = None) -> list[Block]:
+    """One step of a plan card in about `room` characters: what changes, why, the impact, state and buttons.
+
+    A bulk step also lists its mailboxes (the first few by name) and, once it ran, what happened to each.
+    """
     proposed = step.proposed or {}
     share = max(120, (room - 450) // 3)
     lines = [f"*{number}. {md(step.title, 150)}*: {md(proposed.get('current_text', '?'), 150)}"
@@ -138,12 +167,17 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
     if proposed.get("reason"):
         lines.append(f"Why: {md(proposed['reason'], share)}")
     if proposed.get("impact"):
-        lines.append(f":warning: *Impact:* {md(proposed['impact'], share)}")
+        icon, words = (":shield:", "Security impact") if proposed.get("reduces_exposure") else (":warning:", "Impact")
+        lines.append(f"{icon} *{words}:* {md(proposed['impact'], share)}")
     if proposed.get("docs"):
         lines.append(_docs(proposed["docs"]))
-    status, buttons = controls(request, step, now, held)
+    if mailboxes is not None:
+        lines += bulk.mailbox_lines(mailboxes)
+        status, buttons = bulk_controls(request, step, mailboxes, now)
+    else:
+        status, buttons = controls(request, step, now, held)
     if status:
-        lines.append(clip(status, share + 200))
+        lines.append(clip(status, share + 200 if mailboxes is None else 2800 - len("\n".join(lines))))
     return [section("\n".join(lines)), *controls_block(step, buttons)]
 
 
@@ -223,8 +257,24 @@ def _auth_mode(request: ChangeRequest) -> str:
     return str(request.options.get("auth_mode") or diagnosis.get("auth_mode") or "basic")
 
 
+def _cleanup_summary(view: RequestView) -> tuple[str, str]:
+    """The clean-up's summary: how many mailboxes, unused for how long, and that it reduces exposure."""
+    cleanup = view.plan.get("cleanup") or {}
+    count, days = int(cleanup.get("count") or 0), int(cleanup.get("days") or 0)
+    line = (f"Turn SMTP AUTH off for *{count} mailbox{'es' if count != 1 else ''}* that have it on but have not used "
+            f"it in {days} days. :shield: This *reduces* exposure; Undo restores each mailbox exactly.")
+    if not count:
+        line = ":shield: Turn SMTP AUTH off for the organisation: this *reduces* exposure."
+    if any(s.handler_key not in BULK for s in view.steps):
+        line += " No mailbox that inherits the organisation's setting used SMTP AUTH, so the organisation switch " \
+                "off is proposed too."
+    return line, f"SMTP AUTH off for {count} unused mailboxes proposed"
+
+
 def _summary(view: RequestView) -> tuple[str, str]:
     """(summary line for the card, short words for the notification)."""
+    if view.cleanup:
+        return _cleanup_summary(view)
     plan, request = view.plan, view.request
     user = (request.diagnosis.get("diagnosis") or {}).get("user") or {}
     name = md(user.get("displayName") or request.upn, 150)
@@ -267,7 +317,7 @@ def _footer(view: RequestView, now: datetime) -> Block:
         expired = request.expires_at <= now
         parts.append(f"{'expired' if expired else 'Approve before'} {local_time(request.expires_at)}")
     texts = [" · ".join(parts)]
-    if _auth_mode(request) == "basic":
+    if _auth_mode(request) == "basic" and not view.cleanup:
         texts.append(f"Why OAuth? Microsoft is retiring Basic auth for SMTP AUTH, and OAuth (XOAUTH2) needs none of "
                      f"these exceptions: `/smtp-enable {esc(request.upn)} --oauth` checks that path.")
     return context(*texts)
@@ -303,7 +353,8 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     """
     request, plan = view.request, view.plan
     onboarding = bool(request.options.get("app_id"))
-    title = f"SMTP OAuth onboarding for {request.upn}" if onboarding else f"SMTP AUTH plan for {request.upn}"
+    title = (f"SMTP OAuth onboarding for {request.upn}" if onboarding
+             else f"SMTP AUTH clean-up: {request.upn}" if view.cleanup else f"SMTP AUTH plan for {request.upn}")
     footer = [_footer(view, now)]
     if plan.get("device"):
         footer.insert(0, section(device_text(plan["device"], view.probe)))
@@ -328,7 +379,7 @@ def plan_card(view: RequestView, *, now: datetime) -> dict[str, Any]:
     room = max(600, min(2000, 8000 // max(1, len(steps))))
     shown: list[Block] = []
     for number, step in enumerate(steps, 1):
-        group = _step_group(request, step, number, now, room, view.held)
+        group = _step_group(request, step, number, now, room, view.held, view.mailboxes.get(step.id))
         if not budget.take(group, keep=EXTRAS_ROOM):
             shown += _overflow(request, steps[number - 1:], number, now)
             break

@@ -1,4 +1,4 @@
-"""Plan card buttons (Approve, Deny, Undo and its decision, Retry, Approve all, Apply anyway): ack, then the pool."""
+"""Plan card buttons (Approve, Deny, Undo and its decision, Retry, Retry failed, Approve all, Apply anyway): ack, then the pool."""
 
 from __future__ import annotations
 
@@ -57,6 +57,10 @@ def retry(services: SlackServices, step_id: int, user: str, respond: Respond) ->
     tell(respond, services.workflow.retry(step_id, user))
 
 
+def retry_failed(services: SlackServices, step_id: int, user: str, respond: Respond) -> None:
+    tell(respond, services.workflow.retry_failed(step_id, user))
+
+
 STEP_ACTIONS: dict[str, StepWork] = {
     ids.ACTION_APPROVE: approve,
     ids.ACTION_DENY: deny,
@@ -64,6 +68,7 @@ STEP_ACTIONS: dict[str, StepWork] = {
     ids.ACTION_UNDO_DENY: deny,
     ids.ACTION_UNDO: undo,
     ids.ACTION_RETRY: retry,
+    ids.ACTION_RETRY_FAILED: retry_failed,
 }
 
 

@@ -28,6 +28,7 @@ from bot.scheduler import ProbeScheduler
 from bot.slack.alert_delivery import AlertDelivery
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
+from bot.slack.notices import Notices
 from bot.slack.outbox import Outbox
 from bot.store import Store
 from bot.workflow.gate import GatePolicy
@@ -210,6 +211,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                         on_event=lambda event: counters[event]())
     cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock)
     workflow.on_change = cards.refresh
+    Notices(workflow, outbox_client, outbox, store.leases, clock=clock)
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
     alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock,
                         is_approver=workflow.is_approver)

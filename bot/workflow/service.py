@@ -71,13 +71,16 @@ class Workflow(Queries, Execution):
         self._running: list[Future[RequestStep | None]] = []
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
-                include_org: bool = False) -> str:
-        """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id."""
+                include_org: bool = False, thread_ts: str | None = None) -> str:
+        """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id.
+
+        `thread_ts` puts its card (and every notice after) in that thread of `channel`, e.g. the alert's.
+        """
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
             raise NotAllowed(refusal.reason)
         return self.store.requests.receive(upn, requester, channel, self.policy.ttl,
-                                           {"auth_mode": auth_mode, "include_org": include_org})
+                                           {"auth_mode": auth_mode, "include_org": include_org}, thread_ts)
 
     def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                      include_org: bool = False) -> RequestView:

@@ -86,7 +86,7 @@ def test_separate_processes_migrate_once(db_url: str) -> None:
         assert [f.result(timeout=60) for f in futures] == ["ok"] * contenders
     store = Store(db_url)
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0005"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0006"]
     store.close()
 
 

@@ -246,9 +246,9 @@ def test_cli_upgrades_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["upgrade", url]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        "database at 0001, newest 0005",
-        "database at 0001, newest 0005",
-        "database at 0005, newest 0005",
+        "database at 0001, newest 0006",
+        "database at 0001, newest 0006",
+        "database at 0006, newest 0006",
     ]
 
 
@@ -257,9 +257,9 @@ def test_make_revision_finds_nothing_to_change(tmp_path: Path, monkeypatch: pyte
     shutil.copytree(schema.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(schema, "MIGRATIONS_DIR", scripts)
     path = schema.make_revision("nothing new")
-    assert path.name == "0006_nothing_new.py"
+    assert path.name == "0007_nothing_new.py"
     source = path.read_text()
-    assert "down_revision = '0005'" in source
+    assert "down_revision = '0006'" in source
     assert "op." not in source  # autogenerate found no differences
 
 

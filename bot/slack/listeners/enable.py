@@ -65,10 +65,12 @@ def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], resp
 
 
 def open_request(services: SlackServices, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
-                 respond: Respond) -> None:
-    """Store, diagnose and plan a request, then queue its card (a button's work, on the pool)."""
+                 respond: Respond, thread_ts: str | None = None) -> None:
+    """Store, diagnose and plan a request, then queue its card (a button's work, on the pool); in `thread_ts`
+    when given (an alert's Fix)."""
     try:
-        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org)
+        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org,
+                                               thread_ts=thread_ts)
     except BotError as exc:
         ephemeral(respond, exc.describe())
         return

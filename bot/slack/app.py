@@ -18,6 +18,7 @@ from bot.metrics import metrics_app
 from bot.runtime import Runtime
 from bot.slack.edge import SlackDoor, quiet_verbose_libraries
 from bot.slack.listeners import alert_actions, enable, explain, home, plan_actions, probe, status
+from bot.slack.listeners.common import home_reply
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,15 @@ def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str,
 
     app.middleware(drop_slack_retries)
     app.middleware(tag_slack_user)
+
+    def answer_in_app_home(body: dict[str, Any], context: Any, next: Callable[[], Any]) -> Any:
+        """Every listener's `respond` works for App Home clicks too: it refreshes the clicker's Home view."""
+        reply = home_reply(services, body)
+        if reply is not None:
+            context["respond"] = reply
+        return next()
+
+    app.middleware(answer_in_app_home)
     app.error(on_error)
     register_listeners(app, services)
     return app

@@ -8,11 +8,12 @@ import json
 from typing import Any
 
 import pytest
-from slack_helpers import APPROVER, OTHER, REQUESTER, sandbox_probes, wait_until
+from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, wait_until
 from test_slack_alerts import delivered, probe
 from test_slack_cards import DiesAfterPosting, Killed
 
 from bot.slack.notices import NOTICE_EVENT, POST_LEASE
+from sandbox.slack.buttons import buttons_in
 
 
 def notices(standin, channel: str, thread: str) -> list[Any]:
@@ -130,3 +131,66 @@ def test_a_notice_is_posted_once_after_a_slack_error_and_after_a_crash_mid_post(
     assert len(notices(standin, "C0OPS", second.ts)) == 1  # adopted from the thread, not posted again
     # A retry after an attempt that may have reached Slack looks in the thread first (the 503 above too).
     assert [c.args["ts"] for c in standin.calls("conversations.replies")] == [card.ts, second.ts]
+
+
+# App Home: no response_url, so a click's answer comes as a notice at the top of the refreshed Home view ----------
+def home_after(bot, user: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The user's Home view once it is published anew (a different `hash` from `previous`)."""
+    def fresh() -> dict[str, Any] | None:
+        view = bot.standin.home(user)
+        return view if view and (previous is None or view["hash"] != previous["hash"]) else None
+    return wait_until(fresh, what=f"the Home view of {user}")
+
+
+def home_click(bot, user: str, view: dict[str, Any], label: str) -> dict[str, Any]:
+    [button] = [b for b in buttons_in(view["blocks"]) if b.text == label][:1]
+    answer = bot.sender.click_in_home(button.action_id, button.value, user_id=user, view=view)
+    assert answer.status_code == 200
+    return home_after(bot, user, view)
+
+
+def set_calls(sandbox) -> list[str]:
+    return [r.cmdlet for r in sandbox.state.requests.for_service("exchange") if r.cmdlet.startswith("Set-")]
+
+
+def notice_of(view: dict[str, Any]) -> str:
+    return view["blocks"][0]["text"]["text"]
+
+
+def test_app_home_clicks_answer_refusals_and_outcomes_in_the_refreshed_home_view(start_bot, sandbox, standin):
+    bot = start_bot()
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    card = bot.card()
+    wait_until(lambda: bot.runtime.idle(), what="card posted")
+    bot.sender.app_home_opened(user_id=APPROVER)
+    stale = home_after(bot, APPROVER)
+    assert not notice_of(stale).startswith(":speech_balloon:")  # opening Home is no click: no notice
+    bot.sender.click_button("C0OPS", card.ts, user_id=GROUP_MEMBER, text_or_action_id="Deny")
+    told(standin, "C0OPS", card.ts, "was denied by")
+
+    refused = home_click(bot, APPROVER, stale, "Approve")
+    text = notice_of(refused)
+    assert text.startswith(":speech_balloon: You clicked *Approve* at <!date^")
+    assert f"Already decided: this step is denied by <@{GROUP_MEMBER}>" in text
+    assert refused["blocks"][1]["type"] == "divider"
+    assert "Set-CASMailbox" not in set_calls(sandbox)
+    assert standin.calls("chat.postEphemeral") == [] and all(r.status == 200 for r in standin.responses())
+
+    bot.sender.command("/smtp-enable", "copier@contoso.com", user_id=REQUESTER)
+    second = wait_until(lambda: [m for m in standin.messages("C0OPS") if m.thread_ts is None][1:], what="card")[0]
+    wait_until(lambda: bot.runtime.idle(), what="card posted")
+    bot.sender.app_home_opened(user_id=APPROVER)
+    view = home_after(bot, APPROVER, refused)
+    approved = home_click(bot, APPROVER, view, "Approve")
+    assert "You clicked *Approve*" in notice_of(approved) and "Approved; applying it now." in notice_of(approved)
+    told(standin, "C0OPS", second.ts, "applied and verified")  # the requester hears it in the card's thread
+
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    wait_until(lambda: [m for m in standin.messages("C0OPS") if m.thread_ts is None][2:], what="third card")
+    wait_until(lambda: bot.runtime.idle(), what="card posted")
+    bot.sender.app_home_opened(user_id=APPROVER)
+    view = home_after(bot, APPROVER, approved)
+    bot.clock.advance(61 * 60)
+    late = home_click(bot, APPROVER, view, "Approve")
+    assert "This approval expired at" in notice_of(late)
+    assert set_calls(sandbox) == ["Set-CASMailbox"]  # the approved one only; the expired click changed nothing

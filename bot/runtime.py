@@ -216,7 +216,8 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock,
                         is_approver=workflow.is_approver)
     AlertDelivery(alerting, outbox_client, outbox, cfg.slack.alert_channel, snooze_hours=alerting.snooze_hours,
-                  clock=clock)
+                  clock=clock, plans=workflow.started_in)
+    cards.on_thread_post = alerting.plan_posted  # a plan posted in an alert's thread: the alert links it
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
                                retention=timedelta(days=cfg.alerts.history_retention_days))
     return Runtime(cfg, clock, store, workflow, slack, outbox, cards, groups,

@@ -10,6 +10,7 @@ bot's own messages with that metadata) and adopts its ts.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -48,6 +49,8 @@ class Cards:
         self.clock = clock
         self.holder = uuid.uuid4().hex
         self.own = OwnMessages(client)
+        #: Told (channel, thread_ts, mailbox) when a card is first posted in a thread: the alert links it.
+        self.on_thread_post: Callable[[str, str, str], object] = lambda channel, thread_ts, upn: None
         outbox.register("card", self.send)
 
     def refresh(self, request_id: str) -> None:
@@ -78,6 +81,8 @@ class Cards:
                                       view.request.thread_ts)
                 if ts is not None:
                     self.workflow.set_card_message(request_id, view.request.channel, ts)
+                    if view.request.thread_ts:
+                        self.on_thread_post(view.request.channel, view.request.thread_ts, view.request.upn)
                     view = self.workflow.find(request_id)
                     if view is None:
                         return None
@@ -89,6 +94,8 @@ class Cards:
                                                   metadata={"event_type": CARD_EVENT,
                                                             "event_payload": {"request_id": request_id}}, **thread)
             self.workflow.set_card_message(request_id, answer["channel"], answer["ts"])
+            if request.thread_ts:
+                self.on_thread_post(answer["channel"], request.thread_ts, request.upn)
             return {"channel": answer["channel"], "ts": answer["ts"]}
         self.client.chat_update(channel=request.channel, ts=request.message_ts, text=card["text"],
                                 blocks=card["blocks"])

@@ -120,13 +120,15 @@ class RequestStore:
             return _request(row) if row else None
 
     def list(self, *, state: RequestState | None = None, upn: str | None = None,
-             limit: int = 50) -> list[ChangeRequest]:
-        """Newest first."""
+             thread: tuple[str, str] | None = None, limit: int = 50) -> list[ChangeRequest]:
+        """Newest first; only `upn`'s, or those whose card is in the (channel, thread_ts) `thread`, when given."""
         query = select(RequestRow).order_by(RequestRow.created_at.desc(), RequestRow.id).limit(limit)
         if state is not None:
             query = query.where(RequestRow.state == _known(RequestState, state))
         if upn is not None:
             query = query.where(RequestRow.upn == upn)
+        if thread is not None:
+            query = query.where(RequestRow.channel == thread[0], RequestRow.thread_ts == thread[1])
         with self._db.read() as session:
             return [_request(row) for row in session.scalars(query)]
 

@@ -8,11 +8,13 @@ import json
 from typing import Any
 
 import pytest
+from blocks_helpers import validate
 from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, wait_until
 from test_slack_alerts import delivered, probe
 from test_slack_cards import DiesAfterPosting, Killed
 
 from bot.slack.notices import NOTICE_EVENT, POST_LEASE
+from sandbox.slack import TEAM_DOMAIN
 from sandbox.slack.buttons import buttons_in
 
 
@@ -52,6 +54,13 @@ def test_a_fix_from_an_alert_goes_in_its_thread_and_the_requester_hears_each_out
     wait_until(lambda: bot.runtime.idle(), what="card delivered")
     [view] = bot.runtime.workflow.requests_for("printer@contoso.com")
     assert (view.request.thread_ts, view.request.message_ts) == (alert.ts, plan.ts)
+    # The alert links its plan: the permalink Slack gives the reply (it names the thread), with who asked.
+    permalink = (f"https://{TEAM_DOMAIN}.slack.com/archives/C0ALERTS/p{plan.ts.replace('.', '')}"
+                 f"?thread_ts={alert.ts}&amp;cid=C0ALERTS")  # `&` escaped in mrkdwn, as Slack wants
+    linked = json.dumps(standin.message("C0ALERTS", alert.ts).blocks)
+    assert f"<{permalink}|{view.request.id}> by <@{OTHER}>" in linked
+    assert {"Fix", "Probe now"} <= {b.text for b in bot.sender.buttons("C0ALERTS", alert.ts)}
+    validate({"text": "alert", "blocks": standin.message("C0ALERTS", alert.ts).blocks})
 
     bot.sender.click_button("C0ALERTS", plan.ts, user_id=APPROVER, text_or_action_id="Approve")
     wait_until(lambda: box.smtp_client_authentication_disabled is False, what="fix applied")

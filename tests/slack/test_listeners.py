@@ -67,10 +67,11 @@ class FakeWorkflow:
     store_error: Exception | None = None
     received: dict[str, str] = field(default_factory=dict)
 
-    def receive(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool) -> str:
+    def receive(self, upn: str, user: str, channel: str, *, auth_mode: str, include_org: bool,
+                thread_ts: str | None = None) -> str:
         if self.store_error is not None:
             raise self.store_error
-        self.calls.append(("receive", upn, user, channel, auth_mode, include_org))
+        self.calls.append(("receive", upn, user, channel, auth_mode, include_org, *([thread_ts] if thread_ts else [])))
         self.received["cr-1"] = channel
         return "cr-1"
 
@@ -86,6 +87,7 @@ class FakeWorkflow:
         self.calls.append(("find", request_id))
         request = SimpleNamespace(id=request_id, upn="scanner@contoso.com",
                                   channel=self.received.get(request_id, "C0CARD"),
+                                  thread_ts=CARD_THREAD if request_id.startswith("CR-") else None,
                                   options={"auth_mode": "oauth", "include_org": True})
         return SimpleNamespace(request=request) if request_id.startswith("CR-") or request_id in self.received else None
 
@@ -229,10 +231,13 @@ def command(app: App, name: str, text: str, *, user: str = REQUESTER, secret: st
     return dispatch(app, urlencode(form), "application/x-www-form-urlencoded", secret=secret, **headers)
 
 
-def click(app: App, action_id: str, value: Any, *, user: Any = APPROVER) -> BoltResponse:
+CARD_THREAD = "1796216884.420432"
+
+
+def click(app: App, action_id: str, value: Any, *, user: Any = APPROVER, **extra: Any) -> BoltResponse:
     payload = {"type": "block_actions", "team": {"id": "T0TEAM"}, "user": {"id": user},
                "channel": {"id": "C0OPS"}, "response_url": "https://hooks.slack.com/actions/T0TEAM/1/abc",
-               "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}]}
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}]} | extra
     return dispatch(app, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
 
@@ -449,12 +454,22 @@ def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(ap
                                        ("diagnose_request", "cr-1")]
 
 
+def test_alert_fix_opens_the_plan_in_the_alerts_thread(app, services):
+    alert = {"type": "message", "ts": "1796216884.420432", "text": "SMTP AUTH failing"}
+    click(app, ids.ACTION_ALERT_FIX, "scanner@contoso.com", message=alert,
+          container={"type": "message", "message_ts": alert["ts"], "channel_id": "C0OPS"})
+    services.run_submitted()
+    assert services.workflow.calls[0] == ("receive", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False,
+                                          alert["ts"])
+
+
 def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_clicker(app, services):
     assert click(app, ids.ACTION_DIAGNOSE_AGAIN, "CR-7F3K2Q").status == 200
     click(app, ids.ACTION_DIAGNOSE_AGAIN, "gone")
     services.run_submitted()
     assert services.workflow.calls == [("find", "CR-7F3K2Q"), ("find", "gone"),
-                                       ("receive", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True),
+                                       ("receive", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True,
+                                        CARD_THREAD),  # a card in an alert's thread: the new one goes there too
                                        ("diagnose_request", "cr-1")]
     assert services.calls == [("refresh", "cr-1")]
 

@@ -104,7 +104,8 @@ def diagnose_request(services: SlackServices, request_id: str, channel: str, res
 
 
 def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-    """A card's Diagnose again: the same diagnosis for the same mailbox and options, in the card's channel."""
+    """A card's Diagnose again: the same diagnosis for the same mailbox and options, in the card's channel (and
+    thread)."""
     ack()
     parsed = clicked(body)
     view = services.workflow.find(parsed[1][:64]) if parsed else None
@@ -114,7 +115,7 @@ def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], resp
     request = view.request
     services.submit(open_request, services, request.upn, parsed[0], request.channel,
                     bool(request.options.get("include_org")), str(request.options.get("auth_mode") or "basic"),
-                    respond)
+                    respond, request.thread_ts)
 
 
 def register(app: App, services: SlackServices) -> None:

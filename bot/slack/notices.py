@@ -28,7 +28,7 @@ from bot.workflow.service import Workflow
 NOTICE_EVENT = "smtp_auth_notice"
 POST_LEASE = timedelta(seconds=30)
 #: How long a notice waits for its card to be posted before the outbox asks again.
-CARD_WAIT = 5.0
+CARD_WAIT = 15.0
 
 
 class Notices:

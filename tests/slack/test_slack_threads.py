@@ -203,3 +203,28 @@ def test_app_home_clicks_answer_refusals_and_outcomes_in_the_refreshed_home_view
     late = home_click(bot, APPROVER, view, "Approve")
     assert "This approval expired at" in notice_of(late)
     assert set_calls(sandbox) == ["Set-CASMailbox"]  # the approved one only; the expired click changed nothing
+
+
+def test_a_plan_queued_when_the_process_stopped_is_posted_in_the_alerts_thread_after_a_restart(start_bot, sandbox,
+                                                                                              standin):
+    first = start_bot(probes=sandbox_probes(sandbox))
+    alert, _ = alert_of(first, sandbox, standin)
+    first.runtime.outbox.stop()  # Slack is unreachable from here on for this process, which then stops
+    first.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Fix")
+    wait_until(lambda: any(i.kind == "card" for i in pending_items(first)), what="the plan card queued")
+    first.stop()
+    assert [m.ts for m in standin.messages("C0ALERTS")] == [alert.ts]
+
+    second = start_bot(clock=first.clock, probes=sandbox_probes(sandbox))
+    delivered(second)
+    [plan] = [m for m in standin.messages("C0ALERTS") if "SMTP AUTH plan" in json.dumps(m.blocks)]
+    assert plan.thread_ts == alert.ts
+    assert [m.ts for m in standin.messages("C0ALERTS") if m.thread_ts is None] == [alert.ts]
+    wait_until(lambda: "Fix plan in the thread" in json.dumps(standin.message("C0ALERTS", alert.ts).blocks),
+               what="the alert linking its plan")
+
+
+def pending_items(bot) -> list[Any]:
+    store = bot.runtime.store
+    items = [store.outbox.get(n) for n in range(1, 200)]
+    return [i for i in items if i is not None and i.state == "pending"]

@@ -228,3 +228,29 @@ def pending_items(bot) -> list[Any]:
     store = bot.runtime.store
     items = [store.outbox.get(n) for n in range(1, 200)]
     return [i for i in items if i is not None and i.state == "pending"]
+
+
+def test_a_plan_card_posted_in_a_thread_by_a_killed_process_is_adopted_from_the_thread(start_bot, sandbox,
+                                                                                      standin):
+    bot = start_bot(probes=sandbox_probes(sandbox))
+    alert, _ = alert_of(bot, sandbox, standin)
+    bot.runtime.outbox.stop()
+    cards = bot.runtime.cards
+    client = cards.client
+    cards.client = DiesAfterPosting(client)
+    bot.sender.click_button("C0ALERTS", alert.ts, user_id=OTHER, text_or_action_id="Fix")
+    wait_until(lambda: any(i.kind == "card" for i in pending_items(bot)), what="the plan card queued")
+    with pytest.raises(Killed):
+        while bot.runtime.outbox.deliver_due():
+            pass
+    [posted] = [m for m in standin.messages("C0ALERTS") if m.thread_ts == alert.ts]
+
+    cards.client, cards.holder = client, "the process started after the kill"
+    bot.clock.advance(max(POST_LEASE, bot.runtime.outbox.claim_lease).total_seconds() + 1)
+    while bot.runtime.outbox.deliver_due():
+        pass
+    assert [m.ts for m in standin.messages("C0ALERTS") if m.thread_ts == alert.ts] == [posted.ts]
+    assert [c.args["ts"] for c in standin.calls("conversations.replies")] == [alert.ts]
+    [view] = bot.runtime.workflow.requests_for("printer@contoso.com")
+    assert view.request.message_ts == posted.ts
+    assert "Fix plan in the thread" in json.dumps(standin.message("C0ALERTS", alert.ts).blocks)

@@ -135,6 +135,12 @@ class FakeSlack:
     member: tuple[str, ...] = ("C0OPS", "C0CARD", "C0ALERTS")
     outside: tuple[str, ...] = ("C0PUBLIC",)
 
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    def views_publish(self, **kwargs: Any) -> dict[str, Any]:
+        self.published.append(kwargs)
+        return {"ok": True}
+
     def conversations_info(self, channel: str) -> dict[str, Any]:
         if channel not in self.member + self.outside:
             raise SlackApiError("channel_not_found", {"ok": False, "error": "channel_not_found"})
@@ -519,6 +525,33 @@ def test_app_home_is_published_for_the_viewer(app, services):
     client = SimpleNamespace(views_publish=lambda **kwargs: published.append(kwargs))
     work(services, client, APPROVER)
     assert published[0]["user_id"] == APPROVER and published[0]["view"]["type"] == "home"
+
+
+def home_click(app: App, action_id: str, value: str, label: str) -> BoltResponse:
+    """A click on the App Home tab: Slack sends the view and no channel, message nor response_url."""
+    payload = {"type": "block_actions", "team": {"id": "T0TEAM"}, "user": {"id": APPROVER},
+               "container": {"type": "view", "view_id": "V0HOME"}, "view": {"id": "V0HOME", "type": "home"},
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "step:7", "value": value,
+                            "text": {"type": "plain_text", "text": label}}]}
+    return dispatch(app, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize(("outcome", "label"), [
+    (Outcome(OutcomeKind.REFUSED, "You asked for this change, so someone else must approve it."), "Approve"),
+    (Outcome(OutcomeKind.APPROVED, "Approved; applying it now.", run=True), "Approve"),  # a card would show it
+    (Outcome(OutcomeKind.DENIED, "Denied; nothing will change."), "Deny"),
+])
+def test_a_click_in_app_home_is_answered_at_the_top_of_the_republished_home_view(app, services, outcome, label):
+    services.workflow.outcome = outcome
+    action = ids.ACTION_APPROVE if label == "Approve" else ids.ACTION_DENY
+    assert home_click(app, action, "7", label).status == 200
+    assert services.slack.published == []  # nothing slow before the ack
+    services.run_submitted()
+    [published] = services.slack.published
+    assert published["user_id"] == APPROVER and published["view"]["type"] == "home"
+    notice = published["view"]["blocks"][0]["text"]["text"]
+    assert notice.startswith(f":speech_balloon: You clicked *{label}* at <!date^") and outcome.message in notice
+    assert services.replies == []  # no response_url was used: App Home has none
 
 
 def test_a_slack_retry_is_dropped_before_any_listener(app, services):

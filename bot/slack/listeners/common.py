@@ -104,9 +104,11 @@ def home_reply(services: SlackServices, body: dict[str, Any]) -> HomeReply | Non
     """The `respond` of a click in App Home (`HomeReply`), else None: the click has its own response_url."""
     if not in_app_home(body):
         return None
-    user = (body.get("user") or {}).get("id")
-    actions = body.get("actions") or [{}]
-    label = ((actions[0] or {}).get("text") or {}).get("text") or (actions[0] or {}).get("action_id") or "a button"
+    user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else None
+    actions = body.get("actions") if isinstance(body.get("actions"), list) else []
+    action = actions[0] if actions and isinstance(actions[0], dict) else {}
+    text = action.get("text") if isinstance(action.get("text"), dict) else {}
+    label = text.get("text") or action.get("action_id") or "a button"
     return HomeReply(services, user, str(label)[:75]) if isinstance(user, str) and user else None
 
 

@@ -31,6 +31,7 @@ from bot.scheduler import ProbeScheduler
 from bot.slack.alert_delivery import AlertDelivery
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
+from bot.slack.notices import Notices
 from bot.slack.outbox import Outbox
 from bot.store import Store
 from bot.workflow.gate import GatePolicy
@@ -297,12 +298,14 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
 
     cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock)
     workflow.on_change = cards.refresh
+    Notices(workflow, outbox_client, outbox, store.leases, clock=clock)
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock,
                     app_token=app_token)
     alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock,
                         is_approver=workflow.is_approver)
     AlertDelivery(alerting, outbox_client, outbox, cfg.slack.alert_channel, snooze_hours=alerting.snooze_hours,
-                  clock=clock)
+                  clock=clock, plans=workflow.started_in)
+    cards.on_thread_post = alerting.plan_posted  # a plan posted in an alert's thread: the alert links it
     weekly: list[Callable[[], None]] = []
     scheduler = ProbeScheduler(cfg.probes, store, prober, alerting.on_result, clock=clock,
                                retention=timedelta(days=cfg.alerts.history_retention_days),

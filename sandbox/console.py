@@ -172,8 +172,13 @@ class Console:
             return
         button, sender = found.button, self.world.sender
         self.say(f"{self.user} clicks [{button.text}]" + (f" and confirms: {button.confirm}" if button.confirm else ""))
+        shown = self.world.standin.home(self.user_id)
         self._press(found, button, sender)
         self.settle()
+        if (found.place or ("", ""))[0] == "home":  # App Home answers a click by publishing itself again
+            view = self.world.standin.home(self.user_id)
+            if view and (shown is None or view["hash"] != shown["hash"]):
+                self.show_blocks(f"App Home of {self.user} (refreshed)", view["blocks"], ("home", self.user_id))
 
     def _press(self, found: Clickable, button: Button, sender: SlackSender) -> None:
         where, key = found.place or ("", "")

@@ -226,7 +226,10 @@ class SlackSender:
 
     def click_in_home(self, action_id: str, value: str, *, user_id: str, view: dict[str, Any]) -> requests.Response:
         """Click a button of `user_id`'s App Home `view`: Slack sends the view, and no channel nor response_url."""
-        payload = self.click_payload(action_id, value, user_id=user_id, message_ts="", response_url="")
+        shown = next((b for b in buttons_in(view.get("blocks") or []) if b.action_id == action_id and b.value == value),
+                     None)
+        payload = self.click_payload(action_id, value, user_id=user_id, message_ts="", response_url="",
+                                     text=shown.text if shown else None, block_id=shown.block_id if shown else None)
         for key in ("channel", "message", "response_url"):
             payload.pop(key, None)
         payload["container"] = {"type": "view", "view_id": view["id"]}

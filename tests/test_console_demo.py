@@ -26,7 +26,7 @@ as riley
 click 14
 as gale
 home
-click 21
+click 26
 probe
 tenant
 /smtp-explain 535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.
@@ -64,6 +64,9 @@ def test_piped_demo_script():
     approved = bodies[3]
     assert prompts[3] == "avery> click 1"
     assert "updated its message" in approved and "Applied and verified" in approved and "@avery" in approved
+    # The requester is told each outcome in the card's thread, mentioned.
+    assert "replied in a thread:\n  @riley CR-" in approved and "was approved by @avery at" in approved
+    assert "copier@contoso.com was applied and verified at" in approved
 
     first_probe = bodies[4]
     assert "probe printer (printer@contoso.com): ok" in first_probe
@@ -76,9 +79,13 @@ def test_piped_demo_script():
 
     fix = bodies[9]
     assert prompts[9] == "riley> click 14" and "riley clicks [Fix]" in fix
-    assert "SMTP AUTH plan for printer@contoso.com" in fix and "[19 Approve] [20 Deny]" in fix
-    assert "App Home of gale" in bodies[11] and "[21 Approve] [22 Deny]" in bodies[11]
-    assert "gale clicks [Approve]" in bodies[12]  # on App Home
+    # The plan goes in the alert's thread, and the alert (redrawn, so its buttons are numbered anew) links it.
+    assert "replied in a thread:\n  SMTP AUTH plan for printer@contoso.com" in fix and "[24 Approve] [25 Deny]" in fix
+    assert "Fix plan in the thread: CR-" in fix and "by @riley" in fix
+    assert "App Home of gale" in bodies[11] and "[26 Approve] [27 Deny]" in bodies[11]
+    assert "gale clicks [Approve]" in bodies[12]  # on App Home, which answers with a notice at its top
+    assert "App Home of gale (refreshed):\n  :speech_balloon: You clicked Approve at " in bodies[12]
+    assert "Approved; applying it now." in bodies[12]
     assert "Applied and verified" in bodies[12] and "@gale" in bodies[12]
 
     recovery = bodies[13]

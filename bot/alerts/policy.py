@@ -20,6 +20,9 @@ a reply in the thread (and the card redrawn as flapping) when an incident is ope
 
 CAUSE_CHANGED = "cause_changed"
 SNOOZED, UNSNOOZED = "snoozed", "unsnoozed"
+PLAN_LINKED = "plan_linked"
+"""`update` reason: a plan started from the card (its Fix) was posted in its thread, and the card now links it."""
+REDRAWS = (SNOOZED, UNSNOOZED, PLAN_LINKED)
 
 _TIMES = ("at", "first_failure_at", "last_failure_at", "snoozed_until")
 
@@ -132,7 +135,7 @@ class Action:
         key = f"alert:{self.incident_id or self.target}:{self.kind}"
         if self.kind in (OPEN, RECOVER):
             return key
-        return f"{key}:{self.reason}:{self.at.isoformat()}" if self.reason in (SNOOZED, UNSNOOZED) else (
+        return f"{key}:{self.reason}:{self.at.isoformat()}" if self.reason in REDRAWS else (
             f"{key}:{self.at.isoformat()}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,11 +185,13 @@ def unsnooze(state: AlertState) -> AlertState:
     return replace(state, snoozed_until=None, snoozed_by=None, snoozed_incident=None, snoozed_cause=None)
 
 
-def card_update(state: AlertState, *, mailbox: str, at: datetime) -> Action | None:
-    """An `update` redrawing the open incident's card as the state stands, e.g. after (un)snoozing it."""
+def card_update(state: AlertState, *, mailbox: str, at: datetime, reason: str | None = None) -> Action | None:
+    """An `update` redrawing the open incident's card as the state stands, e.g. after (un)snoozing it (the
+    reason says which unless given, e.g. PLAN_LINKED)."""
     if state.incident_id is None:
         return None
-    return _action(UPDATE, state, mailbox, at, ok=False, reason=SNOOZED if is_snoozed(state, at) else UNSNOOZED)
+    return _action(UPDATE, state, mailbox, at, ok=False,
+                   reason=reason or (SNOOZED if is_snoozed(state, at) else UNSNOOZED))
 
 
 def step(state: AlertState, obs: Observation, policy: AlertPolicy) -> tuple[AlertState, list[Action]]:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.alerts.policy import (
+    PLAN_LINKED,
     Action,
     AlertPolicy,
     Observation,
@@ -120,10 +121,19 @@ class Alerting:
                 return state, changed
         return None
 
-    def _redraw(self, state: AlertState, mailbox: str) -> None:
-        redraw = card_update(state, mailbox=mailbox, at=self.clock.now())
+    def _redraw(self, state: AlertState, mailbox: str, reason: str | None = None) -> None:
+        redraw = card_update(state, mailbox=mailbox, at=self.clock.now(), reason=reason)
         if redraw is not None:
             self._queue(redraw)
+
+    def plan_posted(self, channel: str, ts: str, mailbox: str) -> bool:
+        """A plan was posted in the thread of the card at `channel`/`ts`: redraw that card (if its incident is still
+        open) so it links the plan. False when no open incident's card is there."""
+        for state in self.store.alerts.list():
+            if state.alert_channel == channel and state.alert_ts == ts and state.incident_id:
+                self._redraw(state, mailbox, PLAN_LINKED)
+                return True
+        return False
 
     def card_location(self, action: Action) -> tuple[str, str] | None:
         """Channel and ts of the incident's card: from the action, the state, or the delivered `open`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,10 +10,24 @@ from bot.alerts.policy import CAUSE_CHANGED, FLAPPING, RECOVER, Action
 from bot.diagnosis import STEP_LABELS
 from bot.probe.model import PROBE_CAUSES
 from bot.slack import ids
-from bot.slack.blocks import FALLBACK_CHARS, button, clip, confirm, context, esc, header, md, section, who
-from bot.slack.blocks.mrkdwn import local_time, undated
+from bot.slack.blocks import (
+    FALLBACK_CHARS,
+    button,
+    clip,
+    confirm,
+    context,
+    esc,
+    header,
+    md,
+    section,
+    who,
+)
+from bot.slack.blocks.mrkdwn import local_time, query_link, undated
 
 REPLY_CHARS = 1500  # the server reply on the card; the store keeps it whole
+MAX_PLANS = 5  # plans a card links, newest first
+#: A plan started from the card's Fix: (request id, requester, its permalink or None).
+PlanLink = tuple[str, str, str | None]
 
 
 def _fallback(text: str) -> str:
@@ -111,12 +126,19 @@ def _buttons(action: Action, now: datetime, snooze_hours: int) -> dict[str, Any]
     return {"type": "actions", "elements": elements}
 
 
+def _plans(plans: Sequence[PlanLink]) -> str:
+    links = [f"{query_link(url, request_id) if url else md(request_id, 20)} by {who(requester)}"
+             for request_id, requester, url in plans[:MAX_PLANS]]
+    return clip(f":clipboard: Fix {'plan' if len(links) == 1 else 'plans'} in the thread: {', '.join(links)}", 2000)
+
+
 def alert_card(action: Action, *, explanation: dict[str, Any], now: datetime,
-               snooze_hours: int = 24) -> dict[str, Any]:
+               snooze_hours: int = 24, plans: Sequence[PlanLink] = ()) -> dict[str, Any]:
     """The incident's card as of `action`: failing (open, update, remind, stable), flapping or recovered.
 
     `explanation` is `bot.diagnosis.explain(action.reply)`. Fix (value: the mailbox) opens the `/smtp-enable`
-    plan; Probe now and Snooze carry the target's name.
+    plan; Probe now and Snooze carry the target's name. `plans` link the plans its Fix started (in its thread),
+    newest first, as (request id, requester, permalink or None).
     """
     word = {RECOVER: "recovered", FLAPPING: "flapping"}.get(action.kind, "failing")
     phase = f" in `{esc(action.phase)}`" if action.phase else ""
@@ -131,6 +153,8 @@ def alert_card(action: Action, *, explanation: dict[str, Any], now: datetime,
     if action.kind != RECOVER:
         blocks.append(section(_fix(explanation)))
     blocks.append(_buttons(action, now, snooze_hours))
+    if plans:
+        blocks.append(context(_plans(plans)))
     facts = [f"Incident {md(action.incident_id, 200)}" if action.incident_id else "No incident open",
              f"probe cause `{md(action.cause or 'unknown', 100)}`"]
     blocks.append(context(" · ".join(facts)))

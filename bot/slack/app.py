@@ -28,6 +28,7 @@ from bot.slack.listeners import (
     readiness,
     status,
 )
+from bot.slack.listeners.common import home_reply
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,15 @@ def bolt_app(services: SlackServices, *, client: WebClient, signing_secret: str,
 
     app.middleware(drop_slack_retries)
     app.middleware(tag_slack_user)
+
+    def answer_in_app_home(body: dict[str, Any], context: Any, next: Callable[[], Any]) -> Any:
+        """Every listener's `respond` works for App Home clicks too: it refreshes the clicker's Home view."""
+        reply = home_reply(services, body)
+        if reply is not None:
+            context["respond"] = reply
+        return next()
+
+    app.middleware(answer_in_app_home)
     app.error(on_error)
     register_listeners(app, services)
     return app

@@ -3,36 +3,32 @@
 Posting is idempotent across a crash: the card carries message metadata (`CARD_EVENT`, the request id), and the
 `card-post:{request_id}` lease row is the mark that a post was attempted. A process killed after Slack took the
 card but before its ts was stored leaves that mark; whoever posts next first looks the card up in the channel's
-recent history (conversations.history, the bot's own messages with that metadata) and adopts its ts.
+recent history (conversations.history, or conversations.replies for a card in a thread such as an alert's: the
+bot's own messages with that metadata) and adopts its ts.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import RetryLater
 from bot.slack.blocks import plan_card
+from bot.slack.lookup import OwnMessages
 from bot.slack.outbox import Outbox
 from bot.workflow.service import Workflow
-
-log = logging.getLogger(__name__)
 
 POST_LEASE = timedelta(seconds=30)
 #: The metadata event type every plan card carries, with `{"request_id": ...}` as its payload.
 CARD_EVENT = "smtp_auth_plan_card"
 #: How far before the request was received a card is looked for (clocks of Slack and the bot may differ).
 LOOKUP_SKEW = timedelta(minutes=5)
-#: conversations.history pages read when looking a card up, newest first, at most HISTORY_PAGE messages each.
-HISTORY_PAGES = 5
-HISTORY_PAGE = 200
 
 
 class Leases(Protocol):
@@ -53,7 +49,9 @@ class Cards:
         self.leases = leases
         self.clock = clock
         self.holder = uuid.uuid4().hex
-        self._bot_id: str | None = None
+        self.own = OwnMessages(client)
+        #: Told (channel, thread_ts, mailbox) when a card is first posted in a thread: the alert links it.
+        self.on_thread_post: Callable[[str, str, str], object] = lambda channel, thread_ts, upn: None
         outbox.register("card", self.send)
 
     def refresh(self, request_id: str) -> None:
@@ -83,47 +81,32 @@ class Cards:
             if view is None:
                 return None
             if view.request.message_ts is None and attempted:
-                ts = self.find_posted(request_id, view.request.channel, view.request.created_at)
+                ts = self.find_posted(request_id, view.request.channel, view.request.created_at,
+                                      view.request.thread_ts)
                 if ts is not None:
                     self.workflow.set_card_message(request_id, view.request.channel, ts)
+                    if view.request.thread_ts:
+                        self.on_thread_post(view.request.channel, view.request.thread_ts, view.request.upn)
                     view = self.workflow.find(request_id)
                     if view is None:
                         return None
         request = view.request
         card = plan_card(view, now=self.clock.now())
         if request.message_ts is None:
+            thread = {"thread_ts": request.thread_ts} if request.thread_ts else {}
             answer = self.client.chat_postMessage(channel=request.channel, text=card["text"], blocks=card["blocks"],
                                                   metadata={"event_type": CARD_EVENT,
-                                                            "event_payload": {"request_id": request_id}})
+                                                            "event_payload": {"request_id": request_id}}, **thread)
             self.workflow.set_card_message(request_id, answer["channel"], answer["ts"])
+            if request.thread_ts:
+                self.on_thread_post(answer["channel"], request.thread_ts, request.upn)
             return {"channel": answer["channel"], "ts": answer["ts"]}
         self.client.chat_update(channel=request.channel, ts=request.message_ts, text=card["text"],
                                 blocks=card["blocks"])
         return {"channel": request.channel, "ts": request.message_ts}
 
-    def find_posted(self, request_id: str, channel: str, since: datetime) -> str | None:
-        """The ts of the bot's own card for `request_id` in `channel` posted after `since`, newest first."""
-        if self._bot_id is None:
-            self._bot_id = str(self.client.auth_test()["bot_id"])
+    def find_posted(self, request_id: str, channel: str, since: datetime, thread_ts: str | None = None) -> str | None:
+        """The ts of the bot's own card for `request_id` in `channel` (in `thread_ts`, else posted after `since`)."""
         oldest = f"{(since - LOOKUP_SKEW).timestamp():.6f}"
-        cursor = None
-        for _ in range(HISTORY_PAGES):
-            try:
-                answer = self.client.conversations_history(channel=channel, oldest=oldest, limit=HISTORY_PAGE,
-                                                           include_all_metadata=True, cursor=cursor)
-            except SlackApiError as exc:
-                if exc.response is None or exc.response.get("error") != "missing_scope":
-                    raise
-                # An install from before the history scopes: post again rather than never (doctor names the fix).
-                log.warning("cannot look for the card of %s without %s: posting it again", request_id,
-                            exc.response.get("needed") or "channels:history")
-                return None
-            for message in answer.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                if (message.get("bot_id") == self._bot_id and metadata.get("event_type") == CARD_EVENT
-                        and (metadata.get("event_payload") or {}).get("request_id") == request_id):
-                    return str(message["ts"])
-            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
-            if not answer.get("has_more") or not cursor:
-                return None
-        return None
+        return self.own.find(channel, CARD_EVENT, lambda payload: payload.get("request_id") == request_id,
+                             thread_ts=thread_ts, oldest=oldest)

@@ -47,6 +47,7 @@ class RequestRow(Base):
     requester: Mapped[str]
     channel: Mapped[str]
     message_ts: Mapped[str | None]
+    thread_ts: Mapped[str | None]
     state: Mapped[str] = mapped_column(index=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]

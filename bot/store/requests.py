@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from bot.store.bulk import add_mailboxes
 from bot.store.database import Database, changed, jsonable
-from bot.store.models import AuditRow, RequestRow, StepRow
+from bot.store.models import AuditRow, OutboxRow, OutboxState, RequestRow, StepRow
 from bot.store.records import AuditEntry, snapshot
 from bot.workflow.model import (
     APPLY_ANYWAY,
     BOT_ACTOR,
+    NOTICE_KIND,
+    NOTICES,
     ChangeRequest,
     RequestState,
     RequestStep,
@@ -58,15 +60,17 @@ class RequestStore:
         self.plan(request_id, tenant_id, ttl, steps, diagnosis)
         return request_id
 
-    def receive(self, upn: str, requester: str, channel: str, ttl: timedelta, options: dict[str, Any]) -> str:
+    def receive(self, upn: str, requester: str, channel: str, ttl: timedelta, options: dict[str, Any],
+                thread_ts: str | None = None) -> str:
         """Store a command as it arrives: a request in `diagnosing` (no tenant, plan or steps yet); audited.
 
-        Returns the new request id; `plan` or `close` it once diagnosed (start-up resumes one left behind).
+        `thread_ts`: the thread its card goes in (an alert's, for a Fix clicked on it). Returns the new request
+        id; `plan` or `close` it once diagnosed (start-up resumes one left behind).
         """
         for attempt in range(1, _ID_ATTEMPTS + 1):
             request_id = new_request_id()
             try:
-                self._receive(request_id, upn, requester, channel, ttl, options)
+                self._receive(request_id, upn, requester, channel, ttl, options, thread_ts)
                 return request_id
             except IntegrityError:
                 if attempt == _ID_ATTEMPTS or self.get(request_id) is None:
@@ -74,15 +78,15 @@ class RequestStore:
         raise AssertionError("unreachable")
 
     def _receive(self, request_id: str, upn: str, requester: str, channel: str, ttl: timedelta,
-                options: dict[str, Any]) -> None:
+                 options: dict[str, Any], thread_ts: str | None) -> None:
         now = self._db.clock.now()
+        detail = {"channel": channel, "options": options} | ({"thread_ts": thread_ts} if thread_ts else {})
         with self._db.write() as session:
             session.add(RequestRow(id=request_id, upn=upn, tenant_id="", requester=requester, channel=channel,
-                                   state=RequestState.DIAGNOSING, created_at=now, expires_at=now + ttl,
-                                   diagnosis={}, options=options))
+                                   thread_ts=thread_ts, state=RequestState.DIAGNOSING, created_at=now,
+                                   expires_at=now + ttl, diagnosis={}, options=options))
             session.add(AuditRow(at=now, actor=requester, action="request.created", request_id=request_id,
-                                 target=upn, after={"state": RequestState.DIAGNOSING},
-                                 detail={"channel": channel, "options": options}))
+                                 target=upn, after={"state": RequestState.DIAGNOSING}, detail=detail))
 
     def plan(self, request_id: str, tenant_id: str, ttl: timedelta, steps: list[dict[str, Any]],
              diagnosis: dict[str, Any]) -> bool:
@@ -171,13 +175,15 @@ class RequestStore:
             return _request(row) if row else None
 
     def list(self, *, state: RequestState | None = None, upn: str | None = None,
-             limit: int = 50) -> list[ChangeRequest]:
-        """Newest first."""
+             thread: tuple[str, str] | None = None, limit: int = 50) -> list[ChangeRequest]:
+        """Newest first; only `upn`'s, or those whose card is in the (channel, thread_ts) `thread`, when given."""
         query = select(RequestRow).order_by(RequestRow.created_at.desc(), RequestRow.id).limit(limit)
         if state is not None:
             query = query.where(RequestRow.state == _known(RequestState, state))
         if upn is not None:
             query = query.where(RequestRow.upn == upn)
+        if thread is not None:
+            query = query.where(RequestRow.channel == thread[0], RequestRow.thread_ts == thread[1])
         with self._db.read() as session:
             return [_request(row) for row in session.scalars(query)]
 
@@ -312,6 +318,16 @@ class RequestStore:
         session.add(AuditRow(at=now, actor=actor, action=action, request_id=step.request_id, step_id=step_id,
                              target=found.upn, before=jsonable(before), after=jsonable(after),
                              detail={"handler_key": step.handler_key}))
+        notice = NOTICES.get((new, action))
+        if notice is not None:
+            # The requester's notice is queued in the same transaction: no transition without its one message.
+            key = f"notice:{step_id}:{step.version + 1}"
+            session.add(OutboxRow(kind=NOTICE_KIND, dedupe_key=key, state=OutboxState.PENDING, attempts=0,
+                                  next_attempt_at=now, created_at=now, payload=jsonable({
+                                      "key": key, "notice": notice, "request_id": step.request_id,
+                                      "step_id": step_id, "title": step.title, "actor": actor, "at": now,
+                                      "error": values.get("error"),
+                                      "undo_requested_by": step.undo_requested_by})))
         return True
 
     def expire_due(self) -> list[int]:

@@ -99,6 +99,42 @@ REQUEST_TRANSITIONS: Mapping[tuple[RequestState, RequestState], frozenset[str]] 
     (RequestState.PLANNED, RequestState.CLOSED): frozenset({"request.nothing_to_change", "request.unreadable"}),
 }
 
+class NoticeKind(enum.StrEnum):
+    """What the requester is told in the card's thread about one of their steps."""
+
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    APPLIED = "applied"
+    FAILED = "failed"
+    UNDONE = "undone"
+    UNDO_DENIED = "undo_denied"
+    UNDO_EXPIRED = "undo_expired"
+    UNDO_FAILED = "undo_failed"
+
+
+N = NoticeKind
+#: The outbox kind of a notice; the store queues one in the transaction of the step transition that causes it.
+NOTICE_KIND = "notice"
+#: (new state, audit action) -> the notice that step transition sends the requester (one per transition).
+#: Intermediate states (`applying`, unverified `applied`, `reverting`) are not told: their outcome is.
+NOTICES: Mapping[tuple[StepState, str], NoticeKind] = {
+    (S.APPROVED, "step.approved"): N.APPROVED,
+    (S.DENIED, "step.denied"): N.DENIED,
+    (S.EXPIRED, "step.expired"): N.EXPIRED,
+    (S.VERIFIED, "step.verified"): N.APPLIED,
+    (S.VERIFIED, "step.recovered"): N.APPLIED,
+    (S.FAILED, "step.failed"): N.FAILED,
+    (S.FAILED, "step.verify_failed"): N.FAILED,
+    (S.FAILED, "step.recovered"): N.FAILED,
+    (S.REVERTED, "undo.verified"): N.UNDONE,
+    (S.REVERTED, "undo.recovered"): N.UNDONE,
+    (S.VERIFIED, "undo.denied"): N.UNDO_DENIED,
+    (S.VERIFIED, "undo.expired"): N.UNDO_EXPIRED,
+    (S.VERIFIED, "undo.failed"): N.UNDO_FAILED,
+    (S.VERIFIED, "undo.recovered"): N.UNDO_FAILED,
+}
+
 #: Steps that never move again.
 TERMINAL = frozenset({S.DENIED, S.EXPIRED, S.REVERTED})
 #: Steps waiting for an approver's decision (a change or an undo).
@@ -148,6 +184,13 @@ class ChangeRequest:
     options: dict[str, Any]
     applied_anyway_by: str | None = None
     applied_anyway_at: datetime | None = None
+    thread_ts: str | None = None
+    """The thread the card was asked to go in (the alert's, for a Fix on an alert); None: the channel itself."""
+
+    @property
+    def thread(self) -> str | None:
+        """Where the card's follow-ups go: the thread it lives in, else the card's own thread; None until posted."""
+        return self.thread_ts or self.message_ts
 
 
 @dataclass(frozen=True, slots=True)

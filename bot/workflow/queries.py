@@ -40,6 +40,10 @@ class Queries:
         state = RequestState.PLANNED if open_only else None
         return [self._view(r) for r in self.store.requests.list(state=state, upn=upn, limit=limit)]
 
+    def started_in(self, channel: str, thread_ts: str, limit: int = 5) -> list[ChangeRequest]:
+        """The requests whose cards are in that thread (plans started from an alert's Fix), newest first."""
+        return self.store.requests.list(thread=(channel, thread_ts), limit=limit)
+
     def recent(self, limit: int = 10) -> list[RequestView]:
         return self.requests_for(None, open_only=False, limit=limit)
 

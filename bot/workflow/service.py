@@ -89,10 +89,11 @@ class Workflow(Queries, Execution, BulkWork):
         self.used_since = used_since  # sign-in logs since the report, when the readiness report provides them
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
-                include_org: bool = False, app: OAuthApp | None = None) -> str:
+                include_org: bool = False, app: OAuthApp | None = None, thread_ts: str | None = None) -> str:
         """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id.
 
         With `app` it is an OAuth onboarding (`/smtp-oauth`): the app's id and route are stored with it.
+        `thread_ts` puts its card (and every notice after) in that thread of `channel`, e.g. the alert's.
         """
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
@@ -102,7 +103,7 @@ class Workflow(Queries, Execution, BulkWork):
             if app.route not in ROUTES:
                 raise InvalidInput(f"Unknown route '{app.route}'.", hint="Use scoped (the default) or full_access.")
             options.update(auth_mode="oauth", include_org=False, app_id=normalize_app_id(app.app_id), route=app.route)
-        return self.store.requests.receive(upn, requester, channel, self.policy.ttl, options)
+        return self.store.requests.receive(upn, requester, channel, self.policy.ttl, options, thread_ts)
 
     def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                      include_org: bool = False, app: OAuthApp | None = None) -> RequestView:

@@ -1,5 +1,5 @@
 """Messages in the Slack stand-in: chat.postMessage (with metadata), chat.update, ephemerals, permalinks,
-conversations.history, response URLs."""
+conversations.history and .replies, response URLs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 HISTORY_LIMIT = 100  # conversations.history's default page, at most HISTORY_MAX_LIMIT
 HISTORY_MAX_LIMIT = 999
+REPLIES_MAX_LIMIT = 1000  # conversations.replies' default page, and its largest
 
 
 def post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -46,10 +47,9 @@ def message_metadata(value: Any) -> dict[str, Any] | None:
     return {"event_type": value["event_type"], "event_payload": copy.deepcopy(value["event_payload"])}
 
 
-def history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    """conversations.history: the channel's top-level messages newest first, `oldest` < ts < `latest`
-    (`inclusive` takes the bounds), `limit` per page with a cursor; metadata only with `include_all_metadata`."""
-    channel = args.get("channel")
+def _readable(ws: Workspace, channel: Any) -> None:
+    """The checks conversations.history and .replies share: the channel's kind decides the scope (checked before
+    the channel is looked up, as Slack does), then `channel_not_found` and `not_in_channel`."""
     if not channel:
         raise SlackError("invalid_arguments", errors=["missing required field: channel"])
     info = ws.channels.get(channel, {})
@@ -65,6 +65,13 @@ def history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
         raise SlackError("channel_not_found")
     if not info.get("is_member", True):
         raise SlackError("not_in_channel")
+
+
+def history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    """conversations.history: the channel's top-level messages newest first, `oldest` < ts < `latest`
+    (`inclusive` takes the bounds), `limit` per page with a cursor; metadata only with `include_all_metadata`."""
+    channel = args.get("channel")
+    _readable(ws, channel)
     try:
         limit = int(args.get("limit") or HISTORY_LIMIT)
         oldest = float(args.get("oldest") or 0)
@@ -94,6 +101,35 @@ def history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     if answer["has_more"]:
         cursor = base64.b64encode(f"next_ts:{start + limit}".encode()).decode()
         answer["response_metadata"] = {"next_cursor": cursor}
+    return answer
+
+
+def replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    """conversations.replies: a thread, its parent first then the replies oldest first (only the message itself
+    when `ts` has no replies), `limit` per page (default and most 1000) with a cursor; metadata only with
+    `include_all_metadata`. `ts` must be an existing message's, else `thread_not_found`."""
+    channel = args.get("channel")
+    _readable(ws, channel)
+    ts = args.get("ts")
+    if not ts:
+        raise SlackError("invalid_arguments", errors=["missing required field: ts"])
+    parent = ws.messages.get(channel, {}).get(ts)
+    if parent is None or parent.deleted:
+        raise SlackError("thread_not_found")
+    root = parent.thread_ts or parent.ts  # a reply's ts fetches its whole thread, as Slack does
+    try:
+        limit = max(1, min(int(args.get("limit") or REPLIES_MAX_LIMIT), REPLIES_MAX_LIMIT))
+        start = int(base64.b64decode(args["cursor"]).decode().removeprefix("next_ts:")) if args.get("cursor") else 0
+    except (TypeError, ValueError):
+        raise SlackError("invalid_arguments") from None
+    thread = [m for m in ws.messages[channel].values() if not m.deleted and (m.ts == root or m.thread_ts == root)]
+    thread.sort(key=lambda m: (m.ts != root, float(m.ts)))
+    page = thread[start:start + limit]
+    with_metadata = _flag(args.get("include_all_metadata"))
+    answer: dict[str, Any] = {"ok": True, "messages": [m.snapshot().payload(metadata=with_metadata) for m in page],
+                              "has_more": start + limit < len(thread)}
+    if answer["has_more"]:
+        answer["response_metadata"] = {"next_cursor": base64.b64encode(f"next_ts:{start + limit}".encode()).decode()}
     return answer
 
 
@@ -133,11 +169,13 @@ def post_ephemeral(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 def get_permalink(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = ws.resolve_channel(args.get("channel"))
     message = ws.stored(channel, args.get("message_ts"))
-    return {"ok": True, "channel": channel, "permalink": _permalink(channel, message.ts)}
+    return {"ok": True, "channel": channel, "permalink": _permalink(channel, message.ts, message.thread_ts)}
 
 
-def _permalink(channel: str, ts: str) -> str:
-    return f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+def _permalink(channel: str, ts: str, thread_ts: str | None = None) -> str:
+    """As Slack forms it; a reply's carries its thread (`?thread_ts=...&cid=...`)."""
+    link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    return f"{link}?thread_ts={thread_ts}&cid={channel}" if thread_ts and thread_ts != ts else link
 
 
 def new_response_url(ws: Workspace, channel: str, user: str, message_ts: str | None, ephemeral: bool) -> str:

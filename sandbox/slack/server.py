@@ -31,6 +31,7 @@ METHODS: dict[str, Callable[[Workspace, dict[str, Any]], dict[str, Any]]] = {
     "users.info": directory.users_info,
     "conversations.info": directory.conversations_info,
     "conversations.history": messages.history,
+    "conversations.replies": messages.replies,
     "files.getUploadURLExternal": files.get_upload_url,
     "files.completeUploadExternal": files.complete_upload,
 }

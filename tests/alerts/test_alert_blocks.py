@@ -176,3 +176,23 @@ def test_any_text_renders_a_valid_card(target, mailbox, reply, cause):
         action = replace(action, target=target, mailbox=mailbox)
         validate(alert_card(action, explanation=explain(reply), now=run.clock.now()))
         validate(flapping_text(replace(action, changes=7, probes=21), now=run.clock.now()))
+
+
+def test_the_card_links_the_plans_its_fix_started_newest_first_within_limits():
+    run = incident()
+    opened = run.sent[0]
+    url = "https://contoso.slack.com/archives/C0ALERTS/p1796216885022803?thread_ts=1796216884.420432&cid=C0ALERTS"
+    plans = [(f"CR-{n:06d}", "U0REQUEST", url) for n in range(8)] + [("CR-NOTYET", "U0OTHER", None)]
+    card = alert_card(opened, explanation=EXPLAINED, now=run.clock.now(), plans=plans)
+    validate(card)
+    text = joined(card["blocks"])
+    assert (":clipboard: Fix plans in the thread: <https://contoso.slack.com/archives/C0ALERTS/p1796216885022803"
+            "?thread_ts=1796216884.420432&amp;cid=C0ALERTS|CR-000000> by <@U0REQUEST>") in text
+    assert "CR-000004" in text and "CR-000005" not in text  # five at most
+    one = joined(alert_card(opened, explanation=EXPLAINED, now=run.clock.now(),
+                            plans=[("CR-NOTYET", "U0OTHER", None)])["blocks"])
+    assert ":clipboard: Fix plan in the thread: CR-NOTYET by <@U0OTHER>" in one
+    hostile = joined(alert_card(opened, explanation=EXPLAINED, now=run.clock.now(),
+                                plans=[("CR-X", "U0OTHER", "https://evil.example/a|b<!channel>")])["blocks"])
+    assert "<!channel>" not in hostile and "|CR-X>" not in hostile
+    assert ":clipboard:" not in joined(alert_card(opened, explanation=EXPLAINED, now=run.clock.now())["blocks"])

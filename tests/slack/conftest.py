@@ -41,13 +41,17 @@ class RunningBot:
     clock: FakeClock
     stop: Callable[[], None]
 
+    def top_level(self, channel: str = "C0OPS") -> list[Any]:
+        """The channel's messages outside threads (cards; the notices to requesters are replies in their threads)."""
+        return [m for m in self.standin.messages(channel) if m.thread_ts is None]
+
     def card(self, channel: str = "C0OPS", index: int = -1) -> Any:
-        messages = wait_until(lambda: self.standin.messages(channel), what=f"a message in {channel}")
+        messages = wait_until(lambda: self.top_level(channel), what=f"a message in {channel}")
         return messages[index]
 
     def wait_card(self, predicate: Callable[[str], bool], channel: str = "C0OPS", what: str = "card") -> Any:
         def check() -> Any:
-            messages = self.standin.messages(channel)
+            messages = self.top_level(channel)
             return messages and predicate(str(messages[-1].blocks)) and messages[-1]
         return wait_until(check, what=what)
 

@@ -29,3 +29,8 @@ def sandbox_probes(sandbox: Any, **target: Any) -> dict[str, Any]:
     entry = {"name": "printer", "mailbox": "printer@contoso.com", "password": "Printer-Sandbox-1"} | target
     return {"smtp_host": "localhost", "port": sandbox.smtp.port, "ca_bundle": str(sandbox.ca_path),
             "timeout_seconds": 5, "targets": [entry]}
+
+
+def top_level(standin: Any, channel: str) -> list[Any]:
+    """A channel's messages outside threads: the cards (the requesters' notices are replies in their threads)."""
+    return [m for m in standin.messages(channel) if m.thread_ts is None]

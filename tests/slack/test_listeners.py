@@ -68,13 +68,14 @@ class FakeWorkflow:
     received: dict[str, str] = field(default_factory=dict)
 
     def receive(self, upn: str, user: str, channel: str, *, auth_mode: str = "basic", include_org: bool = False,
-                app: Any = None) -> str:
+                app: Any = None, thread_ts: str | None = None) -> str:
         if self.store_error is not None:
             raise self.store_error
         if app is not None:
             self.calls.append(("receive", upn, user, channel, app.app_id, app.route))
         else:
-            self.calls.append(("receive", upn, user, channel, auth_mode, include_org))
+            self.calls.append(("receive", upn, user, channel, auth_mode, include_org,
+                               *([thread_ts] if thread_ts else [])))
         self.received["cr-1"] = channel
         return "cr-1"
 
@@ -90,6 +91,7 @@ class FakeWorkflow:
         self.calls.append(("find", request_id))
         request = SimpleNamespace(id=request_id, upn="scanner@contoso.com",
                                   channel=self.received.get(request_id, "C0CARD"),
+                                  thread_ts=CARD_THREAD if request_id.startswith("CR-") else None,
                                   options={"auth_mode": "oauth", "include_org": True})
         return SimpleNamespace(request=request) if request_id.startswith("CR-") or request_id in self.received else None
 
@@ -140,6 +142,12 @@ class FakeSlack:
 
     member: tuple[str, ...] = ("C0OPS", "C0CARD", "C0ALERTS")
     outside: tuple[str, ...] = ("C0PUBLIC",)
+
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    def views_publish(self, **kwargs: Any) -> dict[str, Any]:
+        self.published.append(kwargs)
+        return {"ok": True}
 
     def conversations_info(self, channel: str) -> dict[str, Any]:
         if channel not in self.member + self.outside:
@@ -237,10 +245,13 @@ def command(app: App, name: str, text: str, *, user: str = REQUESTER, secret: st
     return dispatch(app, urlencode(form), "application/x-www-form-urlencoded", secret=secret, **headers)
 
 
-def click(app: App, action_id: str, value: Any, *, user: Any = APPROVER) -> BoltResponse:
+CARD_THREAD = "1796216884.420432"
+
+
+def click(app: App, action_id: str, value: Any, *, user: Any = APPROVER, **extra: Any) -> BoltResponse:
     payload = {"type": "block_actions", "team": {"id": "T0TEAM"}, "user": {"id": user},
                "channel": {"id": "C0OPS"}, "response_url": "https://hooks.slack.com/actions/T0TEAM/1/abc",
-               "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}]}
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value}]} | extra
     return dispatch(app, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
 
@@ -465,12 +476,22 @@ def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(ap
                                        ("diagnose_request", "cr-1")]
 
 
+def test_alert_fix_opens_the_plan_in_the_alerts_thread(app, services):
+    alert = {"type": "message", "ts": "1796216884.420432", "text": "SMTP AUTH failing"}
+    click(app, ids.ACTION_ALERT_FIX, "scanner@contoso.com", message=alert,
+          container={"type": "message", "message_ts": alert["ts"], "channel_id": "C0OPS"})
+    services.run_submitted()
+    assert services.workflow.calls[0] == ("receive", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False,
+                                          alert["ts"])
+
+
 def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_clicker(app, services):
     assert click(app, ids.ACTION_DIAGNOSE_AGAIN, "CR-7F3K2Q").status == 200
     click(app, ids.ACTION_DIAGNOSE_AGAIN, "gone")
     services.run_submitted()
     assert services.workflow.calls == [("find", "CR-7F3K2Q"), ("find", "gone"),
-                                       ("receive", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True),
+                                       ("receive", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True,
+                                        CARD_THREAD),  # a card in an alert's thread: the new one goes there too
                                        ("diagnose_request", "cr-1")]
     assert services.calls == [("refresh", "cr-1")]
 
@@ -520,6 +541,33 @@ def test_app_home_is_published_for_the_viewer(app, services):
     client = SimpleNamespace(views_publish=lambda **kwargs: published.append(kwargs))
     work(services, client, APPROVER)
     assert published[0]["user_id"] == APPROVER and published[0]["view"]["type"] == "home"
+
+
+def home_click(app: App, action_id: str, value: str, label: str) -> BoltResponse:
+    """A click on the App Home tab: Slack sends the view and no channel, message nor response_url."""
+    payload = {"type": "block_actions", "team": {"id": "T0TEAM"}, "user": {"id": APPROVER},
+               "container": {"type": "view", "view_id": "V0HOME"}, "view": {"id": "V0HOME", "type": "home"},
+               "actions": [{"type": "button", "action_id": action_id, "block_id": "step:7", "value": value,
+                            "text": {"type": "plain_text", "text": label}}]}
+    return dispatch(app, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+@pytest.mark.parametrize(("outcome", "label"), [
+    (Outcome(OutcomeKind.REFUSED, "You asked for this change, so someone else must approve it."), "Approve"),
+    (Outcome(OutcomeKind.APPROVED, "Approved; applying it now.", run=True), "Approve"),  # a card would show it
+    (Outcome(OutcomeKind.DENIED, "Denied; nothing will change."), "Deny"),
+])
+def test_a_click_in_app_home_is_answered_at_the_top_of_the_republished_home_view(app, services, outcome, label):
+    services.workflow.outcome = outcome
+    action = ids.ACTION_APPROVE if label == "Approve" else ids.ACTION_DENY
+    assert home_click(app, action, "7", label).status == 200
+    assert services.slack.published == []  # nothing slow before the ack
+    services.run_submitted()
+    [published] = services.slack.published
+    assert published["user_id"] == APPROVER and published["view"]["type"] == "home"
+    notice = published["view"]["blocks"][0]["text"]["text"]
+    assert notice.startswith(f":speech_balloon: You clicked *{label}* at <!date^") and outcome.message in notice
+    assert services.replies == []  # no response_url was used: App Home has none
 
 
 def test_a_slack_retry_is_dropped_before_any_listener(app, services):

@@ -6,7 +6,7 @@ import concurrent.futures
 import json
 from datetime import timedelta
 
-from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, wait_until
+from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, top_level, wait_until
 
 from bot.store import Store
 
@@ -43,7 +43,7 @@ def test_request_plan_refusals_approval_undo_and_audit(start_bot, sandbox, stand
     assert sandbox.state.requests.for_service("graph") == []
     assert mailbox_value(sandbox, "copier@contoso.com") is False
     assert f"<@{APPROVER}>" in str(updated.blocks)
-    assert len(standin.messages("C0OPS")) == 1  # one card, updated in place
+    assert len(top_level(standin, "C0OPS")) == 1  # one card, updated in place
     assert bot.runtime.store.requests.get(request.id).message_ts == card.ts
 
     bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="step_undo")
@@ -96,7 +96,7 @@ def test_a_retried_command_posts_one_plan(start_bot, standin):
     assert {first.status_code, retry.status_code, duplicate.status_code} == {200}
     bot.card()
     wait_until(lambda: bot.runtime.idle(), what="work done")
-    assert len(bot.runtime.store.requests.list()) == 1 and len(standin.messages("C0OPS")) == 1
+    assert len(bot.runtime.store.requests.list()) == 1 and len(top_level(standin, "C0OPS")) == 1
 
 
 def test_expired_approval_is_refused_and_the_card_says_so(start_bot, sandbox):
@@ -119,7 +119,7 @@ def test_usage_and_unknown_user_get_an_ephemeral_answer(start_bot, standin):
     bot.sender.command("/smtp-enable", "ghost@contoso.com", user_id=REQUESTER)
     wait_until(lambda: any("No user 'ghost@contoso.com'" in t for t in bot.ephemeral_texts()), what="not found")
     [closed] = bot.runtime.store.requests.list()  # stored, then closed with the error; no card
-    assert closed.state == "closed" and standin.messages("C0OPS") == []
+    assert closed.state == "closed" and top_level(standin, "C0OPS") == []
 
 
 def test_missing_permission_shows_on_the_card_and_retry_goes_through_the_gate(start_bot, sandbox):

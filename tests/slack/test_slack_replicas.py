@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from slack_helpers import APPROVER, BOT_TOKEN, REQUESTER, ROOT, SIGNING_SECRET, wait_until
+from slack_helpers import APPROVER, BOT_TOKEN, REQUESTER, ROOT, SIGNING_SECRET, top_level, wait_until
 
 from bot.store import Store
 from sandbox.slack_client import SlackSender
@@ -88,16 +88,16 @@ def test_two_replicas_apply_a_step_once(replicas, sandbox, standin, pg_url):
     a, b = replicas("a"), replicas("b")
     SlackSender(a.url, SIGNING_SECRET, standin=standin).command("/smtp-enable", "scanner@contoso.com",
                                                                   user_id=REQUESTER)
-    card = wait_until(lambda: standin.messages("C0OPS"), timeout=20, what="plan card")[-1]
+    card = wait_until(lambda: top_level(standin, "C0OPS"), timeout=20, what="plan card")[-1]
     senders = [SlackSender(r.url, SIGNING_SECRET, standin=standin) for r in (a, b)]
     [button] = [x for x in senders[0].buttons("C0OPS", card.ts) if x.text == "Approve"]
     with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(lambda n: senders[n % 2].click(button.action_id, button.value, user_id=APPROVER,
                                                                message_ts=card.ts), range(50)))
     assert all(answer.status_code == 200 for answer in answers)
-    wait_until(lambda: "step_undo" in str(standin.messages("C0OPS")[-1].blocks), timeout=20, what="verified")
+    wait_until(lambda: "step_undo" in str(top_level(standin, "C0OPS")[-1].blocks), timeout=20, what="verified")
     assert len(set_casmailbox(sandbox)) == 1
-    assert len(standin.messages("C0OPS")) == 1
+    assert len(top_level(standin, "C0OPS")) == 1
     store = Store(pg_url)
     [request] = store.requests.list()
     approvals = [r for r in store.requests.audit_rows(request_id=request.id) if r.action == "step.approved"]
@@ -109,7 +109,7 @@ def test_a_replica_killed_between_claim_and_apply_is_settled_at_restart(replicas
     a = replicas("a")
     sender = SlackSender(a.url, SIGNING_SECRET, standin=standin)
     sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
-    card = wait_until(lambda: standin.messages("C0OPS"), timeout=20, what="plan card")[-1]
+    card = wait_until(lambda: top_level(standin, "C0OPS"), timeout=20, what="plan card")[-1]
     store = Store(pg_url)
     [request] = store.requests.list()
     [step] = store.requests.get_steps(request.id)
@@ -125,7 +125,7 @@ def test_a_replica_killed_between_claim_and_apply_is_settled_at_restart(replicas
                          timeout=20, what="settled")
     assert settled.state == "failed" and "nothing changed" in settled.error
     assert set_casmailbox(sandbox) == []
-    wait_until(lambda: "step_retry" in str(standin.messages("C0OPS")[-1].blocks), timeout=20, what="card updated")
+    wait_until(lambda: "step_retry" in str(top_level(standin, "C0OPS")[-1].blocks), timeout=20, what="card updated")
     store.close()
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import requests
-from slack_helpers import BOT_TOKEN, ROOT, SIGNING_SECRET, wait_until
+from slack_helpers import BOT_TOKEN, ROOT, SIGNING_SECRET, top_level, wait_until
 
 from sandbox.slack_client import SlackSender
 
@@ -62,7 +62,7 @@ def serve(command: list[str], port: int, env: dict[str, str], standin, tmp_path)
         wait_until(healthy, timeout=30, what="gunicorn")
         sender = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, standin=standin)
         assert "Diagnosing" in sender.command("/smtp-enable", "scanner@contoso.com", user_id="U0REQUEST").text
-        card = wait_until(lambda: standin.messages("C0OPS"), timeout=20, what="plan card")[-1]
+        card = wait_until(lambda: top_level(standin, "C0OPS"), timeout=20, what="plan card")[-1]
         assert any(b.text == "Approve" for b in sender.buttons("C0OPS", card.ts))
     finally:
         os.killpg(process.pid, signal.SIGTERM)

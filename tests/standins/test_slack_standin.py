@@ -385,3 +385,36 @@ def test_reset_restores_the_seeds(client: WebClient, standin: SlackStandin) -> N
     standin.reset()
     assert standin.calls() == [] and standin.messages("C0OPS") == []
     assert client.usergroups_users_list(usergroup="S0ADMINS")["users"] == ["U0INGROUP"]
+
+
+def test_replies_return_a_thread_parent_first_with_metadata_only_when_asked(client: WebClient,
+                                                                           standin: SlackStandin) -> None:
+    parent = client.chat_postMessage(channel="C0OPS", text="alert")["ts"]
+    client.chat_postMessage(channel="C0OPS", text="elsewhere")
+    replies = [client.chat_postMessage(channel="C0OPS", text=f"reply {n}", thread_ts=parent,
+                                       metadata={"event_type": "note", "event_payload": {"n": n}})["ts"]
+               for n in range(3)]
+    answer = client.conversations_replies(channel="C0OPS", ts=parent, include_all_metadata=True)
+    assert [m["ts"] for m in answer["messages"]] == [parent, *replies] and not answer["has_more"]
+    assert [m.get("metadata", {}).get("event_payload") for m in answer["messages"]] == [None, *(
+        {"n": n} for n in range(3))]
+    assert "metadata" not in client.conversations_replies(channel="C0OPS", ts=parent)["messages"][1]
+    by_reply = client.conversations_replies(channel="C0OPS", ts=replies[1], limit=2)  # a reply's ts: its thread
+    assert [m["ts"] for m in by_reply["messages"]] == [parent, replies[0]] and by_reply["has_more"]
+    rest = client.conversations_replies(channel="C0OPS", ts=parent, limit=2,
+                                        cursor=by_reply["response_metadata"]["next_cursor"])
+    assert [m["ts"] for m in rest["messages"]] == replies[1:]
+
+    assert error_of(lambda: client.conversations_replies(channel="C0OPS", ts="1.000001")).response[
+        "error"] == "thread_not_found"
+    standin.set_scopes(["chat:write"])
+    refused = error_of(lambda: client.conversations_replies(channel="C0OPS", ts=parent)).response
+    assert (refused["error"], refused["needed"]) == ("missing_scope", "channels:history")
+
+
+def test_the_permalink_of_a_reply_names_its_thread(client: WebClient, standin: SlackStandin) -> None:
+    parent = client.chat_postMessage(channel="C0OPS", text="alert")["ts"]
+    reply = client.chat_postMessage(channel="C0OPS", text="plan", thread_ts=parent)["ts"]
+    link = client.chat_getPermalink(channel="C0OPS", message_ts=reply)["permalink"]
+    assert link.endswith(f"/archives/C0OPS/p{reply.replace('.', '')}?thread_ts={parent}&cid=C0OPS")
+    assert "?" not in client.chat_getPermalink(channel="C0OPS", message_ts=parent)["permalink"]

@@ -196,6 +196,28 @@ def test_upgrade_to_0005_scopes_a_running_snooze_to_the_open_incident(db_url: st
     store.close()
 
 
+def test_upgrade_to_0007_keeps_requests_outside_any_thread(db_url: str, clock: FakeClock) -> None:
+    store = Store(db_url, clock=clock)
+    store.migrate("0006")
+    created = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO change_requests (id, upn, tenant_id, requester, channel, message_ts, state, created_at, "
+                 "expires_at, diagnosis, options) VALUES ('CR-OLD222', 'old@contoso.com', 't', 'U1', 'C1', "
+                 "'1700000000.000100', 'planned', :created, :expires, '{}', '{}')"),
+            {"created": _sql_time(store, created), "expires": _sql_time(store, created + TTL)})
+
+    store.migrate()
+
+    old = store.requests.get("CR-OLD222")
+    assert (old.thread_ts, old.thread) == (None, "1700000000.000100")  # its notices go in its card's own thread
+    threaded = store.requests.receive("new@contoso.com", "U1", "C1", TTL, {}, thread_ts="1700000000.000200")
+    assert [r.id for r in store.requests.list(thread=("C1", "1700000000.000200"))] == [threaded]
+    schema.downgrade(store.engine, "0006")
+    assert "thread_ts" not in {c["name"] for c in inspect(store.engine).get_columns("change_requests")}
+    store.close()
+
+
 def test_downgrade_and_upgrade_again_keep_rows(store: Store) -> None:
     request_id = store.requests.create("a@contoso.com", "t", "U1", "C1", TTL, STEPS, {"x": 1})
     # On SQLite dropping a column copies change_requests, which steps reference: the batch path.

@@ -19,7 +19,7 @@ from bot.slack.blocks.replies import (
     refusal_text,
     usage_text,
 )
-from bot.slack.blocks.status import home_view, status_blocks
+from bot.slack.blocks.status import home_notice, home_view, status_blocks
 
 __all__ = [
     "FALLBACK_CHARS",
@@ -34,6 +34,7 @@ __all__ = [
     "esc_keeping_mentions",
     "explain_blocks",
     "header",
+    "home_notice",
     "home_view",
     "link",
     "local_time",

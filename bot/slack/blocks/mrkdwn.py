@@ -51,6 +51,13 @@ def link(url: str, label: str) -> str:
     return f"<{url}|{esc(label)}>" if _URL.fullmatch(url) else md(url, 300)
 
 
+def query_link(url: str, label: str) -> str:
+    """Like `link`, for an address with a query string (a Slack permalink's `?thread_ts=…&cid=…`): its `&` are
+    written `&amp;`, which Slack decodes (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return link(url, label) if "&" not in url or not _URL.fullmatch(url.replace("&", "")) else (
+        f"<{url.replace('&', '&amp;')}|{esc(label)}>")
+
+
 def md_links(text: Any, limit: int) -> str:
     """Like `md`, but the web addresses in `text` become links (and are never cut in half)."""
     parts = re.split(f"({_URL.pattern})", str(text))

@@ -14,12 +14,13 @@ from bot.slack.blocks.kit import (
     Block,
     Budget,
     context,
+    divider,
     fallback,
     header,
     listed,
     section,
 )
-from bot.slack.blocks.mrkdwn import esc, local_time, md, who
+from bot.slack.blocks.mrkdwn import clip, esc, esc_keeping_mentions, local_time, md, who
 from bot.slack.blocks.plan import controls, controls_block, is_open, request_summary
 from bot.workflow.model import AUTH_MODE_WORDS, ChangeRequest, RequestStep, RequestView, StepState
 
@@ -124,11 +125,25 @@ def _home_step(request: ChangeRequest, step: RequestStep, now: datetime) -> list
     return [section("\n".join(lines)), *controls_block(step, buttons)]
 
 
+#: The most characters of a notice at the top of App Home (what the viewer's last click there did).
+NOTICE_CHARS = 1000
+
+
+def home_notice(action: str, answer: str, at: datetime) -> list[Block]:
+    """What the viewer's click in App Home did: App Home has no response_url, so the answer a click in a channel
+    gets as an ephemeral message is shown at the top of the refreshed view. `answer` is the bot's own text (its
+    mentions kept); `action` the button's label."""
+    text = f":speech_balloon: You clicked *{md(action, 75)}* at {local_time(at)}: {esc_keeping_mentions(answer)}"
+    return [section(clip(text, NOTICE_CHARS)), divider()]
+
+
 def home_view(*, viewer: str, pending: list[RequestView], recent: list[RequestView], probes: list[dict[str, Any]],
-              is_approver: bool, now: datetime, allow_self_approval: bool = False) -> dict[str, Any]:
-    """The App Home tab (for `views.publish`): what waits for the viewer, recent requests, probe status."""
-    budget = Budget(MAX_VIEW_BLOCKS - 10, VIEW_CHARS)  # kept back: headers, notes, footer
-    blocks = [header("Waiting for your approval")]
+              is_approver: bool, now: datetime, allow_self_approval: bool = False,
+              notice: list[Block] | None = None) -> dict[str, Any]:
+    """The App Home tab (for `views.publish`): what waits for the viewer, recent requests, probe status; first the
+    `notice` (`home_notice`) when it answers a click."""
+    budget = Budget(MAX_VIEW_BLOCKS - 10, VIEW_CHARS - NOTICE_CHARS)  # kept back: notice, headers, notes, footer
+    blocks = [*(notice or []), header("Waiting for your approval")]
     own: list[str] = []
     waiting: list[tuple[ChangeRequest, RequestStep]] = []
     for view in pending:

@@ -45,8 +45,13 @@ def fix(services: SlackServices, mailbox: str, user: str, body: dict[str, Any], 
         return
     target = next((t for t in services.probe_targets if t.mailbox.lower() == upn), None)
     auth_mode = "oauth" if target is not None and target.auth == "xoauth2" else "basic"
-    channel = str((body.get("channel") or {}).get("id") or services.alert_channel or "")
-    open_request(services, upn, user, channel, False, auth_mode, respond)
+    channel = (body.get("channel") or {}).get("id")
+    # The plan goes in the alert's thread (a click with no message, e.g. from elsewhere, opens it in the channel).
+    message = body.get("message") or {}
+    thread = (message.get("thread_ts") or message.get("ts") or (body.get("container") or {}).get("message_ts")
+              if channel else None)
+    open_request(services, upn, user, str(channel or services.alert_channel or ""), False, auth_mode, respond,
+                 thread_ts=str(thread) if thread else None)
 
 
 def probe_now(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond) -> None:

@@ -66,12 +66,13 @@ def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], resp
 
 
 def open_request(services: SlackServices, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
-                 respond: Respond, app: OAuthApp | None = None) -> None:
-    """Store, diagnose and plan a request, then queue its card (a button's work, on the pool)."""
+                 respond: Respond, thread_ts: str | None = None, app: OAuthApp | None = None) -> None:
+    """Store, diagnose and plan a request, then queue its card (a button's work, on the pool); in `thread_ts`
+    when given (an alert's Fix)."""
     try:
         extra = {"app": app} if app is not None else {}
         request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org,
-                                               **extra)
+                                               thread_ts=thread_ts, **extra)
     except BotError as exc:
         ephemeral(respond, exc.describe())
         return
@@ -105,7 +106,8 @@ def diagnose_request(services: SlackServices, request_id: str, channel: str, res
 
 
 def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-    """A card's Diagnose again: the same diagnosis for the same mailbox and options, in the card's channel."""
+    """A card's Diagnose again: the same diagnosis for the same mailbox and options, in the card's channel (and
+    thread)."""
     ack()
     parsed = clicked(body)
     view = services.workflow.find(parsed[1][:64]) if parsed else None
@@ -117,7 +119,7 @@ def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], resp
     app = OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
     services.submit(open_request, services, request.upn, parsed[0], request.channel,
                     bool(request.options.get("include_org")), str(request.options.get("auth_mode") or "basic"),
-                    respond, app)
+                    respond, request.thread_ts, app)
 
 
 def register(app: App, services: SlackServices) -> None:

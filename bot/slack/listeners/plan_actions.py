@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.slack import ids
-from bot.slack.listeners.common import QUIET, Ack, Respond, clicked, ephemeral, tell
+from bot.slack.listeners.common import QUIET, Ack, Respond, clicked, ephemeral, tell, tells_all
 from bot.slack.services import SlackServices
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,13 @@ def on_request(work: RequestWork, services: SlackServices, ack: Ack, body: dict[
 
 
 def approve_every_step(services: SlackServices, request_id: str, user: str, respond: Respond) -> None:
-    refusals = [o.message for o in services.workflow.approve_all(request_id, user) if o.kind not in QUIET]
-    if refusals:
-        ephemeral(respond, refusals[0])
+    outcomes = services.workflow.approve_all(request_id, user)
+    said = [o.message for o in outcomes if o.kind not in QUIET]
+    if tells_all(respond):  # App Home: nothing under the click shows what happened, so say it all, once
+        said = list(dict.fromkeys(o.message for o in outcomes)) or ["Nothing was waiting for approval."]
+        ephemeral(respond, " ".join(said))
+    elif said:
+        ephemeral(respond, said[0])
 
 
 def go_on_anyway(services: SlackServices, request_id: str, user: str, respond: Respond) -> None:

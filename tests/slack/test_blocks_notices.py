@@ -1,0 +1,57 @@
+"""The requester's notices in a card's thread and the App Home notice: who, what, when, within Slack's limits."""
+
+from __future__ import annotations
+
+import pytest
+from blocks_helpers import NOW, STATES, joined, validate, with_states
+from slack_sdk.models.blocks import Block
+from test_blocks_views import FAILING_PROBE, other_request
+
+from bot.slack.blocks import home_notice, home_view
+from bot.slack.blocks.notices import SENTENCES, notice_message
+from bot.workflow.model import NOTICES, NoticeKind
+
+HOSTILE = "<!channel> & <https://evil.example|click>"
+
+
+@pytest.mark.parametrize("notice", list(NoticeKind))
+def test_each_notice_mentions_the_requester_once_and_says_who_and_when(notice):
+    message = notice_message(notice, requester="U0REQUEST", request_id="CR-7F3K2Q", upn="scanner@contoso.com",
+                             title="SMTP AUTH for this mailbox", actor="U0APPROVE", at=NOW,
+                             error="Exchange said: " + HOSTILE * 100, undo_requested_by="U0OTHER")
+    validate(message)
+    assert [Block.parse(b).to_dict() for b in message["blocks"]] == message["blocks"]  # slack_sdk's own models
+    text = message["blocks"][0]["text"]["text"]
+    assert text.startswith("<@U0REQUEST> CR-7F3K2Q: *SMTP AUTH for this mailbox* for scanner@contoso.com ")
+    assert text.count("<@U0REQUEST>") == 1 and message["text"].startswith("<@U0REQUEST> ")  # the mention notifies
+    assert f"<!date^{int(NOW.timestamp())}^" in text  # each reader's own time zone...
+    assert "<!date" not in message["text"] and "UTC" in message["text"]  # ...and UTC where Slack cannot show it
+    assert "<!channel>" not in text and "<https://evil" not in text  # an error's text pings and links nobody
+    if "{by}" in SENTENCES[notice]:
+        assert "<@U0APPROVE>" in text
+
+
+def test_the_requester_acting_on_their_own_step_is_you_not_a_second_mention():
+    message = notice_message(NoticeKind.DENIED, requester="U0REQUEST", request_id="CR-7F3K2Q",
+                             upn="scanner@contoso.com", title="SMTP AUTH", actor="U0REQUEST", at=NOW)
+    assert "was denied by you at" in message["blocks"][0]["text"]["text"]
+
+
+def test_every_notice_kind_is_sent_by_some_transition_and_each_outcome_is_covered():
+    assert set(NOTICES.values()) == set(NoticeKind) == set(SENTENCES)
+    told = {(new, action) for new, action in NOTICES}
+    for outcome in ("step.approved", "step.denied", "step.expired", "step.verified", "step.failed", "undo.verified"):
+        assert any(action == outcome for _, action in told), outcome
+
+
+def test_the_app_home_notice_says_what_was_clicked_when_and_the_answer_and_fits_a_full_home():
+    notice = home_notice("Approve", f"Already decided: this step is denied by <@U0APPROVE> {HOSTILE}", NOW)
+    flood = [other_request(with_states(*STATES * 3), n) for n in range(30)]
+    payload = home_view(viewer="U0APPROVE", pending=flood, recent=flood, probes=[FAILING_PROBE] * 40,
+                        is_approver=True, now=NOW, notice=notice)
+    validate(payload, view=True)
+    first = payload["blocks"][0]["text"]["text"]
+    assert first.startswith(":speech_balloon: You clicked *Approve* at <!date^")
+    assert "denied by <@U0APPROVE>" in first and "<!channel>" not in first and "&lt;!channel&gt;" in first
+    assert payload["blocks"][1]["type"] == "divider" and "Waiting for your approval" in joined(payload["blocks"])
+    assert "more changes waiting" in joined(payload["blocks"])  # the notice took room, not Slack's limits

@@ -1,0 +1,58 @@
+"""Each step outcome the requester is told about is queued in the outbox in the transaction of its transition."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from store_helpers import STEPS, TTL
+
+from bot.clock import FakeClock
+from bot.store import Store
+from bot.workflow.model import BOT_ACTOR, NOTICE_KIND
+
+
+def notices(store: Store) -> list:
+    items = [store.outbox.get(n) for n in range(1, 100)]
+    return [i for i in items if i is not None and i.kind == NOTICE_KIND]
+
+
+def test_outcomes_queue_one_notice_each_and_intermediate_states_none(store: Store, request_id: str,
+                                                                     clock: FakeClock) -> None:
+    step_id = store.requests.get_steps(request_id)[0].id
+    assert store.requests.transition_step(step_id, "pending", "approved", "U_A", "step.approved", decided_by="U_A")
+    assert not store.requests.transition_step(step_id, "pending", "approved", "U_B", "step.approved",
+                                              decided_by="U_B")  # the loser tells nobody
+    assert store.requests.transition_step(step_id, "approved", "applying", BOT_ACTOR, "step.applying")
+    assert store.requests.transition_step(step_id, "applying", "applied", BOT_ACTOR, "step.applied", before=True,
+                                          after=False)
+    clock.advance(5)
+    assert store.requests.transition_step(step_id, "applied", "verified", BOT_ACTOR, "step.verified")
+    assert store.requests.transition_step(step_id, "verified", "revert_pending", "U_REQ", "undo.requested",
+                                          undo_requested_by="U_REQ")
+    assert store.requests.transition_step(step_id, "revert_pending", "reverting", "U_A", "undo.approved")
+    assert store.requests.transition_step(step_id, "reverting", "reverted", BOT_ACTOR, "undo.verified", error=None)
+
+    queued = notices(store)
+    assert [(i.payload["notice"], i.payload["actor"]) for i in queued] == [
+        ("approved", "U_A"), ("applied", BOT_ACTOR), ("undone", BOT_ACTOR)]
+    assert len({i.dedupe_key for i in queued}) == 3 and all(i.state == "pending" for i in queued)
+    approved, applied, undone = (i.payload for i in queued)
+    assert approved == {"key": queued[0].dedupe_key, "notice": "approved", "request_id": request_id,
+                        "step_id": step_id, "title": STEPS[0]["title"], "actor": "U_A",
+                        "at": (clock.now() - timedelta(seconds=5)).isoformat(), "error": None,
+                        "undo_requested_by": None}
+    assert applied["at"] == clock.now().isoformat() and undone["undo_requested_by"] == "U_REQ"
+
+
+def test_expiry_and_failures_queue_their_notice_once(store: Store, request_id: str, clock: FakeClock) -> None:
+    first, second = (s.id for s in store.requests.get_steps(request_id)[:2])
+    assert store.requests.transition_step(first, "pending", "approved", "U_A", "step.approved", decided_by="U_A")
+    assert store.requests.transition_step(first, "approved", "applying", BOT_ACTOR, "step.applying")
+    assert store.requests.transition_step(first, "applying", "failed", BOT_ACTOR, "step.failed", error="Denied.")
+    clock.advance(TTL.total_seconds() + 1)
+    assert store.requests.expire_due() == [s.id for s in store.requests.get_steps(request_id)
+                                           if s.state == "expired"]
+    assert store.requests.expire_due() == []
+    told = [(i.payload["step_id"], i.payload["notice"], i.payload["error"]) for i in notices(store)]
+    assert told[:2] == [(first, "approved", None), (first, "failed", "Denied.")]
+    assert (second, "expired", None) in told[2:] and len(told) == 2 + len(STEPS) - 1

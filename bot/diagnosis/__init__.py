@@ -7,9 +7,11 @@ that succeeds) does not load the catalogue and the handler registry behind it.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (a few ms of the CLI's start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from bot.diagnosis.catalogue import CATALOGUE, CHECK_LABELS, STEP_LABELS, Cause, get_cause
     from bot.diagnosis.explanation import explain, format_explanation
     from bot.diagnosis.reply import Reply, parse_reply

@@ -14,26 +14,16 @@ if TYPE_CHECKING:
 
     from bot.probe.cli import add_probe_arguments, format_result, probe_main
     from bot.probe.client import probe
-    from bot.probe.model import (
-        AUTH_CHOICES,
-        MECHANISMS,
-        PHASES,
-        PROBE_CAUSES,
-        TLS_CHOICES,
-        TLS_DETAILS,
-        Credential,
-        ProbeReply,
-        ProbeResult,
-        ProbeTarget,
-    )
+    from bot.probe.model import Credential, ProbeReply, ProbeResult, ProbeTarget
     from bot.probe.outcome import EXCHANGE_ONLINE_DOMAINS, is_exchange_online
     from bot.probe.pool import EXCHANGE_CONNECTIONS_PER_MAILBOX, MailboxLimiter, probe_many
+    from bot.probe.vocabulary import AUTH_CHOICES, MECHANISMS, PHASES, PROBE_CAUSES, TLS_CHOICES, TLS_DETAILS
 
 #: The submodule each public name lives in.
 _HOMES = {
     "add_probe_arguments": "cli", "format_result": "cli", "probe_main": "cli", "probe": "client",
-    "AUTH_CHOICES": "model", "MECHANISMS": "model", "PHASES": "model", "PROBE_CAUSES": "model",
-    "TLS_CHOICES": "model", "TLS_DETAILS": "model", "Credential": "model", "ProbeReply": "model",
+    "AUTH_CHOICES": "vocabulary", "MECHANISMS": "vocabulary", "PHASES": "vocabulary", "PROBE_CAUSES": "vocabulary",
+    "TLS_CHOICES": "vocabulary", "TLS_DETAILS": "vocabulary", "Credential": "model", "ProbeReply": "model",
     "ProbeResult": "model", "ProbeTarget": "model", "EXCHANGE_ONLINE_DOMAINS": "outcome",
     "is_exchange_online": "outcome", "EXCHANGE_CONNECTIONS_PER_MAILBOX": "pool", "MailboxLimiter": "pool",
     "probe_many": "pool",

@@ -7,13 +7,14 @@ import os
 from collections.abc import Callable, Mapping
 
 from bot.errors import ExitCode, InvalidInput
-from bot.probe.model import AUTH_CHOICES, MECHANISMS, PROBE_CAUSES, Credential, ProbeResult, ProbeTarget
+from bot.probe.vocabulary import AUTH_CHOICES, MECHANISMS, PROBE_CAUSES
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (a few ms of the CLI's start-up)
 if TYPE_CHECKING:
     from typing import IO
 
     from bot.clock import Clock
+    from bot.probe.model import Credential, ProbeResult, ProbeTarget
 
 
 def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +78,8 @@ def probe_main(
 
 
 def _target(args: argparse.Namespace) -> ProbeTarget:
+    from bot.probe.model import ProbeTarget  # dataclasses: not for `explain`, which shares the parser
+
     if args.ca_file and not os.path.isfile(args.ca_file):
         raise InvalidInput(f"--ca-file {args.ca_file}: no such file")
     port = args.port or (465 if args.implicit_tls else 587)

@@ -12,8 +12,9 @@ from datetime import datetime
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.diagnosis.reply import parse_reply
 from bot.errors import BotError
-from bot.probe.model import MECHANISMS, Credential, ProbeReply, ProbeResult, ProbeTarget
+from bot.probe.model import Credential, ProbeReply, ProbeResult, ProbeTarget
 from bot.probe.outcome import BEFORE_AUTH, FALLBACK_CAUSES, NOT_TLS, VERIFY_DETAILS, Stop, is_exchange_online
+from bot.probe.vocabulary import MECHANISMS
 from bot.probe.wire import (
     REDACTED,
     Connection,

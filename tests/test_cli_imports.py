@@ -69,6 +69,7 @@ def test_explain_loads_the_catalogue_and_nothing_heavy(tmp_path: Path, json_flag
     assert done.returncode == 0, done.stderr
     assert "conditional_access_or_mfa" in done.stdout
     assert loaded(modules, HEAVY) == []
+    assert loaded(modules, ("bot.probe.client", "bot.probe.model", "ssl")) == []  # it shares only the parser
     assert "bot.diagnosis.catalogue" in modules  # what it does need
 
 

@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 #: Commands that log nothing (`explain` reads its argument and prints), so start without setting up logging.
 SILENT_COMMANDS = frozenset({"explain"})
 
+
 def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
          stdin: IO[str] | None = None, stdout: IO[str] | None = None,
          commands: Mapping[str, Command] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -90,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """`build_parser()`, once a process: the entry point parses a command line twice (`runs_in_sandbox`, `main`)."""
+    return build_parser()
+
+
 #: Commands that log nothing (`explain` reads its argument and prints), so start without setting up logging.
 SILENT_COMMANDS = frozenset({"explain"})
 
@@ -100,7 +107,7 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     """Run one command; `commands` replaces some by name (the sandbox bridge's run, diagnose, doctor ...)."""
     env = dict(os.environ) if env is None else env
     out = stdout or sys.stdout
-    args = build_parser().parse_args(argv)
+    args = _parser().parse_args(argv)
     name = args.command or "run"
     if name not in SILENT_COMMANDS:
         import logging
@@ -156,7 +163,7 @@ SANDBOX_COMMANDS = frozenset({"run", "diagnose", "doctor", "sandbox"})
 def runs_in_sandbox(argv: list[str], env: Mapping[str, str]) -> bool:
     """Whether the sandbox bridge runs `python -m bot ARGV`: its `sandbox` command, or one of
     `SANDBOX_COMMANDS` with no credentials set. Only those load the configuration to decide."""
-    args = build_parser().parse_args(argv)
+    args = _parser().parse_args(argv)
     name = args.command or "run"
     if name == "sandbox":
         return True

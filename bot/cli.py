@@ -3,34 +3,67 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
-from bot.diagnosis import explain, format_explanation
 from bot.errors import BotError, ConfigError, ExitCode, InvalidInput
-from bot.logs import configure_logging
-from bot.probe import add_probe_arguments, probe_main
+from bot.probe.cli import add_probe_arguments, probe_main
 from bot.workflow import AUTH_MODES
 
-if TYPE_CHECKING:  # the heavy modules load only for the commands that need them
+# Only what parsing the command line needs loads here: each command loads its own modules, so that `explain`
+# and `probe` start about as fast as the interpreter (tests/test_cli_imports.py keeps them lean).
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (a few ms of the CLI's start-up)
+if TYPE_CHECKING:
+    import logging
+    from typing import IO, Any
+
     from bot.config import AppConfig
     from bot.m365.tenant import M365
 
-log = logging.getLogger("bot")
+    #: A command: parsed arguments, environment, stdin and stdout in; the exit code out.
+    Command = Callable[[argparse.Namespace, dict[str, str], IO[str], IO[str]], int]
+
 COMMAND_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 NO_CREDENTIALS = "m365: no Microsoft 365 credentials are set (M365_*): `python -m bot` runs the sandbox then"
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout, sized as argparse sizes it but without importing `shutil` (and the compression
+    modules behind it): argparse builds a formatter for every argument it adds, so that import was paid by
+    every command."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """The width `shutil.get_terminal_size` gives: $COLUMNS, else the terminal's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser with `_HelpFormatter`; its subcommands' parsers are `_Parser`s too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(formatter_class=_HelpFormatter, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser = _Parser(prog="python -m bot", description=__doc__)
     parser.add_argument("--config", metavar="PATH", help="configuration file (default: $APP_CONFIG or ./app.yaml)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog=parser.prog)  # given, not formatted
     sub.add_parser("run", help="run the bot (the default; the sandbox when no credentials are set)")
     sub.add_parser("check-config", help="print the effective configuration, secrets masked")
     doc = sub.add_parser("doctor", help="check every credential, permission and role the enabled features need")
@@ -80,8 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: A command: parsed arguments, environment, stdin and stdout in; the exit code out.
-Command = Callable[[argparse.Namespace, dict[str, str], IO[str], IO[str]], int]
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    """`build_parser()`, once a process: the entry point parses a command line twice (`runs_in_sandbox`, `main`)."""
+    return build_parser()
+
+
+#: Commands that log nothing (`explain` reads its argument and prints), so start without setting up logging.
+SILENT_COMMANDS = frozenset({"explain"})
 
 
 def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
@@ -90,11 +129,14 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     """Run one command; `commands` replaces some by name (the sandbox bridge's run, diagnose, doctor ...)."""
     env = dict(os.environ) if env is None else env
     out = stdout or sys.stdout
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format=COMMAND_FORMAT)
+    args = _parser().parse_args(argv)
     name = args.command or "run"
-    if name != "run":
-        quiet_libraries()
+    if name not in SILENT_COMMANDS:
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format=COMMAND_FORMAT)
+        if name != "run":
+            quiet_libraries()
     command = {**COMMANDS, **(commands or {})}[name]
     try:
         return command(args, env, stdin or sys.stdin, out)
@@ -108,16 +150,22 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
 
 def quiet_libraries() -> None:
     """Keep library log lines (msal, urllib3, slack_sdk ...) out of a command's output; it reports what matters."""
+    import logging
+
     for handler in logging.getLogger().handlers:
         handler.addFilter(_own_records)
 
 
 def _own_records(record: logging.LogRecord) -> bool:
+    import logging
+
     return record.name.partition(".")[0] in ("bot", "handlers") or record.levelno >= logging.CRITICAL
 
 
 def existing_database(url: str, command: str) -> str:
     """`url`, refused when it names an SQLite file that does not exist: a read-only command must not create one."""
+    from pathlib import Path
+
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -128,13 +176,23 @@ def existing_database(url: str, command: str) -> str:
     return url
 
 
+#: The commands the sandbox bridge has its own version of (`sandbox.cli.COMMANDS`). The bridge would run the
+#: others (explain, probe, check-config, audit) exactly as the product does, so they go to the product
+#: directly, without loading the configuration first.
+SANDBOX_COMMANDS = frozenset({"run", "diagnose", "doctor", "sandbox"})
+
+
 def runs_in_sandbox(argv: list[str], env: Mapping[str, str]) -> bool:
-    """Whether `python -m bot ARGV` belongs to the sandbox: its `sandbox` command, or no credentials set."""
+    """Whether the sandbox bridge runs `python -m bot ARGV`: its `sandbox` command, or one of
+    `SANDBOX_COMMANDS` with no credentials set. Only those load the configuration to decide."""
+    args = _parser().parse_args(argv)
+    name = args.command or "run"
+    if name == "sandbox":
+        return True
+    if name not in SANDBOX_COMMANDS:
+        return False
     from bot.config import load_config
 
-    args = build_parser().parse_args(argv)
-    if args.command == "sandbox":
-        return True
     try:
         return load_config(args.config, env).sandbox
     except ConfigError:  # main reports the problems
@@ -144,6 +202,7 @@ def runs_in_sandbox(argv: list[str], env: Mapping[str, str]) -> bool:
 def configured(args: argparse.Namespace, env: Mapping[str, str]) -> AppConfig:
     """The configuration named on the command line, its log level and format applied."""
     from bot.config import load_config
+    from bot.logs import configure_logging
 
     cfg = load_config(args.config, env)
     configure_logging(cfg.logging.level, cfg.logging.format, COMMAND_FORMAT)
@@ -242,6 +301,8 @@ def diagnose_args(m365: M365, args: argparse.Namespace, out: IO[str]) -> int:
 
 def run_diagnose(m365: M365, upns: list[str], *, as_json: bool, auth_mode: str, include_org: bool,
                  out: IO[str], app_id: str | None = None, route: str = "scoped") -> int:
+    import json
+
     from bot.workflow.diagnose import diagnose
     from bot.workflow.plan import make_plan
     from bot.workflow.report import format_report
@@ -313,12 +374,16 @@ def exchange_token(config_path: str | None, env: dict[str, str]) -> str:
 
 
 def run_explain(reply: str, *, as_json: bool, out: IO[str]) -> int:
+    from bot.diagnosis import explain, format_explanation
+
     if not reply.strip():
         print("error: give the reply text, e.g. python -m bot explain \"535 5.7.139 Authentication "
               "unsuccessful, ...\"", file=out)
         return ExitCode.USAGE
     result = explain(reply)
     if as_json:
+        import json
+
         json.dump(result, out, indent=2)
         out.write("\n")
     else:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 SECURITY_DEFAULTS_PATH = "/policies/identitySecurityDefaultsEnforcementPolicy"
 CA_POLICIES_PATH = "/identity/conditionalAccess/policies"
 
 
 def user_path(upn: str) -> str:
+    from urllib.parse import quote  # here, not at import: the registry loads for `python -m bot explain` too
+
     return quote(upn, safe="@")

@@ -109,7 +109,9 @@ def sandbox_world(cfg: AppConfig, *, probe_minutes: float = 1.0) -> Iterator[Wor
         runtime = build_runtime(cfg)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # werkzeug logs each request at INFO otherwise
         server = make_server("127.0.0.1", 0, wsgi_app(create_bolt_app(runtime), runtime), threaded=True)
-        threading.Thread(target=server.serve_forever, name="bot-http", daemon=True).start()
+        # poll_interval: `stop` waits for the loop to see the shutdown request (socketserver's default is 0.5 s).
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="bot-http",
+                         daemon=True).start()
         runtime.outbox.poll_seconds = 0.05
         runtime.start()
         sender = SlackSender(f"http://127.0.0.1:{server.server_port}", signing_secret, standin=standin)

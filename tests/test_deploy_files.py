@@ -95,7 +95,7 @@ def healthz_server() -> Iterator[int]:
             pass
 
     server = make_server("127.0.0.1", 0, healthz, handler_class=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server.server_port
     server.shutdown()

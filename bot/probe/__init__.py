@@ -1,21 +1,33 @@
-"""SMTP AUTH probes: one session phase by phase (`probe`), many in parallel (`probe_many`), and the CLI."""
+"""SMTP AUTH probes: one session phase by phase (`probe`), many in parallel (`probe_many`), and the CLI.
 
-from bot.probe.cli import add_probe_arguments, format_result, probe_main
-from bot.probe.client import probe
-from bot.probe.model import (
-    AUTH_CHOICES,
-    MECHANISMS,
-    PHASES,
-    PROBE_CAUSES,
-    TLS_CHOICES,
-    TLS_DETAILS,
-    Credential,
-    ProbeReply,
-    ProbeResult,
-    ProbeTarget,
-)
-from bot.probe.outcome import EXCHANGE_ONLINE_DOMAINS, is_exchange_online
-from bot.probe.pool import EXCHANGE_CONNECTIONS_PER_MAILBOX, MailboxLimiter, probe_many
+The names below load with their submodule on first use, so that `python -m bot probe` loads the client
+and not the pool (nor the test message's `email` package unless it sends one).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (a few ms of the CLI's start-up)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from bot.probe.cli import add_probe_arguments, format_result, probe_main
+    from bot.probe.client import probe
+    from bot.probe.model import Credential, ProbeReply, ProbeResult, ProbeTarget
+    from bot.probe.outcome import EXCHANGE_ONLINE_DOMAINS, is_exchange_online
+    from bot.probe.pool import EXCHANGE_CONNECTIONS_PER_MAILBOX, MailboxLimiter, probe_many
+    from bot.probe.vocabulary import AUTH_CHOICES, MECHANISMS, PHASES, PROBE_CAUSES, TLS_CHOICES, TLS_DETAILS
+
+#: The submodule each public name lives in.
+_HOMES = {
+    "add_probe_arguments": "cli", "format_result": "cli", "probe_main": "cli", "probe": "client",
+    "AUTH_CHOICES": "vocabulary", "MECHANISMS": "vocabulary", "PHASES": "vocabulary", "PROBE_CAUSES": "vocabulary",
+    "TLS_CHOICES": "vocabulary", "TLS_DETAILS": "vocabulary", "Credential": "model", "ProbeReply": "model",
+    "ProbeResult": "model", "ProbeTarget": "model", "EXCHANGE_ONLINE_DOMAINS": "outcome",
+    "is_exchange_online": "outcome", "EXCHANGE_CONNECTIONS_PER_MAILBOX": "pool", "MailboxLimiter": "pool",
+    "probe_many": "pool",
+}
 
 __all__ = [
     "AUTH_CHOICES",
@@ -38,3 +50,11 @@ __all__ = [
     "probe_main",
     "probe_many",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Callable, Mapping
-from typing import IO
 
-from bot.clock import SYSTEM_CLOCK, Clock
-from bot.diagnosis import CATALOGUE, explain, format_explanation
 from bot.errors import ExitCode, InvalidInput
-from bot.probe.client import probe
-from bot.probe.model import AUTH_CHOICES, MECHANISMS, PROBE_CAUSES, Credential, ProbeResult, ProbeTarget
+from bot.probe.vocabulary import AUTH_CHOICES, MECHANISMS, PROBE_CAUSES
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (a few ms of the CLI's start-up)
+if TYPE_CHECKING:
+    from typing import IO
+
+    from bot.clock import Clock
+    from bot.probe.model import Credential, ProbeResult, ProbeTarget
 
 
 def add_probe_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,11 +49,12 @@ def probe_main(
     out: IO[str],
     *,
     token_supplier: Callable[[], str] | None = None,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Clock | None = None,
 ) -> int:
     """Run the probe the arguments describe: 0 when it succeeds, 1 when it fails, 2 on a usage error.
 
-    `token_supplier` gives the xoauth2 token when `--token-env` is not set (the configured app's token).
+    `token_supplier` gives the xoauth2 token when `--token-env` is not set (the configured app's token);
+    `clock` defaults to the system clock.
     """
     try:
         target = _target(args)
@@ -59,8 +62,14 @@ def probe_main(
     except InvalidInput as exc:
         print(f"error: {exc.describe()}", file=out)
         return ExitCode.USAGE
-    result = probe(target, credential=credential, clock=clock)
+    # Sockets and TLS load here, not for `python -m bot explain`, which shares the parser.
+    from bot.clock import SYSTEM_CLOCK
+    from bot.probe.client import probe
+
+    result = probe(target, credential=credential, clock=clock or SYSTEM_CLOCK)
     if args.json:
+        import json
+
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")
     else:
@@ -69,6 +78,8 @@ def probe_main(
 
 
 def _target(args: argparse.Namespace) -> ProbeTarget:
+    from bot.probe.model import ProbeTarget  # dataclasses: not for `explain`, which shares the parser
+
     if args.ca_file and not os.path.isfile(args.ca_file):
         raise InvalidInput(f"--ca-file {args.ca_file}: no such file")
     port = args.port or (465 if args.implicit_tls else 587)
@@ -153,6 +164,8 @@ def format_result(result: ProbeResult) -> str:
 
 
 def _explanation(result: ProbeResult) -> str:
+    from bot.diagnosis import CATALOGUE, explain, format_explanation  # only a failed probe explains itself
+
     if result.reply is not None:
         return format_explanation(explain(result.reply.raw))
     cause = CATALOGUE.get(result.cause)

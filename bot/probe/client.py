@@ -7,14 +7,14 @@ import logging
 import socket
 import ssl
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.diagnosis import classify, parse_reply
+from bot.diagnosis.reply import parse_reply
 from bot.errors import BotError
-from bot.probe.message import SUBJECT, decode_challenge, test_message
-from bot.probe.model import MECHANISMS, Credential, ProbeReply, ProbeResult, ProbeTarget
+from bot.probe.model import Credential, ProbeReply, ProbeResult, ProbeTarget
 from bot.probe.outcome import BEFORE_AUTH, FALLBACK_CAUSES, NOT_TLS, VERIFY_DETAILS, Stop, is_exchange_online
+from bot.probe.vocabulary import MECHANISMS
 from bot.probe.wire import (
     REDACTED,
     Connection,
@@ -24,6 +24,7 @@ from bot.probe.wire import (
     SmtpReply,
     Transcript,
     b64,
+    certificate_time,
 )
 
 log = logging.getLogger("bot.probe")
@@ -223,7 +224,7 @@ class _Probe:
         cert = sock.getpeercert() or {}
         not_after = cert.get("notAfter")
         if isinstance(not_after, str):
-            self.not_after = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC)
+            self.not_after = certificate_time(not_after)
         self.transcript.add("*", f"TLS established: {self.tls_version} {self.tls_cipher}")
 
     def _ehlo(self, phase: str) -> None:
@@ -277,6 +278,8 @@ class _Probe:
             self.conn.send(f"AUTH XOAUTH2 {blob}", f"AUTH XOAUTH2 {REDACTED}")
             reply = self._read()
             if reply.code == 334:
+                from bot.probe.message import decode_challenge
+
                 self.notes.append(f"XOAUTH2 error from the server: {decode_challenge(reply)}")
                 self.conn.send("")
                 reply = self._read()
@@ -296,6 +299,8 @@ class _Probe:
         with self._phase("data"):
             self.conn.send("DATA")
             self._expect(self._read(), 354)
+            from bot.probe.message import SUBJECT, test_message  # `email`, only for a probe that sends one
+
             lines = test_message(target.mailbox, target.submit_to, self.clock.now())
             self.transcript.add("C", f"<test message: {len(lines)} lines, Subject: {SUBJECT}>")
             self.conn.send_raw("".join(line + "\r\n" for line in lines).encode())
@@ -321,6 +326,8 @@ class _Probe:
     def _expect(self, reply: SmtpReply, *codes: int) -> None:
         if reply.code in codes:
             return
+        from bot.diagnosis import classify  # the catalogue: only once a reply is not the expected one
+
         diagnosis = classify(self.redact(reply.raw))
         # Before AUTH a bare code says little: a 454 to STARTTLS is no "temporary authentication failure".
         vague = (

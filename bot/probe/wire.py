@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.clock import Clock
 
@@ -20,6 +21,7 @@ MAX_LINES = 100
 REDACTED = "<redacted>"
 
 _REPLY_LINE = re.compile(r"([2-5]\d\d)(?:([ -])(.*))?", re.DOTALL)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 class ProtocolError(Exception):
@@ -153,3 +155,20 @@ class Connection:
 
 def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode("ascii")
+
+
+def certificate_time(text: str) -> datetime:
+    """A certificate's `notAfter` as `getpeercert()` gives it ("Jan  5 09:00:00 2027 GMT"), in UTC.
+
+    What `ssl.cert_time_to_seconds` reads, without the `time.strptime` machinery it loads (a few
+    milliseconds of a probe's start-up). Raises ValueError for any other form.
+    """
+    try:
+        month, day, clock, year, zone = text.split()
+        hour, minute, second = clock.split(":")
+        if zone != "GMT":
+            raise ValueError(zone)
+        return datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour), int(minute), int(second),
+                        tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"not a certificate time: {text!r}") from None

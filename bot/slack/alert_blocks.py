@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.alerts.policy import CAUSE_CHANGED, FLAPPING, RECOVER, Action
 from bot.diagnosis import STEP_LABELS
-from bot.probe.model import PROBE_CAUSES
+from bot.probe.vocabulary import PROBE_CAUSES
 from bot.slack import ids
 from bot.slack.blocks import (
     FALLBACK_CHARS,

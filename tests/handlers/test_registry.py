@@ -53,9 +53,10 @@ def test_every_key_the_reply_catalogue_names_is_registered():
 
 
 def test_the_reply_catalogue_loads_the_registry_without_msal_or_requests():
-    code = "import sys, bot.diagnosis; print(sorted(m for m in ('msal', 'requests') if m in sys.modules))"
+    code = ("import sys; from bot.diagnosis import CATALOGUE; "
+            "print(sorted(m for m in ('handlers.registry', 'msal', 'requests') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip() == "['handlers.registry']"
 
 
 class FakeSwitch(Remediation):

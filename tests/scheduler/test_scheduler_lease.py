@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from datetime import timedelta
 
 import pytest
@@ -76,22 +76,26 @@ def test_unknown_target_and_spread():
 
 def test_apscheduler_runs_the_jobs(sandbox, tmp_path):
     target = {"name": "printer", "mailbox": "printer@contoso.com", "password": "Printer-Sandbox-1",
-              "interval_minutes": 0.01}
+              "interval_minutes": 0.005}
     cfg = with_overrides(load_config(ROOT_APP, env={}), {"probes": {
         "smtp_host": "localhost", "port": sandbox.smtp.port, "ca_bundle": str(sandbox.ca_path),
         "timeout_seconds": 5, "lease_seconds": 0.6, "targets": [target]}})
     store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
     store.migrate()
     results: list = []
-    scheduler = ProbeScheduler(cfg.probes, store, Prober(cfg.probes, store, lambda: ""),
-                               lambda t, r: results.append(r))
+    two_probes = threading.Event()
+
+    def on_result(target: object, result: object) -> None:
+        results.append(result)
+        if len(results) >= 2:
+            two_probes.set()
+
+    scheduler = ProbeScheduler(cfg.probes, store, Prober(cfg.probes, store, lambda: ""), on_result)
     scheduler.start()
     scheduler.start()  # idempotent: still one job per fixed id
     job_ids = sorted(job.id for job in scheduler.scheduler.get_jobs())
     try:
-        deadline = time.monotonic() + 10
-        while len(results) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        two_probes.wait(timeout=10)
     finally:
         scheduler.stop()
         store.close()

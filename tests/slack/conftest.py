@@ -89,7 +89,8 @@ def start_bot(sandbox: Sandbox, standin: SlackStandin, bot_db_url: str) -> Itera
         runtime = build_runtime(cfg, clock=clock)
         app = wsgi_app(create_bolt_app(runtime), runtime)
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        # Polled every 50 ms for shutdown (socketserver's default 0.5 s was every test's teardown).
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         runtime.outbox.poll_seconds = 0.02
         runtime.start(scheduler=False)  # tests drive the scheduler's jobs with the fake clock

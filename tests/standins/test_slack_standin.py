@@ -12,6 +12,7 @@ import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
+from slack_sdk.http_retry import handler as retry_handler
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.clock import FakeClock
@@ -274,7 +275,8 @@ def test_rate_limit_retry_handler_retries(standin: SlackStandin, monkeypatch: py
     assert [m.text for m in standin.messages("C0OPS")] == ["after retries"]
 
 
-def test_status_error_latency_and_drop_faults(client: WebClient, standin: SlackStandin) -> None:
+def test_status_error_latency_and_drop_faults(client: WebClient, standin: SlackStandin,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     standin.faults.add("status", method="users.info", status=503)
     error = error_of(lambda: client.users_info(user="U0REQUEST"))
     assert (error.response.status_code, error.response["error"]) == (503, "internal_error")
@@ -292,11 +294,14 @@ def test_status_error_latency_and_drop_faults(client: WebClient, standin: SlackS
     assert time.monotonic() - started >= 0.3
 
     standin.faults.add("drop", method="conversations.info", times=2)
+    sleeps: list[float] = []  # slack_sdk's back-off before its retry, recorded instead of slept
+    monkeypatch.setattr(retry_handler, "time", SimpleNamespace(sleep=sleeps.append))
     with pytest.raises(Exception) as dropped:
         client.conversations_info(channel="C0OPS")
     assert not isinstance(dropped.value, SlackApiError)
     calls = standin.calls("conversations.info")
     assert [(c.status, c.fault) for c in calls] == [(0, "drop"), (0, "drop")], "slack_sdk retries once"
+    assert len(sleeps) == 1, "after one back-off"
     assert client.conversations_info(channel="C0OPS")["ok"], "times=2: the next call goes through"
 
     with pytest.raises(ValueError, match="fault kind"):

@@ -78,7 +78,7 @@ def test_the_model_and_the_renderer_are_cheap_to_import() -> None:
 
 #: Words that are also state names but mean something else where they appear, and why.
 NOT_STATES = {
-    ("bot/probe/model.py", "expired"): "a certificate's TLS failure detail",
+    ("bot/probe/vocabulary.py", "expired"): "a certificate's TLS failure detail",
     ("bot/probe/outcome.py", "expired"): "a certificate's TLS failure detail",
     ("bot/doctor/smtp.py", "expired"): "a certificate's TLS failure detail",
     ("bot/store/models.py", "pending"): "the outbox's own state enum",

@@ -6,7 +6,7 @@ import textwrap
 from typing import Any
 
 from bot.diagnosis.catalogue import CHECK_LABELS, STEP_LABELS
-from bot.diagnosis.classify import classify
+from bot.diagnosis.rules import classify
 
 _WIDTH = 100
 _INDENT = "  "

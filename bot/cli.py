@@ -179,7 +179,7 @@ def existing_database(url: str, command: str) -> str:
 #: The commands the sandbox bridge has its own version of (`sandbox.cli.COMMANDS`). The bridge would run the
 #: others (explain, probe, check-config, audit) exactly as the product does, so they go to the product
 #: directly, without loading the configuration first.
-SANDBOX_COMMANDS = frozenset({"run", "diagnose", "doctor", "sandbox"})
+SANDBOX_COMMANDS = frozenset({"run", "diagnose", "doctor", "readiness", "sandbox"})
 
 
 def runs_in_sandbox(argv: list[str], env: Mapping[str, str]) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import ExchangeNotFound, M365Error, PermissionMissing, Throttled
@@ -111,6 +110,10 @@ class BulkSmtpAuthOff:
             except Exception as exc:  # noqa: BLE001 - the caller reads the mailbox back and records it
                 return exc
             return None
+
+        from concurrent.futures import (
+            ThreadPoolExecutor,  # only when applying: `explain` loads this module too
+        )
 
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="bulk-write") as pool:
             return dict(zip(values, pool.map(one, list(values)), strict=True))

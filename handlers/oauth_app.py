@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.m365.clouds import CLOUDS, Cloud
 from handlers.app_facts import consent_url, entra_application, entra_service_principal, send_as_app_consented
 from handlers.base import Check, Finding, Status
 from handlers.oauth_mailbox_access import READ_APPS
 
 if TYPE_CHECKING:
+    from bot.m365.clouds import Cloud
     from bot.m365.tenant import M365
     from handlers.facts import Facts
 
@@ -32,6 +32,10 @@ GRANT_CONSENT = ("Microsoft Entra admin center › Identity › Applications ›
 
 def cloud_of(m365: M365) -> Cloud:
     """The tenant's cloud, known by its Exchange token scope (endpoint overrides, e.g. the sandbox, never change it)."""
+    from bot.m365.clouds import (
+        CLOUDS,  # here, not at the top: `python -m bot explain` loads the registry, not M365
+    )
+
     return next((c for c in CLOUDS.values() if c.exchange_scope == m365.exchange.scope), CLOUDS["global"])
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.alerts.service import Alerting
+from bot.batches import BatchQueue
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.errors import BotError
@@ -35,7 +35,9 @@ from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
-ONCE_TTL = timedelta(hours=1)
+#: A queued diagnosis: the batch function (called with the runtime and a batch's items), the stored request's
+#: id and what the function gets for it.
+QueuedDiagnosis = tuple[Callable[[Any, list[Any]], None], str, Any]
 
 
 @dataclass
@@ -56,11 +58,62 @@ class Runtime:
     scheduler: ProbeScheduler
     metrics: Metrics
     tenant: Callable[[], M365]
+    diagnoses: BatchQueue[QueuedDiagnosis] = field(init=False)
     sweep_seconds: float = 30.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _busy: list[int] = field(default_factory=lambda: [0])
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _queued: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        limits = self.cfg.server.diagnoses
+        self.diagnoses = BatchQueue(self._diagnose_batch, capacity=limits.queue, runners=limits.at_once,
+                                    batch=limits.batch, window=limits.window_ms / 1000, name="diagnosis",
+                                    on_drained=self._bring_back)
+
+    def queue_diagnosis(self, work: Callable[[Any, list[Any]], None], request_id: str, item: Any) -> int | None:
+        """Queue a stored request for a batched diagnosis: `work(runtime, items)` later gets a whole batch's items.
+
+        Its position among the waiting (1 = next), or None when the queue is full: the request stays stored
+        in `diagnosing` and is diagnosed when the queue has room again (or at the next start).
+        """
+        with self._busy_lock:
+            self._queued.add(request_id)
+        position = self.diagnoses.offer((work, request_id, item))
+        if position is None:
+            with self._busy_lock:
+                self._queued.discard(request_id)
+            log.warning("diagnosis queue full (%d waiting): request %s stays stored for later",
+                        self.diagnoses.capacity, request_id)
+        return position
+
+    def _diagnose_batch(self, batch: list[QueuedDiagnosis]) -> None:
+        """Run one batch in the queue's runner thread: each function once, with its items in arrival order."""
+        by_work: dict[Callable[[Any, list[Any]], None], list[Any]] = {}
+        for work, _, item in batch:
+            by_work.setdefault(work, []).append(item)
+        try:
+            for work, items in by_work.items():
+                try:
+                    work(self, items)
+                except Exception:
+                    log.exception("a batch of %d diagnoses failed", len(items))
+        finally:
+            with self._busy_lock:
+                self._queued.difference_update(request_id for _, request_id, _ in batch)
+
+    def _bring_back(self) -> None:
+        """After the queue refused requests and has emptied: queue the stored `diagnosing` ones not queued here.
+
+        A request another worker still holds may be read twice; planning it is one conditional UPDATE, so it
+        is planned once either way.
+        """
+        with self._busy_lock:
+            queued = set(self._queued)
+        for request_id in self.workflow.waiting_diagnosis():
+            if request_id not in queued and self.queue_diagnosis(_resume, request_id, request_id) is None:
+                return
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool.
@@ -92,6 +145,10 @@ class Runtime:
         return self.cfg.probes.targets
 
     @property
+    def busy_after(self) -> int:
+        return self.cfg.server.diagnoses.busy_after
+
+    @property
     def alert_channel(self) -> str | None:
         return self.cfg.slack.alert_channel
 
@@ -119,17 +176,12 @@ class Runtime:
 
         return availability_chart(self.store, self.cfg.probes.targets, self.clock.now())
 
-    def once(self, key: str | None) -> bool:
-        """True once per key across every replica (a database lease), so a redelivered command runs once."""
-        if not key:
-            return True
-        return self.store.leases.acquire(f"once:{key}", uuid.uuid4().hex, ONCE_TTL)
-
     def idle(self) -> bool:
         """Nothing running or queued after an ack, in the workflow, or in the outbox (tests, the console)."""
         with self._busy_lock:
             busy = self._busy[0]
-        return busy == 0 and self.workflow.idle() and self.store.outbox.backlog() == 0
+        return (busy == 0 and self.diagnoses.busy() == 0 and self.workflow.idle()
+                and self.store.outbox.backlog() == 0)
 
     def start(self, *, scheduler: bool = True) -> None:
         """Settle what a crash left and diagnose the commands it left `diagnosing`, then deliver the outbox,
@@ -137,6 +189,7 @@ class Runtime:
         the background."""
         for step_id in self.workflow.recover():
             self.workflow.submit(step_id)
+        self.diagnoses.start()
         self.submit(self.workflow.resume)
         self.submit(self._warm_up)
         self.outbox.start()
@@ -166,9 +219,15 @@ class Runtime:
         self._stop.set()
         self.scheduler.stop()
         self.outbox.stop()
+        self.diagnoses.stop()
         self.pool.shutdown(wait=True)
         self.workflow.close()
         self.store.close()
+
+
+def _resume(runtime: Runtime, request_ids: list[str]) -> None:
+    """Diagnose stored requests the queue once had to refuse; each card says how it went."""
+    runtime.workflow.resume(request_ids)
 
 
 def slack_client(cfg: AppConfig) -> WebClient:

@@ -54,31 +54,41 @@ class RequestStore:
                steps: list[dict[str, Any]], diagnosis: dict[str, Any], options: dict[str, Any] | None = None) -> str:
         """Store a planned request at once (`receive`, then `plan`); returns its id."""
         request_id = self.receive(upn, requester, channel, ttl, options or {})
+        assert request_id is not None  # no trigger id: always stored
         self.plan(request_id, tenant_id, ttl, steps, diagnosis)
         return request_id
 
-    def receive(self, upn: str, requester: str, channel: str, ttl: timedelta, options: dict[str, Any]) -> str:
+    def receive(self, upn: str, requester: str, channel: str, ttl: timedelta, options: dict[str, Any], *,
+                trigger_id: str | None = None) -> str | None:
         """Store a command as it arrives: a request in `diagnosing` (no tenant, plan or steps yet); audited.
 
         Returns the new request id; `plan` or `close` it once diagnosed (start-up resumes one left behind).
+        `trigger_id` (Slack's, unique per command) makes the insert itself the duplicate check: a redelivered
+        command stores nothing and returns None, in the same one write.
         """
         for attempt in range(1, _ID_ATTEMPTS + 1):
             request_id = new_request_id()
             try:
-                self._receive(request_id, upn, requester, channel, ttl, options)
+                self._receive(request_id, upn, requester, channel, ttl, options, trigger_id)
                 return request_id
             except IntegrityError:
+                if trigger_id and self._triggered(trigger_id):
+                    return None
                 if attempt == _ID_ATTEMPTS or self.get(request_id) is None:
                     raise  # not an id collision (those are 1 in ~7e8)
         raise AssertionError("unreachable")
 
+    def _triggered(self, trigger_id: str) -> bool:
+        with self._db.read() as session:
+            return session.scalar(select(RequestRow.id).where(RequestRow.trigger_id == trigger_id)) is not None
+
     def _receive(self, request_id: str, upn: str, requester: str, channel: str, ttl: timedelta,
-                options: dict[str, Any]) -> None:
+                 options: dict[str, Any], trigger_id: str | None) -> None:
         now = self._db.clock.now()
         with self._db.write() as session:
             session.add(RequestRow(id=request_id, upn=upn, tenant_id="", requester=requester, channel=channel,
                                    state=RequestState.DIAGNOSING, created_at=now, expires_at=now + ttl,
-                                   diagnosis={}, options=options))
+                                   diagnosis={}, options=options, trigger_id=trigger_id))
             session.add(AuditRow(at=now, actor=requester, action="request.created", request_id=request_id,
                                  target=upn, after={"state": RequestState.DIAGNOSING},
                                  detail={"channel": channel, "options": options}))

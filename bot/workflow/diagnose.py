@@ -38,14 +38,24 @@ def diagnose(
     m365: M365, upns: list[str], *, auth_mode: str = "basic", clock: Clock = SYSTEM_CLOCK
 ) -> list[Diagnosis]:
     """Diagnose each UPN. Malformed UPNs are rejected before any request is sent."""
-    if auth_mode not in AUTH_MODES:
-        raise InvalidInput(f"Unknown auth mode '{auth_mode}'.", hint="Use basic or oauth.")
     normalized = list(dict.fromkeys(normalize_upn(u) for u in upns))
+    return diagnose_each(m365, [(upn, auth_mode) for upn in normalized], clock=clock)
+
+
+def diagnose_each(m365: M365, wanted: list[tuple[str, str]], *, clock: Clock = SYSTEM_CLOCK) -> list[Diagnosis]:
+    """One diagnosis per `(upn, auth_mode)` (commands that arrived together), reading everything once, in bulk.
+
+    Malformed UPNs and unknown auth modes are rejected before any request is sent.
+    """
+    for _, auth_mode in wanted:
+        if auth_mode not in AUTH_MODES:
+            raise InvalidInput(f"Unknown auth mode '{auth_mode}'.", hint="Use basic or oauth.")
+    normalized = [(normalize_upn(upn), auth_mode) for upn, auth_mode in wanted]
     if not normalized:
         raise InvalidInput("No user given.", hint="Give at least one UPN, for example scanner@contoso.com.")
     facts = Facts(m365, clock)
-    facts.prefetch(normalized)
-    return [_diagnose_one(facts, upn, auth_mode) for upn in normalized]
+    facts.prefetch(list(dict.fromkeys(upn for upn, _ in normalized)))
+    return [_diagnose_one(facts, upn, auth_mode) for upn, auth_mode in normalized]
 
 
 def _diagnose_one(facts: Facts, upn: str, auth_mode: str) -> Diagnosis:

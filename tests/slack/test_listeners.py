@@ -240,9 +240,9 @@ def dispatch(app: App, body: str, content_type: str, *, secret: str = SECRET, **
 
 
 def command(app: App, name: str, text: str, *, user: str = REQUESTER, secret: str = SECRET, channel: str = "C0OPS",
-            **headers: str) -> BoltResponse:
+            trigger: str = "trigger-1", **headers: str) -> BoltResponse:
     form = {"command": name, "text": text, "user_id": user, "channel_id": channel, "team_id": "T0TEAM",
-            "trigger_id": "trigger-1", "response_url": "https://hooks.slack.com/commands/T0TEAM/1/abc"}
+            "trigger_id": trigger, "response_url": "https://hooks.slack.com/commands/T0TEAM/1/abc"}
     return dispatch(app, urlencode(form), "application/x-www-form-urlencoded", secret=secret, **headers)
 
 
@@ -360,6 +360,39 @@ def test_a_redelivered_command_opens_one_request(app, services):
     services.run_submitted()
     assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_requests"]
     assert "Diagnosing SMTP AUTH" in ack_text(again)
+
+
+def test_commands_queued_together_are_diagnosed_as_one_batch_and_each_gets_its_card(app, services):
+    for n in range(3):
+        command(app, "/smtp-enable", "scanner@contoso.com", trigger=f"trigger-{n}")
+    services.workflow.failures["cr-2"] = NotAllowed("No such user.")
+    services.run_submitted()
+    assert [c for c in services.workflow.calls if c[0] != "receive"] == [("diagnose_requests", "cr-1", "cr-2", "cr-3")]
+    assert services.calls == [("refresh", "cr-1"), ("refresh", "cr-3")]
+    assert [r["text"] for r in services.replies] == ["No such user."]  # told to the one whose diagnosis failed
+
+
+def test_a_long_queue_tells_the_requester_where_the_request_waits(app, services):
+    answers = [ack_text(command(app, "/smtp-enable", "scanner@contoso.com", trigger=f"t-{n}")) for n in range(5)]
+    assert all(a.startswith("Diagnosing SMTP AUTH") for a in answers[:3])  # busy_after = 3
+    assert "busy" in answers[3] and "queued (position 4)" in answers[3]
+    assert "queued (position 5)" in answers[4] and len(services.queued) == 5
+
+
+def test_a_full_queue_says_so_and_the_request_stays_stored(app, services):
+    services.capacity = 1
+    command(app, "/smtp-enable", "scanner@contoso.com", trigger="t-1")
+    answer = ack_text(command(app, "/smtp-enable", "printer", trigger="t-2"))
+    assert "queue is full" in answer and "cr-2" in answer and "No need to run the command again" in answer
+    assert [c[0] for c in services.workflow.calls] == ["receive", "receive"]  # both stored ...
+    assert [request_id for _, request_id, _ in services.queued] == ["cr-1"]  # ... one queued here
+
+
+def test_diagnose_again_in_a_busy_bot_says_where_the_request_waits(app, services):
+    services.busy_after = 0
+    click(app, ids.ACTION_DIAGNOSE_AGAIN, "CR-7F3K2Q")
+    services.run_submitted()
+    assert "queued (position 1)" in services.replies[0]["text"]
 
 
 def test_explain_answers_in_the_ack(app, services):

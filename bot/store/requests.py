@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.database import Database, changed, jsonable
@@ -39,6 +40,17 @@ STEP_FIELDS = frozenset({
 E = TypeVar("E", RequestState, StepState)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A command to store as a request in `diagnosing`; `trigger_id` is Slack's, unique per command."""
+
+    upn: str
+    requester: str
+    channel: str
+    options: dict[str, Any]
+    trigger_id: str | None = None
+
+
 def new_request_id() -> str:
     """A short id a human can read in Slack and type back, e.g. `CR-7F3K2Q`."""
     return "CR-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
@@ -66,32 +78,43 @@ class RequestStore:
         `trigger_id` (Slack's, unique per command) makes the insert itself the duplicate check: a redelivered
         command stores nothing and returns None, in the same one write.
         """
-        for attempt in range(1, _ID_ATTEMPTS + 1):
-            request_id = new_request_id()
-            try:
-                self._receive(request_id, upn, requester, channel, ttl, options, trigger_id)
-                return request_id
-            except IntegrityError:
-                if trigger_id and self._triggered(trigger_id):
-                    return None
-                if attempt == _ID_ATTEMPTS or self.get(request_id) is None:
-                    raise  # not an id collision (those are 1 in ~7e8)
-        raise AssertionError("unreachable")
+        [request_id] = self.receive_many([Incoming(upn, requester, channel, options, trigger_id)], ttl)
+        return request_id
 
-    def _triggered(self, trigger_id: str) -> bool:
-        with self._db.read() as session:
-            return session.scalar(select(RequestRow.id).where(RequestRow.trigger_id == trigger_id)) is not None
-
-    def _receive(self, request_id: str, upn: str, requester: str, channel: str, ttl: timedelta,
-                 options: dict[str, Any], trigger_id: str | None) -> None:
+    def receive_many(self, commands: Sequence[Incoming], ttl: timedelta) -> list[str | None]:
+        """`receive` for several commands in one transaction (a group commit): each one's id or None."""
         now = self._db.clock.now()
+        stored: list[str | None] = []
+        audits: list[dict[str, Any]] = []
         with self._db.write() as session:
-            session.add(RequestRow(id=request_id, upn=upn, tenant_id="", requester=requester, channel=channel,
-                                   state=RequestState.DIAGNOSING, created_at=now, expires_at=now + ttl,
-                                   diagnosis={}, options=options, trigger_id=trigger_id))
-            session.add(AuditRow(at=now, actor=requester, action="request.created", request_id=request_id,
-                                 target=upn, after={"state": RequestState.DIAGNOSING},
-                                 detail={"channel": channel, "options": options}))
+            for command in commands:
+                request_id = self._insert(session, command, now, ttl)
+                stored.append(request_id)
+                if request_id is not None:
+                    audits.append({"at": now, "actor": command.requester, "action": "request.created",
+                                   "request_id": request_id, "target": command.upn,
+                                   "after": {"state": RequestState.DIAGNOSING},
+                                   "detail": {"channel": command.channel, "options": command.options}})
+            if audits:
+                session.execute(insert(AuditRow), audits)
+        return stored
+
+    def _insert(self, session: Session, command: Incoming, now: datetime, ttl: timedelta) -> str | None:
+        """One request row: its new id, or None when `command.trigger_id` was stored before (a redelivery)."""
+        for _ in range(_ID_ATTEMPTS):
+            request_id = new_request_id()
+            row = {"id": request_id, "upn": command.upn, "tenant_id": "", "requester": command.requester,
+                   "channel": command.channel, "state": RequestState.DIAGNOSING, "created_at": now,
+                   "expires_at": now + ttl, "diagnosis": {}, "options": command.options,
+                   "trigger_id": command.trigger_id}
+            inserted = session.execute(self._db.insert(RequestRow).values(**row).on_conflict_do_nothing()
+                                       .returning(RequestRow.id)).first()
+            if inserted is not None:
+                return request_id
+            if command.trigger_id and session.scalar(
+                    select(RequestRow.id).where(RequestRow.trigger_id == command.trigger_id)) is not None:
+                return None
+        raise RuntimeError(f"no free request id after {_ID_ATTEMPTS} attempts")  # 1 in ~7e8 each
 
     def plan(self, request_id: str, tenant_id: str, ttl: timedelta, steps: list[dict[str, Any]],
              diagnosis: dict[str, Any]) -> bool:

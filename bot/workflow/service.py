@@ -18,6 +18,8 @@ from bot.errors import BotError, NotAllowed
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
+from bot.store.intake import Intake
+from bot.store.requests import Incoming
 from bot.workflow.diagnose import Diagnosis, diagnose, diagnose_each
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
@@ -73,6 +75,7 @@ class Workflow(Queries, Execution):
         self.on_change = on_change
         self.on_event = on_event  # "request", "approval", "denial", "expiry", "failed_change" (for metrics)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
+        self._intake = Intake(store.requests)  # commands arriving together are stored in one transaction
         self._running: list[Future[RequestStep | None]] = []
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
@@ -84,9 +87,8 @@ class Workflow(Queries, Execution):
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
             raise NotAllowed(refusal.reason)
-        return self.store.requests.receive(upn, requester, channel, self.policy.ttl,
-                                           {"auth_mode": auth_mode, "include_org": include_org},
-                                           trigger_id=trigger_id)
+        command = Incoming(upn, requester, channel, {"auth_mode": auth_mode, "include_org": include_org}, trigger_id)
+        return self._intake.receive(command, self.policy.ttl)
 
     def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                      include_org: bool = False) -> RequestView:

@@ -129,19 +129,30 @@ def diagnose_batch(services: SlackServices, waiting: list[Waiting]) -> None:
             services.workflow.withdraw(entry.request_id, refusal)
         except Exception:
             log.exception("could not close request %s", entry.request_id)
-        ephemeral(entry.respond, refusal)
+        _tell(entry, refusal)
     if not going:
         return
     results = services.workflow.diagnose_requests([entry.request_id for entry in going])
     for entry in going:
         result = results.get(entry.request_id)
         if isinstance(result, BotError):
-            ephemeral(entry.respond, result.describe())
+            _tell(entry, result.describe())
         elif isinstance(result, Exception) or result is None:
             log.error("could not diagnose request %s: %r", entry.request_id, result)
-            ephemeral(entry.respond, UNEXPECTED)
+            _tell(entry, UNEXPECTED)
         else:
-            services.cards.refresh(result.request.id)
+            try:
+                services.cards.refresh(result.request.id)
+            except Exception:  # logged; the other requests of the batch go on
+                log.exception("could not queue the card of request %s", entry.request_id)
+
+
+def _tell(entry: Waiting, text: str) -> None:
+    """An ephemeral answer that cannot stop the rest of a batch (a response URL that expired or failed)."""
+    try:
+        ephemeral(entry.respond, text)
+    except Exception:
+        log.exception("could not answer the requester of %s", entry.request_id)
 
 
 def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:

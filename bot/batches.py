@@ -21,20 +21,23 @@ T = TypeVar("T")
 class BatchQueue(Generic[T]):
     """Items wait (at most `capacity`) until a runner takes up to `batch` of them for one `handle(items)` call.
 
-    A runner that finds fewer than `batch` items waiting lets `window` seconds pass for more to join (0: take
-    what is there). `on_drained` is called once the queue has emptied after refusing an item, so the caller can
+    A runner waits until no item has arrived for `window` seconds (0: at once), so a burst is first queued
+    (and acknowledged) whole, then handled in full batches; an item never waits longer than `max_hold` for the
+    burst to end. `on_drained` is called once the queue has emptied after refusing an item, so the caller can
     bring back what it had to leave out.
     """
 
     def __init__(self, handle: Callable[[list[T]], None], *, capacity: int, runners: int, batch: int,
-                 window: float = 0.0, name: str = "batch", on_drained: Callable[[], None] = lambda: None) -> None:
-        if capacity < 1 or runners < 1 or batch < 1 or window < 0:
-            raise ValueError("capacity, runners and batch must be at least 1 and window not negative")
+                 window: float = 0.0, max_hold: float = 2.0, name: str = "batch",
+                 on_drained: Callable[[], None] = lambda: None) -> None:
+        if capacity < 1 or runners < 1 or batch < 1 or window < 0 or max_hold < 0:
+            raise ValueError("capacity, runners and batch must be at least 1, window and max_hold not negative")
         self._handle = handle
-        self.capacity, self.runners, self.batch, self.window = capacity, runners, batch, window
+        self.capacity, self.runners, self.batch, self.window, self.max_hold = capacity, runners, batch, window, max_hold
         self._name = name
         self._on_drained = on_drained
-        self._items: deque[T] = deque()
+        self._items: deque[tuple[float, T]] = deque()  # (arrival, item)
+        self._last_arrival = 0.0
         self._running = 0
         self._refused = False
         self._stopping = False
@@ -47,7 +50,8 @@ class BatchQueue(Generic[T]):
             if len(self._items) >= self.capacity or self._stopping:
                 self._refused = True
                 return None
-            self._items.append(item)
+            self._last_arrival = time.monotonic()
+            self._items.append((self._last_arrival, item))
             self._cond.notify()
             return len(self._items)
 
@@ -83,13 +87,13 @@ class BatchQueue(Generic[T]):
                 self._cond.wait()
             if not self._items:
                 return None
-            deadline = time.monotonic() + self.window
-            while len(self._items) < self.batch and not self._stopping:
-                left = deadline - time.monotonic()
+            while self._items and not self._stopping:
+                ready = min(self._last_arrival + self.window, self._items[0][0] + self.max_hold)
+                left = ready - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            taken = [self._items.popleft() for _ in range(min(self.batch, len(self._items)))]
+            taken = [self._items.popleft()[1] for _ in range(min(self.batch, len(self._items)))]
             self._running += len(taken)
             return taken
 

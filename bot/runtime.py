@@ -69,7 +69,8 @@ class Runtime:
     def __post_init__(self) -> None:
         limits = self.cfg.server.diagnoses
         self.diagnoses = BatchQueue(self._diagnose_batch, capacity=limits.queue, runners=limits.at_once,
-                                    batch=limits.batch, window=limits.window_ms / 1000, name="diagnosis",
+                                    batch=limits.batch, window=limits.window_ms / 1000,
+                                    max_hold=limits.max_hold_ms / 1000, name="diagnosis",
                                     on_drained=self._bring_back)
 
     def queue_diagnosis(self, work: Callable[[Any, list[Any]], None], request_id: str, item: Any) -> int | None:

@@ -86,8 +86,34 @@ def test_after_refusing_work_the_queue_says_when_it_has_emptied():
     queue.stop(WAIT)
 
 
-@pytest.mark.parametrize("bad", [{"capacity": 0}, {"runners": 0}, {"batch": 0}, {"window": -1}])
+@pytest.mark.parametrize("bad", [{"capacity": 0}, {"runners": 0}, {"batch": 0}, {"window": -1}, {"max_hold": -1}])
 def test_nonsense_limits_are_refused(bad):
     limits = {"capacity": 1, "runners": 1, "batch": 1, "window": 0.0} | bad
     with pytest.raises(ValueError):
         BatchQueue(lambda items: None, **limits)
+
+
+def test_a_burst_is_held_until_it_ends_then_handled_in_full_batches():
+    handled = threading.Event()
+    batches: list[list[int]] = []
+
+    def handle(items: list[int]) -> None:
+        batches.append(items)
+        handled.set()
+
+    queue = BatchQueue(handle, capacity=50, runners=1, batch=3, window=WAIT, max_hold=WAIT)
+    queue.start()
+    for n in range(7):
+        queue.offer(n)
+    assert not handled.wait(0.2)  # arrivals are recent: the runner leaves the request threads alone
+    queue.stop(WAIT)  # stopping handles what waits at once
+    assert batches == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_an_item_waits_no_longer_than_max_hold():
+    handled = threading.Event()
+    queue = BatchQueue(lambda items: handled.set(), capacity=5, runners=1, batch=5, window=WAIT, max_hold=0)
+    queue.start()
+    queue.offer(1)
+    assert handled.wait(WAIT)
+    queue.stop(WAIT)

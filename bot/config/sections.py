@@ -341,6 +341,7 @@ class DiagnosisQueueConfig(_Section):
     at_once: int = Field(2, ge=1, le=32)
     batch: int = Field(20, ge=1, le=500)
     window_ms: int = Field(50, ge=0, le=5000)
+    max_hold_ms: int = Field(2000, ge=0, le=60_000)
     busy_after: int = Field(20, ge=0)
 
 

@@ -36,6 +36,11 @@ class Intake:
         self._waiting: list[_Slot] = []
         self._writing = False
 
+    def waiting(self) -> int:
+        """Commands waiting for the next transaction."""
+        with self._lock:
+            return len(self._waiting)
+
     def receive(self, command: Incoming, ttl: timedelta) -> str | None:
         """The new request's id once committed, None for a redelivery; the database's error if it failed."""
         slot = _Slot(command, ttl)

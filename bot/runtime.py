@@ -65,6 +65,7 @@ class Runtime:
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
     _queued: set[str] = field(default_factory=set)
+    _last_handed: float = float("-inf")
 
     def __post_init__(self) -> None:
         limits = self.cfg.server.diagnoses
@@ -119,12 +120,15 @@ class Runtime:
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool.
 
-        The work runs in a copy of the caller's context, so its log lines keep the caller's request and user.
+        The work runs in a copy of the caller's context, so its log lines keep the caller's request and user,
+        and yields to a burst of requests first (`_after_burst`).
         """
         context = contextvars.copy_context()
+        handed = self.clock.monotonic()
 
         def guarded() -> None:
             try:
+                self._after_burst(handed)
                 fn(*args)
             except Exception:
                 log.exception("background work failed: %s", getattr(fn, "__name__", fn))
@@ -133,7 +137,20 @@ class Runtime:
                     self._busy[0] -= 1
         with self._busy_lock:
             self._busy[0] += 1
+            self._last_handed = handed
         self.pool.submit(context.run, guarded)
+
+    def _after_burst(self, handed: float) -> None:
+        """Wait until no work has been handed over for `server.diagnoses.window_ms` (at most `max_hold_ms` after
+        this work was): a burst of clicks is acknowledged first, then worked through, as diagnoses are."""
+        limits = self.cfg.server.diagnoses
+        while True:
+            with self._busy_lock:
+                last = self._last_handed
+            left = min(last + limits.window_ms / 1000, handed + limits.max_hold_ms / 1000) - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(left)
 
     def probe_now(self, target: Any) -> ProbeResult:
         """Probe one configured target at once (Probe now, /smtp-probe, the console) and feed the alerts."""

@@ -17,6 +17,7 @@ summary gives the median of the per-run p99s with min and max, and the bot/floor
 Goals: commands <= 1.2x the floor, clicks <= 1.1x, >= 95 % of cards within 30 s.
 
 Run: python bench/ack_latency.py [--runs 5] [--requests 200] [--clients 20] [--delay 0.5] [--root DIR]
+                                [--postgres URL] [--keep DIR]
 (`--root` serves the bot from another checkout, e.g. the code before a change, with this bench.)
 """
 
@@ -42,6 +43,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -82,6 +85,8 @@ class Servers:
     def __init__(self, root: Path, workdir: Path, args: argparse.Namespace) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.workdir = workdir
+        self.postgres: str | None = args.postgres
+        self.schema: str | None = None
         self._spawn([sys.executable, str(HERE / "standins.py"), "--dir", str(workdir), "--users", str(args.requests),
                      "--delay", str(args.delay)], ROOT, os.environ.copy())
         info_path = workdir / "standins.json"
@@ -93,7 +98,8 @@ class Servers:
         self.bot_port, self.floor_port = free_port(), free_port()
         base = {k: v for k, v in os.environ.items() if not k.startswith(("M365_", "SLACK_"))}
         slack = {"SLACK_BOT_TOKEN": self.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": self.slack_api}
-        bot_env = base | info["env"] | slack | {"DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+        self.schema = f"bench_{os.getpid()}_{int(time.time())}" if args.postgres else None
+        bot_env = base | info["env"] | slack | {"DATABASE_URL": self._database(args.postgres, workdir),
                                                 "APP_CONFIG": str(config), "LOG_LEVEL": "WARNING",
                                                 "PORT": str(self.bot_port)}
         self._spawn([sys.executable, "-m", "gunicorn", "-c", "python:bot.slack.gunicorn_conf",
@@ -102,6 +108,15 @@ class Servers:
                      "--threads", "8", "--timeout", "60", "bench.floor_app:create_app()"], ROOT, base | slack)
         for port in (self.bot_port, self.floor_port):
             self._wait(lambda port=port: self._healthy(port), f"the server on port {port}")
+
+    def _database(self, postgres: str | None, workdir: Path) -> str:
+        """A SQLite file in the run's directory, or a fresh schema of `postgres` (dropped in `stop`)."""
+        if not postgres:
+            return f"sqlite:///{workdir}/bench.db"
+        with create_engine(postgres, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        return make_url(postgres).update_query_dict({"options": f"-csearch_path={self.schema}"}).render_as_string(
+            hide_password=False)
 
     def _spawn(self, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
         log = open(self.workdir / f"proc{len(self.procs)}.log", "wb")  # noqa: SIM115 - closed with the workdir
@@ -112,6 +127,7 @@ class Servers:
         deadline = time.monotonic() + timeout
         while not ready():
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                self.stop()
                 raise SystemExit(f"{what} did not start; see the logs in {self.workdir}")
             time.sleep(0.1)
 
@@ -143,6 +159,9 @@ class Servers:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # a master and its workers, whatever they are doing
             proc.wait(timeout=10)
+        if self.schema and self.postgres:
+            with create_engine(self.postgres, isolation_level="AUTOCOMMIT").connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
 
 
 def post(url: str, sender: SlackSender, body: bytes) -> float:
@@ -233,6 +252,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--delay", type=float, default=0.5)
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose bot is measured")
+    parser.add_argument("--postgres", help="serve the bot from a fresh schema of this PostgreSQL database, e.g. "
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test, instead of a SQLite file")
     parser.add_argument("--keep", type=Path, help="copy each run's database and logs under this directory")
     args = parser.parse_args()
     print(f"Ack latency: {args.requests} requests from {args.clients} clients, {args.delay * 1000:.0f} ms added to "

@@ -537,3 +537,13 @@ def test_an_unquoted_channel_name_is_a_comment_and_said_so(tmp_path: Path) -> No
     assert load_config(write(tmp_path, 'slack:\n  alert_channel: "#mail-alerts"\n'), {}).slack.alert_channel == (
         "#mail-alerts"
     )
+
+
+def test_the_diagnosis_queue_limits_ship_in_app_yaml_and_nonsense_is_refused(tmp_path: Path) -> None:
+    limits = load_config(SHIPPED, {}).server.diagnoses
+    assert (limits.queue, limits.at_once, limits.batch, limits.window_ms, limits.max_hold_ms, limits.busy_after) == (
+        200, 2, 20, 50, 2000, 20)
+    path = write(tmp_path, "server:\n  diagnoses:\n    queue: 0\n    at_once: 0\n    window_ms: -1\n")
+    found = problems(path)
+    assert sorted(p.split(":")[0] for p in found) == ["server.diagnoses.at_once", "server.diagnoses.queue",
+                                                      "server.diagnoses.window_ms"]

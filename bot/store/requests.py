@@ -51,6 +51,12 @@ class Incoming:
     trigger_id: str | None = None
 
 
+def _row(command: Incoming, request_id: str, now: datetime, ttl: timedelta) -> dict[str, Any]:
+    return {"id": request_id, "upn": command.upn, "tenant_id": "", "requester": command.requester,
+            "channel": command.channel, "state": RequestState.DIAGNOSING, "created_at": now,
+            "expires_at": now + ttl, "diagnosis": {}, "options": command.options, "trigger_id": command.trigger_id}
+
+
 def new_request_id() -> str:
     """A short id a human can read in Slack and type back, e.g. `CR-7F3K2Q`."""
     return "CR-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
@@ -84,11 +90,16 @@ class RequestStore:
     def receive_many(self, commands: Sequence[Incoming], ttl: timedelta) -> list[str | None]:
         """`receive` for several commands in one transaction (a group commit): each one's id or None."""
         now = self._db.clock.now()
+        rows = [_row(command, new_request_id(), now, ttl) for command in commands]
         stored: list[str | None] = []
         audits: list[dict[str, Any]] = []
         with self._db.write() as session:
-            for command in commands:
-                request_id = self._insert(session, command, now, ttl)
+            # One multi-row INSERT; a row it skipped (a redelivered trigger, or an id already taken) is then
+            # looked at on its own.
+            inserted = set(session.scalars(self._db.insert(RequestRow).values(rows).on_conflict_do_nothing()
+                                           .returning(RequestRow.id))) if rows else set()
+            for command, row in zip(commands, rows, strict=True):
+                request_id = row["id"] if row["id"] in inserted else self._insert(session, command, now, ttl)
                 stored.append(request_id)
                 if request_id is not None:
                     audits.append({"at": now, "actor": command.requester, "action": "request.created",
@@ -99,20 +110,21 @@ class RequestStore:
                 session.execute(insert(AuditRow), audits)
         return stored
 
+    @staticmethod
+    def _triggered(session: Session, trigger_id: str) -> bool:
+        return session.scalar(select(RequestRow.id).where(RequestRow.trigger_id == trigger_id)) is not None
+
     def _insert(self, session: Session, command: Incoming, now: datetime, ttl: timedelta) -> str | None:
         """One request row: its new id, or None when `command.trigger_id` was stored before (a redelivery)."""
+        if command.trigger_id and self._triggered(session, command.trigger_id):
+            return None
         for _ in range(_ID_ATTEMPTS):
             request_id = new_request_id()
-            row = {"id": request_id, "upn": command.upn, "tenant_id": "", "requester": command.requester,
-                   "channel": command.channel, "state": RequestState.DIAGNOSING, "created_at": now,
-                   "expires_at": now + ttl, "diagnosis": {}, "options": command.options,
-                   "trigger_id": command.trigger_id}
-            inserted = session.execute(self._db.insert(RequestRow).values(**row).on_conflict_do_nothing()
-                                       .returning(RequestRow.id)).first()
+            inserted = session.execute(self._db.insert(RequestRow).values(**_row(command, request_id, now, ttl))
+                                       .on_conflict_do_nothing().returning(RequestRow.id)).first()
             if inserted is not None:
                 return request_id
-            if command.trigger_id and session.scalar(
-                    select(RequestRow.id).where(RequestRow.trigger_id == command.trigger_id)) is not None:
+            if command.trigger_id and self._triggered(session, command.trigger_id):
                 return None
         raise RuntimeError(f"no free request id after {_ID_ATTEMPTS} attempts")  # 1 in ~7e8 each
 

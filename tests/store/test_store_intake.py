@@ -93,3 +93,11 @@ def test_every_caller_of_a_failed_transaction_gets_its_error(store):
     assert store.requests.list() == []
     held.error = None
     assert intake.receive(command(3), TTL) is not None  # the lead was handed back: the next one is stored
+
+
+def test_an_id_already_taken_is_drawn_again(store, monkeypatch):
+    taken = store.requests.receive("a@contoso.com", "U0REQUEST", "C0OPS", TTL, {})
+    drawn = iter([taken, "CR-NEWONE"])
+    monkeypatch.setattr("bot.store.requests.new_request_id", lambda: next(drawn))
+    assert store.requests.receive_many([command(5)], TTL) == ["CR-NEWONE"]
+    assert sorted(r.id for r in store.requests.list()) == sorted([taken, "CR-NEWONE"])

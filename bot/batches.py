@@ -74,7 +74,7 @@ class BatchQueue(Generic[T]):
             thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Let the runners finish what is queued, then end them."""
+        """Let the runners finish what is queued (each waits at most `timeout` seconds for that), then end them."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()

@@ -35,6 +35,8 @@ from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
+STOP_SECONDS = 10.0
+
 #: A queued diagnosis: the batch function (called with the runtime and a batch's items), the stored request's
 #: id and what the function gets for it.
 QueuedDiagnosis = tuple[Callable[[Any, list[Any]], None], str, Any]
@@ -237,7 +239,7 @@ class Runtime:
         self._stop.set()
         self.scheduler.stop()
         self.outbox.stop()
-        self.diagnoses.stop()
+        self.diagnoses.stop(timeout=STOP_SECONDS)  # what is still queued is stored: the next start resumes it
         self.pool.shutdown(wait=True)
         self.workflow.close()
         self.store.close()

@@ -96,8 +96,9 @@ class RequestStore:
         with self._db.write() as session:
             # One multi-row INSERT; a row it skipped (a redelivered trigger, or an id already taken) is then
             # looked at on its own.
-            inserted = set(session.scalars(self._db.insert(RequestRow).values(rows).on_conflict_do_nothing()
-                                           .returning(RequestRow.id))) if rows else set()
+            table = RequestRow.__table__  # Core, not the ORM's bulk path: the statement compiles once
+            inserted = set(session.connection().execute(
+                self._db.insert(table).on_conflict_do_nothing().returning(table.c.id), rows).scalars()) if rows else set()
             for command, row in zip(commands, rows, strict=True):
                 request_id = row["id"] if row["id"] in inserted else self._insert(session, command, now, ttl)
                 stored.append(request_id)
@@ -107,7 +108,7 @@ class RequestStore:
                                    "after": {"state": RequestState.DIAGNOSING},
                                    "detail": {"channel": command.channel, "options": command.options}})
             if audits:
-                session.execute(insert(AuditRow), audits)
+                session.connection().execute(insert(AuditRow.__table__), audits)
         return stored
 
     @staticmethod

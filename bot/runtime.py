@@ -7,7 +7,6 @@ import functools
 import logging
 import ssl
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.alerts.service import Alerting
+from bot.batches import BatchQueue
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import AppConfig
 from bot.errors import BotError
@@ -40,7 +40,11 @@ from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
-ONCE_TTL = timedelta(hours=1)
+STOP_SECONDS = 10.0
+
+#: A queued diagnosis: the batch function (called with the runtime and a batch's items), the stored request's
+#: id and what the function gets for it.
+QueuedDiagnosis = tuple[Callable[[Any, list[Any]], None], str, Any]
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Runtime:
     scheduler: ProbeScheduler
     metrics: Metrics
     tenant: Callable[[], M365]
+    diagnoses: BatchQueue[QueuedDiagnosis] = field(init=False)
     sweep_seconds: float = 30.0
     #: counts of the last readiness report in this process (for /smtp-status), None until one ran
     last_readiness: dict[str, Any] | None = None
@@ -68,16 +73,71 @@ class Runtime:
     _busy: list[int] = field(default_factory=lambda: [0])
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _queued: set[str] = field(default_factory=set)
+    _last_handed: float = float("-inf")
+
+    def __post_init__(self) -> None:
+        limits = self.cfg.server.diagnoses
+        self.diagnoses = BatchQueue(self._diagnose_batch, capacity=limits.queue, runners=limits.at_once,
+                                    batch=limits.batch, window=limits.window_ms / 1000,
+                                    max_hold=limits.max_hold_ms / 1000, name="diagnosis",
+                                    on_drained=self._bring_back)
+
+    def queue_diagnosis(self, work: Callable[[Any, list[Any]], None], request_id: str, item: Any) -> int | None:
+        """Queue a stored request for a batched diagnosis: `work(runtime, items)` later gets a whole batch's items.
+
+        Its position among the waiting (1 = next), or None when the queue is full: the request stays stored
+        in `diagnosing` and is diagnosed when the queue has room again (or at the next start).
+        """
+        with self._busy_lock:
+            self._queued.add(request_id)
+        position = self.diagnoses.offer((work, request_id, item))
+        if position is None:
+            with self._busy_lock:
+                self._queued.discard(request_id)
+            log.warning("diagnosis queue full (%d waiting): request %s stays stored for later",
+                        self.diagnoses.capacity, request_id)
+        return position
+
+    def _diagnose_batch(self, batch: list[QueuedDiagnosis]) -> None:
+        """Run one batch in the queue's runner thread: each function once, with its items in arrival order."""
+        by_work: dict[Callable[[Any, list[Any]], None], list[Any]] = {}
+        for work, _, item in batch:
+            by_work.setdefault(work, []).append(item)
+        try:
+            for work, items in by_work.items():
+                try:
+                    work(self, items)
+                except Exception:
+                    log.exception("a batch of %d diagnoses failed", len(items))
+        finally:
+            with self._busy_lock:
+                self._queued.difference_update(request_id for _, request_id, _ in batch)
+
+    def _bring_back(self) -> None:
+        """After the queue refused requests and has emptied: queue the stored `diagnosing` ones not queued here.
+
+        A request another worker still holds may be read twice; planning it is one conditional UPDATE, so it
+        is planned once either way.
+        """
+        with self._busy_lock:
+            queued = set(self._queued)
+        for request_id in self.workflow.waiting_diagnosis():
+            if request_id not in queued and self.queue_diagnosis(_resume, request_id, request_id) is None:
+                return
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool.
 
-        The work runs in a copy of the caller's context, so its log lines keep the caller's request and user.
+        The work runs in a copy of the caller's context, so its log lines keep the caller's request and user,
+        and yields to a burst of requests first (`_after_burst`).
         """
         context = contextvars.copy_context()
+        handed = self.clock.monotonic()
 
         def guarded() -> None:
             try:
+                self._after_burst(handed)
                 fn(*args)
             except Exception:
                 log.exception("background work failed: %s", getattr(fn, "__name__", fn))
@@ -86,6 +146,7 @@ class Runtime:
                     self._busy[0] -= 1
         with self._busy_lock:
             self._busy[0] += 1
+            self._last_handed = handed
         self.pool.submit(context.run, guarded)
 
     def probe_onboarded(self, request: ChangeRequest) -> ProbeResult | None:
@@ -103,6 +164,18 @@ class Runtime:
         self.cards.refresh(request.id)  # the card shows the probe's result
         return result
 
+    def _after_burst(self, handed: float) -> None:
+        """Wait until no work has been handed over for `server.diagnoses.window_ms` (at most `max_hold_ms` after
+        this work was): a burst of clicks is acknowledged first, then worked through, as diagnoses are."""
+        limits = self.cfg.server.diagnoses
+        while True:
+            with self._busy_lock:
+                last = self._last_handed
+            left = min(last + limits.window_ms / 1000, handed + limits.max_hold_ms / 1000) - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(left)
+
     def probe_now(self, target: Any) -> ProbeResult:
         """Probe one configured target at once (Probe now, /smtp-probe, the console) and feed the alerts."""
         [result] = self.prober.run([target])
@@ -112,6 +185,10 @@ class Runtime:
     @property
     def probe_targets(self) -> Sequence[Any]:
         return self.cfg.probes.targets
+
+    @property
+    def busy_after(self) -> int:
+        return self.cfg.server.diagnoses.busy_after
 
     @property
     def alert_channel(self) -> str | None:
@@ -177,17 +254,12 @@ class Runtime:
 
         return availability_chart(self.store, self.cfg.probes.targets, self.clock.now())
 
-    def once(self, key: str | None) -> bool:
-        """True once per key across every replica (a database lease), so a redelivered command runs once."""
-        if not key:
-            return True
-        return self.store.leases.acquire(f"once:{key}", uuid.uuid4().hex, ONCE_TTL)
-
     def idle(self) -> bool:
         """Nothing running or queued after an ack, in the workflow, or in the outbox (tests, the console)."""
         with self._busy_lock:
             busy = self._busy[0]
-        return busy == 0 and self.workflow.idle() and self.store.outbox.backlog() == 0
+        return (busy == 0 and self.diagnoses.busy() == 0 and self.workflow.idle()
+                and self.store.outbox.backlog() == 0)
 
     def start(self, *, scheduler: bool = True) -> None:
         """Settle what a crash left and diagnose the commands it left `diagnosing`, then deliver the outbox,
@@ -195,6 +267,7 @@ class Runtime:
         the background."""
         for step_id in self.workflow.recover():
             self.workflow.submit(step_id)
+        self.diagnoses.start()
         self.submit(self.workflow.resume)
         self.submit(self._warm_up)
         self.outbox.start()
@@ -224,6 +297,7 @@ class Runtime:
         self._stop.set()
         self.scheduler.stop()
         self.outbox.stop()
+        self.diagnoses.stop(timeout=STOP_SECONDS)  # what is still queued is stored: the next start resumes it
         self.pool.shutdown(wait=True)
         self.workflow.close()
         self.store.close()
@@ -236,6 +310,11 @@ def slack_tls() -> ssl.SSLContext:
     Without it slack_sdk's urllib makes a new context and reloads the CA store for every call.
     """
     return ssl.create_default_context()
+
+
+def _resume(runtime: Runtime, request_ids: list[str]) -> None:
+    """Diagnose stored requests the queue once had to refuse; each card says how it went."""
+    runtime.workflow.resume(request_ids)
 
 
 def slack_client(cfg: AppConfig) -> WebClient:

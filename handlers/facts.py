@@ -7,16 +7,18 @@ cache hit. Without prefetch each lookup reads just its own value, which is what 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import InvalidInput, M365Error, MailboxNotFound, PermissionMissing, Throttled, UserNotFound
 from bot.m365.exchange import ExchangeNotFound
-from bot.m365.graph import BatchItem, NotFound, Op
+from bot.m365.graph import BATCH_LIMIT, BatchItem, NotFound, Op
 from bot.m365.tenant import M365
 from handlers.graph_paths import CA_POLICIES_PATH, SECURITY_DEFAULTS_PATH, user_path
 
@@ -32,8 +34,12 @@ USER_SELECT = "id,userPrincipalName,displayName,mail,accountEnabled,assignedLice
 CAS_SELECT = ["Identity", "Guid", "PrimarySmtpAddress", "ExternalDirectoryObjectId", "SmtpClientAuthenticationDisabled"]
 #: Get-User resolves Entra ids to Exchange objects: ExternalDirectoryObjectId is filterable on Get-User but
 #: not on Get-CASMailbox, whose -Filter accepts Guid (learn.microsoft.com/powershell/exchange/filter-properties).
-USER_ROW_SELECT = ["ExternalDirectoryObjectId", "Guid", "AuthenticationPolicy"]
+USER_ROW_SELECT = ["UserPrincipalName", "ExternalDirectoryObjectId", "Guid", "AuthenticationPolicy"]
 FILTER_CHUNK = 50  # ids per OPATH filter: keeps the filter short and the request count low
+#: Users per v1.0 `$batch`: two requests each (user, memberships); the first batch holds one fewer, for the
+#: two tenant-wide reads. Graph takes at most 20 requests per batch (learn.microsoft.com/graph/json-batching).
+GRAPH_USERS_PER_BATCH = BATCH_LIMIT // 2
+PREFETCH_THREADS = 8  # requests of one prefetch in flight at once
 
 _UPN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{4,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _SLACK_MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
@@ -136,10 +142,12 @@ class Facts:
         def read() -> str | None:
             if not self.auth_policies():
                 return None  # no policies at all: nothing can be the default
-            config = _first(self.m365.exchange.invoke(
-                "Get-OrganizationConfig", select=["DefaultAuthenticationPolicy"]).value)
-            return config.get("DefaultAuthenticationPolicy") or None
+            return self._organization_config().get("DefaultAuthenticationPolicy") or None
         return self._get(("tenant", "default_auth_policy"), read)
+
+    def _organization_config(self) -> dict[str, Any]:
+        return self._get(("tenant", "organization"), lambda: _first(self.m365.exchange.invoke(
+            "Get-OrganizationConfig", select=["DefaultAuthenticationPolicy"]).value))
 
     # Per-user facts ----------------------------------------------------------------------------
     def user(self, upn: str) -> UserInfo:
@@ -187,21 +195,42 @@ class Facts:
 
     # Bulk --------------------------------------------------------------------------------------
     def prefetch(self, upns: list[str]) -> None:
-        """Read every fact a diagnosis of `upns` needs, in bulk. Failures are cached per fact."""
-        self._prefetch_graph(upns)
-        found = {u: self._cache[("user", u)] for u in upns if isinstance(self._cache.get(("user", u)), UserInfo)}
-        self._prefetch_mfa(list(found))
-        self._prefetch_exchange(found)
+        """Read every fact a diagnosis of `upns` needs, in bulk and at once. Failures are cached per fact.
 
-    def _prefetch_graph(self, upns: list[str]) -> None:
-        items = [BatchItem("sd", SECURITY_DEFAULTS_PATH, READ_POLICY), BatchItem("ca", CA_POLICIES_PATH, READ_POLICY)]
+        Two round trips whatever the number of users: first, in parallel, the Graph v1.0 batches (tenant
+        policies, users, memberships), the beta batches (per-user MFA), Exchange's Get-User by
+        UserPrincipalName and the tenant-wide cmdlets; then Get-CASMailbox by the Guids Get-User returned.
+        """
+        with ThreadPoolExecutor(max_workers=PREFETCH_THREADS, thread_name_prefix="prefetch") as pool:
+            def start(fn: Callable[..., Any], *args: Any) -> Future[Any]:  # each read keeps the caller's log context
+                return pool.submit(contextvars.copy_context().run, fn, *args)
+            first = GRAPH_USERS_PER_BATCH - 1  # the first batch also carries the two tenant-wide reads
+            reads = [start(self._prefetch_graph, chunk, n == 0) for n, chunk in
+                     enumerate([upns[:first], *_chunks(upns[first:], GRAPH_USERS_PER_BATCH)])]
+            reads += [start(self._prefetch_mfa, chunk) for chunk in _chunks(upns, BATCH_LIMIT)]
+            rows = start(self._prefetch_exchange_users, upns)
+            tenant = [start(self._get_quietly, read)
+                      for read in (self.transport_config, self.auth_policies, self._organization_config)]
+            for read in (*reads, rows, *tenant):
+                read.result()
+        self._get_quietly(self.default_auth_policy)  # from the two cached reads: no request
+        found = rows.result()
+        if found is not None and self._get_quietly(self.auth_policies):
+            for upn in upns:
+                self._put(("auth_policy", upn), (found.get(upn) or {}).get("AuthenticationPolicy") or None)
+
+    def _prefetch_graph(self, upns: list[str], first: bool) -> None:
+        """One v1.0 `$batch`: users and memberships of `upns`, and (`first`) the tenant-wide policies."""
+        items = [BatchItem("sd", SECURITY_DEFAULTS_PATH, READ_POLICY),
+                 BatchItem("ca", CA_POLICIES_PATH, READ_POLICY)] if first else []
         for n, upn in enumerate(upns):
             items.append(BatchItem(f"u{n}", f"/users/{user_path(upn)}?$select={USER_SELECT}", READ_USER))
             items.append(BatchItem(
                 f"m{n}", f"/users/{user_path(upn)}/transitiveMemberOf?$select=id,roleTemplateId&$top=999", READ_MEMBERSHIP))
         by_id = {item.id: item for item in self.m365.graph.batch(items)}
-        self._store(("tenant", "security_defaults"), by_id["sd"], lambda body: bool(body["isEnabled"]))
-        self._store(("tenant", "ca"), by_id["ca"], lambda body: self._all_pages(body, READ_POLICY))
+        if first:
+            self._store(("tenant", "security_defaults"), by_id["sd"], lambda body: bool(body["isEnabled"]))
+            self._store(("tenant", "ca"), by_id["ca"], lambda body: self._all_pages(body, READ_POLICY))
         for n, upn in enumerate(upns):
             user_item = by_id[f"u{n}"]
             if user_item.status == 404:
@@ -212,42 +241,38 @@ class Facts:
                         lambda body: _membership_ids(self._all_pages(body, READ_MEMBERSHIP)))
 
     def _prefetch_mfa(self, upns: list[str]) -> None:
-        if not upns:
-            return
+        """One beta `$batch` of per-user MFA states (a user Graph does not know answers 404, cached as such)."""
         items = [BatchItem(f"f{n}", f"/users/{user_path(upn)}/authentication/requirements", READ_MFA)
                  for n, upn in enumerate(upns)]
         self.m365.graph.batch(items, version="beta")
         for upn, item in zip(upns, items, strict=True):
             self._store(("mfa", upn), item, lambda body: str(body["perUserMfaState"]))
 
-    def _prefetch_exchange(self, users: dict[str, UserInfo]) -> None:
-        if not users:
-            return
-        by_id = {info.id.lower(): upn for upn, info in users.items()}
-        rows = self._bulk_read(users, "Get-User", "ExternalDirectoryObjectId", by_id, USER_ROW_SELECT,
+    def _prefetch_exchange_users(self, upns: list[str]) -> dict[str, dict[str, Any]] | None:
+        """Get-User rows by UserPrincipalName (filterable on Get-User, so this needs nothing from Graph),
+        then the CAS mailboxes by the Guids they carry; the rows by UPN, or None when the bulk read failed."""
+        rows = self._bulk_read(upns, "Get-User", "UserPrincipalName", {u: u for u in upns}, USER_ROW_SELECT,
                                facts=("mailbox", "auth_policy"))
         if rows is not None:
-            self._prefetch_mailboxes(users, rows)
-        self._get_quietly(self.transport_config)
-        if not self._get_quietly(self.auth_policies):
-            return
-        self._get_quietly(self.default_auth_policy)
-        if rows is not None:
-            for upn in users:
-                self._put(("auth_policy", upn), (rows.get(upn) or {}).get("AuthenticationPolicy") or None)
+            self._prefetch_mailboxes(upns, rows)
+        return rows
 
-    def _prefetch_mailboxes(self, users: dict[str, UserInfo], rows: dict[str, dict[str, Any]]) -> None:
+    def _prefetch_mailboxes(self, upns: list[str], rows: dict[str, dict[str, Any]]) -> None:
         """CAS mailboxes by the Guid Get-User returned: Get-CASMailbox cannot filter on the Entra object id."""
         by_guid = {str(row.get("Guid", "")).lower(): upn for upn, row in rows.items() if row.get("Guid")}
-        boxes = self._bulk_read(users, "Get-CASMailbox", "Guid", by_guid, CAS_SELECT, facts=("mailbox",))
+        if not by_guid:
+            for upn in upns:
+                self._put(("mailbox", upn), None)
+            return
+        boxes = self._bulk_read(upns, "Get-CASMailbox", "Guid", by_guid, CAS_SELECT, facts=("mailbox",))
         if boxes is None:
             return
-        for upn in users:
+        for upn in upns:
             self._put(("mailbox", upn), boxes.get(upn))
 
     def _bulk_read(
         self,
-        users: dict[str, UserInfo],
+        users: list[str],
         cmdlet: str,
         prop: str,
         index: dict[str, str],

@@ -26,7 +26,7 @@ from sandbox.wire import (
 
 R = TypeVar("R")  # a rule: a dataclass with `id` and `fired`
 
-KINDS = ("status", "latency", "malformed", "nul403", "drop", "redirect", "concurrency")
+KINDS = ("status", "latency", "malformed", "nul403", "drop", "redirect", "concurrency", "barrier")
 #: Both names the sandbox certificate covers: a redirect from one to the other reaches a second host.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 SERVICES = ("login", "graph", "exchange")
@@ -48,6 +48,8 @@ class FaultRule:
     sends some tenants to a tenant-specific host) and `concurrency` (Exchange's "maximum number of
     concurrent requests per tenant" error, with `status`). With `apply_first` the service handles the
     request before the fault answers ("apply then fail"): the change is made, the caller sees the failure.
+    `barrier` holds each of `parties` matching requests until all of them have arrived, then lets them proceed
+    (proof that a client sends them at once); a request still alone after `seconds` gets `status` instead.
     """
 
     kind: str
@@ -63,6 +65,7 @@ class FaultRule:
     body: Any = None
     seconds: float = 0.0
     apply_first: bool = False
+    parties: int = 2
     id: int = 0
     fired: int = 0
 
@@ -75,6 +78,9 @@ class FaultRule:
             re.compile(self.path)
         if self.retry_after is not None:
             self.retry_after = str(self.retry_after)
+        if self.kind == "barrier":
+            self.times = self.parties
+        self._barrier = threading.Barrier(max(self.parties, 1))
 
     def matches(self, service: str, method: str, path: str, cmdlet: str | None, in_batch: bool,
                 identity: str | None = None) -> bool:
@@ -101,6 +107,12 @@ class FaultRule:
         if self.kind == "latency":
             time.sleep(self.seconds)
             return None
+        if self.kind == "barrier":
+            try:
+                self._barrier.wait(timeout=self.seconds or None)
+                return None
+            except threading.BrokenBarrierError:
+                return _status_reply(service, self.status, call, now)
         if self.kind == "drop":
             return Reply(0, drop=True)
         if self.kind == "nul403":

@@ -362,6 +362,17 @@ class ReadinessConfig(_Section):
     outbox_max_dead: int = Field(0, ge=0)
 
 
+class DiagnosisQueueConfig(_Section):
+    """How each worker process queues and batches diagnoses (`/smtp-enable`, Diagnose again, Fix)."""
+
+    queue: int = Field(200, ge=1, le=100_000)
+    at_once: int = Field(2, ge=1, le=32)
+    batch: int = Field(20, ge=1, le=500)
+    window_ms: int = Field(50, ge=0, le=5000)
+    max_hold_ms: int = Field(2000, ge=0, le=60_000)
+    busy_after: int = Field(20, ge=0)
+
+
 class ServerConfig(_Section):
     """The HTTP process that serves Slack (HTTP mode): where it listens and how many workers it runs."""
 
@@ -371,6 +382,7 @@ class ServerConfig(_Section):
     max_body_bytes: int = Field(512 * 1024, ge=1024)
     metrics_token: Annotated[SecretStr, Field(min_length=16)] | None = None
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    diagnoses: DiagnosisQueueConfig = Field(default_factory=DiagnosisQueueConfig)
 
 
 class AppConfig(_Section):

@@ -91,6 +91,9 @@ class TokenProvider:
         self._session = session
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
+        # One token request at a time: MSAL's cache, filled by two threads at once (a prefetch reads Graph and
+        # Exchange in parallel), handed out a token the service then refused as invalid.
+        self._acquire = threading.Lock()
 
     @property
     def credential_kind(self) -> str:
@@ -124,10 +127,11 @@ class TokenProvider:
     def token(self, scope: str, *, force_refresh: bool = False) -> str:
         """An access token for `scope` (e.g. https://graph.microsoft.com/.default)."""
         app = self._application()
-        if force_refresh:
-            app.remove_tokens_for_client()
         try:
-            result = app.acquire_token_for_client(scopes=[scope])
+            with self._acquire:
+                if force_refresh:
+                    app.remove_tokens_for_client()
+                result = app.acquire_token_for_client(scopes=[scope])
         except requests.RequestException as exc:
             raise UpstreamError("Entra ID", None, f"token request failed ({type(exc).__name__})") from None
         if "access_token" in result:

@@ -34,12 +34,18 @@ class SlackServices(Protocol):
         """Where alerts are posted; a Fix click outside a channel opens its plan there."""
         ...
 
+    @property
+    def busy_after(self) -> int:
+        """Waiting diagnoses ahead past which a requester is told the bot is busy and where theirs waits."""
+        ...
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work after the ack, on the bounded pool."""
         ...
 
-    def once(self, key: str | None) -> bool:
-        """True the first time `key` is seen across every replica."""
+    def queue_diagnosis(self, work: Callable[[Any, list[Any]], None], request_id: str, item: Any) -> int | None:
+        """Queue a stored request for a batched diagnosis (`work(services, items)` gets a batch's items): its position
+        among the waiting (1 = next), or None when the queue is full (the request is diagnosed later)."""
         ...
 
     def probe_now(self, target: Any) -> ProbeResult:

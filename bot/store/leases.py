@@ -1,4 +1,4 @@
-"""Named, expiring leases: which replica probes, who posts a card, whether a command was seen before."""
+"""Named, expiring leases: which replica probes, who posts a card."""
 
 from __future__ import annotations
 

@@ -56,6 +56,8 @@ class RequestRow(Base):
     options: Mapped[Any]
     applied_anyway_by: Mapped[str | None]
     applied_anyway_at: Mapped[datetime | None]
+    #: Slack's trigger_id of the command that opened it: unique, so a redelivery stores nothing.
+    trigger_id: Mapped[str | None] = mapped_column(index=True, unique=True)
 
 
 class StepRow(Base):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.bulk import add_mailboxes
@@ -42,6 +43,25 @@ STEP_FIELDS = frozenset({
 E = TypeVar("E", RequestState, StepState)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A command to store as a request in `diagnosing`; `trigger_id` is Slack's, unique per command."""
+
+    upn: str
+    requester: str
+    channel: str
+    options: dict[str, Any]
+    trigger_id: str | None = None
+    thread_ts: str | None = None  # the thread its card goes in (an alert's, for a Fix clicked on it)
+
+
+def _row(command: Incoming, request_id: str, now: datetime, ttl: timedelta) -> dict[str, Any]:
+    return {"id": request_id, "upn": command.upn, "tenant_id": "", "requester": command.requester,
+            "channel": command.channel, "state": RequestState.DIAGNOSING, "created_at": now,
+            "expires_at": now + ttl, "diagnosis": {}, "options": command.options, "trigger_id": command.trigger_id,
+            "thread_ts": command.thread_ts}
+
+
 def new_request_id() -> str:
     """A short id a human can read in Slack and type back, e.g. `CR-7F3K2Q`."""
     return "CR-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
@@ -57,36 +77,64 @@ class RequestStore:
                steps: list[dict[str, Any]], diagnosis: dict[str, Any], options: dict[str, Any] | None = None) -> str:
         """Store a planned request at once (`receive`, then `plan`); returns its id."""
         request_id = self.receive(upn, requester, channel, ttl, options or {})
+        assert request_id is not None  # no trigger id: always stored
         self.plan(request_id, tenant_id, ttl, steps, diagnosis)
         return request_id
 
     def receive(self, upn: str, requester: str, channel: str, ttl: timedelta, options: dict[str, Any],
-                thread_ts: str | None = None) -> str:
+                thread_ts: str | None = None, *, trigger_id: str | None = None) -> str | None:
         """Store a command as it arrives: a request in `diagnosing` (no tenant, plan or steps yet); audited.
 
         `thread_ts`: the thread its card goes in (an alert's, for a Fix clicked on it). Returns the new request
         id; `plan` or `close` it once diagnosed (start-up resumes one left behind).
+        `trigger_id` (Slack's, unique per command) makes the insert itself the duplicate check: a redelivered
+        command stores nothing and returns None, in the same one write.
         """
-        for attempt in range(1, _ID_ATTEMPTS + 1):
-            request_id = new_request_id()
-            try:
-                self._receive(request_id, upn, requester, channel, ttl, options, thread_ts)
-                return request_id
-            except IntegrityError:
-                if attempt == _ID_ATTEMPTS or self.get(request_id) is None:
-                    raise  # not an id collision (those are 1 in ~7e8)
-        raise AssertionError("unreachable")
+        [request_id] = self.receive_many([Incoming(upn, requester, channel, options, trigger_id, thread_ts)], ttl)
+        return request_id
 
-    def _receive(self, request_id: str, upn: str, requester: str, channel: str, ttl: timedelta,
-                 options: dict[str, Any], thread_ts: str | None) -> None:
+    def receive_many(self, commands: Sequence[Incoming], ttl: timedelta) -> list[str | None]:
+        """`receive` for several commands in one transaction (a group commit): each one's id or None."""
         now = self._db.clock.now()
-        detail = {"channel": channel, "options": options} | ({"thread_ts": thread_ts} if thread_ts else {})
+        rows = [_row(command, new_request_id(), now, ttl) for command in commands]
+        stored: list[str | None] = []
+        audits: list[dict[str, Any]] = []
         with self._db.write() as session:
-            session.add(RequestRow(id=request_id, upn=upn, tenant_id="", requester=requester, channel=channel,
-                                   thread_ts=thread_ts, state=RequestState.DIAGNOSING, created_at=now,
-                                   expires_at=now + ttl, diagnosis={}, options=options))
-            session.add(AuditRow(at=now, actor=requester, action="request.created", request_id=request_id,
-                                 target=upn, after={"state": RequestState.DIAGNOSING}, detail=detail))
+            # One multi-row INSERT; a row it skipped (a redelivered trigger, or an id already taken) is then
+            # looked at on its own.
+            table = RequestRow.__table__  # Core, not the ORM's bulk path: the statement compiles once
+            inserted = set(session.connection().execute(
+                self._db.insert(table).on_conflict_do_nothing().returning(table.c.id), rows).scalars()) if rows else set()
+            for command, row in zip(commands, rows, strict=True):
+                request_id = row["id"] if row["id"] in inserted else self._insert(session, command, now, ttl)
+                stored.append(request_id)
+                if request_id is not None:
+                    audits.append({"at": now, "actor": command.requester, "action": "request.created",
+                                   "request_id": request_id, "target": command.upn,
+                                   "after": {"state": RequestState.DIAGNOSING},
+                                   "detail": {"channel": command.channel, "options": command.options}
+                                   | ({"thread_ts": command.thread_ts} if command.thread_ts else {})})
+            if audits:
+                session.connection().execute(insert(AuditRow.__table__), audits)
+        return stored
+
+    @staticmethod
+    def _triggered(session: Session, trigger_id: str) -> bool:
+        return session.scalar(select(RequestRow.id).where(RequestRow.trigger_id == trigger_id)) is not None
+
+    def _insert(self, session: Session, command: Incoming, now: datetime, ttl: timedelta) -> str | None:
+        """One request row: its new id, or None when `command.trigger_id` was stored before (a redelivery)."""
+        if command.trigger_id and self._triggered(session, command.trigger_id):
+            return None
+        for _ in range(_ID_ATTEMPTS):
+            request_id = new_request_id()
+            inserted = session.execute(self._db.insert(RequestRow).values(**_row(command, request_id, now, ttl))
+                                       .on_conflict_do_nothing().returning(RequestRow.id)).first()
+            if inserted is not None:
+                return request_id
+            if command.trigger_id and self._triggered(session, command.trigger_id):
+                return None
+        raise RuntimeError(f"no free request id after {_ID_ATTEMPTS} attempts")  # 1 in ~7e8 each
 
     def plan(self, request_id: str, tenant_id: str, ttl: timedelta, steps: list[dict[str, Any]],
              diagnosis: dict[str, Any]) -> bool:

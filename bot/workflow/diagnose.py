@@ -48,19 +48,31 @@ def diagnose(
     With `app` (an OAuth onboarding: the device's app and the route) the auth mode is OAuth and the onboarding
     checks run too; each diagnosis then ends with the device's settings.
     """
-    if auth_mode not in AUTH_MODES:
-        raise InvalidInput(f"Unknown auth mode '{auth_mode}'.", hint="Use basic or oauth.")
     if app is not None:
         app = OAuthApp(normalize_app_id(app.app_id), app.route)
         if app.route not in ROUTES:
             raise InvalidInput(f"Unknown route '{app.route}'.", hint="Use scoped (the default) or full_access.")
         auth_mode = "oauth"
     normalized = list(dict.fromkeys(normalize_upn(u) for u in upns))
+    return diagnose_each(m365, [(upn, auth_mode) for upn in normalized], clock=clock, app=app)
+
+
+def diagnose_each(m365: M365, wanted: list[tuple[str, str]], *, clock: Clock = SYSTEM_CLOCK,
+                  app: OAuthApp | None = None) -> list[Diagnosis]:
+    """One diagnosis per `(upn, auth_mode)` (commands that arrived together), reading everything once, in bulk.
+
+    Malformed UPNs and unknown auth modes are rejected before any request is sent. `app`: an onboarding's
+    app (`diagnose`), for every UPN.
+    """
+    for _, auth_mode in wanted:
+        if auth_mode not in AUTH_MODES:
+            raise InvalidInput(f"Unknown auth mode '{auth_mode}'.", hint="Use basic or oauth.")
+    normalized = [(normalize_upn(upn), auth_mode) for upn, auth_mode in wanted]
     if not normalized:
         raise InvalidInput("No user given.", hint="Give at least one UPN, for example scanner@contoso.com.")
     facts = Facts(m365, clock, app=app)
-    facts.prefetch(normalized)
-    return [_diagnose_one(facts, upn, auth_mode) for upn in normalized]
+    facts.prefetch(list(dict.fromkeys(upn for upn, _ in normalized)))
+    return [_diagnose_one(facts, upn, auth_mode) for upn, auth_mode in normalized]
 
 
 def _diagnose_one(facts: Facts, upn: str, auth_mode: str) -> Diagnosis:

@@ -18,8 +18,10 @@ from bot.errors import BotError, InvalidInput, NotAllowed
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
+from bot.store.intake import Intake
+from bot.store.requests import Incoming
 from bot.workflow.bulk import BulkWork, UsedSince
-from bot.workflow.diagnose import diagnose
+from bot.workflow.diagnose import Diagnosis, diagnose, diagnose_each
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
 from bot.workflow.model import (
@@ -43,6 +45,11 @@ log = logging.getLogger(__name__)
 S, K = StepState, OutcomeKind
 GONE = "That change request no longer exists."
 UNEXPECTED = "The diagnosis failed unexpectedly; the details are in the bot's log."
+RESUME_BATCH = 20  # requests resumed with one bulk read
+
+
+def _auth_mode(request: ChangeRequest) -> str:
+    return str(request.options.get("auth_mode") or "basic")
 
 
 def oauth_app_of(request: ChangeRequest) -> OAuthApp | None:
@@ -83,17 +90,20 @@ class Workflow(Queries, Execution, BulkWork):
         self.on_event = on_event  # "request", "approval", "denial", "expiry", "failed_change" (for metrics)
         self.on_onboarded = on_onboarded  # an OAuth onboarding's every step verified (the runtime probes it)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workflow")
+        self._intake = Intake(store.requests)  # commands arriving together are stored in one transaction
         self._running: list[Future[RequestStep | None]] = []
         self.bulk_batch = bulk_batch  # mailboxes per batch of a bulk step (one bulk read, then the writes)
         self.bulk_concurrency = bulk_concurrency  # Set-CASMailbox calls in flight at once
         self.used_since = used_since  # sign-in logs since the report, when the readiness report provides them
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
-                include_org: bool = False, app: OAuthApp | None = None, thread_ts: str | None = None) -> str:
+                include_org: bool = False, app: OAuthApp | None = None, thread_ts: str | None = None,
+                trigger_id: str | None = None) -> str | None:
         """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id.
 
         With `app` it is an OAuth onboarding (`/smtp-oauth`): the app's id and route are stored with it.
         `thread_ts` puts its card (and every notice after) in that thread of `channel`, e.g. the alert's.
+        One write: with Slack's `trigger_id`, a redelivery of a command already stored is None (nothing stored).
         """
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
@@ -103,12 +113,14 @@ class Workflow(Queries, Execution, BulkWork):
             if app.route not in ROUTES:
                 raise InvalidInput(f"Unknown route '{app.route}'.", hint="Use scoped (the default) or full_access.")
             options.update(auth_mode="oauth", include_org=False, app_id=normalize_app_id(app.app_id), route=app.route)
-        return self.store.requests.receive(upn, requester, channel, self.policy.ttl, options, thread_ts)
+        command = Incoming(upn, requester, channel, options, trigger_id, thread_ts)
+        return self._intake.receive(command, self.policy.ttl)
 
     def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                      include_org: bool = False, app: OAuthApp | None = None) -> RequestView:
         """Receive, then diagnose the request at once (`receive` and `diagnose_request`)."""
         request_id = self.receive(upn, requester, channel, auth_mode=auth_mode, include_org=include_org, app=app)
+        assert request_id is not None  # no trigger id: always stored
         return self.diagnose_request(request_id)
 
     def diagnose_request(self, request_id: str) -> RequestView:
@@ -120,11 +132,55 @@ class Workflow(Queries, Execution, BulkWork):
         with log_context(request_id=request_id):
             return self._diagnose(request_id)
 
+    def diagnose_requests(self, request_ids: list[str]) -> dict[str, RequestView | Exception]:
+        """Diagnose requests that arrived together with one bulk read of Microsoft (as `diagnose_request` each).
+
+        Returns each request's view, or the error that closed it (or that stopped it being read). When the
+        shared read itself fails, each request is diagnosed on its own, so one cannot sink the others.
+        """
+        results: dict[str, RequestView | Exception] = {}
+        waiting: list[ChangeRequest] = []
+        for request_id in dict.fromkeys(request_ids):
+            try:
+                view = self.view(request_id)
+            except Exception as exc:  # noqa: BLE001 - reported per request
+                results[request_id] = exc
+                continue
+            if view.request.state == RequestState.DIAGNOSING and oauth_app_of(view.request) is not None:
+                results[request_id] = self._alone(request_id)  # an onboarding reads its app too: on its own
+            elif view.request.state == RequestState.DIAGNOSING:
+                waiting.append(view.request)
+            else:
+                results[request_id] = view
+        if not waiting:
+            return results
+        try:
+            m365 = self._m365()
+            diagnoses = diagnose_each(m365, [(r.upn, _auth_mode(r)) for r in waiting], clock=self.clock)
+        except Exception as exc:  # noqa: BLE001 - each request is then diagnosed alone and keeps its own error
+            log.warning("diagnosing %d requests together failed (%s); diagnosing each alone", len(waiting), exc)
+            for request in waiting:
+                results[request.id] = self._alone(request.id)
+            return results
+        for request, diagnosis in zip(waiting, diagnoses, strict=True):
+            with log_context(request_id=request.id):
+                try:
+                    results[request.id] = self._planned(request, m365, diagnosis)
+                except Exception as exc:  # noqa: BLE001 - stored on the request and returned to the caller
+                    results[request.id] = exc
+        return results
+
+    def _alone(self, request_id: str) -> RequestView | Exception:
+        try:
+            return self.diagnose_request(request_id)
+        except Exception as exc:  # noqa: BLE001 - returned to the caller
+            return exc
+
     def _diagnose(self, request_id: str) -> RequestView:
         request = self.view(request_id).request
         if request.state != RequestState.DIAGNOSING:
             return self.view(request_id)
-        auth_mode = str(request.options.get("auth_mode") or "basic")
+        auth_mode = _auth_mode(request)
         app = oauth_app_of(request)
         try:
             m365 = self._m365()
@@ -132,6 +188,11 @@ class Workflow(Queries, Execution, BulkWork):
         except Exception as exc:
             self._diagnosis_failed(request, exc, {"upn": request.upn, "auth_mode": auth_mode})
             raise
+        return self._planned(request, m365, diagnosis)
+
+    def _planned(self, request: ChangeRequest, m365: M365, diagnosis: Diagnosis) -> RequestView:
+        """Store the plan of a diagnosed request (or close it with the diagnosis's error, raised)."""
+        request_id = request.id
         if diagnosis.error is not None:
             self._diagnosis_failed(request, diagnosis.error, diagnosis.to_dict())
             raise diagnosis.error
@@ -168,15 +229,20 @@ class Workflow(Queries, Execution, BulkWork):
         except Exception:
             log.exception("could not close request %s after its diagnosis failed; start-up will resume it", request.id)
 
-    def resume(self) -> list[str]:
-        """Start-up: diagnose each request a stop left in `diagnosing` and redraw its card (plan or failure)."""
-        resumed = self.store.requests.in_state(RequestState.DIAGNOSING)
-        for request_id in resumed:
-            try:
-                self.diagnose_request(request_id)
-            except Exception as exc:  # noqa: BLE001 - stored on the request; its card says what happened
-                log.warning("resumed request %s could not be diagnosed: %s", request_id, exc)
-            self._changed(request_id)
+    def waiting_diagnosis(self) -> list[str]:
+        """The ids of requests stored but not yet diagnosed (`diagnosing`), oldest first."""
+        return self.store.requests.in_state(RequestState.DIAGNOSING)
+
+    def resume(self, request_ids: list[str] | None = None) -> list[str]:
+        """Diagnose requests left in `diagnosing` (by default every one: start-up after a stop), `RESUME_BATCH`
+        at a time with one bulk read each, and redraw each card (plan or failure)."""
+        resumed = self.store.requests.in_state(RequestState.DIAGNOSING) if request_ids is None else request_ids
+        for start in range(0, len(resumed), RESUME_BATCH):
+            chunk = resumed[start : start + RESUME_BATCH]
+            for request_id, result in self.diagnose_requests(chunk).items():
+                if isinstance(result, Exception):  # stored on the request; its card says what happened
+                    log.warning("resumed request %s could not be diagnosed: %s", request_id, result)
+                self._changed(request_id)
         return resumed
 
     def decide(self, step_id: int, actor: str, *, approve: bool) -> Outcome:

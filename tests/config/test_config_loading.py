@@ -572,3 +572,13 @@ def test_approvals_required_names_known_steps_and_sane_counts(tmp_path: Path) ->
                for p in found)
     assert "m365.bulk_batch_size: must be >= 1" in found
     assert len(found) == 3
+
+
+def test_the_diagnosis_queue_limits_ship_in_app_yaml_and_nonsense_is_refused(tmp_path: Path) -> None:
+    limits = load_config(SHIPPED, {}).server.diagnoses
+    assert (limits.queue, limits.at_once, limits.batch, limits.window_ms, limits.max_hold_ms, limits.busy_after) == (
+        200, 2, 20, 50, 2000, 20)
+    path = write(tmp_path, "server:\n  diagnoses:\n    queue: 0\n    at_once: 0\n    window_ms: -1\n")
+    found = problems(path)
+    assert sorted(p.split(":")[0] for p in found) == ["server.diagnoses.at_once", "server.diagnoses.queue",
+                                                      "server.diagnoses.window_ms"]

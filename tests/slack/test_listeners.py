@@ -66,26 +66,34 @@ class FakeWorkflow:
 
     store_error: Exception | None = None
     received: dict[str, str] = field(default_factory=dict)
+    triggers: set[str] = field(default_factory=set)
+    failures: dict[str, Exception] = field(default_factory=dict)
 
     def receive(self, upn: str, user: str, channel: str, *, auth_mode: str = "basic", include_org: bool = False,
-                app: Any = None, thread_ts: str | None = None) -> str:
+                app: Any = None, thread_ts: str | None = None, trigger_id: str | None = None) -> str | None:
         if self.store_error is not None:
             raise self.store_error
+        if trigger_id in self.triggers:
+            return None  # a redelivery: the unique trigger id stored nothing
+        self.triggers.add(trigger_id or "")
+        self.triggers.discard("")
         if app is not None:
             self.calls.append(("receive", upn, user, channel, app.app_id, app.route))
         else:
             self.calls.append(("receive", upn, user, channel, auth_mode, include_org,
                                *([thread_ts] if thread_ts else [])))
-        self.received["cr-1"] = channel
-        return "cr-1"
+        request_id = f"cr-{len(self.received) + 1}"
+        self.received[request_id] = channel
+        return request_id
 
     def withdraw(self, request_id: str, reason: str) -> bool:
         self.calls.append(("withdraw", request_id))
         return True
 
-    def diagnose_request(self, request_id: str) -> Any:
-        self.calls.append(("diagnose_request", request_id))
-        return SimpleNamespace(request=SimpleNamespace(id=request_id))
+    def diagnose_requests(self, request_ids: list[str]) -> dict[str, Any]:
+        self.calls.append(("diagnose_requests", *request_ids))
+        return {request_id: self.failures.get(request_id, SimpleNamespace(request=SimpleNamespace(id=request_id)))
+                for request_id in request_ids}
 
     def find(self, request_id: str) -> Any:
         self.calls.append(("find", request_id))
@@ -167,7 +175,9 @@ class FakeServices:
     submitted: list[tuple[Callable[..., Any], tuple[Any, ...]]] = field(default_factory=list)
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
+    queued: list[tuple[Callable[..., Any], str, Any]] = field(default_factory=list)
+    capacity: int = 100
+    busy_after: int = 3
 
     @property
     def cards(self) -> Any:
@@ -180,17 +190,23 @@ class FakeServices:
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         self.submitted.append((fn, args))
 
+    def queue_diagnosis(self, work: Callable[[Any, list[Any]], None], request_id: str, item: Any) -> int | None:
+        if len(self.queued) >= self.capacity:
+            return None
+        self.queued.append((work, request_id, item))
+        return len(self.queued)
+
     def run_submitted(self) -> None:
+        """Run the pool's work, then the queued diagnoses as one batch (each reply recorded)."""
         def respond(**reply: Any) -> None:
             self.replies.append(reply)
         work, self.submitted = self.submitted, []
         for fn, args in work:
             fn(*(respond if isinstance(a, Respond) else a for a in args))
-
-    def once(self, key: str | None) -> bool:
-        first = key not in self.seen
-        self.seen.add(key or "")
-        return first or not key
+        queued, self.queued = self.queued, []
+        if queued:
+            items = [dataclasses.replace(item, respond=respond) for _, _, item in queued]
+            queued[0][0](self, items)
 
     def probe_now(self, target: Any) -> ProbeResult:
         self.calls.append(("probe_now", target.name))
@@ -239,9 +255,9 @@ def dispatch(app: App, body: str, content_type: str, *, secret: str = SECRET, **
 
 
 def command(app: App, name: str, text: str, *, user: str = REQUESTER, secret: str = SECRET, channel: str = "C0OPS",
-            **headers: str) -> BoltResponse:
+            trigger: str = "trigger-1", **headers: str) -> BoltResponse:
     form = {"command": name, "text": text, "user_id": user, "channel_id": channel, "team_id": "T0TEAM",
-            "trigger_id": "trigger-1", "response_url": "https://hooks.slack.com/commands/T0TEAM/1/abc"}
+            "trigger_id": trigger, "response_url": "https://hooks.slack.com/commands/T0TEAM/1/abc"}
     return dispatch(app, urlencode(form), "application/x-www-form-urlencoded", secret=secret, **headers)
 
 
@@ -311,7 +327,7 @@ def test_enable_takes_a_probe_target_by_its_name(app, services):
     assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(command(app, "/smtp-enable", "scanner --org"))
     services.run_submitted()
     assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, "C0OPS", "basic", True),
-                                       ("diagnose_request", "cr-1")]
+                                       ("diagnose_requests", "cr-1")]
 
 
 def test_an_invalid_upn_is_explained_in_the_ack(app, services):
@@ -325,12 +341,12 @@ def test_enable_acks_then_opens_the_request_with_the_parsed_upn_and_flags(app, s
     assert "Diagnosing SMTP AUTH for scanner@contoso.com" in ack_text(response)
     # Stored before the ack: a stop after it leaves a request start-up diagnoses.
     assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, "C0OPS", "oauth", True)]
-    [(work, args)] = services.submitted
-    assert work is enable.diagnose_request and args[:3] == (services, "cr-1", "C0OPS")
-    assert isinstance(args[3], Respond)
+    [(work, request_id, waiting)] = services.queued
+    assert work is enable.diagnose_batch and request_id == "cr-1" and services.submitted == []
+    assert (waiting.request_id, waiting.channel) == ("cr-1", "C0OPS") and isinstance(waiting.respond, Respond)
 
     services.run_submitted()
-    assert services.workflow.calls[1:] == [("diagnose_request", "cr-1")]
+    assert services.workflow.calls[1:] == [("diagnose_requests", "cr-1")]
     assert services.calls == [("refresh", "cr-1")]
 
 
@@ -352,29 +368,56 @@ def test_a_failed_channel_lookup_does_not_stop_the_request(app, services):
     services.slack = SimpleNamespace(conversations_info=broken)
     command(app, "/smtp-enable", "scanner@contoso.com")
     services.run_submitted()
-    assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_request"] and services.replies == []
+    assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_requests"] and services.replies == []
 
 
-@pytest.mark.parametrize("where", ["receive", "once"])
-def test_a_command_that_cannot_be_stored_is_answered_with_an_error_and_nothing_is_handed_on(app, services, where):
-    down = OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
-    def unreachable(key: str | None) -> bool:
-        raise down
-    if where == "once":
-        services.once = unreachable  # type: ignore[method-assign]
-    services.workflow.store_error = down
+def test_a_command_that_cannot_be_stored_is_answered_with_an_error_and_nothing_is_handed_on(app, services):
+    services.workflow.store_error = OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
     response = command(app, "/smtp-enable", "scanner@contoso.com")
     assert response.status == 200 and ack_text(response) == enable.NOT_STORED
     assert "try again" in enable.NOT_STORED and "database" in enable.NOT_STORED
-    assert services.submitted == [] and services.workflow.calls == []
+    assert services.submitted == [] and services.queued == [] and services.workflow.calls == []
 
 
 def test_a_redelivered_command_opens_one_request(app, services):
     command(app, "/smtp-enable", "scanner@contoso.com")
     again = command(app, "/smtp-enable", "scanner@contoso.com")
     services.run_submitted()
-    assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_request"]
+    assert [c[0] for c in services.workflow.calls] == ["receive", "diagnose_requests"]
     assert "Diagnosing SMTP AUTH" in ack_text(again)
+
+
+def test_commands_queued_together_are_diagnosed_as_one_batch_and_each_gets_its_card(app, services):
+    for n in range(3):
+        command(app, "/smtp-enable", "scanner@contoso.com", trigger=f"trigger-{n}")
+    services.workflow.failures["cr-2"] = NotAllowed("No such user.")
+    services.run_submitted()
+    assert [c for c in services.workflow.calls if c[0] != "receive"] == [("diagnose_requests", "cr-1", "cr-2", "cr-3")]
+    assert services.calls == [("refresh", "cr-1"), ("refresh", "cr-3")]
+    assert [r["text"] for r in services.replies] == ["No such user."]  # told to the one whose diagnosis failed
+
+
+def test_a_long_queue_tells_the_requester_where_the_request_waits(app, services):
+    answers = [ack_text(command(app, "/smtp-enable", "scanner@contoso.com", trigger=f"t-{n}")) for n in range(5)]
+    assert all(a.startswith("Diagnosing SMTP AUTH") for a in answers[:3])  # busy_after = 3
+    assert "busy" in answers[3] and "queued (position 4)" in answers[3]
+    assert "queued (position 5)" in answers[4] and len(services.queued) == 5
+
+
+def test_a_full_queue_says_so_and_the_request_stays_stored(app, services):
+    services.capacity = 1
+    command(app, "/smtp-enable", "scanner@contoso.com", trigger="t-1")
+    answer = ack_text(command(app, "/smtp-enable", "printer", trigger="t-2"))
+    assert "queue is full" in answer and "cr-2" in answer and "No need to run the command again" in answer
+    assert [c[0] for c in services.workflow.calls] == ["receive", "receive"]  # both stored ...
+    assert [request_id for _, request_id, _ in services.queued] == ["cr-1"]  # ... one queued here
+
+
+def test_diagnose_again_in_a_busy_bot_says_where_the_request_waits(app, services):
+    services.busy_after = 0
+    click(app, ids.ACTION_DIAGNOSE_AGAIN, "CR-7F3K2Q")
+    services.run_submitted()
+    assert "queued (position 1)" in services.replies[0]["text"]
 
 
 def test_explain_answers_in_the_ack(app, services):
@@ -473,7 +516,7 @@ def test_alert_fix_opens_the_plan_in_the_alerts_channel_with_the_targets_auth(ap
     click(app, ids.ACTION_ALERT_FIX, "Scanner@Contoso.com")
     services.run_submitted()
     assert services.workflow.calls == [("receive", "scanner@contoso.com", APPROVER, "C0OPS", "oauth", False),
-                                       ("diagnose_request", "cr-1")]
+                                       ("diagnose_requests", "cr-1")]
 
 
 def test_alert_fix_opens_the_plan_in_the_alerts_thread(app, services):
@@ -492,7 +535,7 @@ def test_diagnose_again_runs_the_same_diagnosis_in_the_cards_channel_for_the_cli
     assert services.workflow.calls == [("find", "CR-7F3K2Q"), ("find", "gone"),
                                        ("receive", "scanner@contoso.com", APPROVER, "C0CARD", "oauth", True,
                                         CARD_THREAD),  # a card in an alert's thread: the new one goes there too
-                                       ("diagnose_request", "cr-1")]
+                                       ("diagnose_requests", "cr-1")]
     assert services.calls == [("refresh", "cr-1")]
 
 
@@ -594,7 +637,7 @@ def test_oauth_acks_then_stores_and_diagnoses_the_onboarding(app, services):
     assert services.workflow.calls == [("receive", "scanner@contoso.com", REQUESTER, "C0OPS",
                                         "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809", "scoped")]
     services.run_submitted()
-    assert services.workflow.calls[1:] == [("diagnose_request", "cr-1")]
+    assert services.workflow.calls[1:] == [("diagnose_requests", "cr-1")]  # through the diagnosis queue
     assert services.calls == [("refresh", "cr-1")]
 
 

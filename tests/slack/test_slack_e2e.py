@@ -218,3 +218,19 @@ def test_a_command_a_stop_left_diagnosing_is_planned_at_start_up_and_its_card_po
     assert "SMTP AUTH plan for scanner@contoso.com" in str(card.blocks)
     [request] = bot.runtime.store.requests.list()
     assert request.state == "planned" and request.requester == REQUESTER
+
+
+def test_a_command_refused_by_a_full_queue_is_stored_and_planned_once_there_is_room(start_bot, sandbox, standin):
+    bot = start_bot(server={"diagnoses": {"queue": 1, "at_once": 1, "batch": 1, "window_ms": 0}})
+    held = sandbox.state.faults.add("latency", service="graph", path=r"\$batch$", seconds=0.3, times=1)
+    first = bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER, trigger_id="T1")
+    wait_until(lambda: held.fired == 1, what="the first diagnosis under way")  # it holds the only runner
+    second = bot.sender.command("/smtp-enable", "copier@contoso.com", user_id=REQUESTER, trigger_id="T2")
+    third = bot.sender.command("/smtp-enable", "erp@contoso.com", user_id=REQUESTER, trigger_id="T3")
+    assert "Diagnosing SMTP AUTH for scanner" in first.text and "Diagnosing SMTP AUTH for copier" in second.text
+    assert "queue is full" in third.text and "erp@contoso.com" in third.text
+    wait_until(lambda: len(standin.messages("C0OPS")) == 3, what="three plan cards")
+    wait_until(lambda: bot.runtime.idle(), what="work done")
+    assert sorted(r.upn for r in bot.runtime.store.requests.list() if r.state != "diagnosing") == [
+        "copier@contoso.com", "erp@contoso.com", "scanner@contoso.com"]
+    assert len(standin.messages("C0OPS")) == 3

@@ -314,3 +314,44 @@ def test_a_request_whose_card_cannot_be_delivered_is_withdrawn_once_and_never_di
     assert request.state == "closed" and request.diagnosis["plan"]["error"] == "I am not in this conversation."
     assert flow.resume() == []
     assert [r.action for r in store.requests.audit_rows(request_id=request_id)][-1] == "request.undeliverable"
+
+
+def _graph_batches(sandbox, version: str) -> int:
+    return sum(1 for r in sandbox.state.requests.for_service("graph")
+               if r.path.endswith("$batch") and r.api_version == version)
+
+
+def test_requests_received_together_are_diagnosed_with_one_bulk_read(make_workflow, store, sandbox):
+    flow = make_workflow()
+    scanner = flow.receive("scanner@contoso.com", REQUESTER, "C0OPS", auth_mode="oauth")
+    copier = flow.receive("copier@contoso.com", OTHER, "C0OPS")
+    ghost = flow.receive("ghost@contoso.com", REQUESTER, "C0OPS")
+    sandbox.state.requests.clear()
+    results = flow.diagnose_requests([scanner, copier, ghost])
+    assert _graph_batches(sandbox, "v1.0") == 1 and _graph_batches(sandbox, "beta") == 1
+    cmdlets = [r.cmdlet for r in sandbox.state.requests.for_service("exchange")]
+    assert cmdlets.count("Get-User") == 1 and cmdlets.count("Get-CASMailbox") == 1
+    assert results[scanner].request.state == "planned" and results[scanner].request.options["auth_mode"] == "oauth"
+    assert results[copier].request.state == "planned" and results[copier].request.requester == OTHER
+    assert isinstance(results[ghost], UserNotFound) and store.requests.get(ghost).state == "closed"
+    assert flow.diagnose_requests([scanner])[scanner].request.state == "planned"  # done: nothing read again
+
+
+def test_when_the_shared_read_fails_each_request_is_diagnosed_alone(make_workflow, sandbox):
+    flow = make_workflow()
+    received = [flow.receive(upn, REQUESTER, "C0OPS") for upn in ("scanner@contoso.com", "copier@contoso.com")]
+    sandbox.state.faults.add("status", service="graph", path=r"\$batch$", status=400, times=1)
+    results = flow.diagnose_requests(received)
+    assert [results[r].request.state for r in received] == ["planned", "planned"]
+    assert _graph_batches(sandbox, "v1.0") == 3  # the shared one refused, then one per request
+
+
+def test_a_redelivered_command_is_stored_once_in_one_write(make_workflow, store):
+    flow = make_workflow()
+    first = flow.receive("scanner@contoso.com", REQUESTER, "C0OPS", trigger_id="13345.98.abc")
+    assert first is not None
+    assert flow.receive("scanner@contoso.com", REQUESTER, "C0OPS", trigger_id="13345.98.abc") is None
+    other = flow.receive("scanner@contoso.com", REQUESTER, "C0OPS", trigger_id="13346.98.def")
+    assert other not in (None, first)
+    assert [r.id for r in store.requests.list()].count(first) == 1 and len(store.requests.list()) == 2
+    assert [r.action for r in store.requests.audit_rows(request_id=first)] == ["request.created"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -36,10 +37,20 @@ def parse_enable(text: str, targets: Sequence[Any] = ()) -> tuple[str, bool, str
 #: What the requester is told when the command could not be stored (the database is unreachable).
 NOT_STORED = ("Sorry, the bot could not record this request: its database is not answering, so nothing was "
               "started. Please try again in a minute.")
+UNEXPECTED = "Sorry, the diagnosis failed unexpectedly; the details are in the bot's log."
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A stored request queued for a batched diagnosis, and how to answer its requester."""
+
+    request_id: str
+    channel: str
+    respond: Respond
 
 
 def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-    """Store the command (a request in `diagnosing`) before acking it, then diagnose it on the pool."""
+    """Store the command (a request in `diagnosing`, one write) before acking it, then queue its diagnosis."""
     if wants_help(command.get("text")):
         ack(text=blocks.usage_text(ids.COMMAND_ENABLE))
         return
@@ -50,9 +61,8 @@ def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], resp
         return
     user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
     try:  # a redelivered command (same trigger) is acked again but stored and diagnosed once
-        first = services.once(command.get("trigger_id"))
-        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode,
-                                               include_org=include_org) if first else None
+        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org,
+                                               trigger_id=str(command.get("trigger_id") or "") or None)
     except BotError as exc:
         ack(text=exc.describe())
         return
@@ -60,15 +70,33 @@ def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], resp
         log.exception("could not store /smtp-enable %s", upn)
         ack(text=NOT_STORED)
         return
-    ack(text=f"Diagnosing SMTP AUTH for {upn}... the plan will appear in this channel.")
-    if request_id is not None:
-        services.submit(diagnose_request, services, request_id, channel, respond)
+    if request_id is None:
+        ack(text=diagnosing(upn))
+        return
+    ack(text=queue(services, upn, request_id, channel, respond))
+
+
+def diagnosing(upn: str) -> str:
+    return f"Diagnosing SMTP AUTH for {upn}... the plan will appear in this channel."
+
+
+def queue(services: SlackServices, upn: str, request_id: str, channel: str, respond: Respond) -> str:
+    """Queue a stored request's diagnosis; what to tell the requester (busy and where it waits, when it must)."""
+    position = services.queue_diagnosis(diagnose_batch, request_id, Waiting(request_id, channel, respond))
+    if position is None:
+        return (f"The bot is very busy: its queue is full. Your request for {upn} ({request_id}) is recorded and "
+                "will be diagnosed as soon as there is room; the plan will appear in this channel. "
+                "No need to run the command again.")
+    if position > services.busy_after:
+        return (f"The bot is busy: your request for {upn} is queued (position {position}). "
+                "The plan will appear in this channel once it has been diagnosed.")
+    return diagnosing(upn)
 
 
 def open_request(services: SlackServices, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
                  respond: Respond, thread_ts: str | None = None, app: OAuthApp | None = None) -> None:
-    """Store, diagnose and plan a request, then queue its card (a button's work, on the pool); in `thread_ts`
-    when given (an alert's Fix)."""
+    """Store a request and queue its diagnosis (a button's work, on the pool); say so if the bot is busy.
+    In `thread_ts` when given (an alert's Fix)."""
     try:
         extra = {"app": app} if app is not None else {}
         request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org,
@@ -80,29 +108,55 @@ def open_request(services: SlackServices, upn: str, user: str, channel: str, inc
         log.exception("could not store a request for %s", upn)
         ephemeral(respond, NOT_STORED)
         return
-    diagnose_request(services, request_id, channel, respond)
+    if request_id is None:
+        return
+    told = queue(services, upn, request_id, channel, respond)
+    if told != diagnosing(upn):
+        ephemeral(respond, told)
 
 
-def diagnose_request(services: SlackServices, request_id: str, channel: str, respond: Respond) -> None:
-    """Diagnose a stored request and queue its card; a failure is told to the requester (and stored on it).
+def diagnose_batch(services: SlackServices, waiting: list[Waiting]) -> None:
+    """Diagnose requests queued together (one bulk read of Microsoft), then queue each card; a failure is told
+    to its requester (and stored on the request).
 
-    A channel the bot cannot post in closes the request at once and tells the requester to invite the bot.
+    A channel the bot cannot post in (asked once per channel) closes its requests at once and tells each
+    requester to invite the bot.
     """
-    refusal = cannot_post(services.slack, channel)
-    if refusal:
-        services.workflow.withdraw(request_id, refusal)
-        ephemeral(respond, refusal)
+    refusals = {channel: cannot_post(services.slack, channel) for channel in dict.fromkeys(w.channel for w in waiting)}
+    going: list[Waiting] = []
+    for entry in waiting:
+        refusal = refusals[entry.channel]
+        if not refusal:
+            going.append(entry)
+            continue
+        try:
+            services.workflow.withdraw(entry.request_id, refusal)
+        except Exception:
+            log.exception("could not close request %s", entry.request_id)
+        _tell(entry, refusal)
+    if not going:
         return
+    results = services.workflow.diagnose_requests([entry.request_id for entry in going])
+    for entry in going:
+        result = results.get(entry.request_id)
+        if isinstance(result, BotError):
+            _tell(entry, result.describe())
+        elif isinstance(result, Exception) or result is None:
+            log.error("could not diagnose request %s: %r", entry.request_id, result)
+            _tell(entry, UNEXPECTED)
+        else:
+            try:
+                services.cards.refresh(result.request.id)
+            except Exception:  # logged; the other requests of the batch go on
+                log.exception("could not queue the card of request %s", entry.request_id)
+
+
+def _tell(entry: Waiting, text: str) -> None:
+    """An ephemeral answer that cannot stop the rest of a batch (a response URL that expired or failed)."""
     try:
-        view = services.workflow.diagnose_request(request_id)
-    except BotError as exc:
-        ephemeral(respond, exc.describe())
-        return
+        ephemeral(entry.respond, text)
     except Exception:
-        log.exception("could not diagnose request %s", request_id)
-        ephemeral(respond, "Sorry, the diagnosis failed unexpectedly; the details are in the bot's log.")
-        return
-    services.cards.refresh(view.request.id)
+        log.exception("could not answer the requester of %s", entry.request_id)
 
 
 def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:

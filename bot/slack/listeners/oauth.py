@@ -12,7 +12,7 @@ from slack_bolt import App
 from bot.errors import BotError, InvalidInput
 from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack, Respond, mailbox_of, wants_help
-from bot.slack.listeners.enable import NOT_STORED, diagnose_request
+from bot.slack.listeners.enable import NOT_STORED, diagnosing, queue
 from bot.slack.services import SlackServices
 from handlers.app_facts import normalize_app_id
 from handlers.facts import OAuthApp
@@ -57,8 +57,8 @@ def smtp_oauth(services: SlackServices, ack: Ack, command: dict[str, Any], respo
         return
     user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
     try:  # a redelivered command (same trigger) is acked again but stored and diagnosed once
-        first = services.once(command.get("trigger_id"))
-        request_id = services.workflow.receive(upn, user, channel, app=app) if first else None
+        request_id = services.workflow.receive(upn, user, channel, app=app,
+                                               trigger_id=str(command.get("trigger_id") or "") or None)
     except BotError as exc:
         ack(text=exc.describe())
         return
@@ -66,10 +66,13 @@ def smtp_oauth(services: SlackServices, ack: Ack, command: dict[str, Any], respo
         log.exception("could not store /smtp-oauth %s", upn)
         ack(text=NOT_STORED)
         return
-    ack(text=f"Checking OAuth (XOAUTH2) onboarding of app {app.app_id} for {upn}... the plan will appear in this "
-             "channel.")
-    if request_id is not None:
-        services.submit(diagnose_request, services, request_id, channel, respond)
+    checking = (f"Checking OAuth (XOAUTH2) onboarding of app {app.app_id} for {upn}... the plan will appear in "
+                "this channel.")
+    if request_id is None:
+        ack(text=checking)
+        return
+    told = queue(services, upn, request_id, channel, respond)  # busy or full: says so, as /smtp-enable does
+    ack(text=checking if told == diagnosing(upn) else told)
 
 
 def register(app: App, services: SlackServices) -> None:

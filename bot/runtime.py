@@ -30,6 +30,7 @@ from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
 from bot.slack.outbox import Outbox
 from bot.store import Store
+from bot.workflow.claims import Claims
 from bot.workflow.gate import GatePolicy
 from bot.workflow.service import Workflow
 
@@ -61,6 +62,7 @@ class Runtime:
     _busy: list[int] = field(default_factory=lambda: [0])
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _orphans: threading.Lock = field(default_factory=threading.Lock)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool.
@@ -134,7 +136,8 @@ class Runtime:
     def start(self, *, scheduler: bool = True) -> None:
         """Settle what a crash left and diagnose the commands it left `diagnosing`, then deliver the outbox,
         expire stale approvals and (if targets are configured and `scheduler`) run the probe scheduler, all in
-        the background."""
+        the background. The sweep renews this process's claims and, as claims of dead processes run out,
+        settles and resumes their work (`settle_orphans`)."""
         for step_id in self.workflow.recover():
             self.workflow.submit(step_id)
         self.submit(self.workflow.resume)
@@ -155,12 +158,27 @@ class Runtime:
             except BotError as exc:
                 log.warning("could not get a token for %s yet: %s", scope, exc.describe())
 
+    def settle_orphans(self) -> None:
+        """Settle steps and resume requests whose claims ran out (their process died or lost the database)."""
+        if not self._orphans.acquire(blocking=False):
+            return  # the previous round is still reading Microsoft back
+        try:
+            for step_id in self.workflow.recover():
+                self.workflow.submit(step_id)
+            self.workflow.resume()
+        finally:
+            self._orphans.release()
+
     def _sweep(self) -> None:
-        while not self._stop.wait(self.sweep_seconds):
-            try:
-                self.workflow.expire_due()
-            except Exception:
-                log.exception("expiry sweep failed")
+        period = min(self.sweep_seconds, self.workflow.claims.ttl.total_seconds() / 3)
+        while not self._stop.wait(period):
+            for work in (self.workflow.claims.renew, self.workflow.expire_due):
+                try:
+                    work()
+                except Exception:
+                    log.exception("sweep failed: %s", work.__name__)
+            if not self._orphans.locked():
+                self.submit(self.settle_orphans)
 
     def stop(self) -> None:
         self._stop.set()
@@ -200,15 +218,19 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     # The outbox retries Slack's 429s itself (durably), so its client must not sleep on them.
     outbox_client = WebClient(token=slack.token, base_url=slack.base_url, timeout=10,
                               retry_handlers=[ConnectionErrorRetryHandler()])
-    outbox = Outbox(store.outbox, clock=clock, give_up=timedelta(hours=cfg.slack.outbox_give_up_hours))
+    claim = timedelta(seconds=cfg.database.claim_seconds)
+    # An item a dead process was sending comes back after twice a claim (60 s by default): longer than a send.
+    outbox = Outbox(store.outbox, clock=clock, give_up=timedelta(hours=cfg.slack.outbox_give_up_hours),
+                    max_backoff=cfg.slack.outbox_max_backoff_seconds, claim_lease=2 * claim)
     groups = UserGroups(slack, clock=clock)
     metrics = Metrics(store, cfg.probes.targets, clock)
     outbox.on_dead = metrics.outbox_dead
     counters = {"request": metrics.request, "approval": metrics.approval, "denial": metrics.denial,
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
-                        on_event=lambda event: counters[event]())
-    cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock)
+                        on_event=lambda event: counters[event](),
+                        claims=Claims(store.leases, claim))
+    cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock, post_lease=claim)
     workflow.on_change = cards.refresh
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock)
     alerting = Alerting(store, outbox, cfg.alerts, cfg.slack.alert_channel, clock=clock,

@@ -11,6 +11,7 @@ from bot.errors import BotError
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
+from bot.workflow.claims import Claims, step_claim
 from bot.workflow.model import BOT_ACTOR, ChangeRequest, RequestStep, StepState
 from handlers import REMEDIATIONS, Change
 
@@ -42,6 +43,7 @@ class Execution:
     """Write side after the gate (a mixin of `Workflow`, which sets these attributes)."""
 
     store: Store
+    claims: Claims
     _m365: Callable[[], M365]
     on_change: Callable[[str], None]
     on_event: Callable[[str], None]
@@ -62,7 +64,7 @@ class Execution:
         step = self.store.requests.get_step(step_id)
         with log_context(step_id=step_id, request_id=step.request_id if step else None):
             if step is not None and step.state == S.REVERTING:
-                return self._run_undo(step)
+                return self._claimed_undo(step_id)
             return self.execute(step_id)
 
     def execute(self, step_id: int) -> RequestStep | None:
@@ -72,6 +74,10 @@ class Execution:
         tenant an earlier attempt may already have changed. A failed write is read back before it is called
         failed: Microsoft sometimes makes a change and then times out or errors on the answer.
         """
+        with self.claims.hold(step_claim(step_id)) as mine:
+            return self._execute(step_id) if mine else None
+
+    def _execute(self, step_id: int) -> RequestStep | None:
         steps = self.store.requests
         if not steps.transition_step(step_id, S.APPROVED, S.APPLYING, BOT_ACTOR, "step.applying"):
             return None
@@ -129,6 +135,14 @@ class Execution:
         self._changed(request.id)
         return steps.get_step(step.id)
 
+    def _claimed_undo(self, step_id: int) -> RequestStep | None:
+        """Undo a `reverting` step while holding its claim (recovery may have settled it just before)."""
+        with self.claims.hold(step_claim(step_id)) as mine:
+            step = self.store.requests.get_step(step_id)
+            if not mine or step is None or step.state != S.REVERTING:
+                return None
+            return self._run_undo(step)
+
     def _run_undo(self, step: RequestStep) -> RequestStep | None:
         request = self.store.requests.get(step.request_id)
         if request is None:
@@ -171,28 +185,34 @@ class Execution:
     def recover(self) -> list[int]:
         """Settle what a crash left behind; returns approved steps that still need running.
 
-        A step left `applying` or `applied` is read back: if the new value is there it is verified,
-        otherwise it is failed with what the read showed (Retry goes through the gate again). A step left
-        `reverting` is settled the same way against its old value. A step that cannot be read stays as it
-        is and is tried again at the next start.
+        Only a step whose claim ran out is touched (the process running it died, or lost the database): a
+        step a live replica is applying or undoing is left to it. A step left `applying` or `applied` is
+        read back: if the new value is there it is verified, otherwise it is failed with what the read
+        showed (Retry goes through the gate again). A step left `reverting` is settled the same way against
+        its old value. A step that cannot be read stays as it is and is tried again at the next sweep.
         """
         steps = self.store.requests
-        m365: M365 | None = None
-        for step in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
-            request = steps.get(step.request_id)
-            if request is None:
-                continue
-            wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")
-            try:
-                m365 = m365 or self._m365()
-                done = REMEDIATIONS[step.handler_key].verify(m365, Change(step.handler_key, request.upn, None, wanted))
-            except BotError as exc:
-                log.warning("recovery could not read step %s back (%s); it stays %s", step.id, exc.message,
-                            step.state)
-                continue
-            self._settle(step, done, wanted)
-            self._changed(request.id)
+        for found in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
+            with log_context(step_id=found.id, request_id=found.request_id), \
+                    self.claims.take_over(step_claim(found.id)) as mine:
+                step = steps.get_step(found.id) if mine else None
+                request = steps.get(found.request_id) if step is not None else None
+                if step is None or request is None or step.state not in SETTLED_STATES:
+                    continue
+                if self._recover_step(step, request):
+                    self._changed(request.id)
         return [s.id for s in steps.steps_in_state(S.APPROVED)]
+
+    def _recover_step(self, step: RequestStep, request: ChangeRequest) -> bool:
+        wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")
+        try:
+            m365 = self._m365()
+            done = REMEDIATIONS[step.handler_key].verify(m365, Change(step.handler_key, request.upn, None, wanted))
+        except BotError as exc:
+            log.warning("recovery could not read step %s back (%s); it stays %s", step.id, exc.message, step.state)
+            return False
+        self._settle(step, done, wanted)
+        return True
 
     def _settle(self, step: RequestStep, done: bool, wanted: object) -> None:
         new, error = SETTLED[step.state, done]

@@ -50,6 +50,7 @@ class OutcomeKind(enum.StrEnum):
     RETRY = "retry"
     NOT_FOUND = "not_found"
     APPLY_ANYWAY = "apply_anyway"
+    UNAVAILABLE = "unavailable"
 
 
 S = StepState

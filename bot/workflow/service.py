@@ -7,6 +7,7 @@ module knows nothing of Slack: callers render views and tell users what `Outcome
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.errors import BotError, NotAllowed
+from bot.errors import BotError, NotAllowed, StoreUnavailable
 from bot.logs import log_context
 from bot.m365.tenant import M365
-from bot.store import Store
+from bot.store import UNREACHABLE, Store
+from bot.workflow.claims import Claims, request_claim, step_claim
 from bot.workflow.diagnose import diagnose
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
@@ -39,10 +41,30 @@ log = logging.getLogger(__name__)
 S, K = StepState, OutcomeKind
 GONE = "That change request no longer exists."
 UNEXPECTED = "The diagnosis failed unexpectedly; the details are in the bot's log."
+#: What a click is answered when the database stops answering: nothing was decided, nothing changed.
+DB_DOWN = ("The bot's database is not answering, so nothing was decided and nothing changed. "
+           "Please click again in a minute.")
+#: What the requester is told when the database stops answering while their request is diagnosed.
+DB_DOWN_DIAGNOSING = ("The bot's database stopped answering while it diagnosed this request; nothing was "
+                      "changed. The request is kept: its plan is posted here once the database is back.")
 
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "earlier"
+
+
+def _told_if_db_down(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A decision the database could not record is answered with DB_DOWN (an Outcome the clicker is shown)."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except UNREACHABLE:
+            log.warning("the database is not answering: %s refused", method.__name__, exc_info=True)
+            return Outcome(K.UNAVAILABLE, DB_DOWN)
+
+    return guarded
 
 
 class Workflow(Queries, Execution):
@@ -59,8 +81,10 @@ class Workflow(Queries, Execution):
         on_change: Callable[[str], None] = lambda request_id: None,
         on_event: Callable[[str], None] = lambda event: None,
         workers: int = 4,
+        claims: Claims | None = None,
     ) -> None:
         self.store = store
+        self.claims = claims or Claims(store.leases)
         self._m365 = m365
         self.policy = policy
         self.clock = clock
@@ -72,12 +96,20 @@ class Workflow(Queries, Execution):
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                 include_org: bool = False) -> str:
-        """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id."""
+        """Store a command as it arrives, a request in `diagnosing`, before any work is handed on; its id.
+
+        The request is claimed by this process, so no other replica resumes it while this one lives.
+        """
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
             raise NotAllowed(refusal.reason)
-        return self.store.requests.receive(upn, requester, channel, self.policy.ttl,
-                                           {"auth_mode": auth_mode, "include_org": include_org})
+        request_id = self.store.requests.receive(upn, requester, channel, self.policy.ttl,
+                                                 {"auth_mode": auth_mode, "include_org": include_org})
+        try:
+            self.claims.stake(request_claim(request_id))
+        except UNREACHABLE:
+            log.warning("request %s stored but not claimed; a sweep resumes it", request_id, exc_info=True)
+        return request_id
 
     def open_request(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                      include_org: bool = False) -> RequestView:
@@ -89,10 +121,17 @@ class Workflow(Queries, Execution):
         """Diagnose a request in `diagnosing`, plan the least change and store it with one pending step per change.
 
         A diagnosis that fails closes the request with its error (`request.diagnosis_failed`) and raises it.
-        A request no longer `diagnosing` (another process got there first) is returned as it is.
+        A request no longer `diagnosing`, or claimed by another live process, is returned as it is. A database
+        that stops answering raises StoreUnavailable; the request stays `diagnosing` and a sweep resumes it.
         """
         with log_context(request_id=request_id):
-            return self._diagnose(request_id)
+            try:
+                with self.claims.hold(request_claim(request_id)) as mine:
+                    return self._diagnose(request_id) if mine else self.view(request_id)
+            except UNREACHABLE as exc:
+                log.warning("the database stopped answering while request %s was diagnosed", request_id,
+                            exc_info=True)
+                raise StoreUnavailable(DB_DOWN_DIAGNOSING) from exc
 
     def _diagnose(self, request_id: str) -> RequestView:
         request = self.view(request_id).request
@@ -142,16 +181,25 @@ class Workflow(Queries, Execution):
             log.exception("could not close request %s after its diagnosis failed; start-up will resume it", request.id)
 
     def resume(self) -> list[str]:
-        """Start-up: diagnose each request a stop left in `diagnosing` and redraw its card (plan or failure)."""
-        resumed = self.store.requests.in_state(RequestState.DIAGNOSING)
-        for request_id in resumed:
-            try:
-                self.diagnose_request(request_id)
-            except Exception as exc:  # noqa: BLE001 - stored on the request; its card says what happened
-                log.warning("resumed request %s could not be diagnosed: %s", request_id, exc)
+        """Start-up and sweep: diagnose each request left in `diagnosing` by a process that is gone (its claim
+        ran out: it died, or the database failed under it) and redraw its card (plan or failure).
+
+        A request a live process is still diagnosing is left to it. Returns the ids resumed.
+        """
+        resumed = []
+        for request_id in self.store.requests.in_state(RequestState.DIAGNOSING):
+            with log_context(request_id=request_id), self.claims.take_over(request_claim(request_id)) as mine:
+                if not mine:
+                    continue
+                resumed.append(request_id)
+                try:
+                    self._diagnose(request_id)
+                except Exception as exc:  # noqa: BLE001 - stored on the request; its card says what happened
+                    log.warning("resumed request %s could not be diagnosed: %s", request_id, exc)
             self._changed(request_id)
         return resumed
 
+    @_told_if_db_down
     def decide(self, step_id: int, actor: str, *, approve: bool) -> Outcome:
         """Approve or deny a pending step (or a pending undo). The first decision wins."""
         found = self._load(step_id)
@@ -171,7 +219,12 @@ class Workflow(Queries, Execution):
     def approve_all(self, request_id: str, user: str) -> list[Outcome]:
         """Approve every pending step of a request as `user`, running each one approved; one outcome per step."""
         outcomes = []
-        for step in self.store.requests.get_steps(request_id):
+        try:
+            steps = self.store.requests.get_steps(request_id)
+        except UNREACHABLE:
+            log.warning("the database is not answering: approve_all refused", exc_info=True)
+            return [Outcome(K.UNAVAILABLE, DB_DOWN)]
+        for step in steps:
             if step.state != S.PENDING:
                 continue
             outcome = self.decide(step.id, user, approve=True)
@@ -180,6 +233,7 @@ class Workflow(Queries, Execution):
             outcomes.append(outcome)
         return outcomes
 
+    @_told_if_db_down
     def apply_anyway(self, request_id: str, actor: str) -> Outcome:
         """An approver chooses to go on although a blocker the bot cannot change remains (audited).
 
@@ -237,7 +291,11 @@ class Workflow(Queries, Execution):
                                       target=request.upn, detail={"approve": approve, "reason": refusal.reason})
             return Outcome(K.REFUSED, refusal.reason, step)
         new, action = (S.REVERTING, "undo.approved") if approve else (S.VERIFIED, "undo.denied")
+        # Claimed before it turns `reverting`, so no replica's recovery settles it before this one runs it.
+        staked = approve and self.claims.stake(step_claim(step.id))
         if not self.store.requests.transition_step(step.id, S.REVERT_PENDING, new, actor, action):
+            if staked:
+                self.claims.leases.release(step_claim(step.id), self.claims.owner)
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         if approve:
@@ -252,6 +310,7 @@ class Workflow(Queries, Execution):
         return Outcome(K.ALREADY, f"Already decided: this step is {step.state}{who} "
                        f"({_when(step.decided_at or step.updated_at)}).", step)
 
+    @_told_if_db_down
     def request_undo(self, step_id: int, actor: str) -> Outcome:
         """Ask to revert an applied step; an approver other than `actor` then decides, like the change."""
         found = self._load_for(step_id, actor, "ask to undo")
@@ -265,6 +324,7 @@ class Workflow(Queries, Execution):
         return Outcome(K.UNDO_REQUESTED, "Undo requested; an approver must approve it.",
                        self.store.requests.get_step(step_id))
 
+    @_told_if_db_down
     def retry(self, step_id: int, actor: str) -> Outcome:
         """Put a failed step back to pending: it goes through the gate again."""
         found = self._load_for(step_id, actor, "retry")

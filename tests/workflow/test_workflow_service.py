@@ -291,6 +291,8 @@ def test_start_up_resumes_a_request_a_stop_left_diagnosing_into_a_plan_with_a_ca
     ghost = make_workflow().receive("ghost@contoso.com", REQUESTER, "C0OPS")
     assert store.requests.get(received).state == "diagnosing"  # the process stopped here
     restarted = make_workflow()
+    assert restarted.resume() == []  # the stopped process's claims have not run out yet
+    clock.advance(restarted.claims.ttl.total_seconds())
     assert restarted.resume() == [received, ghost]
     view = restarted.view(received)
     assert view.request.state == "planned" and view.request.options["auth_mode"] == "oauth"

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from bot.errors import BotError
+from bot.errors import BotError, UpstreamError
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
@@ -104,10 +104,15 @@ class Execution:
         if m365 is None or not landed:
             return self._fail(step, request, S.APPLYING, exc, "step.failed", READ_BACK[landed])
         log.warning("step %s (%s): Microsoft answered an error but the change was made", step.id, step.handler_key)
+        if _unanswered(exc):
+            note = ("Applied after a timeout: Microsoft did not answer in time, but reading the setting back "
+                    f"shows the change was made ({_text(exc)})")
+        else:
+            note = ("Applied after an error: reading the setting back shows the change was made although "
+                    f"Microsoft answered: {_text(exc)}")
         self.store.requests.transition_step(
             step.id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied_after_error", before=planned.before,
-            after=planned.after, error="Applied after an error: reading the setting back shows the change was "
-            f"made although Microsoft answered: {_text(exc)}")
+            after=planned.after, error=note)
         return self._verify(step, request, m365, planned)
 
     def _landed(self, change: Change) -> tuple[M365 | None, bool | None]:
@@ -225,6 +230,11 @@ class Execution:
             self.on_change(request_id)
         except Exception:
             log.exception("on_change failed for %s", request_id)
+
+
+def _unanswered(exc: Exception) -> bool:
+    """A write that got no answer at all (timeout, dropped connection), rather than an error answer."""
+    return isinstance(exc, UpstreamError) and exc.status is None
 
 
 def _text(exc: Exception) -> str:

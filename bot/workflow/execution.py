@@ -188,7 +188,8 @@ class Execution:
         return self.store.requests.get_step(step.id)
 
     def recover(self) -> list[int]:
-        """Settle what a crash left behind; returns approved steps that still need running.
+        """Settle what a crash left behind; returns approved steps that still need running (those whose
+        approver's process no longer holds their claim).
 
         Only a step whose claim ran out is touched (the process running it died, or lost the database): a
         step a live replica is applying or undoing is left to it. A step left `applying` or `applied` is
@@ -206,7 +207,7 @@ class Execution:
                     continue
                 if self._recover_step(step, request):
                     self._changed(request.id)
-        return [s.id for s in steps.steps_in_state(S.APPROVED)]
+        return [s.id for s in steps.steps_in_state(S.APPROVED) if self.claims.leases.holder(step_claim(s.id)) is None]
 
     def _recover_step(self, step: RequestStep, request: ChangeRequest) -> bool:
         wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")

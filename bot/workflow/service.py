@@ -270,7 +270,7 @@ class Workflow(Queries, Execution):
             return Outcome(K.REFUSED, "These changes will not be enough: something the bot cannot change still "
                            "blocks SMTP AUTH. An approver must choose Apply anyway on the card first.", step)
         new = S.APPROVED if approve else S.DENIED
-        if not self.store.requests.transition_step(step.id, S.PENDING, new, actor, f"step.{new}", decided_by=actor):
+        if not self._claimed_transition(approve, step.id, S.PENDING, new, actor, f"step.{new}", decided_by=actor):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         self.on_event("approval" if approve else "denial")
@@ -291,17 +291,23 @@ class Workflow(Queries, Execution):
                                       target=request.upn, detail={"approve": approve, "reason": refusal.reason})
             return Outcome(K.REFUSED, refusal.reason, step)
         new, action = (S.REVERTING, "undo.approved") if approve else (S.VERIFIED, "undo.denied")
-        # Claimed before it turns `reverting`, so no replica's recovery settles it before this one runs it.
-        staked = approve and self.claims.stake(step_claim(step.id))
-        if not self.store.requests.transition_step(step.id, S.REVERT_PENDING, new, actor, action):
-            if staked:
-                self.claims.leases.release(step_claim(step.id), self.claims.owner)
+        if not self._claimed_transition(approve, step.id, S.REVERT_PENDING, new, actor, action):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         if approve:
             return Outcome(K.UNDO_APPROVED, "Undo approved; restoring the previous value.",
                            self.store.requests.get_step(step.id), run=True)
         return Outcome(K.UNDO_DENIED, "Undo denied; the change stays.", self.store.requests.get_step(step.id))
+
+    def _claimed_transition(self, claim: bool, step_id: int, expected: StepState, new: StepState, actor: str,
+                            action: str, **fields: Any) -> bool:
+        """`transition_step`, first claiming the step for this process when `claim` (an approval it runs next),
+        so no replica's sweep runs or settles it in between. A step another live process has claimed (it is
+        approving or running it right now) is left to that process. A claim whose transition lost is not released
+        (another thread of this process may have won with it); it runs out by itself."""
+        if claim and not self.claims.stake(step_claim(step_id)):
+            return False
+        return self.store.requests.transition_step(step_id, expected, new, actor, action, **fields)
 
     def _already(self, step: RequestStep | None) -> Outcome:
         if step is None:

@@ -177,6 +177,7 @@ class Cluster:
     def __init__(self, sandbox: Sandbox, standin: SlackStandin, pg_url: str, tmp_path: Path) -> None:
         self.sandbox, self.standin, self.tmp_path = sandbox, standin, tmp_path
         self.store = Store(pg_url)
+        self.store.migrate()  # once, before replicas start side by side
         self.link: DatabaseLink | None = None
         self.db_url = pg_url
         self.replicas: list[Replica] = []

@@ -181,6 +181,7 @@ class Cluster:
         self.link: DatabaseLink | None = None
         self.db_url = pg_url
         self.replicas: list[Replica] = []
+        self.env: dict[str, str] = {}  # extra environment of the processes started from now on
         self.settings = {"  approvers: []": f"  approvers: [{APPROVER}, S0ADMINS]",
                          "  interval_minutes: 5": "  interval_minutes: 60",
                          "  claim_seconds: 30": f"  claim_seconds: {CLAIM_SECONDS}"}
@@ -200,8 +201,8 @@ class Cluster:
         started = []
         for name in names:
             config = write_config(self.tmp_path / f"{name}.yaml", self.settings)
-            started.append(Replica(bot_env(self.sandbox, self.standin, url, config), self.tmp_path / f"{name}.log",
-                                   wait=False))
+            started.append(Replica(bot_env(self.sandbox, self.standin, url, config, **self.env),
+                                   self.tmp_path / f"{name}.log", wait=False))
         self.replicas += started
         for replica in started:
             replica.wait_ready()

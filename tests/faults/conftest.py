@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.launcher import Sandbox
 from sandbox.slack import SlackStandin, start_slack_standin
+from tests.conftest import postgres_schema
 from tests.faults.processes import Cluster
 from tests.slack.slack_helpers import BOT_TOKEN
 
@@ -24,6 +25,17 @@ def standin_server() -> Iterator[SlackStandin]:
 def standin(standin_server: SlackStandin) -> SlackStandin:
     standin_server.reset()
     return standin_server
+
+
+@pytest.fixture(scope="module")
+def module_cluster(sandbox_server: Sandbox, standin_server: SlackStandin,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster (database schema and processes) for a whole module whose tests share its settings; each test
+    still gets the sandbox and the stand-in reset (ask for `sandbox` and `standin` too)."""
+    with postgres_schema() as url:
+        running = Cluster(sandbox_server, standin_server, url, tmp_path_factory.mktemp("cluster"))
+        yield running
+        running.stop()
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ class Replica:
     """One `gunicorn 'bot.slack.wsgi:create_app()'` with one worker, in its own process group."""
 
     def __init__(self, env: dict[str, str], log: Path, *, wait: bool = True) -> None:
+        self.name = log.stem
         self.port = free_port()
         self.log = log
         self.process = subprocess.Popen(
@@ -195,6 +196,11 @@ class Cluster:
         [replica] = self.start_many(name)
         return replica
 
+    def running(self, name: str) -> Replica:
+        """The replica `name` started earlier by this cluster if it still runs, else a new one."""
+        alive = [r for r in self.replicas if r.name == name and r.process.poll() is None]
+        return alive[0] if alive else self.start(name)
+
     def start_many(self, *names: str) -> list[Replica]:
         """Start replicas side by side (their start-ups overlap), each with the cluster's settings."""
         url = self.link.url if self.link else self.db_url
@@ -242,9 +248,12 @@ class Cluster:
             return cards and text in str(cards[0].blocks) and cards[0]
         return wait_until(shown, timeout=timeout, what=f"the card showing {text!r}")
 
+    def request(self) -> Any:
+        """The newest change request (a module-wide cluster keeps the earlier tests' ones)."""
+        return self.store.requests.list(limit=1)[0]
+
     def step(self) -> Any:
-        [request] = self.store.requests.list()
-        [step] = self.store.requests.get_steps(request.id)
+        [step] = self.store.requests.get_steps(self.request().id)
         return step
 
     def wait_step(self, *states: str, timeout: float = 20) -> Any:
@@ -252,8 +261,7 @@ class Cluster:
                           what=f"the step in {states}")
 
     def actions(self) -> list[str]:
-        [request] = self.store.requests.list()
-        return [r.action for r in self.store.requests.audit_rows(request_id=request.id)]
+        return [r.action for r in self.store.requests.audit_rows(request_id=self.request().id)]
 
     def open_plan(self, replica: Replica) -> Any:
         """/smtp-enable the scanner as the requester; the plan card once it shows its Approve button."""

@@ -7,10 +7,18 @@ Claims run out after CLAIM_SECONDS here, so the new worker's sweep settles what 
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults.processes import UPN, Cluster
 from tests.slack.slack_helpers import APPROVER, REQUESTER, wait_until
 
 ORIGINAL = True  # the scanner's mailbox has SMTP AUTH disabled; the plan enables it (False)
+
+
+@pytest.fixture
+def cluster(module_cluster: Cluster, sandbox, standin) -> Cluster:
+    """The module's processes (one replica, its worker killed in each test), with a fresh tenant and stand-in."""
+    return module_cluster
 
 
 def assert_applied_once(cluster: Cluster) -> None:
@@ -25,9 +33,9 @@ def assert_applied_once(cluster: Cluster) -> None:
 
 
 def test_killed_after_the_claim_before_the_write_nothing_changes_and_retry_is_offered(cluster: Cluster):
-    a = cluster.start("a")
+    a = cluster.running("a")
     cluster.open_plan(a)
-    cluster.sandbox.state.faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=3.0)
+    cluster.sandbox.state.faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=1.0)
     cluster.click(a, "Approve")
     cluster.wait_step("applying")
     a.kill_worker()
@@ -39,7 +47,7 @@ def test_killed_after_the_claim_before_the_write_nothing_changes_and_retry_is_of
 
 def test_killed_while_the_set_is_in_flight_the_change_is_found_and_verified(cluster: Cluster):
     """Microsoft takes the Set and makes the change; its answer is still on the way when the process dies."""
-    a = cluster.start("a")
+    a = cluster.running("a")
     cluster.open_plan(a)
     cluster.sandbox.state.faults.add("latency", service="exchange", cmdlet="Set-CASMailbox", seconds=0.5,
                                      apply_first=True)
@@ -52,14 +60,14 @@ def test_killed_while_the_set_is_in_flight_the_change_is_found_and_verified(clus
 
 
 def test_killed_after_the_write_before_the_verification_the_change_is_verified_once(cluster: Cluster):
-    a = cluster.start("a")
+    a = cluster.running("a")
     cluster.open_plan(a)
     faults = cluster.sandbox.state.faults
     faults.add("latency", service="exchange", cmdlet="Set-CASMailbox", seconds=0.5)
     cluster.click(a, "Approve")
     wait_until(lambda: any(r.cmdlet == "Get-CASMailbox" for r in cluster.sandbox.state.requests),
                what="the read before the write")
-    faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=5.0)  # the verifying read hangs
+    faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=2.0)  # the verifying read hangs
     cluster.wait_step("applied")
     faults.clear()
     a.kill_worker()
@@ -70,15 +78,15 @@ def test_killed_after_the_write_before_the_verification_the_change_is_verified_o
 def test_killed_while_the_card_is_posted_the_card_is_adopted_not_posted_twice(cluster: Cluster):
     """Slack takes the card but the process dies before storing its ts: the next process finds it by its
     metadata in the channel's history and updates it, so the channel never shows an orphaned duplicate."""
-    a = cluster.start("a")
+    a = cluster.running("a")
     posting = cluster.standin.faults.add(method="chat.postMessage", kind="latency", seconds=0.5)
     cluster.sender(a).command("/smtp-enable", UPN, user_id=REQUESTER)
     wait_until(lambda: posting.fired, what="the card on its way to Slack")
     a.kill_worker()
     wait_until(cluster.cards, what="Slack to take the card")
-    wait_until(lambda: cluster.store.requests.list()[0].message_ts, what="the card adopted")
+    wait_until(lambda: cluster.request().message_ts, what="the card adopted")
     [card] = cluster.cards()
-    assert cluster.store.requests.list()[0].message_ts == card.ts
+    assert cluster.request().message_ts == card.ts
     cluster.sandbox.state.requests.clear()
     cluster.click(a, "Approve")
     assert_applied_once(cluster)
@@ -86,7 +94,7 @@ def test_killed_while_the_card_is_posted_the_card_is_adopted_not_posted_twice(cl
 
 
 def test_killed_during_undo_the_original_value_is_back_and_the_step_reverted(cluster: Cluster):
-    a = cluster.start("a")
+    a = cluster.running("a")
     cluster.open_plan(a)
     cluster.click(a, "Approve")
     cluster.wait_card("step_undo")

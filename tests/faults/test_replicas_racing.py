@@ -3,10 +3,20 @@ third of a claim) leaves the other's live work alone, and takes over the work of
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults.processes import CLAIM_SECONDS, UPN, Cluster
 from tests.slack.slack_helpers import APPROVER, REQUESTER, wait_until
 
 ORIGINAL = True
+
+
+@pytest.fixture
+def cluster(module_cluster: Cluster, sandbox, standin) -> Cluster:
+    """The module's two replicas (started once, side by side), with a fresh tenant and stand-in per test."""
+    if not [r for r in module_cluster.replicas if r.process.poll() is None]:
+        module_cluster.start_many("a", "b")
+    return module_cluster
 
 
 def cas_reads(cluster: Cluster) -> int:
@@ -14,7 +24,7 @@ def cas_reads(cluster: Cluster) -> int:
 
 
 def test_a_live_replicas_slow_diagnosis_and_apply_are_left_to_it(cluster: Cluster):
-    a, _ = cluster.start_many("a", "b")
+    a = cluster.running("a")
     faults = cluster.sandbox.state.faults
     slow = 2.5 * CLAIM_SECONDS  # longer than a claim: only a's heartbeat keeps b's sweeps away
     faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=slow)
@@ -33,7 +43,7 @@ def test_a_live_replicas_slow_diagnosis_and_apply_are_left_to_it(cluster: Cluste
 
 
 def test_a_replica_killed_mid_apply_is_settled_by_the_other_once(cluster: Cluster):
-    a, b = cluster.start_many("a", "b")
+    a, b = cluster.running("a"), cluster.running("b")
     cluster.open_plan(a)
     cluster.sandbox.state.faults.add("latency", service="exchange", cmdlet="Set-CASMailbox", seconds=0.5,
                                      apply_first=True)

@@ -26,7 +26,7 @@ def cas_reads(cluster: Cluster) -> int:
 def test_a_live_replicas_slow_diagnosis_and_apply_are_left_to_it(cluster: Cluster):
     a = cluster.running("a")
     faults = cluster.sandbox.state.faults
-    slow = 2.5 * CLAIM_SECONDS  # longer than a claim: only a's heartbeat keeps b's sweeps away
+    slow = CLAIM_SECONDS + 1.0  # longer than a claim: only a's heartbeat keeps b's sweeps away
     faults.add("latency", service="exchange", cmdlet="Get-CASMailbox", seconds=slow)
     cluster.sender(a).command("/smtp-enable", UPN, user_id=REQUESTER)
     cluster.wait_card("step_approve")

@@ -236,10 +236,6 @@ class Cluster:
     def cards(self, channel: str = "C0OPS") -> list[Any]:
         return [m for m in self.standin.messages(channel) if m.thread_ts is None]
 
-    def card_text(self, channel: str = "C0OPS") -> str:
-        [card] = self.cards(channel)
-        return str(card.blocks)
-
     def wait_card(self, text: str, timeout: float = 20) -> Any:
         """The one card of the channel once it shows `text` (fails if a second card appears)."""
         def shown() -> Any:

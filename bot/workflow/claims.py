@@ -23,6 +23,7 @@ class Leases(Protocol):
     """Named leases (`Store.leases`)."""
 
     def acquire(self, name: str, holder: str, ttl: timedelta) -> bool: ...
+    def renew(self, name: str, holder: str, ttl: timedelta) -> bool: ...
     def release(self, name: str, holder: str) -> bool: ...
     def holder(self, name: str) -> str | None: ...
 
@@ -58,7 +59,14 @@ class Claims:
 
     @contextmanager
     def take_over(self, name: str) -> Iterator[bool]:
-        """Like `hold`, but only when no live process (this one included) has claimed `name`: recovery's way in."""
+        """Like `hold`, but only when no live process (this one included) has claimed `name`: recovery's way in.
+
+        A live claim is seen before this thread marks `name` busy, so a sweep never keeps out the thread of this
+        process that staked it and is about to hold it.
+        """
+        if self.leases.holder(name) is not None:
+            yield False
+            return
         with self._take(name, lambda: self.leases.holder(name) is None
                         and self.leases.acquire(name, self.owner, self.ttl)) as mine:
             yield mine
@@ -95,4 +103,4 @@ class Claims:
         """Push the expiry of every claim a thread of this process holds; how many were renewed."""
         with self._lock:
             names = sorted(self._held)
-        return sum(1 for name in names if self.leases.acquire(name, self.owner, self.ttl))
+        return sum(1 for name in names if self.leases.renew(name, self.owner, self.ttl))

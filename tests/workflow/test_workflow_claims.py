@@ -24,10 +24,10 @@ def test_a_held_claim_keeps_other_processes_out_until_released(store):
 def test_a_stake_is_this_processes_to_hold_but_never_taken_over_while_it_lasts(store, clock):
     a, b = Claims(store.leases, TTL), Claims(store.leases, TTL)
     assert a.stake("request:CR-1")
-    with a.take_over("request:CR-1") as taken:
-        assert not taken  # the thread the stake was for may still be about to run
-    with a.hold("request:CR-1") as mine:
-        assert mine
+    with a.take_over("request:CR-1") as taken, a.hold("request:CR-1") as mine:
+        assert not taken  # the thread the stake was for may still be about to run...
+        assert mine  # ...and a sweep looking at it meanwhile never keeps that thread out
+    assert not store.leases.renew("request:CR-1", a.owner, TTL)  # released: a late renewal does not revive it
     clock.advance(TTL.total_seconds())
     assert b.stake("step:2") and not a.stake("step:2")
     clock.advance(TTL.total_seconds())  # b died without ever holding it

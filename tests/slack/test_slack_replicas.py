@@ -49,7 +49,8 @@ def test_two_replicas_apply_a_step_once(replicas, sandbox, standin, pg_url):
                                                                message_ts=card.ts), range(50)))
     assert all(answer.status_code == 200 for answer in answers)
     wait_until(lambda: "step_undo" in str(standin.messages("C0OPS")[-1].blocks), timeout=20, what="verified")
-    assert len(set_casmailbox(sandbox)) == 1
+    sets = set_casmailbox(sandbox)
+    assert len(sets) == 1, [(r.status, r.fault, r.client_request_id, r.timestamp) for r in sets]
     assert len(standin.messages("C0OPS")) == 1
     store = Store(pg_url)
     [request] = store.requests.list()

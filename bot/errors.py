@@ -45,6 +45,10 @@ class ConfigError(BotError):
         super().__init__(f"configuration has {len(self.problems)} problem(s):\n{lines}")
 
 
+class StoreUnavailable(BotError):
+    """The bot's database stopped answering in the middle of a piece of work; nothing half-done is kept."""
+
+
 class InvalidInput(BotError):
     """The user typed something the bot cannot act on (malformed UPN, bad arguments)."""
 

@@ -34,6 +34,7 @@ from bot.slack.directory import UserGroups
 from bot.slack.notices import Notices
 from bot.slack.outbox import Outbox
 from bot.store import Store
+from bot.workflow.claims import Claims
 from bot.workflow.gate import GatePolicy
 from bot.workflow.model import BOT_ACTOR, ONBOARDING_PROBE, ChangeRequest
 from bot.workflow.service import Workflow
@@ -125,6 +126,7 @@ class Runtime:
         for request_id in self.workflow.waiting_diagnosis():
             if request_id not in queued and self.queue_diagnosis(_resume, request_id, request_id) is None:
                 return
+    _orphans: threading.Lock = field(default_factory=threading.Lock)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run slow work (Microsoft, SMTP, Slack calls) after the ack, on the bounded pool.
@@ -264,11 +266,13 @@ class Runtime:
     def start(self, *, scheduler: bool = True) -> None:
         """Settle what a crash left and diagnose the commands it left `diagnosing`, then deliver the outbox,
         expire stale approvals and (if targets are configured and `scheduler`) run the probe scheduler, all in
-        the background."""
+        the background. The sweep renews this process's claims and, as claims of dead processes run out,
+        settles and resumes their work (`settle_orphans`)."""
         for step_id in self.workflow.recover():
             self.workflow.submit(step_id)
         self.diagnoses.start()
-        self.submit(self.workflow.resume)
+        started = self.clock.now()  # a request stored before this start is in no queue of this process
+        self.submit(lambda: self.workflow.resume(stored_before=started))
         self.submit(self._warm_up)
         self.outbox.start()
         if scheduler and (self.cfg.probes.targets or self.cfg.alerts.readiness_weekly):
@@ -286,12 +290,27 @@ class Runtime:
             except BotError as exc:
                 log.warning("could not get a token for %s yet: %s", scope, exc.describe())
 
+    def settle_orphans(self) -> None:
+        """Settle steps and resume requests whose claims ran out (their process died or lost the database)."""
+        if not self._orphans.acquire(blocking=False):
+            return  # the previous round is still reading Microsoft back
+        try:
+            for step_id in self.workflow.recover():
+                self.workflow.submit(step_id)
+            self.workflow.resume(stored_before=self.clock.now() - self.workflow.claims.ttl)
+        finally:
+            self._orphans.release()
+
     def _sweep(self) -> None:
-        while not self._stop.wait(self.sweep_seconds):
-            try:
-                self.workflow.expire_due()
-            except Exception:
-                log.exception("expiry sweep failed")
+        period = min(self.sweep_seconds, self.workflow.claims.ttl.total_seconds() / 3)
+        while not self._stop.wait(period):
+            for work in (self.workflow.claims.renew, self.workflow.expire_due):
+                try:
+                    work()
+                except Exception:
+                    log.exception("sweep failed: %s", work.__name__)
+            if not self._orphans.locked():
+                self.submit(self.settle_orphans)
 
     def stop(self) -> None:
         self._stop.set()
@@ -356,7 +375,10 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     # The outbox retries Slack's 429s itself (durably), so its client must not sleep on them.
     outbox_client = WebClient(token=slack.token, base_url=slack.base_url, timeout=10, ssl=slack.ssl,
                               retry_handlers=[ConnectionErrorRetryHandler()])
-    outbox = Outbox(store.outbox, clock=clock, give_up=timedelta(hours=cfg.slack.outbox_give_up_hours))
+    claim = timedelta(seconds=cfg.database.claim_seconds)
+    # An item a dead process was sending comes back after twice a claim (60 s by default): longer than a send.
+    outbox = Outbox(store.outbox, clock=clock, give_up=timedelta(hours=cfg.slack.outbox_give_up_hours),
+                    max_backoff=cfg.slack.outbox_max_backoff_seconds, claim_lease=2 * claim)
     groups = UserGroups(slack, clock=clock)
     metrics = Metrics(store, cfg.probes.targets, clock)
     outbox.on_dead = metrics.outbox_dead
@@ -364,7 +386,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event](), bulk_batch=cfg.m365.bulk_batch_size,
-                        bulk_concurrency=cfg.m365.bulk_concurrency)
+                        bulk_concurrency=cfg.m365.bulk_concurrency, claims=Claims(store.leases, claim))
     app_tokens_lock, device_apps = threading.Lock(), {}
 
     def app_token(client_id: str, secret: str) -> str:
@@ -375,7 +397,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
             provider = device_apps[client_id]
         return provider.token(cfg.m365.exchange_scope)
 
-    cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock)
+    cards = Cards(workflow, outbox_client, outbox, store.leases, clock=clock, post_lease=claim)
     workflow.on_change = cards.refresh
     Notices(workflow, outbox_client, outbox, store.leases, clock=clock)
     prober = Prober(cfg.probes, store, lambda: tenant().tokens.token(cfg.m365.exchange_scope), clock=clock,

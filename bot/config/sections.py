@@ -177,6 +177,7 @@ class SlackConfig(_Section):
     (tenant-wide or bulk), else 1."""
     alert_channel: SlackChannel | None = None
     outbox_give_up_hours: float = Field(24, gt=0)
+    outbox_max_backoff_seconds: float = Field(300, gt=0)
 
     @classmethod
     def _key_problems(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
@@ -334,6 +335,7 @@ class DatabaseConfig(_Section):
     """Where state lives. Only the scheme is checked here; the store (`normalise_url`) picks the driver."""
 
     url: str = Field("sqlite:///smtp-auth-bot.db", repr=False)
+    claim_seconds: float = Field(30, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -42,8 +42,9 @@ class Cards:
     """`refresh(request_id)` queues a redraw; the outbox worker renders the state current at delivery."""
 
     def __init__(self, workflow: Workflow, client: WebClient, outbox: Outbox, leases: Leases, *,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, post_lease: timedelta = POST_LEASE) -> None:
         self.workflow = workflow
+        self.post_lease = post_lease
         self.client = client
         self.outbox = outbox
         self.leases = leases
@@ -75,7 +76,7 @@ class Cards:
             # One process posts; the others wait for its ts and then update (no duplicate cards).
             name = f"card-post:{request_id}"
             attempted = self.leases.expires_at(name) is not None
-            if not self.leases.acquire(name, self.holder, POST_LEASE):
+            if not self.leases.acquire(name, self.holder, self.post_lease):
                 raise RetryLater("another process is posting this card", after=1.0)
             view = self.workflow.find(request_id)
             if view is None:

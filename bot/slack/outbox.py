@@ -67,8 +67,10 @@ MAX_BACKOFF = 300.0
 
 class Outbox:
     def __init__(self, queue: Queue, *, clock: Clock = SYSTEM_CLOCK, give_up: timedelta = timedelta(hours=24),
-                 claim_lease: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5) -> None:
+                 claim_lease: timedelta = timedelta(seconds=60), poll_seconds: float = 0.5,
+                 max_backoff: float = MAX_BACKOFF) -> None:
         self.queue = queue
+        self.max_backoff = max_backoff
         self.clock = clock
         self.give_up = give_up
         self.on_dead: Callable[[str], None] = lambda kind: None
@@ -132,7 +134,7 @@ class Outbox:
         return revived
 
     def _backoff(self, item: Item) -> float:
-        return min(MAX_BACKOFF, 2.0 ** max(0, item.attempts - 1))
+        return min(self.max_backoff, 2.0 ** max(0, item.attempts - 1))
 
     def _retry(self, item: Item, error: str, after: float, *, count: bool = True) -> None:
         now = self.clock.now()

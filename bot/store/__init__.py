@@ -16,7 +16,7 @@ No column holds a secret.
 """
 
 from bot.store.alerts import AlertStore
-from bot.store.database import Database
+from bot.store.database import UNREACHABLE, Database
 from bot.store.engine import normalise_url
 from bot.store.leases import LeaseStore
 from bot.store.models import OutboxState
@@ -29,6 +29,7 @@ from bot.store.store import Store
 __all__ = [
     "OutboxState",
     "STEP_FIELDS",
+    "UNREACHABLE",
     "AlertState",
     "AlertStore",
     "AuditEntry",

@@ -10,11 +10,15 @@ from typing import Any, cast
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, CursorResult, Result
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.store.engine import make_engine
 from bot.store.schema import upgrade as upgrade_schema
+
+#: What a call into the store raises when the database cannot be reached or drops the connection mid-command.
+UNREACHABLE = (OperationalError, InterfaceError)
 
 
 class Database:

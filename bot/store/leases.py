@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import case, delete, or_, select, update
 
 from bot.store.database import Database, changed
 from bot.store.models import LeaseRow
@@ -39,6 +39,14 @@ class LeaseStore:
         ).returning(table.c.name)
         with self._db.write() as session:
             return session.execute(statement).first() is not None
+
+    def renew(self, name: str, holder: str, ttl: timedelta) -> bool:
+        """Push `name`'s expiry to now + ttl if `holder` still has it (never takes a lease, unlike `acquire`)."""
+        now = self._db.clock.now()
+        with self._db.write() as session:
+            result = session.execute(update(LeaseRow).where(LeaseRow.name == name, LeaseRow.holder == holder)
+                                     .values(expires_at=now + ttl))
+            return changed(result) == 1
 
     def release(self, name: str, holder: str) -> bool:
         """Give the lease up if `holder` has it."""

@@ -7,10 +7,11 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from bot.errors import BotError
+from bot.errors import BotError, UpstreamError
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
+from bot.workflow.claims import Claims, step_claim
 from bot.workflow.model import BOT_ACTOR, ChangeRequest, RequestStep, StepState
 from handlers import BULK, Change, remediation
 
@@ -42,6 +43,7 @@ class Execution:
     """Write side after the gate (a mixin of `Workflow`, which sets these attributes)."""
 
     store: Store
+    claims: Claims
     _m365: Callable[[], M365]
     on_change: Callable[[str], None]
     on_event: Callable[[str], None]
@@ -66,10 +68,9 @@ class Execution:
         step = self.store.requests.get_step(step_id)
         with log_context(step_id=step_id, request_id=step.request_id if step else None):
             if step is not None and step.state == S.REVERTING:
-                return self._run_undo(step)
+                return self._claimed_undo(step_id)
             if step is not None and step.state == S.APPLYING and step.handler_key in BULK:
-                request = self.store.requests.get(step.request_id)  # resumed after a crash
-                return self._execute_bulk(step, request) if request else None
+                return self._claimed_bulk(step_id)  # resumed after a crash
             return self.execute(step_id)
 
     def execute(self, step_id: int) -> RequestStep | None:
@@ -79,6 +80,10 @@ class Execution:
         tenant an earlier attempt may already have changed. A failed write is read back before it is called
         failed: Microsoft sometimes makes a change and then times out or errors on the answer.
         """
+        with self.claims.hold(step_claim(step_id)) as mine:
+            return self._execute(step_id) if mine else None
+
+    def _execute(self, step_id: int) -> RequestStep | None:
         steps = self.store.requests
         if not steps.transition_step(step_id, S.APPROVED, S.APPLYING, BOT_ACTOR, "step.applying"):
             return None
@@ -108,10 +113,15 @@ class Execution:
         if m365 is None or not landed:
             return self._fail(step, request, S.APPLYING, exc, "step.failed", READ_BACK[landed])
         log.warning("step %s (%s): Microsoft answered an error but the change was made", step.id, step.handler_key)
+        if _unanswered(exc):
+            note = ("Applied after a timeout: Microsoft did not answer in time, but reading the setting back "
+                    f"shows the change was made ({_text(exc)})")
+        else:
+            note = ("Applied after an error: reading the setting back shows the change was made although "
+                    f"Microsoft answered: {_text(exc)}")
         self.store.requests.transition_step(
             step.id, S.APPLYING, S.APPLIED, BOT_ACTOR, "step.applied_after_error", before=planned.before,
-            after=planned.after, error="Applied after an error: reading the setting back shows the change was "
-            f"made although Microsoft answered: {_text(exc)}")
+            after=planned.after, error=note)
         return self._verify(step, request, m365, planned)
 
     def _landed(self, change: Change) -> tuple[M365 | None, bool | None]:
@@ -151,6 +161,23 @@ class Execution:
             self.on_onboarded(request)
         except Exception:
             log.exception("after onboarding %s", request.id)
+
+    def _claimed_undo(self, step_id: int) -> RequestStep | None:
+        """Undo a `reverting` step while holding its claim (recovery may have settled it just before)."""
+        with self.claims.hold(step_claim(step_id)) as mine:
+            step = self.store.requests.get_step(step_id)
+            if not mine or step is None or step.state != S.REVERTING:
+                return None
+            return self._run_undo(step)
+
+    def _claimed_bulk(self, step_id: int) -> RequestStep | None:
+        """Go on with a bulk step recovery returned, holding its claim (another sweep may have resumed it)."""
+        with self.claims.hold(step_claim(step_id)) as mine:
+            step = self.store.requests.get_step(step_id)
+            request = self.store.requests.get(step.request_id) if mine and step is not None else None
+            if request is None or step is None or step.state != S.APPLYING:
+                return None
+            return self._execute_bulk(step, request)
 
     def _run_undo(self, step: RequestStep) -> RequestStep | None:
         request = self.store.requests.get(step.request_id)
@@ -194,36 +221,45 @@ class Execution:
         return self.store.requests.get_step(step.id)
 
     def recover(self) -> list[int]:
-        """Settle what a crash left behind; returns approved steps that still need running.
+        """Settle what a crash left behind; returns approved steps that still need running (those whose
+        approver's process no longer holds their claim).
 
-        A step left `applying` or `applied` is read back: if the new value is there it is verified,
-        otherwise it is failed with what the read showed (Retry goes through the gate again). A step left
-        `reverting` is settled the same way against its old value. A step that cannot be read stays as it
-        is and is tried again at the next start. A bulk step's mailboxes in flight are read back one by one and
-        the step is returned to go on with the rest (its approval covered them all).
+        Only a step whose claim ran out is touched (the process running it died, or lost the database): a
+        step a live replica is applying or undoing is left to it. A step left `applying` or `applied` is
+        read back: if the new value is there it is verified, otherwise it is failed with what the read
+        showed (Retry goes through the gate again). A step left `reverting` is settled the same way against
+        its old value. A step that cannot be read stays as it is and is tried again at the next sweep. A bulk
+        step's mailboxes in flight are read back one by one and the step is returned to go on with the rest
+        (its approval covered them all).
         """
         steps = self.store.requests
-        m365: M365 | None = None
         resumed: list[int] = []
-        for step in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
-            request = steps.get(step.request_id)
-            if request is None:
-                continue
-            if step.handler_key in BULK:
-                if self._recover_bulk(step, request.id):
-                    resumed.append(step.id)
-                continue
-            wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")
-            try:
-                m365 = m365 or self._m365()
-                done = remediation(step.handler_key).verify(m365, Change(step.handler_key, request.upn, None, wanted))
-            except BotError as exc:
-                log.warning("recovery could not read step %s back (%s); it stays %s", step.id, exc.message,
-                            step.state)
-                continue
-            self._settle(step, done, wanted)
-            self._changed(request.id)
-        return [s.id for s in steps.steps_in_state(S.APPROVED)] + resumed
+        for found in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
+            with log_context(step_id=found.id, request_id=found.request_id), \
+                    self.claims.take_over(step_claim(found.id)) as mine:
+                step = steps.get_step(found.id) if mine else None
+                request = steps.get(found.request_id) if step is not None else None
+                if step is None or request is None or step.state not in SETTLED_STATES:
+                    continue
+                if step.handler_key in BULK:
+                    if self._recover_bulk(step, request.id):
+                        resumed.append(step.id)
+                    continue
+                if self._recover_step(step, request):
+                    self._changed(request.id)
+        approved = [s.id for s in steps.steps_in_state(S.APPROVED) if self.claims.leases.holder(step_claim(s.id)) is None]
+        return approved + resumed
+
+    def _recover_step(self, step: RequestStep, request: ChangeRequest) -> bool:
+        wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")
+        try:
+            m365 = self._m365()
+            done = remediation(step.handler_key).verify(m365, Change(step.handler_key, request.upn, None, wanted))
+        except BotError as exc:
+            log.warning("recovery could not read step %s back (%s); it stays %s", step.id, exc.message, step.state)
+            return False
+        self._settle(step, done, wanted)
+        return True
 
     def _settle(self, step: RequestStep, done: bool, wanted: object) -> None:
         new, error = SETTLED[step.state, done]
@@ -236,6 +272,11 @@ class Execution:
             self.on_change(request_id)
         except Exception:
             log.exception("on_change failed for %s", request_id)
+
+
+def _unanswered(exc: Exception) -> bool:
+    """A write that got no answer at all (timeout, dropped connection), rather than an error answer."""
+    return isinstance(exc, UpstreamError) and exc.status is None
 
 
 def _text(exc: Exception) -> str:

@@ -53,6 +53,7 @@ class OutcomeKind(enum.StrEnum):
     NOT_FOUND = "not_found"
     APPLY_ANYWAY = "apply_anyway"
     APPROVAL_RECORDED = "approval_recorded"  # one of several approvals a wide change needs
+    UNAVAILABLE = "unavailable"
 
 
 class MailboxState(enum.StrEnum):

@@ -7,20 +7,23 @@ module knows nothing of Slack: callers render views and tell users what `Outcome
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.errors import BotError, InvalidInput, NotAllowed
+from bot.errors import BotError, InvalidInput, NotAllowed, StoreUnavailable
 from bot.logs import log_context
 from bot.m365.tenant import M365
-from bot.store import Store
+from bot.store import UNREACHABLE, Store
 from bot.store.intake import Intake
 from bot.store.requests import Incoming
 from bot.workflow.bulk import BulkWork, UsedSince
+from bot.workflow.claims import Claims, request_claim, step_claim
 from bot.workflow.diagnose import Diagnosis, diagnose, diagnose_each
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
@@ -45,6 +48,12 @@ log = logging.getLogger(__name__)
 S, K = StepState, OutcomeKind
 GONE = "That change request no longer exists."
 UNEXPECTED = "The diagnosis failed unexpectedly; the details are in the bot's log."
+#: What a click is answered when the database stops answering: nothing was decided, nothing changed.
+DB_DOWN = ("The bot's database is not answering, so nothing was decided and nothing changed. "
+           "Please click again in a minute.")
+#: What the requester is told when the database stops answering while their request is diagnosed.
+DB_DOWN_DIAGNOSING = ("The bot's database stopped answering while it diagnosed this request; nothing was "
+                      "changed. The request is kept: its plan is posted here once the database is back.")
 RESUME_BATCH = 20  # requests resumed with one bulk read
 
 
@@ -58,8 +67,30 @@ def oauth_app_of(request: ChangeRequest) -> OAuthApp | None:
     return OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
 
 
+def _told(exc: Exception) -> Exception:
+    """The error a requester is shown for a diagnosis: a database that stopped answering says so."""
+    if isinstance(exc, UNREACHABLE):
+        log.warning("the database stopped answering while a request was diagnosed", exc_info=exc)
+        return StoreUnavailable(DB_DOWN_DIAGNOSING)
+    return exc
+
+
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "earlier"
+
+
+def _told_if_db_down(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A decision the database could not record is answered with DB_DOWN (an Outcome the clicker is shown)."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except UNREACHABLE:
+            log.warning("the database is not answering: %s refused", method.__name__, exc_info=True)
+            return Outcome(K.UNAVAILABLE, DB_DOWN)
+
+    return guarded
 
 
 class Workflow(Queries, Execution, BulkWork):
@@ -80,8 +111,10 @@ class Workflow(Queries, Execution, BulkWork):
         bulk_batch: int = 50,
         bulk_concurrency: int = 4,
         used_since: UsedSince | None = None,
+        claims: Claims | None = None,
     ) -> None:
         self.store = store
+        self.claims = claims or Claims(store.leases)
         self._m365 = m365
         self.policy = policy
         self.clock = clock
@@ -104,6 +137,8 @@ class Workflow(Queries, Execution, BulkWork):
         With `app` it is an OAuth onboarding (`/smtp-oauth`): the app's id and route are stored with it.
         `thread_ts` puts its card (and every notice after) in that thread of `channel`, e.g. the alert's.
         One write: with Slack's `trigger_id`, a redelivery of a command already stored is None (nothing stored).
+        No claim is taken here (that would be a second write on the ack path): the diagnosis claims it when it
+        starts, and a sweep resumes only a request older than a claim's lifetime that no live process holds.
         """
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
@@ -127,20 +162,47 @@ class Workflow(Queries, Execution, BulkWork):
         """Diagnose a request in `diagnosing`, plan the least change and store it with one pending step per change.
 
         A diagnosis that fails closes the request with its error (`request.diagnosis_failed`) and raises it.
-        A request no longer `diagnosing` (another process got there first) is returned as it is.
+        A request no longer `diagnosing`, or claimed by another live process, is returned as it is. A database
+        that stops answering raises StoreUnavailable; the request stays `diagnosing` and a sweep resumes it.
         """
         with log_context(request_id=request_id):
-            return self._diagnose(request_id)
+            try:
+                with self.claims.hold(request_claim(request_id)) as mine:
+                    return self._diagnose(request_id) if mine else self.view(request_id)
+            except UNREACHABLE as exc:
+                log.warning("the database stopped answering while request %s was diagnosed", request_id,
+                            exc_info=True)
+                raise StoreUnavailable(DB_DOWN_DIAGNOSING) from exc
 
     def diagnose_requests(self, request_ids: list[str]) -> dict[str, RequestView | Exception]:
         """Diagnose requests that arrived together with one bulk read of Microsoft (as `diagnose_request` each).
 
-        Returns each request's view, or the error that closed it (or that stopped it being read). When the
-        shared read itself fails, each request is diagnosed on its own, so one cannot sink the others.
+        Returns each request's view, or the error that closed it (or that stopped it being read). A request
+        another live process holds is returned as it is. When the shared read itself fails, each request is
+        diagnosed on its own, so one cannot sink the others.
         """
         results: dict[str, RequestView | Exception] = {}
+        try:
+            with ExitStack() as held:
+                mine = []
+                for request_id in dict.fromkeys(request_ids):
+                    if held.enter_context(self.claims.hold(request_claim(request_id))):
+                        mine.append(request_id)
+                    else:
+                        results[request_id] = self.view(request_id)
+                results.update(self._diagnose_held(mine))
+        except UNREACHABLE:
+            log.warning("the database stopped answering while %d requests were diagnosed", len(request_ids),
+                        exc_info=True)
+            for request_id in request_ids:
+                results.setdefault(request_id, StoreUnavailable(DB_DOWN_DIAGNOSING))
+        return results
+
+    def _diagnose_held(self, request_ids: list[str]) -> dict[str, RequestView | Exception]:
+        """`diagnose_requests` for requests whose claims this thread holds."""
+        results: dict[str, RequestView | Exception] = {}
         waiting: list[ChangeRequest] = []
-        for request_id in dict.fromkeys(request_ids):
+        for request_id in request_ids:
             try:
                 view = self.view(request_id)
             except Exception as exc:  # noqa: BLE001 - reported per request
@@ -167,14 +229,16 @@ class Workflow(Queries, Execution, BulkWork):
                 try:
                     results[request.id] = self._planned(request, m365, diagnosis)
                 except Exception as exc:  # noqa: BLE001 - stored on the request and returned to the caller
-                    results[request.id] = exc
+                    results[request.id] = _told(exc)
         return results
 
     def _alone(self, request_id: str) -> RequestView | Exception:
+        """Diagnose one request whose claim this thread holds; its error is returned, not raised."""
         try:
-            return self.diagnose_request(request_id)
+            with log_context(request_id=request_id):
+                return self._diagnose(request_id)
         except Exception as exc:  # noqa: BLE001 - returned to the caller
-            return exc
+            return _told(exc)
 
     def _diagnose(self, request_id: str) -> RequestView:
         request = self.view(request_id).request
@@ -233,18 +297,36 @@ class Workflow(Queries, Execution, BulkWork):
         """The ids of requests stored but not yet diagnosed (`diagnosing`), oldest first."""
         return self.store.requests.in_state(RequestState.DIAGNOSING)
 
-    def resume(self, request_ids: list[str] | None = None) -> list[str]:
-        """Diagnose requests left in `diagnosing` (by default every one: start-up after a stop), `RESUME_BATCH`
-        at a time with one bulk read each, and redraw each card (plan or failure)."""
-        resumed = self.store.requests.in_state(RequestState.DIAGNOSING) if request_ids is None else request_ids
-        for start in range(0, len(resumed), RESUME_BATCH):
-            chunk = resumed[start : start + RESUME_BATCH]
-            for request_id, result in self.diagnose_requests(chunk).items():
-                if isinstance(result, Exception):  # stored on the request; its card says what happened
-                    log.warning("resumed request %s could not be diagnosed: %s", request_id, result)
-                self._changed(request_id)
+    def resume(self, request_ids: list[str] | None = None, *, stored_before: datetime | None = None) -> list[str]:
+        """Start-up and sweep: diagnose requests left in `diagnosing` and redraw each card (plan or failure),
+        `RESUME_BATCH` at a time with one bulk read each. Returns the ids resumed.
+
+        By default every request in `diagnosing` stored before `stored_before` (when given): a younger one may
+        still wait, unclaimed, in a live process's queue — the start-up passes its own start, the sweep a claim's
+        lifetime ago. `request_ids`: those (the queue bringing back what it refused). Only a request no live
+        process holds is taken (`claims.take_over`): its process died, or lost the database. A request taken
+        twice (by a start-up while another replica's queue still holds it) is planned once: planning is a
+        conditional UPDATE.
+        """
+        if request_ids is None:
+            request_ids = [r for r in self.store.requests.in_state(RequestState.DIAGNOSING)
+                           if stored_before is None
+                           or ((found := self.store.requests.get(r)) is not None and found.created_at <= stored_before)]
+        resumed: list[str] = []
+        for start in range(0, len(request_ids), RESUME_BATCH):
+            with ExitStack() as held:
+                mine = [r for r in request_ids[start : start + RESUME_BATCH]
+                        if held.enter_context(self.claims.take_over(request_claim(r)))]
+                if not mine:
+                    continue
+                resumed += mine
+                for request_id, result in self._diagnose_held(mine).items():
+                    if isinstance(result, Exception):  # stored on the request; its card says what happened
+                        log.warning("resumed request %s could not be diagnosed: %s", request_id, result)
+                    self._changed(request_id)
         return resumed
 
+    @_told_if_db_down
     def decide(self, step_id: int, actor: str, *, approve: bool) -> Outcome:
         """Approve or deny a pending step (or a pending undo). The first decision wins."""
         found = self._load(step_id)
@@ -264,7 +346,12 @@ class Workflow(Queries, Execution, BulkWork):
     def approve_all(self, request_id: str, user: str) -> list[Outcome]:
         """Approve every pending step of a request as `user`, running each one approved; one outcome per step."""
         outcomes = []
-        for step in self.store.requests.get_steps(request_id):
+        try:
+            steps = self.store.requests.get_steps(request_id)
+        except UNREACHABLE:
+            log.warning("the database is not answering: approve_all refused", exc_info=True)
+            return [Outcome(K.UNAVAILABLE, DB_DOWN)]
+        for step in steps:
             if step.state != S.PENDING:
                 continue
             outcome = self.decide(step.id, user, approve=True)
@@ -273,6 +360,7 @@ class Workflow(Queries, Execution, BulkWork):
             outcomes.append(outcome)
         return outcomes
 
+    @_told_if_db_down
     def apply_anyway(self, request_id: str, actor: str) -> Outcome:
         """An approver chooses to go on although a blocker the bot cannot change remains (audited).
 
@@ -315,8 +403,8 @@ class Workflow(Queries, Execution, BulkWork):
             if isinstance(collected, Outcome):
                 return collected
             approvals = {"approvals": collected}
-        if not self.store.requests.transition_step(step.id, S.PENDING, new, actor, f"step.{new}", decided_by=actor,
-                                                   **approvals):
+        if not self._claimed_transition(approve, step.id, S.PENDING, new, actor, f"step.{new}", decided_by=actor,
+                                         **approvals):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         self.on_event("approval" if approve else "denial")
@@ -343,7 +431,7 @@ class Workflow(Queries, Execution, BulkWork):
             if isinstance(collected, Outcome):
                 return collected
             approvals = {"approvals": collected}
-        if not self.store.requests.transition_step(step.id, S.REVERT_PENDING, new, actor, action, **approvals):
+        if not self._claimed_transition(approve, step.id, S.REVERT_PENDING, new, actor, action, **approvals):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         if approve:
@@ -379,6 +467,16 @@ class Workflow(Queries, Execution, BulkWork):
             step = fresh
         return self._already(step)
 
+    def _claimed_transition(self, claim: bool, step_id: int, expected: StepState, new: StepState, actor: str,
+                            action: str, **fields: Any) -> bool:
+        """`transition_step`, first claiming the step for this process when `claim` (an approval it runs next),
+        so no replica's sweep runs or settles it in between. A step another live process has claimed (it is
+        approving or running it right now) is left to that process. A claim whose transition lost is not released
+        (another thread of this process may have won with it); it runs out by itself."""
+        if claim and not self.claims.stake(step_claim(step_id)):
+            return False
+        return self.store.requests.transition_step(step_id, expected, new, actor, action, **fields)
+
     def _already(self, step: RequestStep | None) -> Outcome:
         if step is None:
             return Outcome(K.NOT_FOUND, GONE)
@@ -386,6 +484,7 @@ class Workflow(Queries, Execution, BulkWork):
         return Outcome(K.ALREADY, f"Already decided: this step is {step.state}{who} "
                        f"({_when(step.decided_at or step.updated_at)}).", step)
 
+    @_told_if_db_down
     def request_undo(self, step_id: int, actor: str) -> Outcome:
         """Ask to revert an applied step; an approver other than `actor` then decides, like the change."""
         found = self._load_for(step_id, actor, "ask to undo")
@@ -399,6 +498,7 @@ class Workflow(Queries, Execution, BulkWork):
         return Outcome(K.UNDO_REQUESTED, "Undo requested; an approver must approve it.",
                        self.store.requests.get_step(step_id))
 
+    @_told_if_db_down
     def retry(self, step_id: int, actor: str) -> Outcome:
         """Put a failed step back to pending: it goes through the gate again."""
         found = self._load_for(step_id, actor, "retry")

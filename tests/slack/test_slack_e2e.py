@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, top_level, wait_until
 
+from bot.clock import FakeClock
 from bot.store import Store
 
 
@@ -208,12 +209,14 @@ def test_a_blocked_plan_offers_its_changes_only_after_an_approver_chooses_apply_
 
 
 def test_a_command_a_stop_left_diagnosing_is_planned_at_start_up_and_its_card_posted(start_bot, bot_db_url):
-    store = Store(bot_db_url)
+    clock = FakeClock()
+    store = Store(bot_db_url, clock=clock)  # the stopped process, on the same clock as the one that starts
     store.migrate()
     store.requests.receive("scanner@contoso.com", REQUESTER, "C0OPS", timedelta(hours=1),
                            {"auth_mode": "basic", "include_org": False})
     store.close()
-    bot = start_bot()
+    clock.advance(1)
+    bot = start_bot(clock=clock)
     card = bot.wait_card(lambda blocks: "step_approve" in blocks, what="resumed plan card")
     assert "SMTP AUTH plan for scanner@contoso.com" in str(card.blocks)
     [request] = bot.runtime.store.requests.list()

@@ -19,11 +19,12 @@ def left_applied(flow, store, upn: str, before, after) -> int:
     return step.id
 
 
-def test_a_step_killed_while_verifying_is_settled_at_restart(make_workflow, sandbox, store):
+def test_a_step_killed_while_verifying_is_settled_at_restart(make_workflow, sandbox, store, clock):
     flow = make_workflow()
     landed = left_applied(flow, store, "copier@contoso.com", None, False)
     sandbox.state.tenant("contoso").user("copier@contoso.com").mailbox.smtp_client_authentication_disabled = False
     lost = left_applied(flow, store, "scanner@contoso.com", True, False)  # accepted, yet not there
+    clock.advance(flow.claims.ttl.total_seconds())  # the process died: its claims run out
 
     outage = sandbox.state.faults.add("status", service="exchange", status=500, times=None)
     assert make_workflow().recover() == []

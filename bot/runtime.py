@@ -29,6 +29,7 @@ from bot.probe.runner import Prober
 from bot.readiness.model import DEFAULT_DAYS, AccountClass
 from bot.scheduler import ProbeScheduler
 from bot.slack.alert_delivery import AlertDelivery
+from bot.slack.blocks.mrkdwn import local_time
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
 from bot.slack.notices import Notices
@@ -137,16 +138,11 @@ class Runtime:
         last = self.last_readiness
         if last is None:
             return summary
-        if last["read"]:
-            seen = (f"The last readiness report ({last['at']:%Y-%m-%d %H:%M} UTC, {last['days']} days) counted "
-                    f"{last['basic_in_use']} account(s) still sending with a password.")
-        else:
-            seen = (f"The last readiness report ({last['at']:%Y-%m-%d %H:%M} UTC) could not read the sign-in logs: "
-                    f"usage of {last['unknown']} enabled account(s) is unknown.")
         summary = summary or {"count": 0, "total": 0, "targets": [], "text": ""}
+        # The report's time is shown in each reader's zone, so the Slack layer writes that sentence (`readiness`).
         return summary | {"readiness_basic": last["basic_in_use"] if last["read"] else None,
-                          "text": f"{summary['text'] if summary['count'] else ''} {seen} `/smtp-readiness` lists "
-                                  "them.".strip()}
+                          "text": summary["text"] if summary["count"] else "",
+                          "readiness": {key: last[key] for key in ("at", "days", "read", "basic_in_use", "unknown")}}
 
     def readiness_report(self, days: int, progress: Callable[[str, int], None]) -> tuple[Any, str]:
         """The tenant's SMTP AUTH readiness (`bot.readiness`) over `days` days, and the same as CSV."""
@@ -285,7 +281,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event](), bulk_batch=cfg.m365.bulk_batch_size,
-                        bulk_concurrency=cfg.m365.bulk_concurrency)
+                        bulk_concurrency=cfg.m365.bulk_concurrency, show_time=local_time)
     app_tokens_lock, device_apps = threading.Lock(), {}
 
     def app_token(client_id: str, secret: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
@@ -51,8 +51,9 @@ def oauth_app_of(request: ChangeRequest) -> OAuthApp | None:
     return OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "earlier"
+def utc_text(moment: datetime) -> str:
+    """A time as plain text ("2026-11-28 09:22 UTC"): the default `show_time` of the workflow's messages."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class Workflow(Queries, Execution, BulkWork):
@@ -73,6 +74,7 @@ class Workflow(Queries, Execution, BulkWork):
         bulk_batch: int = 50,
         bulk_concurrency: int = 4,
         used_since: UsedSince | None = None,
+        show_time: Callable[[datetime], str] = utc_text,
     ) -> None:
         self.store = store
         self._m365 = m365
@@ -87,6 +89,11 @@ class Workflow(Queries, Execution, BulkWork):
         self.bulk_batch = bulk_batch  # mailboxes per batch of a bulk step (one bulk read, then the writes)
         self.bulk_concurrency = bulk_concurrency  # Set-CASMailbox calls in flight at once
         self.used_since = used_since  # sign-in logs since the report, when the readiness report provides them
+        # How a time is written in an `Outcome.message`: the Slack layer passes its own (the reader's time zone).
+        self.show_time = show_time
+
+    def _when(self, moment: datetime | None) -> str:
+        return self.show_time(moment) if moment else "earlier"
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                 include_org: bool = False, app: OAuthApp | None = None, thread_ts: str | None = None) -> str:
@@ -231,7 +238,7 @@ class Workflow(Queries, Execution, BulkWork):
     def _decide_step(self, step: RequestStep, request: ChangeRequest, actor: str, approve: bool) -> Outcome:
         if self.clock.now() >= request.expires_at:
             self.expire_due()
-            return Outcome(K.EXPIRED, f"This approval expired at {_when(request.expires_at)}. "
+            return Outcome(K.EXPIRED, f"This approval expired at {self._when(request.expires_at)}. "
                            f"Run {command_for(request)} again for a fresh plan.",
                            self.store.requests.get_step(step.id))
         refusal = self.policy.may_decide(actor, request.requester, self.members, approve=approve)
@@ -263,7 +270,7 @@ class Workflow(Queries, Execution, BulkWork):
         if self.clock.now() >= deadline:
             if self.store.requests.transition_step(step.id, S.REVERT_PENDING, S.VERIFIED, BOT_ACTOR, "undo.expired"):
                 self._changed(request.id)
-            return Outcome(K.EXPIRED, f"This undo request expired at {_when(deadline)}; "
+            return Outcome(K.EXPIRED, f"This undo request expired at {self._when(deadline)}; "
                            "click Undo again to ask anew.", self.store.requests.get_step(step.id))
         refusal = self.policy.may_decide(actor, asked_by, self.members, approve=approve)
         if refusal:
@@ -318,7 +325,7 @@ class Workflow(Queries, Execution, BulkWork):
             return Outcome(K.NOT_FOUND, GONE)
         who = f" by <@{step.decided_by}>" if step.decided_by and step.state in DECIDED else ""
         return Outcome(K.ALREADY, f"Already decided: this step is {step.state}{who} "
-                       f"({_when(step.decided_at or step.updated_at)}).", step)
+                       f"({self._when(step.decided_at or step.updated_at)}).", step)
 
     def request_undo(self, step_id: int, actor: str) -> Outcome:
         """Ask to revert an applied step; an approver other than `actor` then decides, like the change."""
@@ -340,7 +347,7 @@ class Workflow(Queries, Execution, BulkWork):
             return found
         step, request = found
         if self.clock.now() >= request.expires_at:
-            return Outcome(K.EXPIRED, f"This request expired at {_when(request.expires_at)}. "
+            return Outcome(K.EXPIRED, f"This request expired at {self._when(request.expires_at)}. "
                            f"Run {command_for(request)} again.", step)
         if not self.store.requests.transition_step(step.id, S.FAILED, S.PENDING, actor, "step.retry", error=None,
                                                    approvals=None):

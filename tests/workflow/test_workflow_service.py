@@ -314,3 +314,13 @@ def test_a_request_whose_card_cannot_be_delivered_is_withdrawn_once_and_never_di
     assert request.state == "closed" and request.diagnosis["plan"]["error"] == "I am not in this conversation."
     assert flow.resume() == []
     assert [r.action for r in store.requests.audit_rows(request_id=request_id)][-1] == "request.undeliverable"
+
+
+def test_outcome_times_are_written_by_the_formatter_the_slack_layer_gives(make_workflow, clock):
+    flow = make_workflow()
+    assert flow.show_time(clock.now()).endswith(" UTC")  # the default: plain UTC text, for any caller
+    flow.show_time = lambda moment: f"<time {moment:%H:%M}>"
+    view = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS")
+    clock.advance(61 * 60)
+    outcome = flow.decide(view.steps[0].id, APPROVER, approve=True)
+    assert outcome.message.startswith(f"This approval expired at <time {view.request.expires_at:%H:%M}>.")

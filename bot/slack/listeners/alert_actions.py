@@ -13,6 +13,7 @@ from slack_bolt import App
 from bot.errors import BotError, NotAllowed
 from bot.probe.runner import find_target
 from bot.slack import ids
+from bot.slack.blocks.mrkdwn import esc, local_time
 from bot.slack.listeners.common import Ack, Respond, clicked, ephemeral
 from bot.slack.listeners.enable import open_request
 from bot.slack.listeners.probe import answer_probe
@@ -73,7 +74,7 @@ def snooze(services: SlackServices, name: str, user: str, body: dict[str, Any], 
     if target is None or until is None:
         ephemeral(respond, f"Nothing to snooze for '{name[:80]}': no incident is open.")
         return
-    ephemeral(respond, f"Alerts for {target.name} are snoozed for {hours} h, until {until:%Y-%m-%d %H:%M} UTC, "
+    ephemeral(respond, f"Alerts for {esc(target.name)} are snoozed for {hours} h, until {local_time(until)}, "
                        "for this incident and cause only.")
 
 

@@ -111,6 +111,8 @@ class NoticeKind(enum.StrEnum):
     UNDO_DENIED = "undo_denied"
     UNDO_EXPIRED = "undo_expired"
     UNDO_FAILED = "undo_failed"
+    APPROVAL_RECORDED = "approval_recorded"  # one approval of several a wide change needs ("1 of 2")
+    UNDO_APPROVAL_RECORDED = "undo_approval_recorded"
 
 
 N = NoticeKind
@@ -133,6 +135,9 @@ NOTICES: Mapping[tuple[StepState, str], NoticeKind] = {
     (S.VERIFIED, "undo.expired"): N.UNDO_EXPIRED,
     (S.VERIFIED, "undo.failed"): N.UNDO_FAILED,
     (S.VERIFIED, "undo.recovered"): N.UNDO_FAILED,
+    # Not transitions: one approval recorded of the several a wide change needs (the step stays waiting).
+    (S.PENDING, "step.approval_recorded"): N.APPROVAL_RECORDED,
+    (S.REVERT_PENDING, "undo.approval_recorded"): N.UNDO_APPROVAL_RECORDED,
 }
 
 #: Steps that never move again.

@@ -146,7 +146,7 @@ class Workflow(Queries, Execution, BulkWork):
         steps = [{"handler_key": s.key, "title": s.title, "proposed": {
             "current": s.current, "proposed": s.proposed, "current_text": s.current_text,
             "proposed_text": s.proposed_text, "impact": s.impact, "reason": s.reason, "scope": s.scope,
-            "docs": s.docs}}
+            "docs": s.docs, "approvals_needed": self.policy.approvals_needed(s.key, s.scope)}}
             for s in plan.steps]
         if not self.store.requests.plan(request_id, m365.tenant_id, self.policy.ttl, steps,
                                         {"diagnosis": diagnosis.to_dict(), "plan": plan.to_dict()}):
@@ -308,7 +308,8 @@ class Workflow(Queries, Execution, BulkWork):
                                f"approver{'s' if needed - len(have) > 1 else ''} (not you).", step)
             if len(have) + 1 >= needed:
                 return [*have, actor]
-            if self.store.requests.add_approval(step.id, actor, step.version, f"{phase}.approval_recorded"):
+            if self.store.requests.add_approval(step.id, actor, step.version, f"{phase}.approval_recorded",
+                                              needed):
                 self._changed(request.id)
                 left = needed - len(have) - 1
                 return Outcome(K.APPROVAL_RECORDED, f"Approval {len(have) + 1} of {needed} recorded: this is a wide "

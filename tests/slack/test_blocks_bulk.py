@@ -67,7 +67,7 @@ def test_the_pending_card_lists_the_first_mailboxes_the_impact_and_who_approved_
     assert ":shield: *Security impact:* Reduces exposure" in text
     assert "`mailbox0@contoso.com` (enabled), `mailbox1@contoso.com` (inherits)" in text
     assert "`mailbox9@contoso.com`" in text and "`mailbox10@contoso.com`" not in text and "and 290 more" in text
-    assert "Needs 2 different approvers; 1 of 2 so far: <@U0APPROVE>" in text
+    assert "Needs 2 different approvers: 1 of 2 approvals so far: <@U0APPROVE>" in text
     assert "Why OAuth?" not in text and "/smtp-enable" not in text
     assert clicks(card(cleanup_view(300))["blocks"]) == [(ids.ACTION_APPROVE, "1"), (ids.ACTION_DENY, "1")]
 

@@ -56,3 +56,13 @@ def test_expiry_and_failures_queue_their_notice_once(store: Store, request_id: s
     told = [(i.payload["step_id"], i.payload["notice"], i.payload["error"]) for i in notices(store)]
     assert told[:2] == [(first, "approved", None), (first, "failed", "Denied.")]
     assert (second, "expired", None) in told[2:] and len(told) == 2 + len(STEPS) - 1
+
+
+def test_one_approval_of_several_queues_its_notice_once_and_a_stale_one_none(store: Store, request_id: str) -> None:
+    step = store.requests.get_steps(request_id)[0]
+    assert store.requests.add_approval(step.id, "U_A", step.version, "step.approval_recorded", 2)
+    assert not store.requests.add_approval(step.id, "U_B", step.version, "step.approval_recorded", 2)  # stale
+    [queued] = notices(store)
+    assert queued.dedupe_key == f"notice:{step.id}:{step.version + 1}"
+    assert {k: queued.payload[k] for k in ("notice", "actor", "approvals", "needed", "step_id")} == {
+        "notice": "approval_recorded", "actor": "U_A", "approvals": 1, "needed": 2, "step_id": step.id}

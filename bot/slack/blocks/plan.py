@@ -176,6 +176,8 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
         status, buttons = bulk_controls(request, step, mailboxes, now)
     else:
         status, buttons = controls(request, step, now, held)
+        needed = int(proposed.get("approvals_needed") or 1)  # a wide change: "1 of 2 so far", as bulk steps say
+        status = "\n".join(filter(None, [status, bulk.approvals_line(step, needed)]))
     if status:
         lines.append(clip(status, share + 200 if mailboxes is None else 2800 - len("\n".join(lines))))
     return [section("\n".join(lines)), *controls_block(step, buttons)]

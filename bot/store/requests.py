@@ -35,7 +35,7 @@ _ID_ATTEMPTS = 5
 # Columns a step transition may set besides `state`; `attempts`, `version` and `updated_at` are the store's.
 STEP_FIELDS = frozenset({
     "before", "after", "proposed", "decided_by", "decided_at", "applied_at", "error",
-    "undo_requested_by", "undo_requested_at", "approvals",
+    "undo_requested_by", "undo_requested_at", "approvals", "undo_decided_by", "undo_decided_at",
 })
 
 
@@ -277,7 +277,8 @@ class RequestStore:
         audit row with the before and after values, in one transaction. Returns True for the one caller that
         won, across threads and processes. Besides the given `fields` (see STEP_FIELDS) the store bumps
         `version` and `updated_at`, counts `attempts` on entering `applying`, stamps `decided_at` when
-        `decided_by` is given, `undo_requested_at` with `undo_requested_by` and `applied_at` on entering
+        `decided_by` is given, `undo_requested_at` with `undo_requested_by`, `undo_decided_at` with
+        `undo_decided_by` (cleared with it) and `applied_at` on entering
         `applied`, unless they are passed explicitly.
         """
         wanted = (expected,) if isinstance(expected, str) else tuple(expected)
@@ -374,16 +375,20 @@ def _queue_notice(session: Session, step: StepRow, new: StepState, action: str, 
                           next_attempt_at=now, created_at=now, payload=jsonable({
                               "key": key, "notice": notice, "request_id": step.request_id, "step_id": step.id,
                               "title": step.title, "actor": actor, "at": now,
-                              "undo_requested_by": step.undo_requested_by, "error": None, **extra})))
+                              "undo_requested_by": step.undo_requested_by, "undo_requested_at": step.undo_requested_at,
+                              "undo_decided_by": step.undo_decided_by, "undo_decided_at": step.undo_decided_at,
+                              "error": None, **extra})))
 
 
 def _stamped(fields: dict[str, Any], new: StepState, now: datetime) -> dict[str, Any]:
-    """`fields` plus the times the store stamps: decided_at, undo_requested_at, applied_at."""
+    """`fields` plus the times the store stamps: decided_at, undo_requested_at, undo_decided_at, applied_at."""
     values = dict(fields)
     if "decided_by" in values:
         values.setdefault("decided_at", now)
     if "undo_requested_by" in values:
         values.setdefault("undo_requested_at", now)
+    if "undo_decided_by" in values:
+        values.setdefault("undo_decided_at", None if values["undo_decided_by"] is None else now)
     if new == StepState.APPLIED:
         values.setdefault("applied_at", now)
     return values

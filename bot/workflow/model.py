@@ -221,6 +221,8 @@ class RequestStep:
     undo_requested_by: str | None = None
     undo_requested_at: datetime | None = None
     approvals: tuple[str, ...] | None = None  # who approved so far, for a change that needs several approvers
+    undo_decided_by: str | None = None  # who approved (the last of its approvers) or denied the last undo asked for
+    undo_decided_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

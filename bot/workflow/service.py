@@ -278,13 +278,15 @@ class Workflow(Queries, Execution, BulkWork):
                                       target=request.upn, detail={"approve": approve, "reason": refusal.reason})
             return Outcome(K.REFUSED, refusal.reason, step)
         new, action = (S.REVERTING, "undo.approved") if approve else (S.VERIFIED, "undo.denied")
-        approvals: dict[str, Any] = {}
+        # A denied undo keeps no approvals: on the card, an undo decided with approvals is one that was approved.
+        approvals: dict[str, Any] = {"approvals": None}
         if approve:
             collected = self._collect(step, request, actor, "undo")
             if isinstance(collected, Outcome):
                 return collected
             approvals = {"approvals": collected}
-        if not self.store.requests.transition_step(step.id, S.REVERT_PENDING, new, actor, action, **approvals):
+        if not self.store.requests.transition_step(step.id, S.REVERT_PENDING, new, actor, action,
+                                                   undo_decided_by=actor, **approvals):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         if approve:
@@ -335,7 +337,7 @@ class Workflow(Queries, Execution, BulkWork):
             return found
         step, request = found
         if not self.store.requests.transition_step(step.id, S.VERIFIED, S.REVERT_PENDING, actor, "undo.requested",
-                                                   undo_requested_by=actor, approvals=None):
+                                                   undo_requested_by=actor, approvals=None, undo_decided_by=None):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         return Outcome(K.UNDO_REQUESTED, "Undo requested; an approver must approve it.",

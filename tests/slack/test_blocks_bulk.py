@@ -9,7 +9,7 @@ import pytest
 from blocks_helpers import CREATED, NOW, buttons, clicks, joined, validate
 
 from bot.slack import ids
-from bot.slack.blocks import plan_card
+from bot.slack.blocks import local_time, plan_card
 from bot.workflow.model import (
     CLEANUP_KIND,
     BulkMailbox,
@@ -97,9 +97,13 @@ def test_a_step_that_turned_nothing_off_offers_retry_and_an_undone_one_says_so()
     failed = card(cleanup_view(5, dict.fromkeys(range(5), M.FAILED), state=S.FAILED))
     assert clicks(failed["blocks"]) == [(ids.ACTION_RETRY, "1")]
     view = cleanup_view(5, dict.fromkeys(range(5), M.RESTORED), state=S.REVERTED)
-    view = dataclasses.replace(view, steps=(dataclasses.replace(view.steps[0], undo_requested_by="U0REQUEST"),))
+    view = dataclasses.replace(view, steps=(dataclasses.replace(
+        view.steps[0], undo_requested_by="U0REQUEST", undo_requested_at=NOW - timedelta(minutes=3),
+        undo_decided_by="U0APPROVE", undo_decided_at=NOW - timedelta(minutes=2)),))
     text = joined(card(view)["blocks"])
     assert "Undone at" in text and "5 restored to their own prior value (inherits included)" in text
+    assert (f"asked by <@U0REQUEST> at {local_time(NOW - timedelta(minutes=3))}, approved by <@U0APPROVE> at "
+            f"{local_time(NOW - timedelta(minutes=2))}") in text
 
 
 def test_the_org_switch_off_is_shown_as_a_second_step():

@@ -72,7 +72,7 @@ def test_a_fix_from_an_alert_goes_in_its_thread_and_the_requester_hears_each_out
     bot.sender.click_button("C0ALERTS", plan.ts, user_id=OTHER, text_or_action_id="step_undo")
     wait_until(lambda: "undo_approve" in json.dumps(standin.message("C0ALERTS", plan.ts).blocks), what="undo asked")
     bot.sender.click_button("C0ALERTS", plan.ts, user_id=APPROVER, text_or_action_id="undo_approve")
-    texts = told(standin, "C0ALERTS", alert.ts, "was undone at", "(asked by you)")
+    texts = told(standin, "C0ALERTS", alert.ts, "was undone at", f"(asked by you, approved by <@{APPROVER}>)")
     wait_until(lambda: bot.runtime.idle(), what="everything delivered")
     bot.runtime.outbox.deliver_due()
     assert len(notices(standin, "C0ALERTS", alert.ts)) == 3  # approved, applied, undone: one each

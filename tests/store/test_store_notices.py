@@ -29,7 +29,8 @@ def test_outcomes_queue_one_notice_each_and_intermediate_states_none(store: Stor
     assert store.requests.transition_step(step_id, "applied", "verified", BOT_ACTOR, "step.verified")
     assert store.requests.transition_step(step_id, "verified", "revert_pending", "U_REQ", "undo.requested",
                                           undo_requested_by="U_REQ")
-    assert store.requests.transition_step(step_id, "revert_pending", "reverting", "U_A", "undo.approved")
+    assert store.requests.transition_step(step_id, "revert_pending", "reverting", "U_A", "undo.approved",
+                                          undo_decided_by="U_A")
     assert store.requests.transition_step(step_id, "reverting", "reverted", BOT_ACTOR, "undo.verified", error=None)
 
     queued = notices(store)
@@ -40,8 +41,10 @@ def test_outcomes_queue_one_notice_each_and_intermediate_states_none(store: Stor
     assert approved == {"key": queued[0].dedupe_key, "notice": "approved", "request_id": request_id,
                         "step_id": step_id, "title": STEPS[0]["title"], "actor": "U_A",
                         "at": (clock.now() - timedelta(seconds=5)).isoformat(), "error": None,
-                        "undo_requested_by": None}
+                        "undo_requested_by": None, "undo_requested_at": None, "undo_decided_by": None,
+                        "undo_decided_at": None}
     assert applied["at"] == clock.now().isoformat() and undone["undo_requested_by"] == "U_REQ"
+    assert (undone["undo_decided_by"], undone["undo_decided_at"]) == ("U_A", clock.now().isoformat())  # who undid
 
 
 def test_expiry_and_failures_queue_their_notice_once(store: Store, request_id: str, clock: FakeClock) -> None:

@@ -118,13 +118,15 @@ class Runtime:
     def alert_channel(self) -> str | None:
         return self.cfg.slack.alert_channel
 
-    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int, *, incident: str | None = None,
+               cause: str | None = None) -> datetime | None:
         """Silence the open incident of a target for `hours` (audited); the end, or None if nothing to snooze."""
-        return self.alerting.snooze(target, mailbox, actor, hours)
+        return self.alerting.snooze(target, mailbox, actor, hours, incident=incident, cause=cause)
 
-    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
+    def unsnooze(self, target: str, mailbox: str, actor: str, *, incident: str | None = None,
+                 cause: str | None = None) -> bool:
         """End a target's snooze (audited); False if none holds."""
-        return self.alerting.unsnooze(target, mailbox, actor)
+        return self.alerting.unsnooze(target, mailbox, actor, incident=incident, cause=cause)
 
     def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
         """Each configured target's state, availability and last result (only `upn`'s when given)."""

@@ -29,6 +29,7 @@ from bot.probe.runner import Prober
 from bot.readiness.model import DEFAULT_DAYS, AccountClass
 from bot.scheduler import ProbeScheduler
 from bot.slack.alert_delivery import AlertDelivery
+from bot.slack.blocks.mrkdwn import local_time
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
 from bot.slack.notices import Notices
@@ -196,13 +197,15 @@ class Runtime:
     def alert_channel(self) -> str | None:
         return self.cfg.slack.alert_channel
 
-    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int, *, incident: str | None = None,
+               cause: str | None = None) -> datetime | None:
         """Silence the open incident of a target for `hours` (audited); the end, or None if nothing to snooze."""
-        return self.alerting.snooze(target, mailbox, actor, hours)
+        return self.alerting.snooze(target, mailbox, actor, hours, incident=incident, cause=cause)
 
-    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
+    def unsnooze(self, target: str, mailbox: str, actor: str, *, incident: str | None = None,
+                 cause: str | None = None) -> bool:
         """End a target's snooze (audited); False if none holds."""
-        return self.alerting.unsnooze(target, mailbox, actor)
+        return self.alerting.unsnooze(target, mailbox, actor, incident=incident, cause=cause)
 
     def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
         """Each configured target's state, availability and last result (only `upn`'s when given)."""
@@ -216,16 +219,11 @@ class Runtime:
         last = self.last_readiness
         if last is None:
             return summary
-        if last["read"]:
-            seen = (f"The last readiness report ({last['at']:%Y-%m-%d %H:%M} UTC, {last['days']} days) counted "
-                    f"{last['basic_in_use']} account(s) still sending with a password.")
-        else:
-            seen = (f"The last readiness report ({last['at']:%Y-%m-%d %H:%M} UTC) could not read the sign-in logs: "
-                    f"usage of {last['unknown']} enabled account(s) is unknown.")
         summary = summary or {"count": 0, "total": 0, "targets": [], "text": ""}
+        # The report's time is shown in each reader's zone, so the Slack layer writes that sentence (`readiness`).
         return summary | {"readiness_basic": last["basic_in_use"] if last["read"] else None,
-                          "text": f"{summary['text'] if summary['count'] else ''} {seen} `/smtp-readiness` lists "
-                                  "them.".strip()}
+                          "text": summary["text"] if summary["count"] else "",
+                          "readiness": {key: last[key] for key in ("at", "days", "read", "basic_in_use", "unknown")}}
 
     def readiness_report(self, days: int, progress: Callable[[str, int], None]) -> tuple[Any, str]:
         """The tenant's SMTP AUTH readiness (`bot.readiness`) over `days` days, and the same as CSV."""
@@ -386,7 +384,8 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event](), bulk_batch=cfg.m365.bulk_batch_size,
-                        bulk_concurrency=cfg.m365.bulk_concurrency, claims=Claims(store.leases, claim))
+                        bulk_concurrency=cfg.m365.bulk_concurrency, claims=Claims(store.leases, claim),
+                        show_time=local_time)
     app_tokens_lock, device_apps = threading.Lock(), {}
 
     def app_token(client_id: str, secret: str) -> str:

@@ -39,7 +39,7 @@ def test_cleanup_in_the_console():
     assert "SMTP AUTH clean-up: 2 mailboxes unused for 30 days" in steps[1]
     assert "`crm@contoso.com` (enabled), `fax@contoso.com` (enabled)" in steps[1]
     assert "someone else must approve it" in steps[2]
-    assert "Approval 1 of 2 recorded" in steps[4] and "1 of 2 so far: @avery" in steps[4]
+    assert "Approval 1 of 2 recorded" in steps[4] and "1 of 2 approvals so far: @avery" in steps[4]
     assert "2 of 2 turned off and verified" in steps[6]
     tenant = steps[7]
     assert re.search(r"crm@contoso.com +SMTP AUTH off", tenant) and re.search(r"fax@contoso.com +SMTP AUTH off", tenant)

@@ -20,7 +20,7 @@ from bot.alerts.policy import (
     unsnooze,
 )
 from bot.clock import SYSTEM_CLOCK, Clock
-from bot.errors import NotAllowed
+from bot.errors import BotError, NotAllowed
 from bot.probe.model import ProbeResult
 from bot.store.models import OutboxState
 from bot.store.records import AlertState
@@ -31,6 +31,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SAVE_ATTEMPTS = 5
 KIND = "alert"  # the outbox kind of every queued alert action
+
+
+class StaleAlert(BotError):
+    """A Snooze or Unsnooze clicked on a card whose incident (or cause) is no longer the open one."""
+
+
+def _stale(state: AlertState, incident: str | None, cause: str | None) -> str | None:
+    """Why a click on a card showing `incident` and `cause` must not act on `state`, else None (None `incident`: a
+    card drawn before buttons carried it, acted on as before)."""
+    if incident is None:
+        return None
+    if state.incident_id != incident:
+        return ("This alert card is out of date: the incident it shows is over"
+                + (", and a new one is open" if state.incident_id else "") + ". Nothing was changed; use the buttons "
+                "on the current alert.")
+    if cause is not None and state.last_cause not in (None, cause):
+        return (f"This alert card is out of date: the cause changed to {state.last_cause}. Nothing was changed; "
+                "use the buttons on the redrawn card.")
+    return None
 
 
 class Queue(Protocol):
@@ -69,16 +88,24 @@ class Alerting:
             self._queue(action)
         return actions
 
-    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int, *, incident: str | None = None,
+               cause: str | None = None) -> datetime | None:
         """Silence the open incident's alert and reminders for `hours`, for its cause; audited, refusals too.
 
-        Returns the end, or None when no incident is open. Raises NotAllowed when `actor` may not snooze.
+        Returns the end, or None when no incident is open. Raises NotAllowed when `actor` may not snooze, and
+        StaleAlert (changing nothing) when `incident` (the clicked card's) is no longer the open one or its cause
+        changed, checked in the same optimistic save as the snooze.
         """
         self._check(actor, "alert.snooze_refused", target, mailbox)
         if not 0 < hours <= self.snooze_hours:
             raise NotAllowed(f"Snoozes here last at most {self.snooze_hours} h.")
         until = self.clock.now() + timedelta(hours=hours)
-        saved = self._change(target, lambda state: snooze(state, until, by=actor) if state.incident_id else None)
+
+        def change(state: AlertState) -> AlertState | None:
+            self._refuse_stale(state, actor, "alert.snooze_refused", mailbox, incident, cause)
+            return snooze(state, until, by=actor) if state.incident_id else None
+
+        saved = self._change(target, change)
         if saved is None:
             return None
         before, after = saved
@@ -89,11 +116,17 @@ class Alerting:
         self._redraw(after, mailbox)
         return until
 
-    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
-        """End a snooze that holds now; audited, refusals too. False when none does."""
+    def unsnooze(self, target: str, mailbox: str, actor: str, *, incident: str | None = None,
+                 cause: str | None = None) -> bool:
+        """End a snooze that holds now; audited, refusals too. False when none does; StaleAlert as for `snooze`."""
         self._check(actor, "alert.unsnooze_refused", target, mailbox)
         now = self.clock.now()
-        saved = self._change(target, lambda state: unsnooze(state) if is_snoozed(state, now) else None)
+
+        def change(state: AlertState) -> AlertState | None:
+            self._refuse_stale(state, actor, "alert.unsnooze_refused", mailbox, incident, cause)
+            return unsnooze(state) if is_snoozed(state, now) else None
+
+        saved = self._change(target, change)
         if saved is None:
             return False
         before, after = saved
@@ -102,6 +135,14 @@ class Alerting:
                                   after={"snoozed_until": None}, detail={"mailbox": mailbox})
         self._redraw(after, mailbox)
         return True
+
+    def _refuse_stale(self, state: AlertState, actor: str, refused: str, mailbox: str, incident: str | None,
+                      cause: str | None) -> None:
+        reason = _stale(state, incident, cause)
+        if reason is not None:
+            self.store.requests.audit(actor, refused, target=state.target,
+                                      detail={"mailbox": mailbox, "reason": "stale card", "incident": incident})
+            raise StaleAlert(reason)
 
     def _check(self, actor: str, refused: str, target: str, mailbox: str) -> None:
         if self.snooze_by == "anyone" or self.is_approver(actor):

@@ -113,8 +113,9 @@ def _buttons(action: Action, now: datetime, snooze_hours: int) -> dict[str, Any]
     if action.kind != RECOVER:
         elements.append(button("Fix", ids.ACTION_ALERT_FIX, action.mailbox, style="primary"))
     elements.append(button("Probe now", ids.ACTION_ALERT_PROBE, action.target))
+    value = ids.alert_value(action.target, action.incident_id, action.cause)  # a stale card's click is refused
     if action.kind != RECOVER and _snoozed(action, now):
-        elements.append(button("Unsnooze", ids.ACTION_ALERT_UNSNOOZE, action.target))
+        elements.append(button("Unsnooze", ids.ACTION_ALERT_UNSNOOZE, value))
     elif action.kind != RECOVER:
         for hours, action_id in ids.ACTION_ALERT_SNOOZE_FOR.items():
             if hours > snooze_hours:
@@ -122,7 +123,7 @@ def _buttons(action: Action, now: datetime, snooze_hours: int) -> dict[str, Any]
             dialog = confirm(f"Snooze for {hours} h?", f"No reminder for {action.target} for {hours} h, for this "
                              "incident and cause only. The card still updates, and a recovery is still posted.",
                              "Snooze")
-            elements.append(button(f"Snooze {hours} h", action_id, action.target, confirm_dialog=dialog))
+            elements.append(button(f"Snooze {hours} h", action_id, value, confirm_dialog=dialog))
     return {"type": "actions", "elements": elements}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 COMMAND_ENABLE = "/smtp-enable"
 COMMAND_STATUS = "/smtp-status"
 COMMAND_EXPLAIN = "/smtp-explain"
@@ -29,8 +31,9 @@ ACTION_ALERT_SNOOZE_FOR = {1: "alert_snooze_1h", 4: "alert_snooze_4h", 24: ACTIO
 """The action id of each Snooze button; 24 h keeps the id of the former single button, so old cards work."""
 
 #: Every action id a plan card, status message, App Home or alert card can carry. A button's `value` is the
-#: step id (as a string), except Approve all, Apply anyway and Diagnose again (the change request id), alert Fix (the mailbox) and alert
-#: Probe now, Snooze and Unsnooze (the probe target's name).
+#: step id (as a string), except Approve all, Apply anyway and Diagnose again (the change request id), alert Fix (the mailbox),
+#: alert Probe now (the probe target's name), and alert Snooze and Unsnooze (`alert_value`: the target with the
+#: incident and cause the card showed).
 ACTIONS = (
     ACTION_APPROVE,
     ACTION_DENY,
@@ -67,3 +70,26 @@ def anyway_block_id(request_id: str) -> str:
 def again_block_id(request_id: str) -> str:
     """The block holding a request's Diagnose again button: `again:<id>`."""
     return f"again:{request_id}"
+
+
+def alert_value(target: str, incident: str | None, cause: str | None) -> str:
+    """An alert Snooze/Unsnooze button's value: the target, and the incident and cause its card showed, so a click
+    on a card drawn before the incident changed is refused rather than acting on another incident."""
+    return json.dumps({"target": target, "incident": incident, "cause": cause}, separators=(",", ":"))
+
+
+def parse_alert_value(value: str) -> tuple[str, str | None, str | None] | None:
+    """(target, incident, cause) of an `alert_value`; a bare target name (a card drawn before the value carried
+    the incident) gives (name, None, None). None when the value is neither."""
+    if not value.startswith("{"):
+        return value, None, None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    target, incident, cause = data.get("target"), data.get("incident"), data.get("cause")
+    if not isinstance(target, str) or not target or not all(v is None or isinstance(v, str) for v in (incident, cause)):
+        return None
+    return target, incident, cause

@@ -63,7 +63,8 @@ class Notices:
             NoticeKind(payload["notice"]), requester=request.requester, request_id=request.id, upn=request.upn,
             title=str(payload.get("title") or "A step"), actor=payload.get("actor"),
             at=datetime.fromisoformat(payload["at"]), error=payload.get("error"),
-            undo_requested_by=payload.get("undo_requested_by"))
+            undo_requested_by=payload.get("undo_requested_by"), approvals=int(payload.get("approvals") or 1),
+            needed=int(payload.get("needed") or 2), undo_decided_by=payload.get("undo_decided_by"))
         answer = self.client.chat_postMessage(channel=request.channel, thread_ts=thread, text=message["text"],
                                               blocks=message["blocks"],
                                               metadata={"event_type": NOTICE_EVENT, "event_payload": {"key": key}})

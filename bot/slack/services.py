@@ -52,13 +52,17 @@ class SlackServices(Protocol):
         """Probe one configured target now, record the result and feed the alerts."""
         ...
 
-    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int, *, incident: str | None = None,
+               cause: str | None = None) -> datetime | None:
         """Silence the open incident of a target for `hours` (audited); the end, or None if nothing to snooze.
-        Raises NotAllowed (audited) when `actor` may not."""
+        Raises NotAllowed (audited) when `actor` may not, a BotError when `incident` (the clicked card's) or its
+        `cause` is no longer the open one."""
         ...
 
-    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
-        """End a target's snooze (audited); False if none holds. Raises NotAllowed (audited) when `actor` may not."""
+    def unsnooze(self, target: str, mailbox: str, actor: str, *, incident: str | None = None,
+                 cause: str | None = None) -> bool:
+        """End a target's snooze (audited); False if none holds. Raises NotAllowed (audited) when `actor` may not,
+        a BotError for a stale card as `snooze` does."""
         ...
 
     def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:

@@ -85,6 +85,8 @@ class StepRow(Base):
     undo_requested_by: Mapped[str | None]
     undo_requested_at: Mapped[datetime | None]
     approvals: Mapped[Any | None]  # approvers so far, for a change that needs several (a JSON list)
+    undo_decided_by: Mapped[str | None]  # who approved (the last approver) or denied the last undo asked for
+    undo_decided_at: Mapped[datetime | None]
 
 
 class BulkMailboxRow(Base):

@@ -36,7 +36,7 @@ _ID_ATTEMPTS = 5
 # Columns a step transition may set besides `state`; `attempts`, `version` and `updated_at` are the store's.
 STEP_FIELDS = frozenset({
     "before", "after", "proposed", "decided_by", "decided_at", "applied_at", "error",
-    "undo_requested_by", "undo_requested_at", "approvals",
+    "undo_requested_by", "undo_requested_at", "approvals", "undo_decided_by", "undo_decided_at",
 })
 
 
@@ -192,9 +192,10 @@ class RequestStore:
                                  detail={"handler_key": planned["handler_key"]}))
             return row.id
 
-    def add_approval(self, step_id: int, actor: str, version: int, action: str) -> bool:
-        """Record one approval of a change that needs several, if the step is still at `version` and waiting for
-        a decision; audited as `action`. True if this call won (a concurrent approval makes the caller re-read)."""
+    def add_approval(self, step_id: int, actor: str, version: int, action: str, needed: int | None = None) -> bool:
+        """Record one approval of a change that needs several (`needed`), if the step is still at `version` and
+        waiting for a decision; audited as `action`, and the requester's "1 of 2" notice queued with it (like a
+        transition's). True if this call won (a concurrent approval makes the caller re-read)."""
         now = self._db.clock.now()
         with self._db.write() as session:
             found = session.execute(
@@ -215,6 +216,8 @@ class RequestStore:
             session.add(AuditRow(at=now, actor=actor, action=action, request_id=step.request_id, step_id=step_id,
                                  target=found.upn, before={"approvals": step.approvals or []},
                                  after={"approvals": approvals}, detail={"handler_key": step.handler_key}))
+            _queue_notice(session, step, StepState(step.state), action, actor, now,
+                          approvals=len(approvals), needed=needed)
             return True
 
     def get(self, request_id: str) -> ChangeRequest | None:
@@ -322,7 +325,8 @@ class RequestStore:
         audit row with the before and after values, in one transaction. Returns True for the one caller that
         won, across threads and processes. Besides the given `fields` (see STEP_FIELDS) the store bumps
         `version` and `updated_at`, counts `attempts` on entering `applying`, stamps `decided_at` when
-        `decided_by` is given, `undo_requested_at` with `undo_requested_by` and `applied_at` on entering
+        `decided_by` is given, `undo_requested_at` with `undo_requested_by`, `undo_decided_at` with
+        `undo_decided_by` (cleared with it) and `applied_at` on entering
         `applied`, unless they are passed explicitly.
         """
         wanted = (expected,) if isinstance(expected, str) else tuple(expected)
@@ -366,16 +370,7 @@ class RequestStore:
         session.add(AuditRow(at=now, actor=actor, action=action, request_id=step.request_id, step_id=step_id,
                              target=found.upn, before=jsonable(before), after=jsonable(after),
                              detail={"handler_key": step.handler_key}))
-        notice = NOTICES.get((new, action))
-        if notice is not None:
-            # The requester's notice is queued in the same transaction: no transition without its one message.
-            key = f"notice:{step_id}:{step.version + 1}"
-            session.add(OutboxRow(kind=NOTICE_KIND, dedupe_key=key, state=OutboxState.PENDING, attempts=0,
-                                  next_attempt_at=now, created_at=now, payload=jsonable({
-                                      "key": key, "notice": notice, "request_id": step.request_id,
-                                      "step_id": step_id, "title": step.title, "actor": actor, "at": now,
-                                      "error": values.get("error"),
-                                      "undo_requested_by": step.undo_requested_by})))
+        _queue_notice(session, step, new, action, actor, now, error=values.get("error"))
         return True
 
     def expire_due(self) -> list[int]:
@@ -415,13 +410,33 @@ class RequestStore:
             return [snapshot(AuditEntry, row) for row in session.scalars(query)]
 
 
+def _queue_notice(session: Session, step: StepRow, new: StepState, action: str, actor: str, now: datetime,
+                  **extra: Any) -> None:
+    """Queue the requester's notice of the step change (`new`, `action`) when it has one (`NOTICES`), in the
+    caller's transaction: no change without its one message. Its key is the step's version after the change,
+    unique to that change, so the outbox (and a post retried after a crash) sends it exactly once."""
+    notice = NOTICES.get((new, action))
+    if notice is None:
+        return
+    key = f"notice:{step.id}:{step.version + 1}"
+    session.add(OutboxRow(kind=NOTICE_KIND, dedupe_key=key, state=OutboxState.PENDING, attempts=0,
+                          next_attempt_at=now, created_at=now, payload=jsonable({
+                              "key": key, "notice": notice, "request_id": step.request_id, "step_id": step.id,
+                              "title": step.title, "actor": actor, "at": now,
+                              "undo_requested_by": step.undo_requested_by, "undo_requested_at": step.undo_requested_at,
+                              "undo_decided_by": step.undo_decided_by, "undo_decided_at": step.undo_decided_at,
+                              "error": None, **extra})))
+
+
 def _stamped(fields: dict[str, Any], new: StepState, now: datetime) -> dict[str, Any]:
-    """`fields` plus the times the store stamps: decided_at, undo_requested_at, applied_at."""
+    """`fields` plus the times the store stamps: decided_at, undo_requested_at, undo_decided_at, applied_at."""
     values = dict(fields)
     if "decided_by" in values:
         values.setdefault("decided_at", now)
     if "undo_requested_by" in values:
         values.setdefault("undo_requested_at", now)
+    if "undo_decided_by" in values:
+        values.setdefault("undo_decided_at", None if values["undo_decided_by"] is None else now)
     if new == StepState.APPLIED:
         values.setdefault("applied_at", now)
     return values

@@ -112,6 +112,8 @@ class NoticeKind(enum.StrEnum):
     UNDO_DENIED = "undo_denied"
     UNDO_EXPIRED = "undo_expired"
     UNDO_FAILED = "undo_failed"
+    APPROVAL_RECORDED = "approval_recorded"  # one approval of several a wide change needs ("1 of 2")
+    UNDO_APPROVAL_RECORDED = "undo_approval_recorded"
 
 
 N = NoticeKind
@@ -134,6 +136,9 @@ NOTICES: Mapping[tuple[StepState, str], NoticeKind] = {
     (S.VERIFIED, "undo.expired"): N.UNDO_EXPIRED,
     (S.VERIFIED, "undo.failed"): N.UNDO_FAILED,
     (S.VERIFIED, "undo.recovered"): N.UNDO_FAILED,
+    # Not transitions: one approval recorded of the several a wide change needs (the step stays waiting).
+    (S.PENDING, "step.approval_recorded"): N.APPROVAL_RECORDED,
+    (S.REVERT_PENDING, "undo.approval_recorded"): N.UNDO_APPROVAL_RECORDED,
 }
 
 #: Steps that never move again.
@@ -217,6 +222,8 @@ class RequestStep:
     undo_requested_by: str | None = None
     undo_requested_at: datetime | None = None
     approvals: tuple[str, ...] | None = None  # who approved so far, for a change that needs several approvers
+    undo_decided_by: str | None = None  # who approved (the last of its approvers) or denied the last undo asked for
+    undo_decided_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
@@ -75,8 +75,9 @@ def _told(exc: Exception) -> Exception:
     return exc
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "earlier"
+def utc_text(moment: datetime) -> str:
+    """A time as plain text ("2026-11-28 09:22 UTC"): the default `show_time` of the workflow's messages."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _told_if_db_down(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -112,6 +113,7 @@ class Workflow(Queries, Execution, BulkWork):
         bulk_concurrency: int = 4,
         used_since: UsedSince | None = None,
         claims: Claims | None = None,
+        show_time: Callable[[datetime], str] = utc_text,
     ) -> None:
         self.store = store
         self.claims = claims or Claims(store.leases)
@@ -128,6 +130,11 @@ class Workflow(Queries, Execution, BulkWork):
         self.bulk_batch = bulk_batch  # mailboxes per batch of a bulk step (one bulk read, then the writes)
         self.bulk_concurrency = bulk_concurrency  # Set-CASMailbox calls in flight at once
         self.used_since = used_since  # sign-in logs since the report, when the readiness report provides them
+        # How a time is written in an `Outcome.message`: the Slack layer passes its own (the reader's time zone).
+        self.show_time = show_time
+
+    def _when(self, moment: datetime | None) -> str:
+        return self.show_time(moment) if moment else "earlier"
 
     def receive(self, upn: str, requester: str, channel: str, *, auth_mode: str = "basic",
                 include_org: bool = False, app: OAuthApp | None = None, thread_ts: str | None = None,
@@ -264,7 +271,7 @@ class Workflow(Queries, Execution, BulkWork):
         steps = [{"handler_key": s.key, "title": s.title, "proposed": {
             "current": s.current, "proposed": s.proposed, "current_text": s.current_text,
             "proposed_text": s.proposed_text, "impact": s.impact, "reason": s.reason, "scope": s.scope,
-            "docs": s.docs}}
+            "docs": s.docs, "approvals_needed": self.policy.approvals_needed(s.key, s.scope)}}
             for s in plan.steps]
         if not self.store.requests.plan(request_id, m365.tenant_id, self.policy.ttl, steps,
                                         {"diagnosis": diagnosis.to_dict(), "plan": plan.to_dict()}):
@@ -385,7 +392,7 @@ class Workflow(Queries, Execution, BulkWork):
     def _decide_step(self, step: RequestStep, request: ChangeRequest, actor: str, approve: bool) -> Outcome:
         if self.clock.now() >= request.expires_at:
             self.expire_due()
-            return Outcome(K.EXPIRED, f"This approval expired at {_when(request.expires_at)}. "
+            return Outcome(K.EXPIRED, f"This approval expired at {self._when(request.expires_at)}. "
                            f"Run {command_for(request)} again for a fresh plan.",
                            self.store.requests.get_step(step.id))
         refusal = self.policy.may_decide(actor, request.requester, self.members, approve=approve)
@@ -417,7 +424,7 @@ class Workflow(Queries, Execution, BulkWork):
         if self.clock.now() >= deadline:
             if self.store.requests.transition_step(step.id, S.REVERT_PENDING, S.VERIFIED, BOT_ACTOR, "undo.expired"):
                 self._changed(request.id)
-            return Outcome(K.EXPIRED, f"This undo request expired at {_when(deadline)}; "
+            return Outcome(K.EXPIRED, f"This undo request expired at {self._when(deadline)}; "
                            "click Undo again to ask anew.", self.store.requests.get_step(step.id))
         refusal = self.policy.may_decide(actor, asked_by, self.members, approve=approve)
         if refusal:
@@ -425,13 +432,15 @@ class Workflow(Queries, Execution, BulkWork):
                                       target=request.upn, detail={"approve": approve, "reason": refusal.reason})
             return Outcome(K.REFUSED, refusal.reason, step)
         new, action = (S.REVERTING, "undo.approved") if approve else (S.VERIFIED, "undo.denied")
-        approvals: dict[str, Any] = {}
+        # A denied undo keeps no approvals: on the card, an undo decided with approvals is one that was approved.
+        approvals: dict[str, Any] = {"approvals": None}
         if approve:
             collected = self._collect(step, request, actor, "undo")
             if isinstance(collected, Outcome):
                 return collected
             approvals = {"approvals": collected}
-        if not self._claimed_transition(approve, step.id, S.REVERT_PENDING, new, actor, action, **approvals):
+        if not self._claimed_transition(approve, step.id, S.REVERT_PENDING, new, actor, action,
+                                         undo_decided_by=actor, **approvals):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         if approve:
@@ -455,7 +464,8 @@ class Workflow(Queries, Execution, BulkWork):
                                f"approver{'s' if needed - len(have) > 1 else ''} (not you).", step)
             if len(have) + 1 >= needed:
                 return [*have, actor]
-            if self.store.requests.add_approval(step.id, actor, step.version, f"{phase}.approval_recorded"):
+            if self.store.requests.add_approval(step.id, actor, step.version, f"{phase}.approval_recorded",
+                                              needed):
                 self._changed(request.id)
                 left = needed - len(have) - 1
                 return Outcome(K.APPROVAL_RECORDED, f"Approval {len(have) + 1} of {needed} recorded: this is a wide "
@@ -482,7 +492,7 @@ class Workflow(Queries, Execution, BulkWork):
             return Outcome(K.NOT_FOUND, GONE)
         who = f" by <@{step.decided_by}>" if step.decided_by and step.state in DECIDED else ""
         return Outcome(K.ALREADY, f"Already decided: this step is {step.state}{who} "
-                       f"({_when(step.decided_at or step.updated_at)}).", step)
+                       f"({self._when(step.decided_at or step.updated_at)}).", step)
 
     @_told_if_db_down
     def request_undo(self, step_id: int, actor: str) -> Outcome:
@@ -492,7 +502,7 @@ class Workflow(Queries, Execution, BulkWork):
             return found
         step, request = found
         if not self.store.requests.transition_step(step.id, S.VERIFIED, S.REVERT_PENDING, actor, "undo.requested",
-                                                   undo_requested_by=actor, approvals=None):
+                                                   undo_requested_by=actor, approvals=None, undo_decided_by=None):
             return self._already(self.store.requests.get_step(step.id))
         self._changed(request.id)
         return Outcome(K.UNDO_REQUESTED, "Undo requested; an approver must approve it.",
@@ -506,7 +516,7 @@ class Workflow(Queries, Execution, BulkWork):
             return found
         step, request = found
         if self.clock.now() >= request.expires_at:
-            return Outcome(K.EXPIRED, f"This request expired at {_when(request.expires_at)}. "
+            return Outcome(K.EXPIRED, f"This request expired at {self._when(request.expires_at)}. "
                            f"Run {command_for(request)} again.", step)
         if not self.store.requests.transition_step(step.id, S.FAILED, S.PENDING, actor, "step.retry", error=None,
                                                    approvals=None):

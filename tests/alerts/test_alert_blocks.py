@@ -40,9 +40,13 @@ def test_the_open_card_says_what_failed_why_and_how_to_fix_it():
     assert f":x: Failed 2 times since {at('2026-11-28 09:00')}, last at {at('2026-11-28 09:05')}." in text
     assert f"Incident {opened.incident_id}" in text
     assert card["text"].startswith("SMTP AUTH failing for scanner (scanner@contoso.com): SMTP AUTH is turned off")
+    # Snooze carries the incident and cause the card shows: a click after they changed is refused.
+    value = f'{{"target":"{TARGET}","incident":"{opened.incident_id}","cause":"{opened.cause}"}}'
+    assert value == ids.alert_value(TARGET, opened.incident_id, opened.cause) and opened.cause
+    assert ids.parse_alert_value(value) == (TARGET, opened.incident_id, opened.cause)
     assert clicks(card["blocks"]) == [(ids.ACTION_ALERT_FIX, MAILBOX), (ids.ACTION_ALERT_PROBE, TARGET),
-                                      ("alert_snooze_1h", TARGET), ("alert_snooze_4h", TARGET),
-                                      (ids.ACTION_ALERT_SNOOZE, TARGET)]
+                                      ("alert_snooze_1h", value), ("alert_snooze_4h", value),
+                                      (ids.ACTION_ALERT_SNOOZE, value)]
     fix, probe, *snoozes = buttons(card["blocks"])
     assert fix["style"] == "primary" and "confirm" not in fix and "style" not in probe
     assert [b["text"]["text"] for b in snoozes] == ["Snooze 1 h", "Snooze 4 h", "Snooze 24 h"]
@@ -54,10 +58,11 @@ def test_the_console_reads_the_card_with_its_buttons():
     run = incident("FF")
     text, found = render(alert_card(run.sent[0], explanation=EXPLAINED, now=run.clock.now())["blocks"])
     assert "❌ Failed 2 times" in text
+    value = ids.alert_value(TARGET, run.sent[0].incident_id, run.sent[0].cause)
     assert [(b.text, b.action_id, b.value) for b in found] == [
         ("Fix", ids.ACTION_ALERT_FIX, MAILBOX), ("Probe now", ids.ACTION_ALERT_PROBE, TARGET),
-        ("Snooze 1 h", "alert_snooze_1h", TARGET), ("Snooze 4 h", "alert_snooze_4h", TARGET),
-        ("Snooze 24 h", ids.ACTION_ALERT_SNOOZE, TARGET)]
+        ("Snooze 1 h", "alert_snooze_1h", value), ("Snooze 4 h", "alert_snooze_4h", value),
+        ("Snooze 24 h", ids.ACTION_ALERT_SNOOZE, value)]
 
 
 def test_an_update_shows_the_count_and_a_changed_cause():
@@ -94,7 +99,8 @@ def test_the_snoozed_card_says_who_and_until_when_and_offers_unsnooze():
     validate(card)
     assert f":clock3: Snoozed by <@U0APPROVER> until {at('2026-11-29 09:10')}" in joined(card["blocks"])
     assert clicks(card["blocks"]) == [(ids.ACTION_ALERT_FIX, MAILBOX), (ids.ACTION_ALERT_PROBE, TARGET),
-                                      (ids.ACTION_ALERT_UNSNOOZE, TARGET)]
+                                      (ids.ACTION_ALERT_UNSNOOZE, ids.alert_value(TARGET, run.state.incident_id,
+                                                                                  run.state.last_cause))]
     later = alert_card(redraw, explanation=EXPLAINED, now=now + timedelta(hours=25))
     assert "Snoozed" not in joined(later["blocks"]) and len(clicks(later["blocks"])) == 5
 
@@ -196,3 +202,9 @@ def test_the_card_links_the_plans_its_fix_started_newest_first_within_limits():
                                 plans=[("CR-X", "U0OTHER", "https://evil.example/a|b<!channel>")])["blocks"])
     assert "<!channel>" not in hostile and "|CR-X>" not in hostile
     assert ":clipboard:" not in joined(alert_card(opened, explanation=EXPLAINED, now=run.clock.now())["blocks"])
+
+
+def test_an_alert_value_that_is_not_ours_is_refused_and_a_bare_name_is_an_older_cards():
+    assert ids.parse_alert_value("scanner") == ("scanner", None, None)  # cards drawn before values carried more
+    for bad in ('{"target": 7}', "{not json", '{"target": "scanner", "incident": 5}', '{"target": ""}'):
+        assert ids.parse_alert_value(bad) is None, bad

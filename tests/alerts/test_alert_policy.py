@@ -373,3 +373,16 @@ def test_policy_from_config_and_its_checks():
     with pytest.raises(ValueError, match="given to the state"):
         step(AlertState(target="printer"), Observation(target=TARGET, mailbox=MAILBOX, ok=True,
                                                         at=datetime(2026, 11, 28, 9, tzinfo=UTC)), policy)
+
+
+def test_a_click_on_a_card_whose_incident_or_cause_changed_is_stale():
+    from bot.alerts.service import _stale
+    from bot.store.records import AlertState
+
+    open_now = AlertState(target="scanner", incident_id="scanner:2", last_cause="auth_failed")
+    assert _stale(open_now, "scanner:2", "auth_failed") is None
+    assert _stale(open_now, None, None) is None  # a card drawn before buttons carried the incident
+    assert "a new one is open" in _stale(open_now, "scanner:1", "auth_failed")
+    assert "incident it shows is over." in _stale(AlertState(target="scanner"), "scanner:2", "auth_failed")
+    assert "cause changed to tls_failed" in _stale(
+        AlertState(target="scanner", incident_id="scanner:2", last_cause="tls_failed"), "scanner:2", "auth_failed")

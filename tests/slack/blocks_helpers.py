@@ -50,6 +50,8 @@ def with_states(*states: StepState, plan: dict[str, Any] | None = None, **reques
             template, id=n + 1, position=n, state=StepState(state), updated_at=CREATED + timedelta(minutes=5),
             undo_requested_by="U0REQUEST" if undo else None,
             undo_requested_at=CREATED + timedelta(minutes=4) if undo else None,
+            undo_decided_by="U0OTHER" if state in ("reverting", "reverted") else None,
+            undo_decided_at=CREATED + timedelta(minutes=4, seconds=30) if state in ("reverting", "reverted") else None,
             decided_by="U0APPROVE" if decided else None, decided_at=CREATED + timedelta(minutes=2) if decided else None,
             applied_at=CREATED + timedelta(minutes=3) if applied else None,
             before=proposed["current"] if applied else None, after=proposed["proposed"] if applied else None,

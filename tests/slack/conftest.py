@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_helpers import APPROVER, BOT_TOKEN, ROOT, SIGNING_SECRET, wait_until
+from slack_helpers import APPROVER, BOT_TOKEN, ROOT, SIGNING_SECRET, times_not_local, wait_until
 from werkzeug.serving import make_server
 
 from bot.clock import FakeClock
@@ -108,3 +108,6 @@ def start_bot(sandbox: Sandbox, standin: SlackStandin, bot_db_url: str) -> Itera
     yield start
     for bot in running:
         bot.stop()
+    # Every scenario doubles as a check that each time shown in Slack is in the reader's zone (#14).
+    assert times_not_local(standin) == [], "a time shown in Slack as UTC text, not with local_time"
+

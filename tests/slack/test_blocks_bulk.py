@@ -9,7 +9,7 @@ import pytest
 from blocks_helpers import CREATED, NOW, buttons, clicks, joined, validate
 
 from bot.slack import ids
-from bot.slack.blocks import plan_card
+from bot.slack.blocks import local_time, plan_card
 from bot.workflow.model import (
     CLEANUP_KIND,
     BulkMailbox,
@@ -67,7 +67,7 @@ def test_the_pending_card_lists_the_first_mailboxes_the_impact_and_who_approved_
     assert ":shield: *Security impact:* Reduces exposure" in text
     assert "`mailbox0@contoso.com` (enabled), `mailbox1@contoso.com` (inherits)" in text
     assert "`mailbox9@contoso.com`" in text and "`mailbox10@contoso.com`" not in text and "and 290 more" in text
-    assert "Needs 2 different approvers; 1 of 2 so far: <@U0APPROVE>" in text
+    assert "Needs 2 different approvers: 1 of 2 approvals so far: <@U0APPROVE>" in text
     assert "Why OAuth?" not in text and "/smtp-enable" not in text
     assert clicks(card(cleanup_view(300))["blocks"]) == [(ids.ACTION_APPROVE, "1"), (ids.ACTION_DENY, "1")]
 
@@ -97,9 +97,13 @@ def test_a_step_that_turned_nothing_off_offers_retry_and_an_undone_one_says_so()
     failed = card(cleanup_view(5, dict.fromkeys(range(5), M.FAILED), state=S.FAILED))
     assert clicks(failed["blocks"]) == [(ids.ACTION_RETRY, "1")]
     view = cleanup_view(5, dict.fromkeys(range(5), M.RESTORED), state=S.REVERTED)
-    view = dataclasses.replace(view, steps=(dataclasses.replace(view.steps[0], undo_requested_by="U0REQUEST"),))
+    view = dataclasses.replace(view, steps=(dataclasses.replace(
+        view.steps[0], undo_requested_by="U0REQUEST", undo_requested_at=NOW - timedelta(minutes=3),
+        undo_decided_by="U0APPROVE", undo_decided_at=NOW - timedelta(minutes=2)),))
     text = joined(card(view)["blocks"])
     assert "Undone at" in text and "5 restored to their own prior value (inherits included)" in text
+    assert (f"asked by <@U0REQUEST> at {local_time(NOW - timedelta(minutes=3))}, approved by <@U0APPROVE> at "
+            f"{local_time(NOW - timedelta(minutes=2))}") in text
 
 
 def test_the_org_switch_off_is_shown_as_a_second_step():

@@ -7,7 +7,7 @@ from blocks_helpers import NOW, STATES, joined, validate, with_states
 from slack_sdk.models.blocks import Block
 from test_blocks_views import FAILING_PROBE, other_request
 
-from bot.slack.blocks import home_notice, home_view
+from bot.slack.blocks import home_notice, home_view, local_time
 from bot.slack.blocks.notices import SENTENCES, notice_message
 from bot.workflow.model import NOTICES, NoticeKind
 
@@ -55,3 +55,16 @@ def test_the_app_home_notice_says_what_was_clicked_when_and_the_answer_and_fits_
     assert "denied by <@U0APPROVE>" in first and "<!channel>" not in first and "&lt;!channel&gt;" in first
     assert payload["blocks"][1]["type"] == "divider" and "Waiting for your approval" in joined(payload["blocks"])
     assert "more changes waiting" in joined(payload["blocks"])  # the notice took room, not Slack's limits
+
+
+@pytest.mark.parametrize(("notice", "said"), [
+    (NoticeKind.UNDONE, "was undone at {at} (asked by you, approved by <@U0APPROVE>)"),
+    (NoticeKind.UNDO_FAILED, "stays: the undo (asked by you, approved by <@U0APPROVE>) failed at {at}."),
+    (NoticeKind.UNDO_DENIED, "stays: the undo asked by you was denied by <@U0OTHER> at {at}."),
+    (NoticeKind.UNDO_EXPIRED, "stays: the undo asked by you expired at {at} without a decision."),
+])
+def test_an_undos_notice_says_who_asked_and_who_decided(notice, said):
+    message = notice_message(notice, requester="U0REQUEST", request_id="CR-7F3K2Q", upn="scanner@contoso.com",
+                             title="SMTP AUTH", actor="U0OTHER" if notice == NoticeKind.UNDO_DENIED else "smtp-auth-bot",
+                             at=NOW, undo_requested_by="U0REQUEST", undo_decided_by="U0APPROVE")
+    assert said.format(at=local_time(NOW)) in message["blocks"][0]["text"]["text"]

@@ -52,8 +52,10 @@ STATUS = {
     "expired": f"Expired at {at('2026-11-28 09:22:52')} — run `/smtp-enable erp@contoso.com` again",
     "failed": f":x: Failed at {at('2026-11-28 08:27:52')} after approval by <@U0APPROVE> at {at('2026-11-28 08:24:52')}: Exchange said: boom",
     "revert_pending": f"Undo requested by <@U0REQUEST> at {at('2026-11-28 08:26:52')} — waiting for an approver",
-    "reverting": f"Undoing, asked by <@U0REQUEST> at {at('2026-11-28 08:26:52')}…",
-    "reverted": f"Undone at {at('2026-11-28 08:27:52')}, asked by <@U0REQUEST> at {at('2026-11-28 08:26:52')}: restored disabled",
+    "reverting": f"Undoing, asked by <@U0REQUEST> at {at('2026-11-28 08:26:52')}, approved by <@U0OTHER> at "
+                 f"{at('2026-11-28 08:27:22')}…",
+    "reverted": f"Undone at {at('2026-11-28 08:27:52')}, asked by <@U0REQUEST> at {at('2026-11-28 08:26:52')}, approved "
+                f"by <@U0OTHER> at {at('2026-11-28 08:27:22')}: restored disabled",
 }
 
 
@@ -254,10 +256,12 @@ def test_a_blocked_plan_says_the_changes_are_not_enough_and_offers_only_apply_an
 
 def test_after_apply_anyway_each_step_is_offered_for_approval_again_and_the_card_says_who_chose():
     view = with_states("pending", "pending", plan=blocked_plan(example_view()))
-    view = dataclasses.replace(view, request=dataclasses.replace(view.request, applied_anyway_by="U0APPROVER"))
+    view = dataclasses.replace(view, request=dataclasses.replace(view.request, applied_anyway_by="U0APPROVER",
+                                                                 applied_anyway_at=NOW))
     payload = card(view)
     text = joined(payload["blocks"])
-    assert "*The proposed changes will not be enough*" in text and "<@U0APPROVER> chose to apply them anyway" in text
+    assert "*The proposed changes will not be enough*" in text
+    assert f"<@U0APPROVER> chose to apply them anyway at {at(NOW.strftime('%Y-%m-%d %H:%M:%S'))}" in text
     assert [a for a, _ in clicks(payload["blocks"])] == [ids.ACTION_APPROVE, ids.ACTION_DENY, ids.ACTION_APPROVE,
                                                         ids.ACTION_DENY, ids.ACTION_APPROVE_ALL,
                                                         ids.ACTION_DIAGNOSE_AGAIN]
@@ -407,3 +411,23 @@ def test_the_onboarding_probe_shows_what_the_bot_saw_and_expiry_names_the_onboar
     pending = with_states("pending", plan={**base.plan, "device": DEVICE}, options=options)
     late = "\n".join(texts(plan_card(pending, now=LATE)["blocks"]))
     assert f"run `/smtp-oauth {pending.request.upn} --app {DEVICE['client_id']}` again" in late
+
+
+UNDO_ASKED = f"Undo asked by <@U0REQUEST> at {at('2026-11-28 08:26:52')}"
+
+
+@pytest.mark.parametrize(("decided_by", "approvals", "said"), [
+    (None, None, f":clock3: {UNDO_ASKED} expired without a decision"),
+    ("U0OTHER", None, f":no_entry_sign: {UNDO_ASKED} was denied by <@U0OTHER> at {at('2026-11-28 08:27:22')}"),
+    ("U0OTHER", ("U0OTHER",), f":x: {UNDO_ASKED}, approved by <@U0OTHER> at {at('2026-11-28 08:27:22')}, failed"),
+])
+def test_a_step_back_at_verified_says_who_asked_for_the_undo_and_who_decided_it_when(decided_by, approvals, said):
+    [step] = with_states("reverted").steps  # the undo's who and when, then back at verified
+    step = dataclasses.replace(step, state="verified", undo_decided_by=decided_by, approvals=approvals,
+                               undo_decided_at=step.undo_decided_at if decided_by else None)
+    view = dataclasses.replace(example_view(), steps=(step,))
+    payload = card(view)
+    assert said in joined(payload["blocks"])
+    assert clicks(payload["blocks"])[-1] == (ids.ACTION_UNDO, "1")  # it can be asked for again
+    plain = with_states("verified")
+    assert "Undo asked" not in joined(card(plain)["blocks"])  # no undo asked: nothing to say

@@ -215,14 +215,16 @@ class FakeServices:
                            detail=None, message="SMTP AUTH works", reply=None, started_at=self.clock.now(),
                            duration_ms=120.0)
 
-    def snooze(self, target: str, mailbox: str, actor: str, hours: int) -> datetime | None:
-        self.calls.append(("snooze", target, mailbox, actor, hours))
+    def snooze(self, target: str, mailbox: str, actor: str, hours: int, *, incident: str | None = None,
+               cause: str | None = None) -> datetime | None:
+        self.calls.append(("snooze", target, mailbox, actor, hours, *((incident, cause) if incident else ())))
         if actor != APPROVER:
             raise NotAllowed("Only approvers can snooze or unsnooze alerts here.")
         return self.clock.now() + timedelta(hours=hours)
 
-    def unsnooze(self, target: str, mailbox: str, actor: str) -> bool:
-        self.calls.append(("unsnooze", target, mailbox, actor))
+    def unsnooze(self, target: str, mailbox: str, actor: str, *, incident: str | None = None,
+                 cause: str | None = None) -> bool:
+        self.calls.append(("unsnooze", target, mailbox, actor, *((incident, cause) if incident else ())))
         return target == "printer"
 
     def probe_statuses(self, upn: str | None = None) -> list[dict[str, Any]]:
@@ -569,8 +571,19 @@ def test_a_refused_snooze_answers_why_and_unsnooze_goes_to_the_services(app, ser
     assert replies[1]["text"] == "Alerts for printer are no longer snoozed."
 
 
+def test_a_snooze_or_unsnooze_click_carries_its_cards_incident_and_cause_to_the_services(app, services):
+    click(app, ids.ACTION_ALERT_SNOOZE_FOR[4], ids.alert_value("printer", "printer:20261128T092200", "auth_failed"))
+    click(app, ids.ACTION_ALERT_UNSNOOZE, ids.alert_value("printer", "printer:20261128T092200", None))
+    click(app, ids.ACTION_ALERT_SNOOZE_FOR[4], '{"target": 7}')  # not one of our values: acts on nothing
+    services.run_submitted()
+    assert services.calls == [
+        ("snooze", "printer", "printer@contoso.com", APPROVER, 4, "printer:20261128T092200", "auth_failed"),
+        ("unsnooze", "printer", "printer@contoso.com", APPROVER, "printer:20261128T092200", None)]
+    assert services.replies[-1]["text"].startswith("Nothing to snooze for ")
+
+
 def test_an_alert_click_with_an_oversized_value_is_ignored(app, services):
-    click(app, ids.ACTION_ALERT_FIX, "x" * 321)
+    click(app, ids.ACTION_ALERT_FIX, "x" * 801)
     assert services.submitted == []
 
 

@@ -7,6 +7,8 @@ import json
 
 from slack_helpers import APPROVER, OTHER, sandbox_probes, top_level, wait_until
 
+from bot.slack import ids
+
 INTERVAL = 5 * 60
 METRICS_TOKEN = "metrics-token-for-tests-only"
 
@@ -175,3 +177,47 @@ def test_metrics_endpoint(start_bot, sandbox):
 
 def standin_blocks(bot):
     return top_level(bot.standin, "C0OPS")[-1].blocks
+
+
+def test_a_snooze_or_unsnooze_clicked_on_a_card_of_an_incident_that_is_over_is_refused(start_bot, sandbox, standin):
+    bot = start_bot(probes=sandbox_probes(sandbox))
+    box = sandbox.state.tenant("contoso").user("printer@contoso.com").mailbox
+    box.smtp_client_authentication_disabled = True
+    probe(bot)
+    probe(bot)
+    delivered(bot)
+    [first] = standin.messages("C0ALERTS")
+    stale = {b.text: b for b in bot.sender.buttons("C0ALERTS", first.ts)}
+    old_incident = bot.runtime.store.alerts.get("printer").incident_id
+    assert json.loads(stale["Snooze 4 h"].value) == {"target": "printer", "incident": old_incident,
+                                                     "cause": bot.runtime.store.alerts.get("printer").last_cause}
+    box.smtp_client_authentication_disabled = False
+    probe(bot)  # recovered: that incident is over
+    box.smtp_client_authentication_disabled = True
+    probe(bot)
+    probe(bot)  # a new incident, with its own card
+    delivered(bot)
+    new_incident = bot.runtime.store.alerts.get("printer").incident_id
+    assert new_incident not in (None, old_incident)
+
+    # The old card, clicked in the instant before its redraw reached the clicker's Slack: nothing is snoozed.
+    bot.sender.click(stale["Snooze 4 h"].action_id, stale["Snooze 4 h"].value, user_id=APPROVER,
+                     channel_id="C0ALERTS", message_ts=first.ts)
+    refusal = wait_until(lambda: [t for t in bot.ephemeral_texts() if "out of date" in t], what="stale refusal")[0]
+    assert "a new one is open" in refusal and "Nothing was changed" in refusal
+    state = bot.runtime.store.alerts.get("printer")
+    assert state.snoozed_until is None and state.incident_id == new_incident
+    audit = bot.runtime.store.requests.audit_rows
+    assert [(r.action, r.detail["reason"]) for r in audit() if r.action.startswith("alert.")] == [
+        ("alert.snooze_refused", "stale card")]
+
+    # A snooze of the new incident from its own card holds; the old card's Unsnooze cannot lift it.
+    current = max((m for m in standin.messages("C0ALERTS") if m.thread_ts is None), key=lambda m: float(m.ts))
+    bot.sender.click_button("C0ALERTS", current.ts, user_id=APPROVER, text_or_action_id="Snooze 4 h")
+    wait_until(lambda: any("snoozed for 4 h" in t for t in bot.ephemeral_texts()), what="snooze answer")
+    delivered(bot)
+    unsnooze = next(b for b in bot.sender.buttons("C0ALERTS", current.ts) if b.text == "Unsnooze")
+    old_unsnooze = ids.alert_value("printer", old_incident, json.loads(stale["Snooze 4 h"].value)["cause"])
+    bot.sender.click(unsnooze.action_id, old_unsnooze, user_id=APPROVER, channel_id="C0ALERTS", message_ts=first.ts)
+    wait_until(lambda: len([t for t in bot.ephemeral_texts() if "out of date" in t]) == 2, what="2nd refusal")
+    assert bot.runtime.store.alerts.get("printer").snoozed_until is not None

@@ -72,7 +72,7 @@ def test_a_fix_from_an_alert_goes_in_its_thread_and_the_requester_hears_each_out
     bot.sender.click_button("C0ALERTS", plan.ts, user_id=OTHER, text_or_action_id="step_undo")
     wait_until(lambda: "undo_approve" in json.dumps(standin.message("C0ALERTS", plan.ts).blocks), what="undo asked")
     bot.sender.click_button("C0ALERTS", plan.ts, user_id=APPROVER, text_or_action_id="undo_approve")
-    texts = told(standin, "C0ALERTS", alert.ts, "was undone at", "(asked by you)")
+    texts = told(standin, "C0ALERTS", alert.ts, "was undone at", f"(asked by you, approved by <@{APPROVER}>)")
     wait_until(lambda: bot.runtime.idle(), what="everything delivered")
     bot.runtime.outbox.deliver_due()
     assert len(notices(standin, "C0ALERTS", alert.ts)) == 3  # approved, applied, undone: one each
@@ -258,3 +258,24 @@ def test_a_plan_card_posted_in_a_thread_by_a_killed_process_is_adopted_from_the_
     [view] = bot.runtime.workflow.requests_for("printer@contoso.com")
     assert view.request.message_ts == posted.ts
     assert "Fix plan in the thread" in json.dumps(standin.message("C0ALERTS", alert.ts).blocks)
+
+
+def test_the_first_of_two_approvals_is_told_in_the_thread_once_and_shown_on_the_card(start_bot, sandbox, standin):
+    bot = start_bot(approvals_required={"mailbox_smtp_auth": 2})
+    bot.sender.command("/smtp-enable", "scanner@contoso.com", user_id=REQUESTER)
+    card = bot.wait_card(lambda blocks: "Approve" in blocks, what="plan card")
+    assert "Needs 2 different approvers: 0 of 2 approvals so far" in json.dumps(card.blocks)
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")
+    [text] = told(standin, "C0OPS", card.ts, "(1 of 2)")
+    assert text.startswith(f"<@{REQUESTER}> ") and f"was approved by <@{APPROVER}> at <!date^" in text
+    assert "one more approver needed before it is applied" in text
+    wait_until(lambda: "1 of 2 approvals so far: <@U0APPROVE>" in json.dumps(standin.message("C0OPS", card.ts).blocks),
+               what="the card shows 1 of 2")
+    bot.sender.click_button("C0OPS", card.ts, user_id=APPROVER, text_or_action_id="Approve")  # the same approver
+    bot.sender.click_button("C0OPS", card.ts, user_id=GROUP_MEMBER, text_or_action_id="Approve")
+    texts = told(standin, "C0OPS", card.ts, "applied and verified")
+    wait_until(lambda: bot.runtime.idle(), what="everything delivered")
+    bot.runtime.outbox.deliver_due()
+    texts = [m.blocks[0]["text"]["text"] for m in notices(standin, "C0OPS", card.ts)]
+    assert len(texts) == 3 and "(1 of 2)" in texts[0]  # 1 of 2, approved, applied: each once
+    assert f"was approved by <@{GROUP_MEMBER}> at" in texts[1] and "applied and verified" in texts[2]

@@ -18,6 +18,7 @@ from bot.clock import FakeClock
 from bot.store import Store, normalise_url, schema
 from bot.store.__main__ import main
 from bot.store.models import Base
+from bot.workflow.model import BOT_ACTOR as BOT
 
 
 def test_models_and_migrations_agree(store: Store) -> None:
@@ -215,6 +216,43 @@ def test_upgrade_to_0007_keeps_requests_outside_any_thread(db_url: str, clock: F
     assert [r.id for r in store.requests.list(thread=("C1", "1700000000.000200"))] == [threaded]
     schema.downgrade(store.engine, "0006")
     assert "thread_ts" not in {c["name"] for c in inspect(store.engine).get_columns("change_requests")}
+    store.close()
+
+
+def test_upgrade_to_0009_backfills_who_decided_the_last_undo_from_the_audit_log(db_url: str, clock: FakeClock) -> None:
+    store = Store(db_url, clock=clock)
+    store.migrate("0008")
+    created = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO change_requests (id, upn, tenant_id, requester, channel, state, created_at, "
+                 "expires_at, diagnosis, options) VALUES ('CR-UNDO88', 'old@contoso.com', 't', 'U1', 'C1', "
+                 "'planned', :created, :expires, '{}', '{}')"),
+            {"created": _sql_time(store, created), "expires": _sql_time(store, created + TTL)})
+        for step_id, state in ((1, "reverted"), (2, "revert_pending"), (3, "verified")):
+            conn.execute(
+                text("INSERT INTO steps (id, request_id, position, handler_key, title, state, updated_at) "
+                     "VALUES (:id, 'CR-UNDO88', :position, 'mailbox_smtp_auth', 'Mailbox SMTP AUTH', :state, :at)"),
+                {"id": step_id, "position": step_id, "state": state, "at": _sql_time(store, created)})
+        # Step 1: denied once, asked again, approved. Step 2: denied, then asked again (waiting). Step 3: none.
+        rows = ((1, "U_REQ", "undo.requested"), (1, "U_NO", "undo.denied"), (1, "U_REQ", "undo.requested"),
+                (1, "U_YES", "undo.approved"), (1, BOT, "undo.verified"), (2, "U_REQ", "undo.requested"),
+                (2, "U_NO", "undo.denied"), (2, "U_REQ", "undo.requested"))
+        for n, (step_id, actor, action) in enumerate(rows):
+            conn.execute(
+                text("INSERT INTO audit_log (at, actor, action, request_id, step_id) "
+                     "VALUES (:at, :actor, :action, 'CR-UNDO88', :step)"),
+                {"at": _sql_time(store, created + timedelta(minutes=n)), "actor": actor, "action": action,
+                 "step": step_id})
+
+    store.migrate()
+
+    first, second, third = store.requests.get_steps("CR-UNDO88")
+    assert (first.undo_decided_by, first.undo_decided_at) == ("U_YES", created + timedelta(minutes=3))
+    assert (second.undo_decided_by, second.undo_decided_at) == (None, None)  # its last undo waits for a decision
+    assert (third.undo_decided_by, third.undo_decided_at) == (None, None)
+    schema.downgrade(store.engine, "0008")
+    assert "undo_decided_by" not in {c["name"] for c in inspect(store.engine).get_columns("steps")}
     store.close()
 
 

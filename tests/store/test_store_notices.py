@@ -29,7 +29,8 @@ def test_outcomes_queue_one_notice_each_and_intermediate_states_none(store: Stor
     assert store.requests.transition_step(step_id, "applied", "verified", BOT_ACTOR, "step.verified")
     assert store.requests.transition_step(step_id, "verified", "revert_pending", "U_REQ", "undo.requested",
                                           undo_requested_by="U_REQ")
-    assert store.requests.transition_step(step_id, "revert_pending", "reverting", "U_A", "undo.approved")
+    assert store.requests.transition_step(step_id, "revert_pending", "reverting", "U_A", "undo.approved",
+                                          undo_decided_by="U_A")
     assert store.requests.transition_step(step_id, "reverting", "reverted", BOT_ACTOR, "undo.verified", error=None)
 
     queued = notices(store)
@@ -40,8 +41,10 @@ def test_outcomes_queue_one_notice_each_and_intermediate_states_none(store: Stor
     assert approved == {"key": queued[0].dedupe_key, "notice": "approved", "request_id": request_id,
                         "step_id": step_id, "title": STEPS[0]["title"], "actor": "U_A",
                         "at": (clock.now() - timedelta(seconds=5)).isoformat(), "error": None,
-                        "undo_requested_by": None}
+                        "undo_requested_by": None, "undo_requested_at": None, "undo_decided_by": None,
+                        "undo_decided_at": None}
     assert applied["at"] == clock.now().isoformat() and undone["undo_requested_by"] == "U_REQ"
+    assert (undone["undo_decided_by"], undone["undo_decided_at"]) == ("U_A", clock.now().isoformat())  # who undid
 
 
 def test_expiry_and_failures_queue_their_notice_once(store: Store, request_id: str, clock: FakeClock) -> None:
@@ -56,3 +59,13 @@ def test_expiry_and_failures_queue_their_notice_once(store: Store, request_id: s
     told = [(i.payload["step_id"], i.payload["notice"], i.payload["error"]) for i in notices(store)]
     assert told[:2] == [(first, "approved", None), (first, "failed", "Denied.")]
     assert (second, "expired", None) in told[2:] and len(told) == 2 + len(STEPS) - 1
+
+
+def test_one_approval_of_several_queues_its_notice_once_and_a_stale_one_none(store: Store, request_id: str) -> None:
+    step = store.requests.get_steps(request_id)[0]
+    assert store.requests.add_approval(step.id, "U_A", step.version, "step.approval_recorded", 2)
+    assert not store.requests.add_approval(step.id, "U_B", step.version, "step.approval_recorded", 2)  # stale
+    [queued] = notices(store)
+    assert queued.dedupe_key == f"notice:{step.id}:{step.version + 1}"
+    assert {k: queued.payload[k] for k in ("notice", "actor", "approvals", "needed", "step_id")} == {
+        "notice": "approval_recorded", "actor": "U_A", "approvals": 1, "needed": 2, "step_id": step.id}

@@ -363,3 +363,38 @@ def test_a_redelivered_command_is_stored_once_in_one_write(make_workflow, store)
     assert other not in (None, first)
     assert [r.id for r in store.requests.list()].count(first) == 1 and len(store.requests.list()) == 2
     assert [r.action for r in store.requests.audit_rows(request_id=first)] == ["request.created"]
+
+
+def test_outcome_times_are_written_by_the_formatter_the_slack_layer_gives(make_workflow, clock):
+    flow = make_workflow()
+    assert flow.show_time(clock.now()).endswith(" UTC")  # the default: plain UTC text, for any caller
+    flow.show_time = lambda moment: f"<time {moment:%H:%M}>"
+    view = flow.open_request("scanner@contoso.com", REQUESTER, "C0OPS")
+    clock.advance(61 * 60)
+    outcome = flow.decide(view.steps[0].id, APPROVER, approve=True)
+    assert outcome.message.startswith(f"This approval expired at <time {view.request.expires_at:%H:%M}>.")
+
+
+def test_who_denied_or_approved_an_undo_and_when_is_kept_on_the_step(make_workflow, store, clock):
+    flow = make_workflow()
+    [step] = flow.open_request("copier@contoso.com", REQUESTER, "C0OPS").steps
+    flow.decide(step.id, APPROVER, approve=True)
+    flow.run(step.id)
+    assert flow.request_undo(step.id, REQUESTER).kind == "undo_requested"
+    clock.advance(60)
+    assert flow.decide(step.id, GROUP_MEMBER, approve=False).kind == "undo_denied"
+    denied = store.requests.get_step(step.id)
+    assert (denied.state, denied.undo_requested_by, denied.undo_decided_by) == ("verified", REQUESTER, GROUP_MEMBER)
+    assert denied.undo_decided_at == clock.now() and denied.approvals is None
+    assert (denied.decided_by, denied.decided_at < clock.now()) == (APPROVER, True)  # the change's own approval stays
+
+    clock.advance(60)
+    assert flow.request_undo(step.id, REQUESTER).kind == "undo_requested"
+    asked = store.requests.get_step(step.id)
+    assert (asked.undo_decided_by, asked.undo_decided_at, asked.undo_requested_at) == (None, None, clock.now())
+    clock.advance(60)
+    assert flow.decide(step.id, APPROVER, approve=True).kind == "undo_approved"
+    flow.run(step.id)
+    undone = store.requests.get_step(step.id)
+    assert (undone.state, undone.undo_decided_by, undone.undo_decided_at) == ("reverted", APPROVER, clock.now())
+    assert undone.approvals == (APPROVER,)

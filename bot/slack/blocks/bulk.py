@@ -39,7 +39,7 @@ def approvals_line(step: RequestStep, needed: int) -> str:
     if step.state not in (S.PENDING, S.REVERT_PENDING) or needed < 2:
         return ""
     names = ", ".join(who(a) for a in have) or "nobody yet"
-    return f":busts_in_silhouette: Needs {needed} different approvers; {len(have)} of {needed} so far: {names}"
+    return f":busts_in_silhouette: Needs {needed} different approvers: {len(have)} of {needed} approvals so far: {names}"
 
 
 def progress_line(step: RequestStep, mailboxes: Sequence[BulkMailbox]) -> str:

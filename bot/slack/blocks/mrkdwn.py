@@ -18,8 +18,8 @@ def esc(text: Any) -> str:
 
 
 def esc_keeping_mentions(text: str) -> str:
-    """Like `esc`, but `<@U…>` mentions (which the bot's own messages contain) stay mentions."""
-    return "".join(part if _MENTION.fullmatch(part) else esc(part) for part in _MENTION.split(text))
+    """Like `esc`, but `<@U…>` mentions and `local_time` date tokens (which the bot's own messages contain) stay."""
+    return "".join(part if _KEPT.fullmatch(part) else esc(part) for part in _KEPT.split(text))
 
 
 def md(text: Any, limit: int) -> str:
@@ -73,6 +73,8 @@ def who(user: str | None) -> str:
 
 DATE_FORMAT = "{time} {date_short_pretty}"
 _DATE = re.compile(r"<!date\^\d{1,12}\^[^<>|]*\|([^<>|]*)>")
+#: What `esc_keeping_mentions` keeps as it is: a mention, or a `local_time` date token.
+_KEPT = re.compile(r"(<@[UW][A-Z0-9]{1,30}>|<!date\^\d{1,12}\^[^<>|]*\|[^<>|]*>)")
 
 
 def local_time(moment: datetime | None) -> str:

@@ -86,6 +86,7 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
     value = str(step.id)
     approver = f"{who(step.decided_by)} at {local_time(step.decided_at)}"
     asker = f"{who(step.undo_requested_by)} at {local_time(step.undo_requested_at)}"
+    undoer = f"{who(step.undo_decided_by)} at {local_time(step.undo_decided_at)}"
     if is_open(request, step, now) and held:
         return ":lock: Not offered for approval: it would not be enough on its own (see above)", []
     if is_open(request, step, now):
@@ -103,7 +104,7 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
                 f"by {approver}: {before} → {after}")
         if step.error:
             line += f"\n:warning: {md(step.error, 500)}"
-        return line, [_undo(step)]
+        return "\n".join(filter(None, [line, last_undo(step)])), [_undo(step)]
     if step.state == S.FAILED:
         line = (f":x: Failed at {local_time(step.updated_at)} after approval by {approver}: "
                 f"{md(step.error or 'no details recorded', 800)}")
@@ -119,11 +120,25 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
             button("Deny undo", ids.ACTION_UNDO_DENY, value, style="danger"),
         ]
     if step.state == S.REVERTING:
-        return f":gear: Undoing, asked by {asker}…", []
+        return f":gear: Undoing, asked by {asker}, approved by {undoer}…", []
     if step.state == S.REVERTED:
-        return (f":leftwards_arrow_with_hook: Undone at {local_time(step.updated_at)}, asked by {asker}: restored "
-                f"{md(_value_text(step, step.before, 'current'), 200)}"), []
+        return (f":leftwards_arrow_with_hook: Undone at {local_time(step.updated_at)}, asked by {asker}, approved by "
+                f"{undoer}: restored {md(_value_text(step, step.before, 'current'), 200)}"), []
     return esc(step.state), []
+
+
+def last_undo(step: RequestStep) -> str:
+    """Back at `verified` after an undo was asked for: who asked, and who denied it or approved it (then it failed)
+    or that nobody decided in time; "" when no undo was asked for."""
+    if step.state != S.VERIFIED or not step.undo_requested_by:
+        return ""
+    asked = f"Undo asked by {who(step.undo_requested_by)} at {local_time(step.undo_requested_at)}"
+    decided = f"{who(step.undo_decided_by)} at {local_time(step.undo_decided_at)}"
+    if not step.undo_decided_by:
+        return f":clock3: {asked} expired without a decision"
+    if step.approvals:
+        return f":x: {asked}, approved by {decided}, failed: the change stays"
+    return f":no_entry_sign: {asked} was denied by {decided}"
 
 
 def bulk_controls(request: ChangeRequest, step: RequestStep, mailboxes: tuple[BulkMailbox, ...],
@@ -135,12 +150,14 @@ def bulk_controls(request: ChangeRequest, step: RequestStep, mailboxes: tuple[Bu
     if step.state in (S.VERIFIED, S.FAILED, S.REVERTED):
         lines = bulk.outcome_lines(step, mailboxes)
         if step.state == S.VERIFIED:
-            return "\n".join(lines), [*bulk.retry_failed(step, mailboxes), _undo(step)]
+            return "\n".join(filter(None, [*lines, last_undo(step)])), [*bulk.retry_failed(step, mailboxes),
+                                                                        _undo(step)]
         if step.state == S.FAILED and request.expires_at > now:
             return "\n".join(lines), [button("Retry", ids.ACTION_RETRY, str(step.id))]
         if step.state == S.REVERTED:
             lines.insert(0, f":leftwards_arrow_with_hook: Undone at {local_time(step.updated_at)}, asked by "
-                         f"{who(step.undo_requested_by)}")
+                         f"{who(step.undo_requested_by)} at {local_time(step.undo_requested_at)}, approved by "
+                         f"{who(step.undo_decided_by)} at {local_time(step.undo_decided_at)}")
         return "\n".join(lines), []
     status, buttons = controls(request, step, now)
     if step.state == S.REVERT_PENDING:
@@ -176,6 +193,8 @@ def _step_group(request: ChangeRequest, step: RequestStep, number: int, now: dat
         status, buttons = bulk_controls(request, step, mailboxes, now)
     else:
         status, buttons = controls(request, step, now, held)
+        needed = int(proposed.get("approvals_needed") or 1)  # a wide change: "1 of 2 so far", as bulk steps say
+        status = "\n".join(filter(None, [status, bulk.approvals_line(step, needed)]))
     if status:
         lines.append(clip(status, share + 200 if mailboxes is None else 2800 - len("\n".join(lines))))
     return [section("\n".join(lines)), *controls_block(step, buttons)]
@@ -306,7 +325,8 @@ def _not_enough(view: RequestView, name: str, mode: str) -> tuple[str, str]:
         line += (" The changes are shown without Approve buttons; an approver can choose *Apply anyway*, after "
                  "which each still needs its own approval.")
     else:
-        line += f" {who(view.applied_anyway_by)} chose to apply them anyway; each still needs its own approval."
+        line += (f" {who(view.applied_anyway_by)} chose to apply them anyway at "
+                 f"{local_time(view.request.applied_anyway_at)}; each still needs its own approval.")
     return line, "changes proposed, but they will not be enough"
 
 

@@ -82,7 +82,17 @@ def _basic_auth_block(basic_auth: dict[str, Any] | None) -> list[Block]:
     """The Basic-auth retirement note of `bot.history.basic_auth_summary`, when a target still uses Basic."""
     if not basic_auth or not (basic_auth.get("count") or "readiness_basic" in basic_auth):
         return []
-    return [section(f":hourglass: {md(basic_auth.get('text', ''), 1200)}")]
+    text = md(basic_auth.get("text", ""), 1200)
+    last = basic_auth.get("readiness")
+    if isinstance(last, dict) and isinstance(last.get("at"), datetime):
+        if last.get("read"):
+            seen = (f"The last readiness report ({local_time(last['at'])}, {esc(last.get('days'))} days) counted "
+                    f"{esc(last.get('basic_in_use'))} account(s) still sending with a password.")
+        else:
+            seen = (f"The last readiness report ({local_time(last['at'])}) could not read the sign-in logs: usage "
+                    f"of {esc(last.get('unknown'))} enabled account(s) is unknown.")
+        text = f"{text} {seen} `/smtp-readiness` lists them.".strip()
+    return [section(f":hourglass: {text}")]
 
 
 def status_blocks(requests: list[RequestView], probes: list[dict[str, Any]] | None, *, now: datetime,

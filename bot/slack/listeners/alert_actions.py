@@ -10,9 +10,10 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.errors import BotError, NotAllowed
+from bot.errors import BotError
 from bot.probe.runner import find_target
 from bot.slack import ids
+from bot.slack.blocks.mrkdwn import esc, local_time
 from bot.slack.listeners.common import Ack, Respond, clicked, ephemeral
 from bot.slack.listeners.enable import open_request
 from bot.slack.listeners.probe import answer_probe
@@ -20,7 +21,7 @@ from bot.slack.services import SlackServices
 from handlers.facts import normalize_upn
 
 log = logging.getLogger(__name__)
-MAX_VALUE = 320  # a mailbox or a target name; anything longer is not one of our buttons
+MAX_VALUE = 800  # a mailbox, a target name or `ids.alert_value`; anything longer is not one of our buttons
 
 #: What a click on an alert's button does, on the pool: (services, button value, user, body, respond).
 AlertWork = Callable[[SlackServices, str, str, dict[str, Any], Respond], None]
@@ -62,30 +63,36 @@ def probe_now(services: SlackServices, name: str, user: str, body: dict[str, Any
     answer_probe(services, services.probe_now(target), respond)
 
 
-def snooze(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond, *,
+def snooze(services: SlackServices, value: str, user: str, body: dict[str, Any], respond: Respond, *,
            hours: int) -> None:
-    target = find_target(services.probe_targets, name)
+    """Snooze the incident the clicked card shows (its value: `ids.alert_value`), refused if it is over."""
+    parsed = ids.parse_alert_value(value)
+    name, incident, cause = parsed or (value, None, None)
+    target = find_target(services.probe_targets, name) if parsed else None
     try:
-        until = services.snooze(name, target.mailbox, user, hours) if target else None
-    except NotAllowed as exc:
+        until = (services.snooze(name, target.mailbox, user, hours, incident=incident, cause=cause)
+                 if target else None)
+    except BotError as exc:  # not allowed, or a card drawn before its incident changed
         ephemeral(respond, exc.describe())
         return
     if target is None or until is None:
-        ephemeral(respond, f"Nothing to snooze for '{name[:80]}': no incident is open.")
+        ephemeral(respond, f"Nothing to snooze for '{esc(name[:80])}': no incident is open.")
         return
-    ephemeral(respond, f"Alerts for {target.name} are snoozed for {hours} h, until {until:%Y-%m-%d %H:%M} UTC, "
+    ephemeral(respond, f"Alerts for {esc(target.name)} are snoozed for {hours} h, until {local_time(until)}, "
                        "for this incident and cause only.")
 
 
-def unsnooze(services: SlackServices, name: str, user: str, body: dict[str, Any], respond: Respond) -> None:
-    target = find_target(services.probe_targets, name)
+def unsnooze(services: SlackServices, value: str, user: str, body: dict[str, Any], respond: Respond) -> None:
+    parsed = ids.parse_alert_value(value)
+    name, incident, cause = parsed or (value, None, None)
+    target = find_target(services.probe_targets, name) if parsed else None
     try:
-        woken = services.unsnooze(name, target.mailbox, user) if target else False
-    except NotAllowed as exc:
+        woken = services.unsnooze(name, target.mailbox, user, incident=incident, cause=cause) if target else False
+    except BotError as exc:
         ephemeral(respond, exc.describe())
         return
-    ephemeral(respond, f"Alerts for {target.name} are no longer snoozed." if target and woken
-              else f"Nothing snoozed for '{name[:80]}'.")
+    ephemeral(respond, f"Alerts for {esc(target.name)} are no longer snoozed." if target and woken
+              else f"Nothing snoozed for '{esc(name[:80])}'.")
 
 
 ALERT_ACTIONS: dict[str, AlertWork] = {

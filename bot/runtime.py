@@ -162,6 +162,22 @@ class Runtime:
                                "unknown": counts[AccountClass.ENABLED_USAGE_UNKNOWN]}
         return report, to_csv(report)
 
+    def close_unused(self, days: int, requester: str, channel: str, thread_ts: str | None = None) -> Any:
+        """Run the readiness report again now and open the clean-up of what it finds unused (its card in
+        `thread_ts` of `channel`, e.g. the report's thread): the mailboxes with SMTP AUTH on and no password
+        sign-in in `days` days, and the organisation switch when no inheriting mailbox uses it. Nothing is taken
+        from the caller but the period: values may have changed since an earlier report. InvalidInput when there
+        is nothing to clean up (or the sign-in logs cannot be read, so nothing is known to be unused)."""
+        from bot.errors import InvalidInput
+        from bot.readiness.model import org_unused, unused_mailboxes
+
+        report, _ = self.readiness_report(days, lambda phase, count: None)
+        if not report.sign_ins.read:
+            raise InvalidInput(f"Nothing is closed: {report.sign_ins.problem}", hint="Without the sign-in logs no "
+                               "mailbox is known to be unused.")
+        return self.workflow.open_cleanup(unused_mailboxes(report), days, requester, channel,
+                                          org_unused=org_unused(report), thread_ts=thread_ts)
+
     def post_weekly_readiness(self) -> None:
         """The scheduled readiness report in the alert channel (`alerts.readiness_weekly`)."""
         from bot.slack.listeners.readiness import send_readiness
@@ -258,6 +274,13 @@ def onboarded_target(targets: Sequence[Any], upn: str, app_id: str, bot_app_id: 
     return None
 
 
+def _used_since(m365: M365, upns: list[str], since: datetime) -> set[str]:
+    """The clean-up's last look before it writes: which of `upns` used SMTP AUTH since `since` (sign-in logs)."""
+    from bot.readiness.collect import used_since
+
+    return used_since(m365, upns, since)
+
+
 def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | None = None,
                   migrate: bool = True) -> Runtime:
     """Wire the process. No network I/O happens here except the database migration."""
@@ -285,7 +308,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
                 "expiry": metrics.expiry, "failed_change": metrics.failed_change}
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event](), bulk_batch=cfg.m365.bulk_batch_size,
-                        bulk_concurrency=cfg.m365.bulk_concurrency)
+                        bulk_concurrency=cfg.m365.bulk_concurrency, used_since=_used_since)
     app_tokens_lock, device_apps = threading.Lock(), {}
 
     def app_token(client_id: str, secret: str) -> str:

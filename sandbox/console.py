@@ -286,6 +286,16 @@ class Console:
                 box.smtp_client_authentication_disabled]
             self.say(f"  {user.user_principal_name:<26} SMTP AUTH {smtp:<10} MFA {user.per_user_mfa_state:<9}"
                      f"{'' if user.account_enabled else ' sign-in blocked'}")
+        access = contoso.app_access
+        if not access.service_principals:
+            self.say("  Exchange: no app's service principal registered")
+        for sp in access.service_principals:
+            roles = [f"{a.role} ({f'scope {a.custom_resource_scope!r}' if a.custom_resource_scope else 'organisation'})"
+                     for a in access.assignments if a.app == sp.object_id]
+            grants = [f"{','.join(p.access_rights)} on {contoso.user(p.mailbox_id).user_principal_name}"
+                      for p in access.mailbox_permissions if p.user == sp.object_id and contoso.user(p.mailbox_id)]
+            self.say(f"  Exchange: app {sp.display_name} ({sp.app_id}) registered; "
+                     f"roles: {'; '.join(roles) or 'none'}; mailbox permissions: {'; '.join(grants) or 'none'}")
 
     def set(self, words: list[str], broken: bool) -> None:
         contoso = self.world.sandbox.state.tenant("contoso")

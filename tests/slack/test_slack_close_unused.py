@@ -63,6 +63,12 @@ def test_the_click_reads_the_tenant_again_and_opens_the_clean_up_in_the_reports_
     assert [s.handler_key for s in view.steps] == ["bulk_smtp_auth_off"]  # the organisation's switch is off already
     assert cleanup_files(standin) == []  # 2 mailboxes: the card lists them all
 
+    bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="readiness_close_unused")
+    wait_until(lambda: any("already proposed from this report" in t for t in bot.ephemeral_texts()),
+               what="the second click's answer")
+    wait_until(bot.runtime.idle, what="the click handled")
+    assert len([v for v in bot.runtime.workflow.recent(5) if v.cleanup]) == 1  # one clean-up per report card
+
 
 def test_a_forged_or_malformed_value_opens_nothing(start_bot, sandbox):
     bot = start_bot()

@@ -17,7 +17,7 @@
   every mailbox.
 
 `used_since(m365, upns, since)` is the clean-up's check that a mailbox was not used between the report and the
-write: the same sign-in log query from `since`, one request a page.
+write: the same sign-in log query from `since` (less the logs' latency), one request a page.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ AUTHENTICATED_SMTP = "Authenticated SMTP"
 MAILBOX_PROPERTIES = ["ExternalDirectoryObjectId", "PrimarySmtpAddress", "DisplayName",
                       "SmtpClientAuthenticationDisabled"]
 SIGN_IN_PAGE = 1000
+#: How late a sign-in may reach the logs (Entra's sign-in reports usually within minutes, at times much later:
+#: learn.microsoft.com/entra/identity/monitoring-health/reference-reports-latencies). The clean-up's last check
+#: looks this far before the request, so a use the report could not yet see still stops a write.
+LOG_LATENCY = timedelta(hours=1)
 #: The RBAC-for-Applications role that lets an app send as a mailbox by SMTP (learn.microsoft.com/exchange/
 #: permissions-exo/application-rbac).
 SEND_AS_APP_ROLE = "Application SMTP.SendAsApp"
@@ -73,7 +77,7 @@ def build_report(m365: M365, *, days: int, now: datetime, oauth_mailboxes: Itera
     except M365Error as exc:  # throttling that outlasted the retries, an outage: go on without usage, saying so
         sign_ins, source = None, Source(False, f"Sign-in logs could not be read: {exc.message}")
     tell("Exchange service principals", 0)
-    access = AppAccess()
+    access = AppMailboxes()
     try:
         principals = m365.exchange.invoke("Get-ServicePrincipal").value
         names = sorted(str(p.get("DisplayName") or p.get("AppId") or "?") for p in principals)
@@ -95,7 +99,7 @@ def build_report(m365: M365, *, days: int, now: datetime, oauth_mailboxes: Itera
                   oauth_notes=access.notes)
 
 
-class AppAccess:
+class AppMailboxes:
     """Which mailboxes registered apps may send as with a token: key (object id or address) -> app names."""
 
     def __init__(self) -> None:
@@ -103,12 +107,12 @@ class AppAccess:
         self.notes: list[str] = []
 
 
-def read_app_access(m365: M365, principals: list[dict[str, Any]]) -> AppAccess:
+def read_app_access(m365: M365, principals: list[dict[str, Any]]) -> AppMailboxes:
     """The mailboxes each registered app may send as through an "Application SMTP.SendAsApp" role: per role
     assignment and scope, never per mailbox. What cannot be read is said in `notes`, never guessed."""
-    access = AppAccess()
-    names = {str(p.get(k) or "").lower(): str(p.get("DisplayName") or p.get("AppId") or "?")
-             for p in principals for k in ("ObjectId", "Identity", "AppId")}
+    access = AppMailboxes()
+    names = {str(p.get(k)).lower(): str(p.get("DisplayName") or p.get("AppId") or "?")
+             for p in principals for k in ("ObjectId", "Identity", "AppId") if p.get(k)}
     try:
         assignments = m365.exchange.invoke("Get-ManagementRoleAssignment", {"Role": SEND_AS_APP_ROLE}).value
         scopes = {str(s.get("Name") or s.get("Identity")).lower(): s
@@ -143,9 +147,11 @@ def read_app_access(m365: M365, principals: list[dict[str, Any]]) -> AppAccess:
 
 
 def used_since(m365: M365, upns: list[str], since: datetime) -> set[str]:
-    """Which of `upns` signed in to SMTP AUTH with a password (failed attempts included) since `since`."""
+    """Which of `upns` signed in to SMTP AUTH with a password (failed attempts included) since `since`, looking
+    `LOG_LATENCY` further back: a sign-in just before the report may have reached the logs only after it."""
     wanted = {u.lower() for u in upns}
-    return {str(e.get("userPrincipalName") or "").lower() for e in read_sign_ins(m365, since, lambda n: None)} & wanted
+    events = read_sign_ins(m365, since - LOG_LATENCY, lambda n: None)
+    return {str(e.get("userPrincipalName") or "").lower() for e in events} & wanted
 
 
 def read_sign_ins(m365: M365, since: datetime, on_page: Callable[[int], None]) -> list[dict[str, Any]]:

@@ -64,3 +64,11 @@ def test_used_since_reads_the_sign_in_logs_from_that_moment(sandbox, m365: M365,
     assert used_since(m365, ["fax@contoso.com", "breakglass@contoso.com"], since) == set()
     add_sign_in(tenant, "breakglass@contoso.com", sandbox.state.clock.now(), "192.0.2.7", 50126)
     assert used_since(m365, ["fax@contoso.com", "BreakGlass@contoso.com"], since) == {"breakglass@contoso.com"}
+
+
+def test_used_since_looks_back_over_the_logs_latency(sandbox, m365: M365):
+    tenant = sandbox.state.tenant("contoso")
+    since = sandbox.state.clock.now()
+    add_sign_in(tenant, "fax@contoso.com", since - timedelta(minutes=30), "192.0.2.8")  # logged late, before `since`
+    add_sign_in(tenant, "admin@contoso.com", since - timedelta(hours=2), "192.0.2.9")  # the report saw this one
+    assert used_since(m365, ["fax@contoso.com", "admin@contoso.com"], since) == {"fax@contoso.com"}

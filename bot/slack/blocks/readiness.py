@@ -41,6 +41,8 @@ def readiness_card(report: Report, requested_by: str = "") -> dict[str, Any]:
     for source in (report.sign_ins, report.service_principals):
         if not source.read:
             blocks.append(section(f":warning: {md(source.problem, 1500)}"))
+    if report.oauth_notes:
+        blocks.append(context(md(" ".join(report.oauth_notes), 1500)))
     top = report.of(AccountClass.BASIC_IN_USE)[:TOP]
     if top:
         blocks += [divider(), section("*Still sending with a password* (most sign-ins first):\n" + "\n".join(

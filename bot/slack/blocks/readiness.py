@@ -67,13 +67,13 @@ def report_id(report: Report) -> str:
 
 def close_unused(report: Report) -> list[dict[str, Any]]:
     """"Close unused (N)" when the report found clean-up candidates: it opens the clean-up's plan card in this
-    thread, from the report run again at the click (two approvers before anything changes)."""
+    thread, from the report run again at the click (approved before anything changes)."""
     count = len(unused_mailboxes(report))
     if not count:
         return []
     dialog = confirm("Propose closing SMTP AUTH?", f"This runs the report again and proposes turning SMTP AUTH off "
                      f"for the mailboxes still unused in the last {report.days} days, as a plan card in this "
-                     "thread. Nothing changes until two approvers approve it.", "Propose")
+                     "thread. Nothing changes until it is approved.", "Propose")
     return [{"type": "actions", "block_id": ids.readiness_block_id(report_id(report)), "elements": [
         button(f"Close unused ({count:,})", ids.ACTION_CLOSE_UNUSED, ids.readiness_value(report.days,
                                                                                           report_id(report)),

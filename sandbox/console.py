@@ -80,7 +80,7 @@ Acting:
   home             open the App Home tab as the current person (its buttons can be clicked too)
 The sandbox:
   probe            run the scheduled probes of every target now (alerts follow the real policy)
-  tenant           what the sandbox tenant's settings are now
+  tenant           what the sandbox tenant's settings are now (mailbox switches, apps registered in Exchange)
   break UPN        turn SMTP AUTH off for a mailbox       mend UPN   turn it back on
   break mfa UPN    enforce per-user MFA for a user        mend mfa UPN
   users            the demo mailboxes and what blocks each

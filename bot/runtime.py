@@ -35,12 +35,14 @@ from bot.slack.notices import Notices
 from bot.slack.outbox import Outbox
 from bot.store import Store
 from bot.workflow.gate import GatePolicy
-from bot.workflow.model import BOT_ACTOR, ONBOARDING_PROBE, ChangeRequest
+from bot.workflow.model import BOT_ACTOR, CLEANUP_KIND, ONBOARDING_PROBE, ChangeRequest
 from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
 ONCE_TTL = timedelta(hours=1)
+#: How long one Close unused click holds its report card while the report runs again (two clicks open one clean-up).
+CLOSE_UNUSED_LEASE = timedelta(minutes=10)
 
 
 @dataclass
@@ -171,12 +173,21 @@ class Runtime:
         from bot.errors import InvalidInput
         from bot.readiness.model import org_unused, unused_mailboxes
 
-        report, _ = self.readiness_report(days, lambda phase, count: None)
-        if not report.sign_ins.read:
-            raise InvalidInput(f"Nothing is closed: {report.sign_ins.problem}", hint="Without the sign-in logs no "
-                               "mailbox is known to be unused.")
-        return self.workflow.open_cleanup(unused_mailboxes(report), days, requester, channel,
-                                          org_unused=org_unused(report), thread_ts=thread_ts)
+        lease, holder = f"close-unused:{channel}:{thread_ts}", uuid.uuid4().hex
+        if thread_ts and (any(r.options.get("kind") == CLEANUP_KIND for r in self.workflow.started_in(
+                channel, thread_ts)) or not self.store.leases.acquire(lease, holder, CLOSE_UNUSED_LEASE)):
+            raise InvalidInput("A clean-up was already proposed from this report: its card is in this thread.",
+                               hint="Run /smtp-readiness again for a fresh report.")
+        try:
+            report, _ = self.readiness_report(days, lambda phase, count: None)
+            if not report.sign_ins.read:
+                raise InvalidInput(f"Nothing is closed: {report.sign_ins.problem}", hint="Without the sign-in logs "
+                                   "no mailbox is known to be unused.")
+            return self.workflow.open_cleanup(unused_mailboxes(report), days, requester, channel,
+                                              org_unused=org_unused(report), thread_ts=thread_ts)
+        finally:  # the request (if any) now answers for this thread; a refusal leaves it free to try again
+            if thread_ts:
+                self.store.leases.release(lease, holder)
 
     def post_weekly_readiness(self) -> None:
         """The scheduled readiness report in the alert channel (`alerts.readiness_weekly`)."""

@@ -91,10 +91,6 @@ def close_unused(services: SlackServices, ack: Ack, body: dict[str, Any], respon
             or not isinstance(thread, str) or not thread:
         log.warning("ignoring a malformed Close unused click")
         return
-    if not services.once(f"close-unused:{channel}:{thread}"):  # a double click, or a second approver's
-        ephemeral(respond, "A clean-up was already proposed from this report: its card is in this thread. Run "
-                  f"{ids.COMMAND_READINESS} again for a fresh report.")
-        return
     services.submit(open_close_unused, services, parsed[0], days, channel, thread, match.group(2), respond)
 
 

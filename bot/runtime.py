@@ -41,8 +41,6 @@ from bot.workflow.service import Workflow
 log = logging.getLogger(__name__)
 SLACK_API = "https://slack.com/api/"
 ONCE_TTL = timedelta(hours=1)
-#: How long one Close unused click holds its report card while the report runs again (two clicks open one clean-up).
-CLOSE_UNUSED_LEASE = timedelta(minutes=10)
 
 
 @dataclass
@@ -170,6 +168,8 @@ class Runtime:
         sign-in in `days` days, and the organisation switch when no inheriting mailbox uses it. Nothing is taken
         from the caller but the period: values may have changed since an earlier report. InvalidInput when there
         is nothing to clean up (or the sign-in logs cannot be read, so nothing is known to be unused)."""
+        import uuid
+
         from bot.errors import InvalidInput
         from bot.readiness.model import org_unused, unused_mailboxes
 
@@ -283,6 +283,10 @@ def onboarded_target(targets: Sequence[Any], upn: str, app_id: str, bot_app_id: 
         if target.auth == "xoauth2" and target.mailbox.lower() == upn.lower() and own == app_id:
             return target
     return None
+
+
+#: How long one Close unused click holds its report card while the report runs again (two clicks open one clean-up).
+CLOSE_UNUSED_LEASE = timedelta(minutes=10)
 
 
 def _used_since(m365: M365, upns: list[str], since: datetime) -> set[str]:

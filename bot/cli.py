@@ -97,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     shape.add_argument("--csv", dest="format", action="store_const", const="csv", help="CSV with a header row")
     clean = sub.add_parser("cleanup", help="propose turning SMTP AUTH off for mailboxes that do not use it (a plan "
                            "card for the running bot to post; two approvers)")
-    clean.add_argument("upns", nargs="+", metavar="UPN", help="mailboxes you know to be unused (until the readiness "
-                       "report proposes them from the sign-in logs)")
+    clean.add_argument("upns", nargs="*", metavar="UPN", help="mailboxes you know to be unused; without any, the "
+                       "readiness report picks them from the sign-in logs (and the organisation switch when no "
+                       "inheriting mailbox uses it)")
     clean.add_argument("--days", type=int, default=30, help="the period they went unused (default 30)")
-    clean.add_argument("--org", action="store_true", help="no mailbox that inherits the organisation's setting "
-                       "uses SMTP AUTH: also propose the organisation switch off")
+    clean.add_argument("--org", action="store_true", help="with UPNs: no mailbox that inherits the organisation's "
+                       "setting uses SMTP AUTH, so also propose the organisation switch off")
     clean.add_argument("--as", dest="requester", required=True, metavar="SLACK_USER", help="who asks (a Slack user id)")
     clean.add_argument("--channel", metavar="CHANNEL", help="where the card goes (default: slack.alert_channel)")
     box = sub.add_parser("sandbox", help="run the sandbox tenant as its own process")
@@ -271,11 +272,19 @@ def _cleanup(args: argparse.Namespace, env: dict[str, str], stdin: IO[str], out:
     channel = args.channel or cfg.slack.alert_channel
     if not channel:
         raise InvalidInput("Say where the card goes: --channel, or set slack.alert_channel.")
+    if args.org and not args.upns:
+        raise InvalidInput("--org goes with named mailboxes; without them the readiness report decides whether to "
+                           "propose the organisation switch off.")
     runtime = build_runtime(cfg)
     try:
         flow = runtime.workflow
-        view = flow.open_cleanup(flow.read_candidates(args.upns), args.days, args.requester, channel,
-                                 org_unused=args.org)
+        if args.upns:
+            view = flow.open_cleanup(flow.read_candidates(args.upns), args.days, args.requester, channel,
+                                     org_unused=args.org)
+        else:
+            from bot.readiness.collect import check_days
+
+            view = runtime.close_unused(check_days(args.days), args.requester, channel)
     finally:
         runtime.workflow.close()
         runtime.store.close()

@@ -37,7 +37,7 @@ from bot.slack.outbox import Outbox
 from bot.store import Store
 from bot.workflow.claims import Claims
 from bot.workflow.gate import GatePolicy
-from bot.workflow.model import BOT_ACTOR, ONBOARDING_PROBE, ChangeRequest
+from bot.workflow.model import BOT_ACTOR, CLEANUP_KIND, ONBOARDING_PROBE, ChangeRequest
 from bot.workflow.service import Workflow
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,33 @@ class Runtime:
                                "unknown": counts[AccountClass.ENABLED_USAGE_UNKNOWN]}
         return report, to_csv(report)
 
+    def close_unused(self, days: int, requester: str, channel: str, thread_ts: str | None = None) -> Any:
+        """Run the readiness report again now and open the clean-up of what it finds unused (its card in
+        `thread_ts` of `channel`, e.g. the report's thread): the mailboxes with SMTP AUTH on and no password
+        sign-in in `days` days, and the organisation switch when no inheriting mailbox uses it. Nothing is taken
+        from the caller but the period: values may have changed since an earlier report. InvalidInput when there
+        is nothing to clean up (or the sign-in logs cannot be read, so nothing is known to be unused)."""
+        import uuid
+
+        from bot.errors import InvalidInput
+        from bot.readiness.model import org_unused, unused_mailboxes
+
+        lease, holder = f"close-unused:{channel}:{thread_ts}", uuid.uuid4().hex
+        if thread_ts and (any(r.options.get("kind") == CLEANUP_KIND for r in self.workflow.started_in(
+                channel, thread_ts)) or not self.store.leases.acquire(lease, holder, CLOSE_UNUSED_LEASE)):
+            raise InvalidInput("A clean-up was already proposed from this report: its card is in this thread.",
+                               hint="Run /smtp-readiness again for a fresh report.")
+        try:
+            report, _ = self.readiness_report(days, lambda phase, count: None)
+            if not report.sign_ins.read:
+                raise InvalidInput(f"Nothing is closed: {report.sign_ins.problem}", hint="Without the sign-in logs "
+                                   "no mailbox is known to be unused.")
+            return self.workflow.open_cleanup(unused_mailboxes(report), days, requester, channel,
+                                              org_unused=org_unused(report), thread_ts=thread_ts)
+        finally:  # the request (if any) now answers for this thread; a refusal leaves it free to try again
+            if thread_ts:
+                self.store.leases.release(lease, holder)
+
     def post_weekly_readiness(self) -> None:
         """The scheduled readiness report in the alert channel (`alerts.readiness_weekly`)."""
         from bot.slack.listeners.readiness import send_readiness
@@ -354,6 +381,17 @@ def onboarded_target(targets: Sequence[Any], upn: str, app_id: str, bot_app_id: 
     return None
 
 
+#: How long one Close unused click holds its report card while the report runs again (two clicks open one clean-up).
+CLOSE_UNUSED_LEASE = timedelta(minutes=10)
+
+
+def _used_since(m365: M365, upns: list[str], since: datetime) -> set[str]:
+    """The clean-up's last look before it writes: which of `upns` used SMTP AUTH since `since` (sign-in logs)."""
+    from bot.readiness.collect import used_since
+
+    return used_since(m365, upns, since)
+
+
 def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | None = None,
                   migrate: bool = True) -> Runtime:
     """Wire the process. No network I/O happens here except the database migration."""
@@ -385,7 +423,7 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event](), bulk_batch=cfg.m365.bulk_batch_size,
                         bulk_concurrency=cfg.m365.bulk_concurrency, claims=Claims(store.leases, claim),
-                        show_time=local_time)
+                        show_time=local_time, used_since=_used_since)
     app_tokens_lock, device_apps = threading.Lock(), {}
 
     def app_token(client_id: str, secret: str) -> str:

@@ -52,14 +52,25 @@ DEMO_TARGETS = [
     {"name": "printer", "mailbox": "printer@contoso.com", "password": "Printer-Sandbox-1"},
     {"name": "scanner", "mailbox": "scanner@contoso.com", "password": "Scanner-Sandbox-1"},
 ]
+#: The scanner's own app (seeded in Entra ID, not yet in Exchange): `/smtp-oauth scanner@contoso.com --app DEMO_APP`.
+DEMO_APP = "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"
+
+
+def demo_targets(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The demo's probe targets, and the scanner signing in with its own app's token (XOAUTH2): the probe that
+    turns green once the OAuth onboarding is approved. The app's secret is the one the sandbox generated."""
+    oauth = {"name": "scanner-oauth", "mailbox": "scanner@contoso.com", "auth": "xoauth2", "client_id": DEMO_APP,
+             "client_secret": sandbox.state.client_secret(DEMO_APP)}
+    return [*DEMO_TARGETS, oauth]
 SETTLE_SECONDS = 20.0
 
 HELP = """Slash commands (sent to the bot as the current person, signed like Slack does):
   /smtp-enable UPN [--org] [--oauth]   diagnose a mailbox and post a plan with Approve / Deny buttons
   /smtp-status [UPN | chart]           open requests and probe results (chart: a PNG of 7 days, saved to a file)
   /smtp-explain REPLY                  what an Exchange SMTP reply means and what fixes it
-  /smtp-probe TARGET                   probe a configured target now (printer, scanner)
-  /smtp-readiness [--days N]           readiness for the end of Basic auth: who uses a password, a card and a CSV
+  /smtp-probe TARGET                   probe a configured target now (printer, scanner, scanner-oauth)
+  /smtp-readiness [--days N]           readiness for the end of Basic auth: who uses a password, a card and a CSV;
+                                       its Close unused button proposes SMTP AUTH off where nothing used it
   /smtp-oauth UPN --app APP_ID [--full-access]
                                        onboard a device's app to OAuth (XOAUTH2): a plan with gated, undoable
                                        steps; the demo app is 3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809 (scanner)
@@ -69,12 +80,12 @@ Acting:
   home             open the App Home tab as the current person (its buttons can be clicked too)
 The sandbox:
   probe            run the scheduled probes of every target now (alerts follow the real policy)
-  tenant           what the sandbox tenant's settings are now
+  tenant           what the sandbox tenant's settings are now (mailbox switches, apps registered in Exchange)
   break UPN        turn SMTP AUTH off for a mailbox       mend UPN   turn it back on
   break mfa UPN    enforce per-user MFA for a user        mend mfa UPN
   users            the demo mailboxes and what blocks each
   device UPN APP_ID  sign in as the device would: the app's token (client credentials) and AUTH XOAUTH2
-Least privilege (until the readiness report proposes it from the sign-in logs):
+Least privilege by hand (the readiness card's Close unused proposes it from the sign-in logs):
   cleanup [--days N] [--org] UPN...   propose SMTP AUTH off for mailboxes you know to be unused (two
                                       approvers); --org: also the organisation switch off, if it is on
 Also: diagnose UPN [--app APP_ID] (read-only, no Slack), explain REPLY, help, quit (or Ctrl-D)."""
@@ -103,7 +114,7 @@ def sandbox_world(cfg: AppConfig, *, probe_minutes: float = 1.0) -> Iterator[Wor
             "slack": {"bot_token": bot_token, "signing_secret": signing_secret, "api_url": standin.api_url,
                       "app_token": None, "approvers": ["U0APPROVE", "S0ADMINS"], "alert_channel": "C0ALERTS"},
             "probes": {"smtp_host": "localhost", "port": sandbox.smtp.port, "ca_bundle": str(sandbox.ca_path),
-                       "interval_minutes": probe_minutes, "timeout_seconds": 5, "targets": DEMO_TARGETS},
+                       "interval_minutes": probe_minutes, "timeout_seconds": 5, "targets": demo_targets(sandbox)},
             "database": {"url": f"sqlite:///{workdir}/sandbox.db"},
         })
         runtime = build_runtime(cfg)
@@ -275,6 +286,16 @@ class Console:
                 box.smtp_client_authentication_disabled]
             self.say(f"  {user.user_principal_name:<26} SMTP AUTH {smtp:<10} MFA {user.per_user_mfa_state:<9}"
                      f"{'' if user.account_enabled else ' sign-in blocked'}")
+        access = contoso.app_access
+        if not access.service_principals:
+            self.say("  Exchange: no app's service principal registered")
+        for sp in access.service_principals:
+            roles = [f"{a.role} ({f'scope {a.custom_resource_scope!r}' if a.custom_resource_scope else 'organisation'})"
+                     for a in access.assignments if a.app == sp.object_id]
+            grants = [f"{','.join(p.access_rights)} on {contoso.user(p.mailbox_id).user_principal_name}"
+                      for p in access.mailbox_permissions if p.user == sp.object_id and contoso.user(p.mailbox_id)]
+            self.say(f"  Exchange: app {sp.display_name} ({sp.app_id}) registered; "
+                     f"roles: {'; '.join(roles) or 'none'}; mailbox permissions: {'; '.join(grants) or 'none'}")
 
     def set(self, words: list[str], broken: bool) -> None:
         contoso = self.world.sandbox.state.tenant("contoso")

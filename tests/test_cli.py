@@ -219,3 +219,22 @@ def test_cleanup_opens_a_request_for_the_running_bot_to_post(sandbox, tmp_path):
     refused = io.StringIO()
     assert main([*args[:-2], "scanner@contoso.com"], env=env, stdout=refused) == 2
     assert "scanner@contoso.com: SMTP AUTH is already off" in refused.getvalue()
+
+
+def test_cleanup_without_mailboxes_takes_them_from_the_readiness_report(sandbox, tmp_path):
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    out = io.StringIO()
+    env = clean_env(**sandbox.env(), DATABASE_URL=url)
+    args = ["cleanup", "--as", "U0REQUEST", "--channel", "C0OPS"]
+    assert main(args, env=env, stdout=out) == 0
+    assert "3 mailboxes unused for 30 days; 1 step(s) waiting for approval" in out.getvalue()
+    store = Store(url)
+    [request] = store.requests.list()
+    [step] = store.requests.get_steps(request.id)
+    assert sorted(m.upn for m in store.bulk.mailboxes(step.id)) == [
+        "admin@contoso.com", "breakglass@contoso.com", "fax@contoso.com"]  # SMTP AUTH on, no password sign-in
+    store.close()
+
+    refused = io.StringIO()
+    assert main([*args, "--org"], env=env, stdout=refused) == 2
+    assert "--org goes with named mailboxes" in refused.getvalue()

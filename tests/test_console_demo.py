@@ -21,12 +21,13 @@ probe
 break printer@contoso.com
 probe
 probe
-# Every button shown has its own number: 14 is the printer alert's Fix, though the scanner's alert came first.
+# Every button shown has its own number: 24 is the printer alert's Fix, though the scanner's alerts (its password
+# and its app's XOAUTH2 target) came first.
 as riley
-click 14
+click 24
 as gale
 home
-click 26
+click 36
 probe
 tenant
 /smtp-explain 535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.
@@ -75,14 +76,14 @@ def test_piped_demo_script():
     assert "is now broken" in bodies[5]
     alert = bodies[7]  # the second failed probe of the printer
     assert "[#mail-alerts] smtp-auth-bot posted" in alert and "printer · printer@contoso.com" in alert
-    assert "SmtpClientAuthentication is disabled for the Mailbox" in alert and "[14 Fix]" in alert
+    assert "SmtpClientAuthentication is disabled for the Mailbox" in alert and "[24 Fix]" in alert
 
     fix = bodies[9]
-    assert prompts[9] == "riley> click 14" and "riley clicks [Fix]" in fix
+    assert prompts[9] == "riley> click 24" and "riley clicks [Fix]" in fix
     # The plan goes in the alert's thread, and the alert (redrawn, so its buttons are numbered anew) links it.
-    assert "replied in a thread:\n  SMTP AUTH plan for printer@contoso.com" in fix and "[24 Approve] [25 Deny]" in fix
+    assert "replied in a thread:\n  SMTP AUTH plan for printer@contoso.com" in fix and "[34 Approve] [35 Deny]" in fix
     assert "Fix plan in the thread: CR-" in fix and "by @riley" in fix
-    assert "App Home of gale" in bodies[11] and "[26 Approve] [27 Deny]" in bodies[11]
+    assert "App Home of gale" in bodies[11] and "[36 Approve] [37 Deny]" in bodies[11]
     assert "gale clicks [Approve]" in bodies[12]  # on App Home, which answers with a notice at its top
     assert "App Home of gale (refreshed):\n  :speech_balloon: You clicked Approve at " in bodies[12]
     assert "Approved; applying it now." in bodies[12]

@@ -12,6 +12,8 @@ effectively on and that had no password sign-in in the report's window, with its
 an undo must put back exactly. It is empty whenever the sign-in logs could not be read (no `AuditLog.Read.All`, no
 Entra ID P1): an account whose usage is unknown is never a clean-up candidate. `upn` is the sign-in name when the
 logs showed one, else the mailbox's primary SMTP address (both are identities `Set-CASMailbox` accepts).
+`org_unused(report)` says whether the organisation switch may be proposed off too: the logs were read and no
+mailbox that inherits it used SMTP AUTH (with a password, or through an app with OAuth).
 """
 
 from bot.readiness.model import (
@@ -23,8 +25,9 @@ from bot.readiness.model import (
     Report,
     Source,
     Usage,
+    org_unused,
     unused_mailboxes,
 )
 
 __all__ = ["BASIC_OFF_BY_DEFAULT", "DEFAULT_DAYS", "MAX_DAYS", "Account", "AccountClass", "Report", "Source", "Usage",
-           "unused_mailboxes"]
+           "org_unused", "unused_mailboxes"]

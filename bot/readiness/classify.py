@@ -43,7 +43,7 @@ def classify(account: Account, *, org_disabled: bool, days: int) -> Account:
     if usage is not None and usage.count:
         account.klass = AccountClass.BASIC_IN_USE
         account.path = PATH_MOVE
-        oauth = " It also authenticates with OAuth (a probe target uses XOAUTH2)." if account.oauth else ""
+        oauth = f" It can also send with OAuth ({_oauth_how(account)})." if account.oauth else ""
         connector = (f" (it signs in from one address, {next(iter(usage.ips))}: a connector by IP fits if that is "
                      "your static public address)" if len(usage.ips) == 1 else "")
         account.why = (f"SMTP AUTH {switch}; {_seen(usage, days)}. Basic is off by default from the end of December "
@@ -52,8 +52,8 @@ def classify(account: Account, *, org_disabled: bool, days: int) -> Account:
     if account.oauth:
         account.klass = AccountClass.OAUTH
         account.path = PATH_NONE + ": already on OAuth (XOAUTH2)"
-        account.why = (f"a probe target signs in with XOAUTH2; keep SMTP AUTH on (it is {switch}): the switch "
-                       "applies to OAuth too.")
+        account.why = (f"{_oauth_how(account)}; keep SMTP AUTH on (it is {switch}): the switch applies to OAuth "
+                       "too.")
         return account
     if usage is None:
         account.klass = AccountClass.ENABLED_USAGE_UNKNOWN
@@ -65,6 +65,13 @@ def classify(account: Account, *, org_disabled: bool, days: int) -> Account:
     account.path = PATH_CLEAN_UP
     account.why = f"SMTP AUTH {switch} but no password sign-in in {days} days: closing it removes an unused way in."
     return account
+
+
+def _oauth_how(account: Account) -> str:
+    """How the account sends with OAuth: the apps with a role to send as it, else a probe target's XOAUTH2."""
+    if account.oauth_apps:
+        return f"app {', '.join(account.oauth_apps)} may send as it with a token (Application SMTP.SendAsApp)"
+    return "a probe target signs in with XOAUTH2"
 
 
 def _seen(usage: Usage, days: int) -> str:

@@ -7,7 +7,17 @@
   'Authenticated SMTP'`, pages of 1,000 (needs `AuditLog.Read.All` and Entra ID P1/P2: when either is missing the
   report says so and goes on without usage);
 - Exchange service principals: `Get-ServicePrincipal`, one call; reported "not read" (with why) when Exchange
-  refuses it, never guessed.
+  refuses it, never guessed;
+- which mailboxes those apps may send as with a token (the OAuth class): RBAC for Applications, read per role
+  assignment, not per mailbox: `Get-ManagementRoleAssignment -Role "Application SMTP.SendAsApp"` (1 request),
+  `Get-ManagementScope` (1) and, per scope an assignment uses, `Get-CASMailbox -Filter <the scope's recipient
+  filter>` (1 a page). Exchange lists FullAccess grants (`Get-MailboxPermission`) only for one mailbox at a time
+  (`-Identity` is mandatory; learn.microsoft.com/powershell/module/exchange/get-mailboxpermission), so those are not
+  read here, and the report says so when an app is registered; an organisation-wide role is named, not spread over
+  every mailbox.
+
+`used_since(m365, upns, since)` is the clean-up's check that a mailbox was not used between the report and the
+write: the same sign-in log query from `since` (less the logs' latency), one request a page.
 """
 
 from __future__ import annotations
@@ -27,6 +37,13 @@ AUTHENTICATED_SMTP = "Authenticated SMTP"
 MAILBOX_PROPERTIES = ["ExternalDirectoryObjectId", "PrimarySmtpAddress", "DisplayName",
                       "SmtpClientAuthenticationDisabled"]
 SIGN_IN_PAGE = 1000
+#: How late a sign-in may reach the logs (Entra's sign-in reports usually within minutes, at times much later:
+#: learn.microsoft.com/entra/identity/monitoring-health/reference-reports-latencies). The clean-up's last check
+#: looks this far before the request, so a use the report could not yet see still stops a write.
+LOG_LATENCY = timedelta(hours=1)
+#: The RBAC-for-Applications role that lets an app send as a mailbox by SMTP (learn.microsoft.com/exchange/
+#: permissions-exo/application-rbac).
+SEND_AS_APP_ROLE = "Application SMTP.SendAsApp"
 #: (what is being read, how many so far)
 Progress = Callable[[str, int], None]
 ORDER = {klass: n for n, klass in enumerate(AccountClass)}
@@ -60,17 +77,81 @@ def build_report(m365: M365, *, days: int, now: datetime, oauth_mailboxes: Itera
     except M365Error as exc:  # throttling that outlasted the retries, an outage: go on without usage, saying so
         sign_ins, source = None, Source(False, f"Sign-in logs could not be read: {exc.message}")
     tell("Exchange service principals", 0)
+    access = AppMailboxes()
     try:
         principals = m365.exchange.invoke("Get-ServicePrincipal").value
         names = sorted(str(p.get("DisplayName") or p.get("AppId") or "?") for p in principals)
         sp_source = Source(True)
+        if principals:
+            access = read_app_access(m365, principals)
     except M365Error as exc:
         names, sp_source = [], Source(False, f"Exchange service principals not read: {exc.message}")
     accounts = join(boxes, sign_ins, {m.lower() for m in oauth_mailboxes})
     for account in accounts:
+        apps = access.mailboxes.get(account.user_id) or access.mailboxes.get(account.upn)
+        if apps and account.has_mailbox:
+            account.oauth = True
+            account.oauth_apps = sorted(apps)
+    for account in accounts:
         classify(account, org_disabled=org_disabled, days=days)
     accounts.sort(key=sort_key)
-    return Report(now, days, org_disabled, accounts, source, sp_source, names, mailboxes_read=len(boxes))
+    return Report(now, days, org_disabled, accounts, source, sp_source, names, mailboxes_read=len(boxes),
+                  oauth_notes=access.notes)
+
+
+class AppMailboxes:
+    """Which mailboxes registered apps may send as with a token: key (object id or address) -> app names."""
+
+    def __init__(self) -> None:
+        self.mailboxes: dict[str, set[str]] = {}
+        self.notes: list[str] = []
+
+
+def read_app_access(m365: M365, principals: list[dict[str, Any]]) -> AppMailboxes:
+    """The mailboxes each registered app may send as through an "Application SMTP.SendAsApp" role: per role
+    assignment and scope, never per mailbox. What cannot be read is said in `notes`, never guessed."""
+    access = AppMailboxes()
+    names = {str(p.get(k)).lower(): str(p.get("DisplayName") or p.get("AppId") or "?")
+             for p in principals for k in ("ObjectId", "Identity", "AppId") if p.get(k)}
+    try:
+        assignments = m365.exchange.invoke("Get-ManagementRoleAssignment", {"Role": SEND_AS_APP_ROLE}).value
+        scopes = {str(s.get("Name") or s.get("Identity")).lower(): s
+                  for s in m365.exchange.invoke("Get-ManagementScope").value} if assignments else {}
+    except M365Error as exc:
+        access.notes.append(f"Apps' mailbox access (RBAC for Applications) not read: {exc.message}")
+        return access
+    for assignment in assignments:
+        app = names.get(str(assignment.get("RoleAssignee") or "").lower(), str(assignment.get("RoleAssigneeName")))
+        scope_name = str(assignment.get("CustomResourceScope") or "")
+        if not scope_name:
+            access.notes.append(f"{app} may send as every mailbox (an organisation-wide {SEND_AS_APP_ROLE} role): "
+                                "which mailboxes it uses is not known.")
+            continue
+        scope = scopes.get(scope_name.lower())
+        text = str((scope or {}).get("RecipientFilter") or "")
+        if not text:
+            access.notes.append(f"{app}: the management scope '{scope_name}' of its role could not be read.")
+            continue
+        try:
+            boxes = m365.exchange.invoke("Get-CASMailbox", {"Filter": text, "ResultSize": "Unlimited"},
+                                         select=["ExternalDirectoryObjectId", "PrimarySmtpAddress"]).value
+        except M365Error as exc:
+            access.notes.append(f"{app}: the mailboxes of its scope '{scope_name}' could not be listed: {exc.message}")
+            continue
+        for box in boxes:
+            key = str(box.get("ExternalDirectoryObjectId") or box.get("PrimarySmtpAddress") or "").lower()
+            access.mailboxes.setdefault(key, set()).add(app)
+    access.notes.append("FullAccess grants to apps (Add-MailboxPermission) are not read: Exchange lists them one "
+                        "mailbox at a time.")
+    return access
+
+
+def used_since(m365: M365, upns: list[str], since: datetime) -> set[str]:
+    """Which of `upns` signed in to SMTP AUTH with a password (failed attempts included) since `since`, looking
+    `LOG_LATENCY` further back: a sign-in just before the report may have reached the logs only after it."""
+    wanted = {u.lower() for u in upns}
+    events = read_sign_ins(m365, since - LOG_LATENCY, lambda n: None)
+    return {str(e.get("userPrincipalName") or "").lower() for e in events} & wanted
 
 
 def read_sign_ins(m365: M365, since: datetime, on_page: Callable[[int], None]) -> list[dict[str, Any]]:

@@ -77,6 +77,7 @@ class Account:
     switch: bool | None = None
     usage: Usage | None = None  # None: the sign-in logs could not be read
     oauth: bool = False
+    oauth_apps: list[str] = field(default_factory=list)  # apps with a role to send as it (RBAC for Applications)
     klass: AccountClass = AccountClass.OFF
     path: str = ""
     why: str = ""
@@ -114,6 +115,7 @@ class Report:
     service_principals: Source
     service_principal_names: list[str] = field(default_factory=list)
     mailboxes_read: int = 0
+    oauth_notes: list[str] = field(default_factory=list)  # what could not be told about apps' mailbox access
 
     def counts(self) -> dict[AccountClass, int]:
         found = dict.fromkeys(AccountClass, 0)
@@ -137,7 +139,8 @@ class Report:
             "sign_in_logs": {"read": self.sign_ins.read, "problem": self.sign_ins.problem or None},
             "exchange_service_principals": {"read": self.service_principals.read,
                                             "problem": self.service_principals.problem or None,
-                                            "names": self.service_principal_names},
+                                            "names": self.service_principal_names,
+                                            "notes": self.oauth_notes},
             "mailboxes_read": self.mailboxes_read,
             "counts": {k.value: v for k, v in self.counts().items()},
             "accounts": [account_dict(a, self.org_disabled) for a in self.accounts],
@@ -160,6 +163,7 @@ def account_dict(account: Account, org_disabled: bool) -> dict[str, Any]:
         "last_use": usage.last_use.isoformat() if usage and usage.last_use else None,
         "client_ips": sorted(usage.ips) if usage else None,
         "oauth": account.oauth,
+        "oauth_apps": account.oauth_apps,
         "recommended_path": account.path,
         "why": account.why,
     }
@@ -173,3 +177,13 @@ def unused_mailboxes(report: Report) -> list[tuple[str, bool | None]]:
     if not report.sign_ins.read:
         return []
     return [(a.upn, a.switch) for a in report.of(AccountClass.ENABLED_UNUSED)]
+
+
+def org_unused(report: Report) -> bool:
+    """Whether the organisation's SMTP AUTH switch may be proposed off: the sign-in logs were read, and no mailbox
+    that inherits it used SMTP AUTH in the window (a password sign-in, failed ones included) or sends with OAuth
+    (the switch applies to OAuth too). Unknown usage never counts as unused."""
+    if not report.sign_ins.read:
+        return False
+    return not any(a.has_mailbox and a.switch is None and ((a.usage is None or a.usage.count) or a.oauth)
+                   for a in report.accounts)

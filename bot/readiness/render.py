@@ -29,6 +29,7 @@ def summary_lines(report: Report) -> list[str]:
     if report.service_principals.read:
         names = ", ".join(report.service_principal_names) or "none"
         lines.append(f"Exchange service principals (app-only access, e.g. OAuth SMTP): {names}.")
+        lines.extend(report.oauth_notes)
     return lines
 
 

@@ -5,6 +5,10 @@ Posting is idempotent across a crash: the card carries message metadata (`CARD_E
 card but before its ts was stored leaves that mark; whoever posts next first looks the card up in the channel's
 recent history (conversations.history, or conversations.replies for a card in a thread such as an alert's: the
 bot's own messages with that metadata) and adopts its ts.
+
+A bulk step with more mailboxes than the card names gets its full list as a CSV in the card's thread, once the card
+is there (outbox kind `bulk_csv`, one per step, uploaded with `files_upload_v2`: files.getUploadURLExternal, the
+bytes, files.completeUploadExternal into the channel and thread).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from slack_sdk import WebClient
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import RetryLater
 from bot.slack.blocks import plan_card
+from bot.slack.blocks.bulk import mailboxes_csv, needs_csv
 from bot.slack.lookup import OwnMessages
 from bot.slack.outbox import Outbox
 from bot.workflow.service import Workflow
@@ -54,6 +59,7 @@ class Cards:
         #: Told (channel, thread_ts, mailbox) when a card is first posted in a thread: the alert links it.
         self.on_thread_post: Callable[[str, str, str], object] = lambda channel, thread_ts, upn: None
         outbox.register("card", self.send)
+        outbox.register("bulk_csv", self.send_csv)
 
     def refresh(self, request_id: str) -> None:
         view = self.workflow.find(request_id)
@@ -101,10 +107,36 @@ class Cards:
             self.workflow.set_card_message(request_id, answer["channel"], answer["ts"])
             if request.thread_ts:
                 self.on_thread_post(answer["channel"], request.thread_ts, request.upn)
+            self._queue_csv(view)
             return {"channel": answer["channel"], "ts": answer["ts"]}
         self.client.chat_update(channel=request.channel, ts=request.message_ts, text=card["text"],
                                 blocks=card["blocks"])
+        self._queue_csv(view)
         return {"channel": request.channel, "ts": request.message_ts}
+
+    def _queue_csv(self, view: Any) -> None:
+        """Queue the CSV of each bulk step too long for the card (once per step: the dedupe key)."""
+        for step_id, mailboxes in sorted(view.mailboxes.items()):
+            if needs_csv(mailboxes):
+                self.outbox.enqueue("bulk_csv", {"request_id": view.request.id, "step_id": step_id},
+                                    dedupe_key=f"bulk_csv:{view.request.id}:{step_id}")
+
+    def send_csv(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Upload a bulk step's mailboxes as a CSV in its card's thread (after the card is posted)."""
+        view = self.workflow.find(str(payload["request_id"]))
+        if view is None:
+            return None
+        request, step_id = view.request, int(payload["step_id"])
+        thread = request.thread
+        if thread is None:
+            raise RetryLater("the card is not posted yet", after=1.0)
+        mailboxes = view.mailboxes.get(step_id) or []
+        step = next((s for s in view.steps if s.id == step_id), None)
+        position = step.position + 1 if step else step_id
+        self.client.files_upload_v2(channel=request.channel, thread_ts=thread, content=mailboxes_csv(mailboxes).encode(),
+                                    filename=f"smtp-auth-cleanup-{request.id}-step{position}.csv",
+                                    title=f"{request.upn}: step {position}, {len(mailboxes)} mailboxes")
+        return {"channel": request.channel, "thread_ts": thread}
 
     def find_posted(self, request_id: str, channel: str, since: datetime, thread_ts: str | None = None) -> str | None:
         """The ts of the bot's own card for `request_id` in `channel` (in `thread_ts`, else posted after `since`)."""

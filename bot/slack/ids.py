@@ -22,6 +22,7 @@ ACTION_RETRY = "step_retry"
 ACTION_RETRY_FAILED = "step_retry_failed"
 ACTION_DIAGNOSE_AGAIN = "request_diagnose_again"
 ACTION_ALERT_FIX = "alert_fix"
+ACTION_CLOSE_UNUSED = "readiness_close_unused"
 ACTION_ALERT_PROBE = "alert_probe"
 ACTION_ALERT_SNOOZE = "alert_snooze"
 ACTION_ALERT_UNSNOOZE = "alert_unsnooze"
@@ -30,10 +31,10 @@ SNOOZE_CHOICES = (1, 4, 24)
 ACTION_ALERT_SNOOZE_FOR = {1: "alert_snooze_1h", 4: "alert_snooze_4h", 24: ACTION_ALERT_SNOOZE}
 """The action id of each Snooze button; 24 h keeps the id of the former single button, so old cards work."""
 
-#: Every action id a plan card, status message, App Home or alert card can carry. A button's `value` is the
-#: step id (as a string), except Approve all, Apply anyway and Diagnose again (the change request id), alert Fix (the mailbox),
-#: alert Probe now (the probe target's name), and alert Snooze and Unsnooze (`alert_value`: the target with the
-#: incident and cause the card showed).
+#: Every action id a plan card, status message, App Home, alert or readiness card can carry. A button's `value` is
+#: the step id (as a string), except Approve all, Apply anyway and Diagnose again (the change request id), alert Fix
+#: (the mailbox), alert Probe now (the probe target's name), alert Snooze and Unsnooze (`alert_value`: the target
+#: with the incident and cause the card showed) and Close unused (`readiness_value`).
 ACTIONS = (
     ACTION_APPROVE,
     ACTION_DENY,
@@ -49,7 +50,19 @@ ACTIONS = (
     ACTION_ALERT_PROBE,
     *ACTION_ALERT_SNOOZE_FOR.values(),
     ACTION_ALERT_UNSNOOZE,
+    ACTION_CLOSE_UNUSED,
 )
+
+
+def readiness_value(days: int, report_id: str) -> str:
+    """The Close unused button's value: the report's period and its id (when it ran), nothing else; the click
+    runs the report again, so no mailbox list ever travels through Slack."""
+    return f"{days}:{report_id}"
+
+
+def readiness_block_id(report_id: str) -> str:
+    """The block holding a readiness card's Close unused button: `readiness:<report id>`."""
+    return f"readiness:{report_id}"
 
 
 def step_block_id(step_id: int) -> str:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from bot.probe import ProbeResult
     from bot.readiness.model import Report
     from bot.slack.cards import Cards
+    from bot.workflow.model import RequestView
     from bot.workflow.service import Workflow
 
 
@@ -75,6 +76,12 @@ class SlackServices(Protocol):
 
     def readiness_report(self, days: int, progress: Callable[[str, int], None]) -> tuple[Report, str]:
         """The tenant's SMTP AUTH readiness over `days` days and its CSV; `progress(phase, count)` as it reads."""
+        ...
+
+    def close_unused(self, days: int, requester: str, channel: str, thread_ts: str | None = None) -> RequestView:
+        """Re-run the readiness report over `days` days and open the clean-up of what it finds unused, its card
+        in `thread_ts` of `channel`. InvalidInput when there is nothing to close; NotAllowed for a requester
+        who may not ask."""
         ...
 
     def chart_png(self) -> bytes:

@@ -117,11 +117,12 @@ class BulkWork:
 
     # Opening ------------------------------------------------------------------------------------------
     def open_cleanup(self, candidates: Iterable[Candidate | tuple[str, Any]], days: int, requester: str,
-                     channel: str, *, org_unused: bool = False) -> RequestView:
+                     channel: str, *, org_unused: bool = False, thread_ts: str | None = None) -> RequestView:
         """A request to turn SMTP AUTH off for `candidates` (unused for `days` days), planned at once.
 
         `org_unused`: the caller saw no mailbox that inherits the organisation's setting use SMTP AUTH; the
-        organisation switch off is then proposed too, if it is on. Bad input changes nothing.
+        organisation switch off is then proposed too, if it is on. `thread_ts`: its card goes in that thread of
+        `channel` (the readiness report's). Bad input changes nothing.
         """
         refusal = self.policy.may_request(requester, self.members)
         if refusal:
@@ -144,7 +145,7 @@ class BulkWork:
                                "organisation.")
         label = f"{len(chosen)} mailbox{'es' if len(chosen) != 1 else ''} unused for {days} days"
         options = {"kind": CLEANUP_KIND, "days": days, "org_unused": org_unused}
-        request_id = self.store.requests.receive(label, requester, channel, self.policy.ttl, options)
+        request_id = self.store.requests.receive(label, requester, channel, self.policy.ttl, options, thread_ts)
         inherits = sum(1 for c in chosen.values() if c.prior is None)
         plan = {"upn": label, "cleanup": {"days": days, "count": len(chosen), "inherits": inherits,
                                           "org_unused": org_unused}, "advisories": [], "ok": []}

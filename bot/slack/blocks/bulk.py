@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +32,23 @@ def mailbox_lines(mailboxes: Sequence[BulkMailbox]) -> list[str]:
     """The mailboxes (the first few by name with their own prior value) and how many inherit."""
     inherit = sum(1 for m in mailboxes if m.prior is None)
     head = f"*Mailboxes ({len(mailboxes)}, {inherit} inheriting the organisation's setting):* "
-    return [head + _names(mailboxes)]
+    csv_note = " (every one, with its prior value, in the CSV in this thread)" if needs_csv(mailboxes) else ""
+    return [head + _names(mailboxes) + csv_note]
+
+
+def needs_csv(mailboxes: Sequence[BulkMailbox]) -> bool:
+    """More mailboxes than the card names: the full list goes up as a CSV in the card's thread."""
+    return len(mailboxes) > SHOWN
+
+
+def mailboxes_csv(mailboxes: Sequence[BulkMailbox]) -> str:
+    """Every mailbox of a bulk step: its address, its own prior SMTP AUTH value (what undo puts back) and state."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("mailbox", "prior_smtp_auth", "state", "note"))
+    for m in mailboxes:
+        writer.writerow((m.upn, PRIOR_WORDS[m.prior], m.state.value, m.error or ""))
+    return out.getvalue()
 
 
 def approvals_line(step: RequestStep, needed: int) -> str:

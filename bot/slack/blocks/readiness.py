@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from bot.readiness.model import AccountClass, Report
-from bot.slack.blocks.kit import context, divider, fallback, header, section
+from bot.readiness.model import AccountClass, Report, unused_mailboxes
+from bot.slack import ids
+from bot.slack.blocks.kit import button, confirm, context, divider, fallback, header, section
 from bot.slack.blocks.mrkdwn import esc, md
 
 TOP = 10
@@ -39,6 +41,8 @@ def readiness_card(report: Report, requested_by: str = "") -> dict[str, Any]:
     for source in (report.sign_ins, report.service_principals):
         if not source.read:
             blocks.append(section(f":warning: {md(source.problem, 1500)}"))
+    if report.oauth_notes:
+        blocks.append(context(md(" ".join(report.oauth_notes), 1500)))
     top = report.of(AccountClass.BASIC_IN_USE)[:TOP]
     if top:
         blocks += [divider(), section("*Still sending with a password* (most sign-ins first):\n" + "\n".join(
@@ -48,8 +52,29 @@ def readiness_card(report: Report, requested_by: str = "") -> dict[str, Any]:
     if unused:
         blocks.append(section(f":broom: {unused:,} mailbox(es) have SMTP AUTH on but no password sign-in in "
                               f"{report.days} days: candidates to turn off."))
+    blocks += close_unused(report)
     asked = f"Asked for by <@{requested_by}>. " if requested_by else ""
     blocks.append(context(f"{asked}The full list with the reason for each account is in the CSV below."))
     summary = (f"SMTP AUTH readiness: {counts[AccountClass.BASIC_IN_USE]} Basic in use, {unused} enabled but "
                f"unused; {days_left} days until Basic is off by default")
     return {"text": fallback(summary), "blocks": blocks}
+
+
+def report_id(report: Report) -> str:
+    """A readiness report's id: when it ran (UTC, to the second)."""
+    return report.generated_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def close_unused(report: Report) -> list[dict[str, Any]]:
+    """"Close unused (N)" when the report found clean-up candidates: it opens the clean-up's plan card in this
+    thread, from the report run again at the click (approved before anything changes)."""
+    count = len(unused_mailboxes(report))
+    if not count:
+        return []
+    dialog = confirm("Propose closing SMTP AUTH?", f"This runs the report again and proposes turning SMTP AUTH off "
+                     f"for the mailboxes still unused in the last {report.days} days, as a plan card in this "
+                     "thread. Nothing changes until it is approved.", "Propose")
+    return [{"type": "actions", "block_id": ids.readiness_block_id(report_id(report)), "elements": [
+        button(f"Close unused ({count:,})", ids.ACTION_CLOSE_UNUSED, ids.readiness_value(report.days,
+                                                                                          report_id(report)),
+               confirm_dialog=dialog)]}]

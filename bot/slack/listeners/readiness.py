@@ -1,7 +1,10 @@
-"""`/smtp-readiness [--days N]`: ack, then a card that shows progress and the summary, and the full list as a CSV."""
+"""`/smtp-readiness [--days N]`: ack, then a card that shows progress and the summary, and the full list as a CSV;
+its Close unused button opens the clean-up's plan card in the card's thread."""
 
 from __future__ import annotations
 
+import logging
+import re
 from functools import partial
 from typing import Any
 
@@ -12,8 +15,12 @@ from bot.errors import BotError
 from bot.readiness.model import DEFAULT_DAYS, MAX_DAYS
 from bot.slack import blocks, ids
 from bot.slack.blocks.readiness import readiness_card, readiness_progress
-from bot.slack.listeners.common import Ack, Respond, ephemeral, wants_help
+from bot.slack.listeners.common import Ack, Respond, clicked, ephemeral, wants_help
 from bot.slack.services import SlackServices
+
+log = logging.getLogger(__name__)
+#: The Close unused button's value (`ids.readiness_value`): days, then the report's id.
+CLOSE_VALUE = re.compile(r"(\d{1,2}):(\d{8}T\d{6}Z)")
 
 #: Seconds between progress updates of the card (chat.update is Tier 3: about 50 a minute).
 UPDATE_EVERY = 2.0
@@ -67,5 +74,43 @@ def send_readiness(services: SlackServices, channel: str, user: str, days: int, 
         ephemeral(respond, f"The summary is posted, but Slack refused the CSV upload: {exc.response.get('error')}")
 
 
+def close_unused(services: SlackServices, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    """Close unused: ack, then (on the pool) run the report again and open the clean-up in the card's thread.
+
+    Only the period and the report's id come from the button (a value anyone can forge); the mailboxes, their
+    values and the organisation's verdict are read again from the tenant at the click.
+    """
+    ack()
+    parsed = clicked(body)
+    match = CLOSE_VALUE.fullmatch(parsed[1]) if parsed else None
+    days = int(match.group(1)) if match else 0
+    where, message = _part(body, "container"), _part(body, "message")
+    channel = _part(body, "channel").get("id") or where.get("channel_id")
+    thread = message.get("thread_ts") or message.get("ts") or where.get("message_ts")
+    if parsed is None or match is None or not 1 <= days <= MAX_DAYS or not isinstance(channel, str) or not channel \
+            or not isinstance(thread, str) or not thread:
+        log.warning("ignoring a malformed Close unused click")
+        return
+    services.submit(open_close_unused, services, parsed[0], days, channel, thread, match.group(2), respond)
+
+
+def _part(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def open_close_unused(services: SlackServices, user: str, days: int, channel: str, thread: str, report: str,
+                      respond: Respond) -> None:
+    ephemeral(respond, f"Reading the tenant again (last {days} days) to propose closing SMTP AUTH where it is "
+              "unused; the plan follows in this thread.")
+    try:
+        view = services.close_unused(days, user, channel, thread)
+    except BotError as exc:
+        ephemeral(respond, exc.describe())
+        return
+    log.info("clean-up %s opened from readiness report %s", view.request.id, report)
+
+
 def register(app: App, services: SlackServices) -> None:
     app.command(ids.COMMAND_READINESS)(partial(smtp_readiness, services))
+    app.action(ids.ACTION_CLOSE_UNUSED)(partial(close_unused, services))

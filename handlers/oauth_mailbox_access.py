@@ -4,7 +4,8 @@ Scoped (learn.microsoft.com/exchange/permissions-exo/application-rbac): `New-Man
 recipient filter matches only this mailbox, then `New-ManagementRoleAssignment -App <service principal>
 -Role "Application SMTP.SendAsApp" -CustomResourceScope <scope>`; verified with
 `Test-ServicePrincipalAuthorization -Identity <service principal> -Resource <mailbox>`. The app can send as
-this mailbox and no other, and needs no Entra consent (one would widen it to every mailbox).
+this mailbox and no other, and needs no Entra consent: with SMTP.SendAsApp consented, the token carries the claim
+and Exchange checks for a mailbox permission instead, which the scoped role is not (see `handlers.app_facts`).
 
 FullAccess (learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-
 smtp-application-by-using-oauth): `Add-MailboxPermission -User <service principal> -AccessRights FullAccess`,

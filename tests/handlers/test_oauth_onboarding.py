@@ -55,14 +55,32 @@ def test_unknown_app_is_blocked_with_the_portal_path_and_consent_url(m365):
     assert REMEDIATIONS["exchange_service_principal"].inspect(facts(m365, app=other), UPN).status is Status.NOT_APPLICABLE
 
 
-def test_consent_on_the_scoped_route_warns_and_on_full_access_is_required(sandbox, m365):
+def test_consent_blocks_the_scoped_route_and_is_required_by_full_access(sandbox, m365):
     assert CHECKS["oauth_consent"].inspect(facts(m365, "full_access"), UPN).status is Status.BLOCKED
     blocked = CHECKS["oauth_consent"].inspect(facts(m365, "full_access"), UPN)
     assert "Grant admin consent" in blocked.advice and f"adminconsent?client_id={APP}" in blocked.advice
     sandbox.state.grant(APP, "SMTP.SendAsApp")
     assert CHECKS["oauth_consent"].inspect(facts(m365, "full_access"), UPN).status is Status.OK
-    warn = CHECKS["oauth_consent"].inspect(facts(m365, "scoped"), UPN)
-    assert warn.status is Status.WARN and "Remove permission" in warn.advice
+    scoped = CHECKS["oauth_consent"].inspect(facts(m365, "scoped"), UPN)
+    assert scoped.status is Status.BLOCKED and "Remove permission" in scoped.advice
+    assert "mailbox permission" in scoped.summary and "every mailbox" not in scoped.summary
+    sandbox.state.grant_mailbox(APP, UPN)  # it already sends by FullAccess: a warning, not a blocker
+    moving = CHECKS["oauth_consent"].inspect(facts(m365, "scoped"), UPN)
+    assert moving.status is Status.WARN and "FullAccess" in moving.summary and "Remove permission" in moving.advice
+
+
+def test_with_consent_the_scoped_role_alone_is_refused_and_works_once_the_consent_is_removed(sandbox, m365,
+                                                                                           make_m365):
+    plan = make_plan(diagnose(m365, [UPN], app=OAuthApp(APP))[0])
+    for step in plan.steps:
+        assert REMEDIATIONS[step.key].verify(m365, REMEDIATIONS[step.key].apply(m365, UPN, step.current))
+    assert xoauth2(sandbox, device_token(sandbox, make_m365)).ok
+    sandbox.state.grant(APP, "SMTP.SendAsApp")  # an admin consents: the app's new tokens carry the claim
+    assert not xoauth2(sandbox, device_token(sandbox, make_m365)).ok  # Exchange now wants a mailbox permission
+    advice = make_plan(diagnose(m365, [UPN], app=OAuthApp(APP))[0])
+    assert [f.key for f in advice.advisories if f.status is Status.BLOCKED] == ["oauth_consent"]
+    sandbox.state.revoke(APP, "SMTP.SendAsApp")
+    assert xoauth2(sandbox, device_token(sandbox, make_m365)).ok
 
 
 def test_checks_without_application_read_are_unknown_naming_the_permission(sandbox, make_m365):

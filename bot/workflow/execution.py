@@ -11,6 +11,7 @@ from bot.errors import BotError
 from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
+from bot.workflow.grants import undo_refusal
 from bot.workflow.model import BOT_ACTOR, ChangeRequest, RequestStep, StepState
 from handlers import BULK, Change, remediation
 
@@ -158,6 +159,12 @@ class Execution:
             return None
         if step.handler_key in BULK:
             return self._undo_bulk(step, request.id)
+        refusal = undo_refusal(self.store, self._m365, step, request)  # checked again: things change meanwhile
+        if refusal:
+            self.store.requests.transition_step(step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.failed",
+                                                error=refusal)
+            self._changed(request.id)
+            return self.store.requests.get_step(step.id)
         handler = remediation(step.handler_key)
         undo = Change(step.handler_key, request.upn, step.after, handler.normalise(step.before))
         try:

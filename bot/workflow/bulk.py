@@ -232,7 +232,8 @@ class BulkWork:
         new = self.store.requests.add_retry_step(request.id, step.id, [m.upn for m in failed], retry_step, actor,
                                                  "step.retry_failed", self.policy.ttl)
         if new is None:
-            if self.store.requests.get(request.id).state != RequestState.PLANNED:
+            current = self.store.requests.get(request.id)
+            if current is None or current.state != RequestState.PLANNED:
                 return Outcome(K.ALREADY, "This request is closed; run the clean-up again.", step)
             return Outcome(K.ALREADY, "Already retried: its failed mailboxes were handed to a retry step.", step)
         self._changed(request.id)

@@ -8,8 +8,10 @@ Exchange (`New-ServicePrincipal`); and the app may use the mailbox by one of two
   plus `Add-MailboxPermission -AccessRights FullAccess` for the service principal;
 - RBAC for Applications (learn.microsoft.com/exchange/permissions-exo/application-rbac): the role
   "Application SMTP.SendAsApp" assigned to the service principal with a management scope that holds only the
-  mailboxes it needs. Entra consent and RBAC grants add up, so a consent left in Entra ID would still let the
-  app send as every mailbox: the scoped route needs no consent, and is only a limit without one.
+  mailboxes it needs, and no consent. Microsoft's SMTP RBAC onboarding (learn.microsoft.com/exchange/
+  client-developer/legacy-protocols/smtp-app-rbac-onboarding, 10/2025): "Including the SMTP.SendAsApp claim would
+  trigger an unnecessary check for mailbox permissions." A consent does not give the app every mailbox; it puts
+  the claim in the app's tokens, and Exchange then requires a mailbox permission, so the scoped role alone fails.
 """
 
 from __future__ import annotations

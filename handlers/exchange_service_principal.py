@@ -10,9 +10,10 @@ and EXOManagementRoleAssignment settings.json), which the Entra role Exchange Ad
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import BotError
+from bot.errors import BotError, ExchangeNotFound
 from handlers.app_facts import (
     READ_APPS_PERMISSION,
     entra_service_principal,
@@ -65,12 +66,27 @@ class ExchangeServicePrincipal(AppStep):
 
     def _still_granted(self, m365: M365, upn: str, value: dict[str, Any]) -> None:
         """Refuse to unregister an app Exchange still grants something: undo the grant first, or it is orphaned."""
+        found = self.remaining_grants(m365, value, [upn])
+        if found:
+            raise BotError(f"The app still has access in Exchange ({'; '.join(found)}); undo its mailbox access "
+                           "first, then this registration.", hint="Undo the access step on this card (and on "
+                           "every other onboarding with this app), then this one.")
+
+    def remaining_grants(self, m365: M365, value: dict[str, Any], mailboxes: Iterable[str]) -> list[str]:
+        """What Exchange still grants the app, in words: every role assignment it holds, tenant-wide
+        (`Get-ManagementRoleAssignment -RoleAssignee`), and FullAccess on each of `mailboxes`. Exchange has no
+        tenant-wide query for a trustee's mailbox permissions (`Get-MailboxPermission` needs -Identity), so the
+        caller names the mailboxes it knows the app was given (this one, and the bot's other onboardings)."""
         facts = fresh_facts(m365)
         roles = m365.exchange.invoke("Get-ManagementRoleAssignment", {"RoleAssignee": value["object_id"]}).value
-        if roles or full_access(facts, value["object_id"], upn):
-            names = ", ".join(str(r.get("Name")) for r in roles) or f"FullAccess on {upn}"
-            raise BotError(f"The app still has access in Exchange ({names}); undo its mailbox access first, then "
-                           "this registration.", hint="Undo the access step on this card, then this one.")
+        found = [f"role assignment '{r.get('Name')}'" for r in roles]
+        for upn in dict.fromkeys(mailboxes):
+            try:
+                if full_access(facts, value["object_id"], upn):
+                    found.append(f"FullAccess on {upn}")
+            except ExchangeNotFound:
+                continue  # no such mailbox any more: nothing granted on it
+        return found
 
     def assess(self, facts: Facts, upn: str, auth_mode: str) -> Finding:
         app = facts.app

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from handlers.app_facts import consent_url, entra_application, entra_service_principal, send_as_app_consented
+from bot.errors import M365Error
+from handlers.app_facts import (
+    consent_url,
+    entra_application,
+    entra_service_principal,
+    exchange_service_principal,
+    full_access,
+    send_as_app_consented,
+)
 from handlers.base import Check, Finding, Status
 from handlers.oauth_mailbox_access import READ_APPS
 
@@ -90,18 +98,38 @@ class OAuthConsent(Check):
         consented = send_as_app_consented(facts, str(sp["id"]))
         evidence = {"consented": consented, "route": app.route}
         if app.route == "scoped":
+            # Microsoft's SMTP RBAC onboarding (learn.microsoft.com/exchange/client-developer/legacy-protocols/
+            # smtp-app-rbac-onboarding, 10/2025): "Including the SMTP.SendAsApp claim would trigger an unnecessary
+            # check for mailbox permissions." The consent puts the claim in every token of the app, and Exchange
+            # then wants a mailbox permission (FullAccess): the scoped role alone is refused.
+            if consented and _full_access_here(facts, app.app_id, str(sp["id"]), upn):
+                return self.finding(
+                    Status.WARN, f"Admin consent for SMTP.SendAsApp is granted and the app holds FullAccess on "
+                    f"{upn}: it sends by the FullAccess route. While the consent stays, Exchange checks that "
+                    "mailbox permission, so a scoped role would not be what lets it send.", evidence=evidence,
+                    advice="To move to the scoped role: grant it, remove the consent (" + REMOVE_CONSENT.format(
+                        name=name) + "), then remove the FullAccess.")
             if consented:
                 return self.finding(
-                    Status.WARN, "Admin consent for SMTP.SendAsApp lets the app send as every mailbox: Entra "
-                    "consent and Exchange roles add up, so the scoped role limits nothing while it stays.",
-                    evidence=evidence, advice="Remove the consent: " + REMOVE_CONSENT.format(name=name))
-            return self.finding(Status.OK, "No tenant-wide consent: the scoped role will be the app's only grant "
-                                "(least privilege).", evidence=evidence)
+                    Status.BLOCKED, "Admin consent for SMTP.SendAsApp is granted: the app's tokens carry that claim, "
+                    "and with it Exchange checks for a mailbox permission (FullAccess), so the scoped role alone is "
+                    "refused. The scoped route needs no consent.", evidence=evidence,
+                    advice="Remove the consent: " + REMOVE_CONSENT.format(name=name))
+            return self.finding(Status.OK, "No SMTP.SendAsApp consent: the token carries no claim, and the scoped "
+                                "role will be the app's only grant (least privilege).", evidence=evidence)
         if consented:
             return self.finding(Status.OK, "Admin consent for SMTP.SendAsApp is granted.", evidence=evidence)
         url = consent_url(login_url(facts.m365), facts.m365.tenant_id, app.app_id)
         return self.finding(Status.BLOCKED, "The FullAccess route needs admin consent for SMTP.SendAsApp, which "
                             "is not granted.", evidence=evidence, advice=GRANT_CONSENT.format(name=name, url=url))
+
+
+def _full_access_here(facts: Facts, app_id: str, sp_id: str, upn: str) -> bool:
+    """Whether the app, registered in Exchange, holds FullAccess on `upn` (False when that cannot be read)."""
+    try:
+        return exchange_service_principal(facts, app_id) is not None and full_access(facts, sp_id, upn)
+    except M365Error:
+        return False
 
 
 def device_settings(m365: M365, upn: str, app_id: str) -> dict[str, Any]:

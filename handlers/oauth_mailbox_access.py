@@ -4,7 +4,8 @@ Scoped (learn.microsoft.com/exchange/permissions-exo/application-rbac): `New-Man
 recipient filter matches only this mailbox, then `New-ManagementRoleAssignment -App <service principal>
 -Role "Application SMTP.SendAsApp" -CustomResourceScope <scope>`; verified with
 `Test-ServicePrincipalAuthorization -Identity <service principal> -Resource <mailbox>`. The app can send as
-this mailbox and no other, and needs no Entra consent (one would widen it to every mailbox).
+this mailbox and no other, and needs no Entra consent: with SMTP.SendAsApp consented, the token carries the claim
+and Exchange checks for a mailbox permission instead, which the scoped role is not (see `handlers.app_facts`).
 
 FullAccess (learn.microsoft.com/exchange/client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-
 smtp-application-by-using-oauth): `Add-MailboxPermission -User <service principal> -AccessRights FullAccess`,
@@ -14,9 +15,10 @@ content too, beyond sending. Chosen with `--full-access`.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
-from bot.errors import ExchangeNotFound
+from bot.errors import BotError, ExchangeNotFound
 from handlers.app_facts import (
     SCOPED_ROLE,
     entra_service_principal,
@@ -37,9 +39,21 @@ READ_APPS = Permission("Application.Read.All", "Microsoft Graph", "find the app'
                        covered_by=("Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"))
 
 
+#: Exchange's limit for a role assignment's name (learn.microsoft.com/powershell/module/exchange/
+#: new-managementroleassignment, -Name: "The maximum length of the name is 64 characters").
+NAME_LIMIT = 64
+
+
 def scope_name(app_id: str, upn: str) -> str:
-    """The management scope and role assignment this step creates, one per app and mailbox (64 characters max)."""
-    return f"SMTP OAuth {app_id[:8]} {upn}"[:64]
+    """The management scope and role assignment this step creates, one per app and mailbox (64 characters max).
+
+    It ends with a hash of the app id and the address, so two long addresses that share a beginning never share
+    a name; the address itself is kept while it fits, cut short when not (for a human reading the list).
+    """
+    digest = hashlib.sha1(f"{app_id.lower()}|{upn.lower()}".encode(), usedforsecurity=False).hexdigest()[:12]
+    head = f"SMTP OAuth {app_id[:8]} "
+    room = NAME_LIMIT - len(head) - len(digest) - 1
+    return f"{head}{upn.lower()[:room]} {digest}"
 
 
 def _opath(value: str) -> str:
@@ -108,15 +122,24 @@ class OAuthScopedAccess(_MailboxAccess):
         return full_access(facts, sp_object_id, upn) and send_as_app_consented(facts, sp_object_id)
 
     def present(self, facts: Facts, upn: str, value: dict[str, Any]) -> bool:
-        return _exists(facts, "Get-ManagementRoleAssignment", value["name"])
+        """This mailbox's grant: the assignment of that name, through the scope of that name whose recipient filter
+        is this mailbox's (a name alone may be another mailbox's: older plans cut long names short)."""
+        assignment = _first(facts, "Get-ManagementRoleAssignment", value["name"])
+        return (assignment is not None and str(assignment.get("CustomResourceScope") or "") == value["name"]
+                and _ours(facts, value))
 
     def confirmed(self, m365: M365, upn: str, value: dict[str, Any]) -> bool:
         return scoped_access(fresh_facts(m365), value["object_id"], upn)
 
     def put(self, m365: M365, upn: str, value: dict[str, Any], on: bool) -> None:
         facts = fresh_facts(m365)
+        scope = _first(facts, "Get-ManagementScope", value["name"])
+        if scope is not None and not _ours(facts, value):
+            raise BotError(f"A management scope named '{value['name']}' exists with another recipient filter "
+                           f"({scope.get('RecipientFilter')}); the bot leaves it alone.",
+                           hint="Remove or rename that scope in Exchange if it is stale, then Retry.")
         if on:
-            created = not _exists(facts, "Get-ManagementScope", value["name"])
+            created = scope is None
             if created:
                 m365.exchange.invoke("New-ManagementScope", {
                     "Name": value["name"], "RecipientRestrictionFilter": value["filter"]})
@@ -129,9 +152,9 @@ class OAuthScopedAccess(_MailboxAccess):
                     m365.exchange.invoke("Remove-ManagementScope", {"Identity": value["name"]})  # leave nothing
                 raise
             return
-        if _exists(facts, "Get-ManagementRoleAssignment", value["name"]):
+        if self.present(facts, upn, value):
             m365.exchange.invoke("Remove-ManagementRoleAssignment", {"Identity": value["name"]})
-        if _exists(facts, "Get-ManagementScope", value["name"]):
+        if scope is not None:
             m365.exchange.invoke("Remove-ManagementScope", {"Identity": value["name"]})
 
 
@@ -164,8 +187,27 @@ class OAuthFullAccess(_MailboxAccess):
         m365.exchange.invoke(cmdlet, params, anchor=f"UPN:{upn}")
 
 
-def _exists(facts: Facts, cmdlet: str, name: str) -> bool:
+def _first(facts: Facts, cmdlet: str, name: str) -> dict[str, Any] | None:
     try:
-        return bool(facts.m365.exchange.invoke(cmdlet, {"Identity": name}).value)
+        found = facts.m365.exchange.invoke(cmdlet, {"Identity": name}).value
     except ExchangeNotFound:
-        return False
+        return None
+    return found[0] if found else None
+
+
+def _exists(facts: Facts, cmdlet: str, name: str) -> bool:
+    return _first(facts, cmdlet, name) is not None
+
+
+def _filter_text(text: str) -> str:
+    """A recipient filter compared loosely: Exchange may hand it back with other spacing, case or parentheses."""
+    return " ".join(text.replace("(", " ").replace(")", " ").split()).lower()
+
+
+def _ours(facts: Facts, value: dict[str, Any]) -> bool:
+    """Whether the scope named `value["name"]` matches exactly the mailbox this step is for."""
+    def read() -> bool:
+        scope = _first(facts, "Get-ManagementScope", value["name"])
+        return scope is not None and _filter_text(str(scope.get("RecipientFilter") or "")) == _filter_text(
+            value["filter"])
+    return facts.cached(("scope_ours", value["name"]), read)

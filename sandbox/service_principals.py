@@ -25,6 +25,8 @@ from sandbox.wire import exchange_error
 
 ALREADY_EXISTS = "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException"
 OPERATION = "Microsoft.Exchange.Management.Tasks.TaskException"
+#: A role assignment's name: "The maximum length of the name is 64 characters" (New-ManagementRoleAssignment -Name).
+NAME_LIMIT = 64
 #: Recipient properties a -RecipientRestrictionFilter may use here (a subset of those "Filterable properties for
 #: the RecipientFilter parameter" lists, learn.microsoft.com/powershell/exchange/recipientfilter-properties).
 RECIPIENT_FILTERABLE = frozenset(
@@ -275,7 +277,10 @@ def new_management_role_assignment(tenant: TenantState, args: dict[str, Any]) ->
     if scope_name not in (None, "") and tenant.app_access.scope(str(scope_name)) is None:
         raise not_found(str(scope_name))
     scope = tenant.app_access.scope(str(scope_name)) if scope_name else None
-    name = str(args.get("Name") or f"{role}-{sp.display_name}")[:64]
+    if len(str(args.get("Name") or "")) > NAME_LIMIT:  # a name Exchange makes up is cut short; a given one refused
+        raise binding_error(f"Cannot validate argument on parameter 'Name'. The length of the argument is too long; "
+                            f"the maximum length is {NAME_LIMIT} characters.")
+    name = str(args.get("Name") or f"{role}-{sp.display_name}")[:NAME_LIMIT]
     if tenant.app_access.assignment(name) is not None:
         raise _error(ALREADY_EXISTS, f"The role assignment \"{name}\" already exists.")
     assignment = RoleAssignment(name, role, sp.object_id, scope.name if scope else None)

@@ -24,12 +24,14 @@ XOAUTH2 (app-only, client credentials) — steps 1, 2 and 4-6 are Basic-only and
 1. The token is not one the sandbox's Entra ID issued for Exchange Online (signature, time on the sandbox
    clock, audience), or belongs to another tenant -> `535 5.7.3`.
 2. No such mailbox -> `535 5.7.3`.
-3. The app has no access to this mailbox -> `535 5.7.3`. Access is either route Microsoft documents
-   (`app_has_access`): the `SMTP.SendAsApp` role in the token (admin consent in Entra ID) with the service
-   principal registered in Exchange and FullAccess on the mailbox (learn.microsoft.com/exchange/client-developer/
-   legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth), or RBAC for Applications:
-   "Application SMTP.SendAsApp" assigned to the registered service principal with a scope that includes the
-   mailbox (learn.microsoft.com/exchange/permissions-exo/application-rbac).
+3. The app has no access to this mailbox -> `535 5.7.3`. Access is one of the routes Microsoft documents
+   (`app_has_access`), chosen by the token: with the `SMTP.SendAsApp` role in it (admin consent in Entra ID),
+   the service principal registered in Exchange and FullAccess on the mailbox (learn.microsoft.com/exchange/
+   client-developer/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth), and
+   nothing else: "Including the SMTP.SendAsApp claim would trigger an unnecessary check for mailbox
+   permissions" (.../legacy-protocols/smtp-app-rbac-onboarding, 10/2025). Without the claim, RBAC for
+   Applications: "Application SMTP.SendAsApp" assigned to the registered service principal with a scope that
+   includes the mailbox (learn.microsoft.com/exchange/permissions-exo/application-rbac).
 4. The SMTP AUTH switch as in Basic step 8: disabling SMTP AUTH disables OAuth too.
 """
 
@@ -135,11 +137,14 @@ def app_has_access(tenant: TenantState, user: User, sp_object_id: str, consented
     sp = access.service_principal(sp_object_id)
     if sp is None or user.mailbox is None:
         return False
-    if consented and any(
-        p.mailbox_id == user.id and p.user == sp.object_id and "FullAccess" in p.access_rights
-        for p in access.mailbox_permissions
-    ):
-        return True
+    if consented:
+        # "Including the SMTP.SendAsApp claim would trigger an unnecessary check for mailbox permissions"
+        # (learn.microsoft.com/exchange/client-developer/legacy-protocols/smtp-app-rbac-onboarding, 10/2025): with
+        # the claim in the token, the mailbox permission decides, and a scoped role alone is not enough.
+        return any(
+            p.mailbox_id == user.id and p.user == sp.object_id and "FullAccess" in p.access_rights
+            for p in access.mailbox_permissions
+        )
     return any(
         a.app == sp.object_id and a.role == SMTP_SEND_AS_APP_ROLE
         and in_scope(access.scope(a.custom_resource_scope) if a.custom_resource_scope else None, user)

@@ -22,12 +22,51 @@ AUDITED = frozenset({MailboxState.OFF, MailboxState.FAILED, MailboxState.SKIPPED
 NOW_HOLDS = {MailboxState.OFF: PRIOR_TEXT[True], MailboxState.RESTORED: ""}
 
 
-def add_mailboxes(session: Session, step_id: int, mailboxes: Iterable[tuple[str, bool | None]],
+def add_mailboxes(session: Session, step_id: int, mailboxes: Iterable[tuple[str, bool | None] | BulkMailbox],
                   now: datetime) -> None:
-    """Store a bulk step's mailboxes and prior values, in the transaction that stores the step."""
+    """Store a bulk step's mailboxes and prior values, in the transaction that stores the step; a `BulkMailbox`
+    (a retry's, from the step where it failed) brings whether a write was already sent to it."""
+    rows = [(m.upn, m.prior, m.write_sent) if isinstance(m, BulkMailbox) else (m[0], m[1], False) for m in mailboxes]
     session.add_all(BulkMailboxRow(step_id=step_id, position=n, upn=upn, prior=PRIOR_TEXT[prior],
-                                   state=MailboxState.PENDING, updated_at=now)
-                    for n, (upn, prior) in enumerate(mailboxes))
+                                   state=MailboxState.PENDING, updated_at=now, write_sent=sent)
+                    for n, (upn, prior, sent) in enumerate(rows))
+
+
+def move_in(session: Session, step_id: int, upns: Mapping[str, str | None] | Collection[str],
+            expected: Collection[MailboxState], new: MailboxState, actor: str, now: datetime) -> list[BulkMailbox]:
+    """`BulkStore.move` inside the caller's transaction; `upns` without errors keeps each mailbox's own error.
+
+    Moving to `writing` marks the mailbox as sent a write (the mark is stored before the write is sent).
+    Returns the mailboxes moved, as they were before the move.
+    """
+    states = [MailboxState(s) for s in expected]
+    errors: Mapping[str, str | None] | None = upns if isinstance(upns, Mapping) else None
+    request_id = session.scalar(select(StepRow.request_id).where(StepRow.id == step_id))
+    rows = {row.upn: row for row in session.scalars(
+        select(BulkMailboxRow).where(BulkMailboxRow.step_id == step_id, BulkMailboxRow.upn.in_(list(upns)),
+                                     BulkMailboxRow.state.in_(states)))}
+    moved: list[BulkMailbox] = []
+    for upn in upns:
+        row = rows.get(upn)
+        if row is None:
+            continue
+        error = errors[upn] if errors is not None else row.error
+        sent = {"write_sent": True} if new == MailboxState.WRITING else {}
+        result = session.execute(
+            update(BulkMailboxRow)
+            .where(BulkMailboxRow.id == row.id, BulkMailboxRow.state.in_(states))
+            .values(state=new, error=error, updated_at=now, **sent)
+            .execution_options(synchronize_session=False))
+        if changed(result) != 1:
+            continue
+        moved.append(_mailbox(row))
+        if new in AUDITED:
+            after = {"mailbox": new} | ({"value": NOW_HOLDS[new] or row.prior} if new in NOW_HOLDS else {})
+            session.add(AuditRow(
+                at=now, actor=actor, action=f"bulk.mailbox_{new}", request_id=request_id, step_id=step_id,
+                target=upn, before={"mailbox": row.state, "prior": row.prior}, after=after,
+                detail={"error": error} if error else None))
+    return moved
 
 
 class BulkStore:
@@ -60,36 +99,10 @@ class BulkStore:
         """
         if not upns:
             return []
-        now = self._db.clock.now()
-        states = [MailboxState(s) for s in expected]
-        moved: list[str] = []
         with self._db.write() as session:
-            request_id = session.scalar(select(StepRow.request_id).where(StepRow.id == step_id))
-            rows = {row.upn: row for row in session.scalars(
-                select(BulkMailboxRow).where(BulkMailboxRow.step_id == step_id,
-                                             BulkMailboxRow.upn.in_(list(upns)),
-                                             BulkMailboxRow.state.in_(states)))}
-            for upn, error in upns.items():
-                row = rows.get(upn)
-                if row is None:
-                    continue
-                result = session.execute(
-                    update(BulkMailboxRow)
-                    .where(BulkMailboxRow.id == row.id, BulkMailboxRow.state.in_(states))
-                    .values(state=new, error=error, updated_at=now)
-                    .execution_options(synchronize_session=False))
-                if changed(result) != 1:
-                    continue
-                moved.append(upn)
-                if new in AUDITED:
-                    after = {"mailbox": new} | ({"value": NOW_HOLDS[new] or row.prior} if new in NOW_HOLDS else {})
-                    session.add(AuditRow(
-                        at=now, actor=actor, action=f"bulk.mailbox_{new}", request_id=request_id, step_id=step_id,
-                        target=upn, before={"mailbox": row.state, "prior": row.prior}, after=after,
-                        detail={"error": error} if error else None))
-        return moved
+            return [m.upn for m in move_in(session, step_id, upns, expected, new, actor, self._db.clock.now())]
 
 
 def _mailbox(row: BulkMailboxRow) -> BulkMailbox:
     return BulkMailbox(row.step_id, row.position, row.upn, PRIOR_VALUE[row.prior], MailboxState(row.state),
-                       row.error, row.updated_at)
+                       row.error, row.updated_at, bool(row.write_sent))

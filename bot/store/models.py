@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, MetaData, String, Text, UniqueConstraint, event
+from sqlalchemy import ForeignKey, Index, MetaData, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, ORMExecuteState, Session, mapped_column
 
 from bot.errors import AppendOnlyViolation
@@ -90,7 +90,11 @@ class StepRow(Base):
 
 
 class BulkMailboxRow(Base):
-    """One mailbox of a bulk step: its prior value ('disabled', 'enabled' or 'inherits') and its progress."""
+    """One mailbox of a bulk step: its prior value ('disabled', 'enabled' or 'inherits') and its progress.
+
+    `write_sent`: a write turning it off may have reached Exchange (set with the in-flight mark, before the write
+    is sent, and carried into a retry step); a mailbox found off later counts as the bot's change only then.
+    """
 
     __tablename__ = "bulk_mailboxes"
     __table_args__ = (UniqueConstraint("step_id", "upn"), Index(None, "step_id", "state"))
@@ -103,6 +107,7 @@ class BulkMailboxRow(Base):
     state: Mapped[str]
     error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
+    write_sent: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class AuditRow(Base):

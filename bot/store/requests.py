@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.bulk import add_mailboxes
+from bot.store.bulk import add_mailboxes, move_in
 from bot.store.database import Database, changed, jsonable
 from bot.store.models import AuditRow, OutboxRow, OutboxState, RequestRow, StepRow
 from bot.store.records import AuditEntry, snapshot
@@ -20,7 +20,9 @@ from bot.workflow.model import (
     BOT_ACTOR,
     NOTICE_KIND,
     NOTICES,
+    BulkMailbox,
     ChangeRequest,
+    MailboxState,
     RequestState,
     RequestStep,
     StepState,
@@ -172,13 +174,34 @@ class RequestStore:
         """Add a `pending` step (a dict as `plan` takes) after the last one of a planned request, its mailboxes
         with it, and give the request `ttl` from now to approve it (never less than it had); audited as `action`.
         Returns its id, or None when the request is not planned."""
+        return self._add_step(request_id, lambda session, now: step, actor, action, ttl)
+
+    def add_retry_step(self, request_id: str, failed_in: int, upns: Collection[str],
+                       build: Callable[[list[BulkMailbox]], dict[str, Any]], actor: str, action: str,
+                       ttl: timedelta) -> int | None:
+        """`add_step` for the mailboxes of `upns` still failed in bulk step `failed_in`, in one transaction: they
+        are claimed first (failed -> retried, each a conditional UPDATE), then `build(claimed)` gives the step.
+
+        Returns None, adding nothing, when the request is not planned or none was still failed (another click
+        claimed them): two clicks at once make one retry step.
+        """
+        def claim(session: Session, now: datetime) -> dict[str, Any] | None:
+            claimed = move_in(session, failed_in, upns, {MailboxState.FAILED}, MailboxState.RETRIED, actor, now)
+            return build(claimed) if claimed else None
+        return self._add_step(request_id, claim, actor, action, ttl)
+
+    def _add_step(self, request_id: str, make: Callable[[Session, datetime], dict[str, Any] | None], actor: str,
+                  action: str, ttl: timedelta) -> int | None:
         now = self._db.clock.now()
-        planned = {"handler_key": step["handler_key"], "title": step["title"], "proposed": step.get("proposed")}
         with self._db.write() as session:
             request = session.execute(select(RequestRow).where(RequestRow.id == request_id).with_for_update()
                                       ).scalar_one_or_none()
             if request is None or request.state != RequestState.PLANNED:
                 return None
+            step = make(session, now)
+            if step is None:
+                return None
+            planned = {"handler_key": step["handler_key"], "title": step["title"], "proposed": step.get("proposed")}
             last = session.scalar(select(StepRow.position).where(StepRow.request_id == request_id)
                                   .order_by(StepRow.position.desc()).limit(1))
             row = StepRow(request_id=request_id, position=(last if last is not None else -1) + 1,

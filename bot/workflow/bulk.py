@@ -29,6 +29,7 @@ from bot.workflow.model import (
     MailboxState,
     Outcome,
     OutcomeKind,
+    RequestState,
     RequestStep,
     RequestView,
     StepState,
@@ -219,19 +220,27 @@ class BulkWork:
         failed = [m for m in self.store.bulk.mailboxes(step.id) if m.state == M.FAILED]
         if step.handler_key not in BULK or step.state != S.VERIFIED or not failed:
             return Outcome(K.ALREADY, "Nothing to retry: no mailbox of this step failed.", step)
-        proposed = dict(step.proposed or {}) | {
-            "count": len(failed), "retry_of": step.id,
-            "current_text": f"on for {len(failed)} mailboxes that failed in step {step.position + 1}"}
-        new = self.store.requests.add_step(request.id, {
-            "handler_key": step.handler_key, "title": f"{step.title} (retry of {len(failed)} failed)",
-            "proposed": proposed, "mailboxes": [(m.upn, m.prior) for m in failed]}, actor, "step.retry_failed",
-            self.policy.ttl)
+
+        def retry_step(claimed: list[BulkMailbox]) -> dict[str, Any]:
+            proposed = dict(step.proposed or {}) | {
+                "count": len(claimed), "retry_of": step.id,
+                "current_text": f"on for {len(claimed)} mailboxes that failed in step {step.position + 1}"}
+            return {"handler_key": step.handler_key, "title": f"{step.title} (retry of {len(claimed)} failed)",
+                    "proposed": proposed, "mailboxes": claimed}
+
+        # The mailboxes are claimed (failed -> retried) in the transaction that adds the step, and the step holds
+        # only those: of two clicks at once, one adds the step and the other claims none.
+        new = self.store.requests.add_retry_step(request.id, step.id, [m.upn for m in failed], retry_step, actor,
+                                                 "step.retry_failed", self.policy.ttl)
         if new is None:
-            return Outcome(K.ALREADY, "This request is closed; run the clean-up again.", step)
-        self.store.bulk.move(step.id, {m.upn: m.error for m in failed}, {M.FAILED}, M.RETRIED, actor=actor)
+            current = self.store.requests.get(request.id)
+            if current is None or current.state != RequestState.PLANNED:
+                return Outcome(K.ALREADY, "This request is closed; run the clean-up again.", step)
+            return Outcome(K.ALREADY, "Already retried: its failed mailboxes were handed to a retry step.", step)
         self._changed(request.id)
-        return Outcome(K.RETRY, f"Retry of the {len(failed)} failed mailboxes requested; it needs approval again.",
-                       self.store.requests.get_step(new))
+        retry = self.store.requests.get_step(new)
+        count = (retry.proposed or {}).get("count", len(failed)) if retry else len(failed)
+        return Outcome(K.RETRY, f"Retry of the {count} failed mailboxes requested; it needs approval again.", retry)
 
     # Applying -----------------------------------------------------------------------------------------
     def _execute_bulk(self, step: RequestStep, request: Any) -> RequestStep | None:
@@ -258,12 +267,11 @@ class BulkWork:
         unreadable: dict[str, str | None] = {}
         landed: dict[str, str | None] = {}
         write: list[str] = []
-        retry = bool((step.proposed or {}).get("retry_of"))  # an earlier step already sent these a write
         for m in batch:
             now = reads[m.upn]
             if isinstance(now, Exception):
                 unreadable[m.upn] = f"Could not read it, so nothing was written: {_text(now)}"
-            elif now == handler.target_value and (m.state == M.FAILED or retry):
+            elif now == handler.target_value and m.write_sent:  # never the bot's change where it sent nothing
                 landed[m.upn] = "An earlier attempt's change was there when read back."
             elif now != m.prior:
                 skip[m.upn] = (f"Changed since the report: it was {handler.display(m.prior)}, it is now "

@@ -12,6 +12,7 @@ from bot.logs import log_context
 from bot.m365.tenant import M365
 from bot.store import Store
 from bot.workflow.claims import Claims, step_claim
+from bot.workflow.grants import undo_refusal
 from bot.workflow.model import BOT_ACTOR, ChangeRequest, RequestStep, StepState
 from handlers import BULK, Change, remediation
 
@@ -185,6 +186,12 @@ class Execution:
             return None
         if step.handler_key in BULK:
             return self._undo_bulk(step, request.id)
+        refusal = undo_refusal(self.store, self._m365, step, request)  # checked again: things change meanwhile
+        if refusal:
+            self.store.requests.transition_step(step.id, S.REVERTING, S.VERIFIED, BOT_ACTOR, "undo.failed",
+                                                error=refusal)
+            self._changed(request.id)
+            return self.store.requests.get_step(step.id)
         handler = remediation(step.handler_key)
         undo = Change(step.handler_key, request.upn, step.after, handler.normalise(step.before))
         try:

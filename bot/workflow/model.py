@@ -228,7 +228,10 @@ class RequestStep:
 
 @dataclass(frozen=True, slots=True)
 class BulkMailbox:
-    """One mailbox of a bulk step: its value before the change (None: inherits the organisation's) and state."""
+    """One mailbox of a bulk step: its value before the change (None: inherits the organisation's) and state.
+
+    `write_sent`: a write turning it off may have reached Exchange (this step's or, for a retry, the failed one's).
+    """
 
     step_id: int
     position: int
@@ -237,6 +240,7 @@ class BulkMailbox:
     state: MailboxState
     error: str | None
     updated_at: datetime
+    write_sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

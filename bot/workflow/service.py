@@ -27,6 +27,7 @@ from bot.workflow.claims import Claims, request_claim, step_claim
 from bot.workflow.diagnose import Diagnosis, diagnose, diagnose_each
 from bot.workflow.execution import Execution
 from bot.workflow.gate import GatePolicy, GroupMembers
+from bot.workflow.grants import undo_refusal
 from bot.workflow.model import (
     BOT_ACTOR,
     DECIDED,
@@ -501,6 +502,9 @@ class Workflow(Queries, Execution, BulkWork):
         if isinstance(found, Outcome):
             return found
         step, request = found
+        refusal = undo_refusal(self.store, self._m365, step, request) if step.state == S.VERIFIED else None
+        if refusal:
+            return Outcome(K.REFUSED, refusal, step)
         if not self.store.requests.transition_step(step.id, S.VERIFIED, S.REVERT_PENDING, actor, "undo.requested",
                                                    undo_requested_by=actor, approvals=None, undo_decided_by=None):
             return self._already(self.store.requests.get_step(step.id))

@@ -12,6 +12,7 @@ from bot.workflow.diagnose import diagnose
 from bot.workflow.plan import make_plan
 from handlers import CHECKS, REMEDIATIONS, Change, Status
 from handlers.facts import Facts, OAuthApp
+from handlers.oauth_mailbox_access import scope_name
 
 APP = "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"  # the seeded scanner app: in Entra ID, not in Exchange
 UPN = "scanner@contoso.com"
@@ -54,14 +55,32 @@ def test_unknown_app_is_blocked_with_the_portal_path_and_consent_url(m365):
     assert REMEDIATIONS["exchange_service_principal"].inspect(facts(m365, app=other), UPN).status is Status.NOT_APPLICABLE
 
 
-def test_consent_on_the_scoped_route_warns_and_on_full_access_is_required(sandbox, m365):
+def test_consent_blocks_the_scoped_route_and_is_required_by_full_access(sandbox, m365):
     assert CHECKS["oauth_consent"].inspect(facts(m365, "full_access"), UPN).status is Status.BLOCKED
     blocked = CHECKS["oauth_consent"].inspect(facts(m365, "full_access"), UPN)
     assert "Grant admin consent" in blocked.advice and f"adminconsent?client_id={APP}" in blocked.advice
     sandbox.state.grant(APP, "SMTP.SendAsApp")
     assert CHECKS["oauth_consent"].inspect(facts(m365, "full_access"), UPN).status is Status.OK
-    warn = CHECKS["oauth_consent"].inspect(facts(m365, "scoped"), UPN)
-    assert warn.status is Status.WARN and "Remove permission" in warn.advice
+    scoped = CHECKS["oauth_consent"].inspect(facts(m365, "scoped"), UPN)
+    assert scoped.status is Status.BLOCKED and "Remove permission" in scoped.advice
+    assert "mailbox permission" in scoped.summary and "every mailbox" not in scoped.summary
+    sandbox.state.grant_mailbox(APP, UPN)  # it already sends by FullAccess: a warning, not a blocker
+    moving = CHECKS["oauth_consent"].inspect(facts(m365, "scoped"), UPN)
+    assert moving.status is Status.WARN and "FullAccess" in moving.summary and "Remove permission" in moving.advice
+
+
+def test_with_consent_the_scoped_role_alone_is_refused_and_works_once_the_consent_is_removed(sandbox, m365,
+                                                                                           make_m365):
+    plan = make_plan(diagnose(m365, [UPN], app=OAuthApp(APP))[0])
+    for step in plan.steps:
+        assert REMEDIATIONS[step.key].verify(m365, REMEDIATIONS[step.key].apply(m365, UPN, step.current))
+    assert xoauth2(sandbox, device_token(sandbox, make_m365)).ok
+    sandbox.state.grant(APP, "SMTP.SendAsApp")  # an admin consents: the app's new tokens carry the claim
+    assert not xoauth2(sandbox, device_token(sandbox, make_m365)).ok  # Exchange now wants a mailbox permission
+    advice = make_plan(diagnose(m365, [UPN], app=OAuthApp(APP))[0])
+    assert [f.key for f in advice.advisories if f.status is Status.BLOCKED] == ["oauth_consent"]
+    sandbox.state.revoke(APP, "SMTP.SendAsApp")
+    assert xoauth2(sandbox, device_token(sandbox, make_m365)).ok
 
 
 def test_checks_without_application_read_are_unknown_naming_the_permission(sandbox, make_m365):
@@ -149,6 +168,63 @@ def test_scoped_verify_fails_when_the_scope_misses_the_mailbox(sandbox, m365):
     change = handler.apply(m365, UPN, steps["oauth_scoped_access"].current)
     sandbox.state.tenant("contoso").app_access.scopes[0].recipient_restriction_filter = "Alias -eq 'printer'"
     assert not handler.verify(m365, change)  # Test-ServicePrincipalAuthorization says not in scope
+
+
+LONG_A = "frontdesk-scanner.manufacturing.building-seven.floor-3@contoso.com"
+LONG_B = "frontdesk-scanner.manufacturing.building-seven.floor-4@contoso.com"
+
+
+def onboard_scoped(m365, upn):
+    """Plan and apply a scoped onboarding of `upn`; returns the grant's handler and change."""
+    plan = make_plan(diagnose(m365, [upn], app=OAuthApp(APP))[0])
+    changes = {}
+    for step in plan.steps:
+        handler = REMEDIATIONS[step.key]
+        changes[step.key] = handler.apply(m365, upn, step.current)
+        assert handler.verify(m365, changes[step.key]), (upn, step.key)
+    return REMEDIATIONS["oauth_scoped_access"], changes["oauth_scoped_access"]
+
+
+def test_scope_names_stay_distinct_readable_and_within_exchanges_limit():
+    assert LONG_A[:50] == LONG_B[:50]  # the old names (cut at 64 characters) were the same for both
+    names = {upn: scope_name(APP, upn) for upn in (LONG_A, LONG_B, UPN)}
+    assert len(set(names.values())) == 3 and all(len(n) <= 64 for n in names.values())
+    assert all(n.startswith("SMTP OAuth 3c9e7a51 ") for n in names.values())
+    assert UPN in names[UPN] and LONG_A[:20] in names[LONG_A]  # the address while it fits, its start when not
+    assert scope_name(APP, UPN) == scope_name(APP, UPN.upper())  # one mailbox, one name
+    assert scope_name(APP, UPN) != scope_name("11111111-2222-3333-4444-555555555555", UPN)
+
+
+def test_two_long_addresses_sharing_a_beginning_each_get_their_own_scoped_grant(sandbox, m365):
+    for upn in (LONG_A, LONG_B):
+        sandbox.state.add_user("contoso", upn, smtp_client_authentication_disabled=True)
+    first, first_change = onboard_scoped(m365, LONG_A)
+    second, second_change = onboard_scoped(m365, LONG_B)  # verify: Test-ServicePrincipalAuthorization covers it
+    tenant = sandbox.state.tenant("contoso")
+    assert sorted(s.recipient_restriction_filter for s in tenant.app_access.scopes) == [
+        f"PrimarySmtpAddress -eq '{LONG_A}'", f"PrimarySmtpAddress -eq '{LONG_B}'"]
+    assert len(tenant.app_access.assignments) == 2
+    assert second.verify(m365, second.revert(m365, second_change))  # undo takes only its own
+    assert [s.recipient_restriction_filter for s in tenant.app_access.scopes] == [f"PrimarySmtpAddress -eq '{LONG_A}'"]
+    assert first.verify(m365, first_change)
+
+
+def test_a_scope_of_the_same_name_for_another_mailbox_is_not_taken_for_this_grant(sandbox, m365):
+    plan = make_plan(diagnose(m365, [UPN], app=OAuthApp(APP))[0])
+    steps = {s.key: s for s in plan.steps}
+    REMEDIATIONS["exchange_service_principal"].apply(m365, UPN, steps["exchange_service_principal"].current)
+    value = steps["oauth_scoped_access"].current
+    m365.exchange.invoke("New-ManagementScope", {"Name": value["name"],
+                                                 "RecipientRestrictionFilter": "Alias -eq 'printer'"})
+    m365.exchange.invoke("New-ManagementRoleAssignment", {"Name": value["name"], "App": value["object_id"],
+                                                          "Role": "Application SMTP.SendAsApp",
+                                                          "CustomResourceScope": value["name"]})
+    handler = REMEDIATIONS["oauth_scoped_access"]
+    assert not handler.present(facts(m365), UPN, value)  # the name matches, the mailbox does not
+    with pytest.raises(BotError, match="exists with another recipient filter"):
+        handler.apply(m365, UPN, value)
+    [scope] = access(sandbox).scopes
+    assert scope.recipient_restriction_filter == "Alias -eq 'printer'" and len(access(sandbox).assignments) == 1
 
 
 def test_grant_before_registration_fails_and_changes_nothing(sandbox, m365):

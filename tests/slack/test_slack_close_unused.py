@@ -89,7 +89,7 @@ def test_a_mailbox_used_since_the_report_is_skipped(start_bot, sandbox):
     contoso = sandbox.state.tenant("contoso")
     add_sign_in(contoso, "breakglass@contoso.com", sandbox.state.clock.now(), "192.0.2.44")  # used after the report
     bot.sender.click_button("C0OPS", plan.ts, user_id=APPROVER, text_or_action_id="Approve")
-    wait_until(lambda: "1 of 2 so far" in json.dumps(bot.standin.message("C0OPS", plan.ts).blocks),
+    wait_until(lambda: "1 of 2 approvals so far" in json.dumps(bot.standin.message("C0OPS", plan.ts).blocks),
                what="the first approval")
     bot.sender.click_button("C0OPS", plan.ts, user_id=GROUP_MEMBER, text_or_action_id="Approve")
     [view] = wait_until(lambda: [v for v in bot.runtime.workflow.recent(5)

@@ -119,6 +119,19 @@ def test_rbac_for_applications_scope_assignment_and_test_authorization(api: Api,
     assert api.exo("Get-ManagementScope", {"Identity": "scanner only"}).status_code == 404
 
 
+def test_a_role_assignment_name_longer_than_exchanges_limit_is_refused_not_cut(api: Api, sb: Sandbox) -> None:
+    register(api, sb)
+    scope = {"Name": "scanner only", "RecipientRestrictionFilter": "PrimarySmtpAddress -eq 'scanner@contoso.com'"}
+    assert api.exo("New-ManagementScope", scope).status_code == 200
+    assignment = {"Name": "n" * 65, "App": sp_id(sb), "Role": "Application SMTP.SendAsApp",
+                  "CustomResourceScope": "scanner only"}
+    refused = api.exo("New-ManagementRoleAssignment", assignment)
+    assert refused.status_code == 400 and "maximum length is 64" in refused.text
+    assert values(api.exo("Get-ManagementRoleAssignment", {})) == []  # nothing made under a shortened name
+    [made] = values(api.exo("New-ManagementRoleAssignment", {**assignment, "Name": "n" * 64}))
+    assert made["Name"] == "n" * 64
+
+
 def test_recipient_administrator_cannot_register_service_principals(api: Api, sb: Sandbox) -> None:
     client_id = sb.creds()[1]
     sb.state.revoke(client_id, "Exchange Administrator")

@@ -19,6 +19,7 @@ from bot.store import Store, normalise_url, schema
 from bot.store.__main__ import main
 from bot.store.models import Base
 from bot.workflow.model import BOT_ACTOR as BOT
+from bot.workflow.model import MailboxState
 
 
 def test_models_and_migrations_agree(store: Store) -> None:
@@ -254,6 +255,26 @@ def test_upgrade_to_0009_backfills_who_decided_the_last_undo_from_the_audit_log(
     schema.downgrade(store.engine, "0008")
     assert "undo_decided_by" not in {c["name"] for c in inspect(store.engine).get_columns("steps")}
     store.close()
+
+
+def test_upgrade_to_0010_marks_a_write_sent_where_the_state_proves_one(store: Store) -> None:
+    mailboxes = [(f"m{n}@contoso.com", None) for n in range(4)]
+    request_id = store.requests.create("4 mailboxes", "t", "U1", "C1", TTL, [
+        {"handler_key": "bulk_smtp_auth_off", "title": "SMTP AUTH off", "mailboxes": mailboxes}], {})
+    step_id = store.requests.get_steps(request_id)[0].id
+    store.bulk.move(step_id, dict.fromkeys(["m0@contoso.com", "m1@contoso.com"]), {MailboxState.PENDING},
+                    MailboxState.WRITING)
+    store.bulk.move(step_id, {"m1@contoso.com": None}, {MailboxState.WRITING}, MailboxState.OFF)
+    store.bulk.move(step_id, {"m2@contoso.com": "unreadable"}, {MailboxState.PENDING}, MailboxState.FAILED)
+    assert [m.write_sent for m in store.bulk.mailboxes(step_id)] == [True, True, False, False]
+
+    schema.downgrade(store.engine, "0009")
+    assert "write_sent" not in {c["name"] for c in inspect(store.engine).get_columns("bulk_mailboxes")}
+    store.migrate()
+
+    # writing and off prove a write was sent; a failed one may have failed unread: the safe side, not sent
+    assert {m.upn: m.write_sent for m in store.bulk.mailboxes(step_id)} == {
+        "m0@contoso.com": True, "m1@contoso.com": True, "m2@contoso.com": False, "m3@contoso.com": False}
 
 
 def test_downgrade_and_upgrade_again_keep_rows(store: Store) -> None:

@@ -108,6 +108,66 @@ def test_a_partial_failure_is_listed_per_mailbox_and_retry_redoes_only_the_faile
     assert all(mailbox_value(sandbox, upn) is True for upn in idle)
 
 
+def test_two_retry_failed_clicks_at_once_make_one_retry_step(make_workflow, sandbox, store, idle):
+    flow = make_workflow()
+    broken = ["idle2@contoso.com", "idle5@contoso.com"]
+    for upn in broken:
+        sandbox.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", identity=upn, status=500,
+                                 times=None)
+    _, step = opened(flow, idle)
+    approved_by_two(flow, step.id)
+    assert flow.run(step.id).state == S.VERIFIED
+    start = threading.Barrier(2)
+
+    def click(user):
+        start.wait()
+        return flow.retry_failed(step.id, user)
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(click, [REQUESTER, APPROVER]))
+    assert sorted(o.kind for o in outcomes) == sorted([K.RETRY, K.ALREADY])
+    retry_steps = [s for s in store.requests.get_steps(step.request_id) if s.id != step.id]
+    assert len(retry_steps) == 1
+    assert [m.upn for m in store.bulk.mailboxes(retry_steps[0].id)] == broken
+    assert retry_steps[0].proposed["count"] == 2 and "(retry of 2 failed)" in retry_steps[0].title
+    assert {upn: s for upn, s in states(store, step.id).items() if upn in broken} == dict.fromkeys(broken, M.RETRIED)
+    handed = [r for r in store.requests.audit_rows() if r.action == "bulk.mailbox_retried"]
+    assert sorted(r.target for r in handed) == broken  # each handed over once
+    late = flow.retry_failed(step.id, REQUESTER)
+    assert late.kind == K.ALREADY
+
+
+def test_undo_never_writes_to_a_mailbox_that_failed_unread_and_an_admin_turned_off_later(make_workflow, sandbox,
+                                                                                       store, idle):
+    flow = make_workflow()
+    unread = "idle3@contoso.com"
+    user = sandbox.state.tenant("contoso").user(unread)
+    mailbox, user.mailbox = user.mailbox, None  # Exchange cannot find it during the run: nothing is sent to it
+    _, step = opened(flow, idle)
+    approved_by_two(flow, step.id)
+    done = flow.run(step.id)
+    assert done.state == S.VERIFIED and states(store, step.id)[unread] == M.FAILED
+    assert "Could not read it, so nothing was written" in done.error
+    assert unread not in {identity(r) for r in set_casmailbox_calls(sandbox)}
+
+    user.mailbox = mailbox
+    mailbox.smtp_client_authentication_disabled = True  # an admin turns it off by hand meanwhile
+    retried = flow.retry_failed(step.id, REQUESTER).step
+    approved_by_two(flow, retried.id)
+    again = flow.run(retried.id)
+    assert states(store, retried.id) == {unread: M.SKIPPED}  # not the bot's change: no write was ever sent
+    assert again.state == S.VERIFIED and again.error.endswith("1 skipped (changed or used since the report; left "
+                                                              "as they are)")
+
+    flow.request_undo(step.id, REQUESTER)
+    approved_by_two(flow, step.id)
+    assert flow.run(step.id).state == S.REVERTED
+    assert mailbox_value(sandbox, unread) is True  # the admin's choice stays
+    assert unread not in {identity(r) for r in set_casmailbox_calls(sandbox)}
+    assert {upn: mailbox_value(sandbox, upn) for upn in idle if upn != unread} == {
+        upn: prior for upn, prior in idle.items() if upn != unread}
+
+
 def test_a_step_that_changed_nothing_fails_and_retry_goes_through_the_gate_again(make_workflow, sandbox, store, idle):
     flow = make_workflow()
     outage = sandbox.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", status=500, times=None)

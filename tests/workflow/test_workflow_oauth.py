@@ -82,3 +82,55 @@ def test_an_expired_onboarding_says_which_command_opens_it_anew(make_workflow, c
     outcome = flow.decide(view.steps[0].id, APPROVER, approve=True)
     assert outcome.kind == "expired"
     assert f"Run /smtp-oauth {UPN} --app {APP} --full-access again" in outcome.message
+
+
+def onboard(flow, upn, route):
+    view = flow.open_request(upn, REQUESTER, "C0OPS", app=OAuthApp(APP, route))
+    assert all(o.kind == "approved" for o in flow.approve_all(view.request.id, APPROVER))
+    return {s.handler_key: s for s in flow.store.requests.get_steps(view.request.id)}
+
+
+def undo(flow, step):
+    asked = flow.request_undo(step.id, REQUESTER)
+    if asked.kind != "undo_requested":
+        return asked
+    assert flow.decide(step.id, APPROVER, approve=True).run
+    return flow.run(step.id)
+
+
+@pytest.mark.parametrize("route", ["full_access", "scoped"])
+def test_the_registration_is_not_undone_while_another_onboarding_with_the_app_holds_a_grant(make_workflow, sandbox,
+                                                                                           route):
+    if route == "full_access":
+        sandbox.state.grant(APP, "SMTP.SendAsApp")
+    flow = make_workflow()
+    first = onboard(flow, UPN, route)
+    grant_key = "oauth_full_access" if route == "full_access" else "oauth_scoped_access"
+    second = onboard(flow, "printer@contoso.com", route)
+    assert "exchange_service_principal" not in second  # registered already, by the first onboarding
+    assert undo(flow, first[grant_key]).state == S.REVERTED
+
+    refused = undo(flow, first["exchange_service_principal"])
+    assert refused.kind == "refused" and "printer@contoso.com" in refused.message
+    assert flow.store.requests.get_step(first["exchange_service_principal"].id).state == S.VERIFIED
+    access = sandbox.state.tenant("contoso").app_access
+    assert len(access.service_principals) == 1  # the printer's grant still has its service principal
+    assert not [r for r in sandbox.state.requests.for_service("exchange") if r.cmdlet == "Remove-ServicePrincipal"]
+
+    assert undo(flow, second[grant_key]).state == S.REVERTED
+    assert undo(flow, first["exchange_service_principal"]).state == S.REVERTED
+    assert access.service_principals == [] and access.mailbox_permissions == [] and access.assignments == []
+
+
+def test_a_grant_made_after_the_undo_was_asked_for_still_stops_the_unregistering(make_workflow, sandbox):
+    sandbox.state.grant(APP, "SMTP.SendAsApp")
+    flow = make_workflow()
+    first = onboard(flow, UPN, "full_access")
+    assert undo(flow, first["oauth_full_access"]).state == S.REVERTED
+    registration = first["exchange_service_principal"]
+    assert flow.request_undo(registration.id, REQUESTER).kind == "undo_requested"
+    onboard(flow, "printer@contoso.com", "full_access")  # meanwhile, another device is onboarded with the app
+    assert flow.decide(registration.id, APPROVER, approve=True).run
+    stopped = flow.run(registration.id)
+    assert stopped.state == S.VERIFIED and "FullAccess on printer@contoso.com" in stopped.error
+    assert len(sandbox.state.tenant("contoso").app_access.service_principals) == 1

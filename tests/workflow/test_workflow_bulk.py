@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_value, set_casmailbox_calls
 
 from bot.errors import InvalidInput
 from bot.workflow.bulk import Candidate
+from bot.workflow.claims import Claims
 from bot.workflow.model import MailboxState, OutcomeKind, StepState
 from handlers.bulk_smtp_auth_off import BulkSmtpAuthOff
 
@@ -390,3 +393,55 @@ def test_two_approvals_at_once_are_both_counted_and_one_click_twice_is_one(make_
     else:
         assert kinds == sorted([K.APPROVAL_RECORDED, K.ALREADY])
         assert final.state == S.PENDING and final.approvals == (APPROVER,)
+
+
+class Died(BaseException):
+    """Replica A's process dies: nothing of it runs any more (no `except Exception` of the bot's catches it)."""
+
+
+def test_a_second_replica_leaves_a_live_bulk_alone_and_finishes_a_dead_ones_without_writing_twice(
+        make_workflow, sandbox, store, idle, clock, monkeypatch):
+    """A applies the clean-up; B starts (its start-up `recover()`) while A has a write in flight: B must not touch
+    the step. Then A dies mid-write (its claim is never renewed and runs out): B's sweep finishes the step, and no
+    mailbox gets a second Set-CASMailbox."""
+    ttl = timedelta(seconds=30)
+    a, b = make_workflow(), make_workflow()
+    a.claims, b.claims = Claims(store.leases, ttl, owner="replica-a"), Claims(store.leases, ttl, owner="replica-b")
+    a.bulk_batch, a.bulk_concurrency = 4, 1
+    _, step = opened(a, idle)
+    approved_by_two(a, step.id)  # A's process staked the step's claim at the approval
+    a_m365, real_write = a._m365(), BulkSmtpAuthOff.write
+    by_a: list[str] = []
+    seen: dict[str, object] = {}
+
+    def write(self, m365, upn, value):
+        if m365 is not a_m365:  # B's own writes
+            return real_write(self, m365, upn, value)
+        assert "died" not in seen, "a dead replica sent a write"
+        by_a.append(upn)
+        if len(by_a) == 2:  # A has this write in flight (marked `writing`), its claim live: B starts now
+            before = (states(store, step.id), len(store.requests.audit_rows()))
+            seen["live"] = b.recover()
+            assert (states(store, step.id), len(store.requests.audit_rows())) == before  # B touched nothing
+        if len(by_a) == 4:  # the last of A's batch: A dies before sending it, and never renews its claim
+            seen["sent_by_a"] = len(set_casmailbox_calls(sandbox))
+            clock.advance(ttl.total_seconds() + 1)
+            seen["dead"] = b.recover()
+            seen["finished"] = b.run(step.id)
+            seen["died"] = True
+            raise Died
+        return real_write(self, m365, upn, value)
+
+    monkeypatch.setattr(BulkSmtpAuthOff, "write", write)
+    with pytest.raises(Died):
+        a.run(step.id)
+
+    assert step.id not in seen["live"]
+    assert seen["dead"] == [step.id]  # its claim ran out: B took the step over
+    finished = seen["finished"]
+    assert finished is not None and finished.state == S.VERIFIED and finished.error is None
+    writes = Counter(identity(r) for r in set_casmailbox_calls(sandbox))
+    assert writes == Counter(set(idle))  # every mailbox written exactly once, by A or by B
+    assert seen["sent_by_a"] == 3  # A sent three; B wrote the other four, the one A had in flight included
+    assert set(states(store, step.id).values()) == {M.OFF}
+    assert all(mailbox_value(sandbox, upn) is True for upn in idle)

@@ -17,11 +17,12 @@ from slack_sdk import WebClient
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.errors import RetryLater
+from bot.slack.blocks.mrkdwn import code
 from bot.slack.blocks.notices import notice_message
 from bot.slack.cards import Leases
 from bot.slack.lookup import OwnMessages
 from bot.slack.outbox import Outbox
-from bot.workflow.model import NOTICE_KIND, NoticeKind
+from bot.workflow.model import NOTICE_KIND, NoticeKind, command_for
 from bot.workflow.service import Workflow
 
 #: The metadata event type of every notice, with `{"key": <the outbox dedupe key>}` as its payload.
@@ -64,7 +65,8 @@ class Notices:
             title=str(payload.get("title") or "A step"), actor=payload.get("actor"),
             at=datetime.fromisoformat(payload["at"]), error=payload.get("error"),
             undo_requested_by=payload.get("undo_requested_by"), approvals=int(payload.get("approvals") or 1),
-            needed=int(payload.get("needed") or 2), undo_decided_by=payload.get("undo_decided_by"))
+            needed=int(payload.get("needed") or 2), undo_decided_by=payload.get("undo_decided_by"),
+            again=command_for(request, code))
         answer = self.client.chat_postMessage(channel=request.channel, thread_ts=thread, text=message["text"],
                                               blocks=message["blocks"],
                                               metadata={"event_type": NOTICE_EVENT, "event_payload": {"key": key}})

@@ -393,7 +393,9 @@ class RequestStore:
         session.add(AuditRow(at=now, actor=actor, action=action, request_id=step.request_id, step_id=step_id,
                              target=found.upn, before=jsonable(before), after=jsonable(after),
                              detail={"handler_key": step.handler_key}))
-        _queue_notice(session, step, new, action, actor, now, error=values.get("error"))
+        # The step's error after the change (kept when the transition does not set it: a bulk step's "47 of 50
+        # turned off; ..." stays with it when recovery verifies it), so the notice tells what the card shows.
+        _queue_notice(session, step, new, action, actor, now, error=values.get("error", step.error))
         return True
 
     def expire_due(self) -> list[int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,9 @@ BOT_ACTOR = "smtp-auth-bot"
 APPLY_ANYWAY = "request.apply_anyway"
 #: `ChangeRequest.options["kind"]` of a least-privilege clean-up (one bulk step, maybe the org switch off).
 CLEANUP_KIND = "cleanup"
+#: The longest period `/smtp-readiness --days N` takes (`bot.readiness.model.MAX_DAYS`, kept out of this cheap
+#: import): Entra keeps sign-in logs 30 days.
+READINESS_MAX_DAYS = 30
 #: How cards and reports name each auth mode (`bot.workflow.AUTH_MODES`): how the device signs in.
 AUTH_MODE_WORDS = {"basic": "password (Basic)", "oauth": "OAuth (XOAUTH2)"}
 
@@ -161,13 +164,21 @@ def check_request_transition(expected: RequestState, new: RequestState, action: 
         raise IllegalTransition("request", expected, new, action)
 
 
-def command_for(request: ChangeRequest) -> str:
-    """The command that opens this request anew: `/smtp-oauth UPN --app ID` for an onboarding, else `/smtp-enable`."""
+def command_for(request: ChangeRequest, code: Callable[[str], str] = str) -> str:
+    """What opens this request anew, to follow "Run" and precede "again", its command passed through `code` (a
+    card wraps it in backticks): `/smtp-oauth UPN --app ID` for an onboarding (`options["app_id"]`), the
+    readiness report and its *Close unused* button for a clean-up (`options["kind"]`: its `upn` is a label such as
+    "7 mailboxes unused for 30 days", and Close unused reads the tenant again and proposes what is unused now, as
+    the clean-up did), else `/smtp-enable UPN`."""
+    if request.options.get("kind") == CLEANUP_KIND:
+        days = request.options.get("days")
+        period = f" --days {days}" if isinstance(days, int) and 1 <= days <= READINESS_MAX_DAYS else ""
+        return f"{code('/smtp-readiness' + period)} and click Close unused on its card"
     app_id = request.options.get("app_id")
     if not app_id:
-        return f"/smtp-enable {request.upn}"
+        return code(f"/smtp-enable {request.upn}")
     full = " --full-access" if request.options.get("route") == "full_access" else ""
-    return f"/smtp-oauth {request.upn} --app {app_id}{full}"
+    return code(f"/smtp-oauth {request.upn} --app {app_id}{full}")
 
 
 #: The audit action of the XOAUTH2 probe the bot runs once an OAuth onboarding's last step is verified.

@@ -116,3 +116,11 @@ def test_every_size_stays_within_slacks_limits_even_with_long_reasons(count):
     states = {n: (M.FAILED if n % 2 else M.SKIPPED) for n in range(count)}
     for state in (S.PENDING, S.APPLYING, S.VERIFIED, S.FAILED):
         card(cleanup_view(count, states, state=state, error="x" * 900, org=True))
+
+
+def test_an_expired_clean_up_says_to_run_the_report_and_close_unused_again_for_each_of_its_steps():
+    view = cleanup_view(7, org=True)
+    text = joined(card(view, now=view.request.expires_at + timedelta(minutes=1))["blocks"])
+    again = "run `/smtp-readiness --days 30` and click Close unused on its card again"
+    assert text.count(again) == 2  # the bulk step and the organisation switch
+    assert "/smtp-enable" not in text

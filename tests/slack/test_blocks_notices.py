@@ -68,3 +68,26 @@ def test_an_undos_notice_says_who_asked_and_who_decided(notice, said):
                              title="SMTP AUTH", actor="U0OTHER" if notice == NoticeKind.UNDO_DENIED else "smtp-auth-bot",
                              at=NOW, undo_requested_by="U0REQUEST", undo_decided_by="U0APPROVE")
     assert said.format(at=local_time(NOW)) in message["blocks"][0]["text"]["text"]
+
+
+def test_an_applied_step_with_failures_says_what_was_read_back_not_applied_and_verified():
+    partial = "5 of 7 turned off; 2 could not be turned off: idle2@contoso.com (denied), idle5@contoso.com (denied)"
+    message = notice_message(NoticeKind.APPLIED, requester="U0REQUEST", request_id="CR-7F3K2Q",
+                             upn="7 mailboxes unused for 30 days", title="SMTP AUTH off", actor="smtp-auth-bot",
+                             at=NOW, error=partial)
+    text = message["blocks"][0]["text"]["text"]
+    assert "applied and verified" not in text
+    assert f"was applied at {local_time(NOW)}; what the bot read back: {partial} (the card has the details)." in text
+    whole = notice_message(NoticeKind.APPLIED, requester="U0REQUEST", request_id="CR-7F3K2Q", upn="a@contoso.com",
+                           title="SMTP AUTH", actor="smtp-auth-bot", at=NOW)
+    assert f"was applied and verified at {local_time(NOW)}." in whole["blocks"][0]["text"]["text"]
+
+
+def test_an_expiry_names_what_opens_the_request_anew_escaped():
+    message = notice_message(NoticeKind.EXPIRED, requester="U0REQUEST", request_id="CR-7F3K2Q",
+                             upn="7 mailboxes unused for 30 days", title="SMTP AUTH off", actor="smtp-auth-bot",
+                             at=NOW, again="`/smtp-readiness --days 30` and click Close unused on its card")
+    text = message["blocks"][0]["text"]["text"]
+    assert "/smtp-enable" not in text
+    assert text.endswith("nothing changed. Run `/smtp-readiness --days 30` and click Close unused on its card "
+                         "again for a fresh plan.")

@@ -11,9 +11,10 @@ import pytest
 from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_value, set_casmailbox_calls
 
 from bot.errors import InvalidInput
+from bot.slack.notices import Notices
 from bot.workflow.bulk import Candidate
 from bot.workflow.claims import Claims
-from bot.workflow.model import MailboxState, OutcomeKind, StepState
+from bot.workflow.model import NOTICE_KIND, MailboxState, OutcomeKind, StepState
 from handlers.bulk_smtp_auth_off import BulkSmtpAuthOff
 
 S, M, K = StepState, MailboxState, OutcomeKind
@@ -445,3 +446,52 @@ def test_a_second_replica_leaves_a_live_bulk_alone_and_finishes_a_dead_ones_with
     assert seen["sent_by_a"] == 3  # A sent three; B wrote the other four, the one A had in flight included
     assert set(states(store, step.id).values()) == {M.OFF}
     assert all(mailbox_value(sandbox, upn) is True for upn in idle)
+
+
+class PostsToSlack:
+    """The Slack Web API calls `Notices.send` makes, recorded (only chat.postMessage when it posts first time)."""
+
+    def __init__(self) -> None:
+        self.posted: list[dict] = []
+
+    def chat_postMessage(self, **message):
+        self.posted.append(message)
+        return {"channel": message["channel"], "ts": f"1700000000.{len(self.posted):06d}"}
+
+
+def told(flow, store, request_id, notice):
+    """The thread notices of kind `notice` (queued by the store) as `Notices.send` renders them."""
+    client, senders = PostsToSlack(), {}
+    outbox = type("Outbox", (), {"register": lambda self, kind, send: senders.setdefault(kind, send)})()
+    Notices(flow, client, outbox, store.leases)
+    items = [store.outbox.get(n) for n in range(1, 200)]
+    for item in items:
+        if item and item.kind == NOTICE_KIND and item.payload["notice"] == notice \
+                and item.payload["request_id"] == request_id:
+            senders[NOTICE_KIND](item.payload)
+    return [m["blocks"][0]["text"]["text"] for m in client.posted]
+
+
+def test_a_partial_clean_up_is_told_with_its_counts_and_an_expired_one_says_how_to_open_it_anew(
+        make_workflow, sandbox, store, idle, clock):
+    flow = make_workflow()
+    for upn in ["idle2@contoso.com", "idle5@contoso.com"]:
+        sandbox.state.faults.add("status", service="exchange", cmdlet="Set-CASMailbox", identity=upn, status=500,
+                                 times=None)
+    view, step = opened(flow, idle)
+    flow.set_card_message(view.request.id, "C0OPS", "1700000000.000001")
+    approved_by_two(flow, step.id)
+    assert flow.run(step.id).state == S.VERIFIED
+    [applied] = told(flow, store, view.request.id, "applied")
+    assert "applied and verified" not in applied
+    assert "was applied at" in applied and "what the bot read back: 5 of 7 turned off; 2 could not be turned off: " \
+        "idle2@contoso.com (" in applied and "(the card has the details)." in applied
+
+    late, _ = opened(flow, idle)
+    flow.set_card_message(late.request.id, "C0OPS", "1700000000.000002")
+    clock.advance(2 * 3600)
+    flow.expire_due()
+    [expired] = told(flow, store, late.request.id, "expired")
+    assert "/smtp-enable" not in expired
+    assert expired.endswith("nothing changed. Run `/smtp-readiness --days 30` and click Close unused on its card "
+                            "again for a fresh plan.")

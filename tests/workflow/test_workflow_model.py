@@ -6,19 +6,23 @@ import ast
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.errors import IllegalTransition
 from bot.workflow.model import (
+    READINESS_MAX_DAYS,
     REQUEST_TRANSITIONS,
     STEP_TRANSITIONS,
     TERMINAL,
+    ChangeRequest,
     RequestState,
     StepState,
     check_request_transition,
     check_step_transition,
+    command_for,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +113,32 @@ def test_the_literal_scan_sees_a_state_written_as_a_string(tmp_path: Path) -> No
     (tmp_path / "handlers").mkdir()
     (tmp_path / "bot" / "listener.py").write_text("def open_(step):\n    return step.state == 'pending'\n")
     assert state_literals(tmp_path) == {("bot/listener.py", "pending")}
+
+
+def _request(upn: str, **options: object) -> ChangeRequest:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    return ChangeRequest("CR-1", upn, "tenant", "U0REQ", "C0OPS", None, RequestState.PLANNED, at, at, None, {},
+                         dict(options))
+
+
+@pytest.mark.parametrize(("request_", "again"), [
+    (_request("scanner@contoso.com"), "/smtp-enable scanner@contoso.com"),
+    (_request("scanner@contoso.com", app_id="app-1", route="scoped"), "/smtp-oauth scanner@contoso.com --app app-1"),
+    (_request("scanner@contoso.com", app_id="app-1", route="full_access"),
+     "/smtp-oauth scanner@contoso.com --app app-1 --full-access"),
+    # A clean-up's upn is its label, not a mailbox: the readiness report's Close unused opens one anew.
+    (_request("7 mailboxes unused for 14 days", kind="cleanup", days=14, org_unused=False),
+     "[/smtp-readiness --days 14] and click Close unused on its card"),
+    (_request("2 mailboxes unused for 90 days", kind="cleanup", days=90),
+     "[/smtp-readiness] and click Close unused on its card"),  # the report reads 30 days at most
+])
+def test_command_for_opens_each_kind_of_request_anew(request_, again) -> None:
+    expected = again if again.startswith("[") else f"[{again}]"
+    assert command_for(request_, lambda text: f"[{text}]") == expected
+    assert command_for(request_) == expected.replace("[", "").replace("]", "")  # plain where no markup is wanted
+
+
+def test_the_longest_readiness_period_is_the_reports_own() -> None:
+    from bot.readiness.model import MAX_DAYS
+
+    assert READINESS_MAX_DAYS == MAX_DAYS

@@ -22,6 +22,12 @@ def esc_keeping_mentions(text: str) -> str:
     return "".join(part if _KEPT.fullmatch(part) else esc(part) for part in _KEPT.split(text))
 
 
+def code(text: Any) -> str:
+    """Untrusted `text` as inline code: escaped, in backticks (a backtick inside would end it early)."""
+    inner = esc(str(text).replace("`", "'"))
+    return f"`{inner}`"
+
+
 def md(text: Any, limit: int) -> str:
     """Untrusted `text` for mrkdwn: escaped, then cut to `limit` characters."""
     return clip(esc(text), limit)

@@ -21,7 +21,7 @@ from bot.slack.blocks.kit import (
     header,
     section,
 )
-from bot.slack.blocks.mrkdwn import clip, esc, link, local_time, md, md_links, who
+from bot.slack.blocks.mrkdwn import clip, code, esc, link, local_time, md, md_links, who
 from bot.workflow.model import (
     AUTH_MODE_WORDS,
     BulkMailbox,
@@ -92,7 +92,7 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
     if is_open(request, step, now):
         return "", [_approve(step), button("Deny", ids.ACTION_DENY, value, style="danger")]
     if step.state in (S.PENDING, S.EXPIRED):
-        return f":clock3: Expired at {local_time(request.expires_at)} — run `{esc(command_for(request))}` again", []
+        return f":clock3: Expired at {local_time(request.expires_at)} — run {command_for(request, code)} again", []
     if step.state in (S.APPROVED, S.APPLYING):
         return f":gear: Approved by {approver} — applying…", []
     if step.state == S.APPLIED:
@@ -109,7 +109,7 @@ def controls(request: ChangeRequest, step: RequestStep, now: datetime,
         line = (f":x: Failed at {local_time(step.updated_at)} after approval by {approver}: "
                 f"{md(step.error or 'no details recorded', 800)}")
         if request.expires_at <= now:
-            return f"{line}\n:clock3: Expired — run `/smtp-enable {esc(request.upn)}` again", []
+            return f"{line}\n:clock3: Expired — run {command_for(request, code)} again", []
         return line, [button("Retry", ids.ACTION_RETRY, value)]
     if step.state == S.DENIED:
         return f":no_entry_sign: Denied by {approver}", []
@@ -163,7 +163,7 @@ def bulk_controls(request: ChangeRequest, step: RequestStep, mailboxes: tuple[Bu
     if step.state == S.REVERT_PENDING:
         status = "\n".join([*bulk.outcome_lines(step, mailboxes), status])
     if step.state in (S.PENDING, S.EXPIRED) and not buttons:
-        status = f":clock3: Expired at {local_time(request.expires_at)} — run the clean-up again from the report"
+        status = f":clock3: Expired at {local_time(request.expires_at)} — run {command_for(request, code)} again"
     return "\n".join(filter(None, [status, bulk.approvals_line(step, needed)])), buttons
 
 

@@ -231,8 +231,10 @@ class Runtime:
         from bot.readiness.render import to_csv
 
         oauth = [str(t.mailbox) for t in self.cfg.probes.targets if t.auth == "xoauth2"]
+        # The mailboxes the bot itself onboarded to OAuth (FullAccess included, which Exchange lists only per
+        # mailbox): never "unused", so Close unused never proposes them.
         report = build_report(self.tenant(), days=days, now=self.clock.now(), oauth_mailboxes=oauth,
-                              progress=progress)
+                              onboarded=self.workflow.onboarded_mailboxes(), progress=progress)
         counts = report.counts()
         self.last_readiness = {"at": report.generated_at, "days": days, "read": report.sign_ins.read,
                                "basic_in_use": counts[AccountClass.BASIC_IN_USE],

@@ -23,8 +23,9 @@ ALTERNATIVES = ("If it cannot do OAuth: High Volume Email when it only mails peo
 ERRORS = {50126: "wrong password", 50057: "account disabled", 50076: "MFA required", 53003: "blocked by Conditional Access"}
 
 
-def classify(account: Account, *, org_disabled: bool, days: int) -> Account:
-    """Set `klass`, `path` and `why` on `account` and return it."""
+def classify(account: Account, *, org_disabled: bool, days: int, oauth_unseen: bool = False) -> Account:
+    """Set `klass`, `path` and `why` on `account` and return it. `oauth_unseen`: apps are registered in Exchange
+    (or that could not be read), so one may hold FullAccess the report cannot see: an unused mailbox says so."""
     on = account.effective_on(org_disabled)
     usage = account.usage
     switch = switch_text(account.switch, org_disabled)
@@ -64,14 +65,21 @@ def classify(account: Account, *, org_disabled: bool, days: int) -> Account:
     account.klass = AccountClass.ENABLED_UNUSED
     account.path = PATH_CLEAN_UP
     account.why = f"SMTP AUTH {switch} but no password sign-in in {days} days: closing it removes an unused way in."
+    if oauth_unseen:
+        account.why += (" OAuth use by an app given FullAccess to it outside the bot's /smtp-oauth onboarding cannot be "
+                        "seen (Exchange lists FullAccess one mailbox at a time).")
     return account
 
 
 def _oauth_how(account: Account) -> str:
-    """How the account sends with OAuth: the apps with a role to send as it, else a probe target's XOAUTH2."""
+    """How the account sends with OAuth: the apps with a role to send as it, the apps the bot's own onboarding
+    gave access (FullAccess or a scoped role), else a probe target's XOAUTH2."""
+    ways = []
     if account.oauth_apps:
-        return f"app {', '.join(account.oauth_apps)} may send as it with a token (Application SMTP.SendAsApp)"
-    return "a probe target signs in with XOAUTH2"
+        ways.append(f"app {', '.join(account.oauth_apps)} may send as it with a token (Application SMTP.SendAsApp)")
+    if account.oauth_onboarded:
+        ways.append(f"the bot's /smtp-oauth onboarding gave app {', '.join(account.oauth_onboarded)} access to it")
+    return "; ".join(ways) or "a probe target signs in with XOAUTH2"
 
 
 def _seen(usage: Usage, days: int) -> str:

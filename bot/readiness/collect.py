@@ -22,7 +22,7 @@ write: the same sign-in log query from `since` (less the logs' latency), one req
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,10 @@ LOG_LATENCY = timedelta(hours=1)
 #: The RBAC-for-Applications role that lets an app send as a mailbox by SMTP (learn.microsoft.com/exchange/
 #: permissions-exo/application-rbac).
 SEND_AS_APP_ROLE = "Application SMTP.SendAsApp"
+#: What the report cannot see, said on the card and in the summary whenever apps are registered in Exchange.
+FULL_ACCESS_NOTE = ("FullAccess grants to apps (Add-MailboxPermission) are known only where the bot's own /smtp-oauth "
+                    "onboarding made them: Exchange lists FullAccess one mailbox at a time, so a mailbox an app was "
+                    "given FullAccess to otherwise can show as unused. Check with the app's owner before closing it.")
 #: (what is being read, how many so far)
 Progress = Callable[[str, int], None]
 ORDER = {klass: n for n, klass in enumerate(AccountClass)}
@@ -57,8 +61,11 @@ def check_days(days: int) -> int:
 
 
 def build_report(m365: M365, *, days: int, now: datetime, oauth_mailboxes: Iterable[str] = (),
-                 progress: Progress | None = None) -> Report:
-    """The readiness report of the tenant `m365` talks to, for the last `days` days."""
+                 onboarded: Mapping[str, Iterable[str]] | None = None, progress: Progress | None = None) -> Report:
+    """The readiness report of the tenant `m365` talks to, for the last `days` days.
+
+    `oauth_mailboxes`: probe targets that sign in with XOAUTH2; `onboarded`: mailbox -> app ids the bot's own OAuth
+    onboardings gave access to (the only FullAccess grants the report knows of). Both are in the OAuth class."""
     check_days(days)
     tell = progress or (lambda phase, count: None)
     tell("organisation settings", 0)
@@ -87,13 +94,19 @@ def build_report(m365: M365, *, days: int, now: datetime, oauth_mailboxes: Itera
     except M365Error as exc:
         names, sp_source = [], Source(False, f"Exchange service principals not read: {exc.message}")
     accounts = join(boxes, sign_ins, {m.lower() for m in oauth_mailboxes})
+    ours = {upn.lower(): sorted(apps) for upn, apps in (onboarded or {}).items()}
     for account in accounts:
         apps = access.mailboxes.get(account.user_id) or access.mailboxes.get(account.upn)
         if apps and account.has_mailbox:
             account.oauth = True
             account.oauth_apps = sorted(apps)
+        if account.upn in ours and account.has_mailbox:
+            account.oauth = True
+            account.oauth_onboarded = ours[account.upn]
+    # An app may hold FullAccess the report cannot see (Exchange lists it per mailbox): said where it matters.
+    unseen = bool(names) or not sp_source.read
     for account in accounts:
-        classify(account, org_disabled=org_disabled, days=days)
+        classify(account, org_disabled=org_disabled, days=days, oauth_unseen=unseen)
     accounts.sort(key=sort_key)
     return Report(now, days, org_disabled, accounts, source, sp_source, names, mailboxes_read=len(boxes),
                   oauth_notes=access.notes)
@@ -141,8 +154,7 @@ def read_app_access(m365: M365, principals: list[dict[str, Any]]) -> AppMailboxe
         for box in boxes:
             key = str(box.get("ExternalDirectoryObjectId") or box.get("PrimarySmtpAddress") or "").lower()
             access.mailboxes.setdefault(key, set()).add(app)
-    access.notes.append("FullAccess grants to apps (Add-MailboxPermission) are not read: Exchange lists them one "
-                        "mailbox at a time.")
+    access.notes.append(FULL_ACCESS_NOTE)
     return access
 
 

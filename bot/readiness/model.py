@@ -78,6 +78,7 @@ class Account:
     usage: Usage | None = None  # None: the sign-in logs could not be read
     oauth: bool = False
     oauth_apps: list[str] = field(default_factory=list)  # apps with a role to send as it (RBAC for Applications)
+    oauth_onboarded: list[str] = field(default_factory=list)  # app ids the bot's own OAuth onboarding let send as it
     klass: AccountClass = AccountClass.OFF
     path: str = ""
     why: str = ""
@@ -164,6 +165,7 @@ def account_dict(account: Account, org_disabled: bool) -> dict[str, Any]:
         "client_ips": sorted(usage.ips) if usage else None,
         "oauth": account.oauth,
         "oauth_apps": account.oauth_apps,
+        "oauth_onboarded_apps": account.oauth_onboarded,
         "recommended_path": account.path,
         "why": account.why,
     }

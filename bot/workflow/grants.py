@@ -36,6 +36,23 @@ def granted_mailboxes(store: Store, app_id: str) -> list[str]:
                     mailboxes.append(request.upn)
     return list(dict.fromkeys(mailboxes))
 
+#: A grant step verified and not undone (an undo asked for or running still counts): the app sends as the mailbox.
+STANDING = (StepState.VERIFIED, StepState.REVERT_PENDING, StepState.REVERTING)
+
+
+def onboarded_mailboxes(store: Store) -> dict[str, list[str]]:
+    """Mailbox (lower case) -> the app ids the bot's own OAuth onboardings gave access to it (either route), from
+    grant steps verified and not undone. The readiness report counts these mailboxes as OAuth: FullAccess is not
+    listed tenant-wide by Exchange, and SMTP AUTH off would stop the app (the switch applies to XOAUTH2 too)."""
+    found: dict[str, set[str]] = {}
+    for state in STANDING:
+        for step in store.requests.steps_in_state(state):
+            app_id = _app_id(step) if step.handler_key in GRANTS else None
+            request = store.requests.get(step.request_id) if app_id else None
+            if request is not None:
+                found.setdefault(request.upn.lower(), set()).add(str(app_id))
+    return {upn: sorted(apps) for upn, apps in found.items()}
+
 
 def undo_refusal(store: Store, m365: Callable[[], M365], step: RequestStep,
                  request: ChangeRequest) -> str | None:

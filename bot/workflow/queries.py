@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.errors import InvalidInput
 from bot.store import Store
 from bot.workflow.gate import GatePolicy, GroupMembers
+from bot.workflow.grants import onboarded_mailboxes
 from bot.workflow.model import ONBOARDING_PROBE, ChangeRequest, RequestState, RequestStep, RequestView
 from handlers import BULK
 
@@ -43,6 +44,10 @@ class Queries:
     def started_in(self, channel: str, thread_ts: str, limit: int = 5) -> list[ChangeRequest]:
         """The requests whose cards are in that thread (plans started from an alert's Fix), newest first."""
         return self.store.requests.list(thread=(channel, thread_ts), limit=limit)
+
+    def onboarded_mailboxes(self) -> dict[str, list[str]]:
+        """Mailbox -> app ids the bot's own `/smtp-oauth` onboardings gave access to (verified, not undone)."""
+        return onboarded_mailboxes(self.store)
 
     def recent(self, limit: int = 10) -> list[RequestView]:
         return self.requests_for(None, open_only=False, limit=limit)

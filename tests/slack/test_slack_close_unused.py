@@ -11,6 +11,7 @@ import json
 from slack_helpers import APPROVER, GROUP_MEMBER, REQUESTER, wait_until
 
 from bot.workflow.model import MailboxState, StepState
+from handlers.facts import OAuthApp
 from sandbox.signins import add_sign_in
 from sandbox.slack.buttons import buttons_in
 
@@ -144,3 +145,31 @@ def test_more_than_ten_mailboxes_come_as_a_csv_in_the_cards_thread(start_bot, sa
     bot.runtime.cards.refresh(view.request.id)  # later redraws upload nothing more
     wait_until(bot.runtime.idle, what="the redraw")
     assert len(cleanup_files(standin)) == 1
+
+
+def test_a_mailbox_the_bot_onboarded_with_full_access_is_oauth_on_the_card_and_csv_and_never_closed(start_bot,
+                                                                                                  sandbox):
+    app = "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"
+    sandbox.state.grant(app, "SMTP.SendAsApp")
+    bot = start_bot()
+    flow = bot.runtime.workflow
+    view = flow.open_request("breakglass@contoso.com", REQUESTER, "C0OPS", app=OAuthApp(app, "full_access"))
+    assert all(o.run for o in flow.approve_all(view.request.id, APPROVER))
+    assert {s.handler_key: s.state for s in flow.store.requests.get_steps(view.request.id)}["oauth_full_access"] == \
+        StepState.VERIFIED
+
+    card = readiness_card(bot)
+    assert close_button(card).text == "Close unused (2)"  # admin and fax; no longer breakglass
+    text = json.dumps(card.versions[-1].blocks)
+    assert "known only where the bot's own /smtp-oauth onboarding made them" in text
+    report, csv_text = bot.runtime.readiness_report(30, lambda phase, count: None)
+    rows = {r["account"]: r for r in csv.DictReader(io.StringIO(csv_text))}
+    assert rows["breakglass@contoso.com"]["class"] == "OAuth" and rows["breakglass@contoso.com"]["oauth"] == "True"
+    assert f"onboarding gave app {app} access to it" in rows["breakglass@contoso.com"]["why"]
+    assert "cannot be seen (Exchange lists FullAccess one mailbox at a time)" in rows["fax@contoso.com"]["why"]
+
+    bot.sender.click_button("C0OPS", card.ts, user_id=REQUESTER, text_or_action_id="readiness_close_unused")
+    plan = plan_in_thread(bot, card)
+    assert "2 mailboxes unused for 30 days" in json.dumps(plan.blocks)
+    [cleanup] = [v for v in flow.recent(10) if v.cleanup]
+    assert "breakglass@contoso.com" not in {m.upn for m in cleanup.mailboxes[cleanup.steps[0].id]}

@@ -21,6 +21,7 @@ from bot.errors import BotError, InvalidInput, M365Error, NotAllowed
 from bot.m365.tenant import M365
 from bot.store import Store
 from bot.workflow.gate import GatePolicy, GroupMembers
+from bot.workflow.grants import onboarded_mailboxes
 from bot.workflow.model import (
     BOT_ACTOR,
     CLEANUP_KIND,
@@ -263,6 +264,7 @@ class BulkWork:
         handler, bulk = BULK[step.handler_key], self.store.bulk
         reads = handler.read_many(m365, [m.upn for m in batch])
         used = self._used(m365, [m.upn for m in batch], request_id)
+        onboarded = onboarded_mailboxes(self.store)  # given to an app by the bot since the report: it sends with it
         skip: dict[str, str | None] = {}
         unreadable: dict[str, str | None] = {}
         landed: dict[str, str | None] = {}
@@ -278,6 +280,9 @@ class BulkWork:
                                f"{handler.display(now)}; left as it is.")
             elif m.upn in used:
                 skip[m.upn] = "Used SMTP AUTH since the report; left on."
+            elif m.upn.lower() in onboarded:
+                skip[m.upn] = ("Onboarded to OAuth by the bot since the report (the app sends with SMTP AUTH); "
+                               "left on.")
             else:
                 write.append(m.upn)
         bulk.move(step.id, skip, MAILBOX_TODO, M.SKIPPED)

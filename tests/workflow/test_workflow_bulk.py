@@ -16,6 +16,7 @@ from bot.workflow.bulk import Candidate
 from bot.workflow.claims import Claims
 from bot.workflow.model import NOTICE_KIND, MailboxState, OutcomeKind, StepState
 from handlers.bulk_smtp_auth_off import BulkSmtpAuthOff
+from handlers.facts import OAuthApp
 
 S, M, K = StepState, MailboxState, OutcomeKind
 #: Mailboxes the report found unused: own switch on (False) or inheriting an organisation that has it on (None).
@@ -495,3 +496,20 @@ def test_a_partial_clean_up_is_told_with_its_counts_and_an_expired_one_says_how_
     assert "/smtp-enable" not in expired
     assert expired.endswith("nothing changed. Run `/smtp-readiness --days 30` and click Close unused on its card "
                             "again for a fresh plan.")
+
+
+def test_a_mailbox_the_bot_onboards_to_oauth_after_the_report_is_skipped_never_turned_off(make_workflow, sandbox,
+                                                                                         store, idle):
+    app = "3c9e7a51-2b84-4f0d-9e16-a5d7c4b2e809"
+    sandbox.state.grant(app, "SMTP.SendAsApp")
+    flow = make_workflow()
+    _, step = opened(flow, idle)
+    onboarding = flow.open_request("idle3@contoso.com", REQUESTER, "C0OPS", app=OAuthApp(app, "full_access"))
+    assert all(o.run for o in flow.approve_all(onboarding.request.id, APPROVER))  # between the report and the write
+    sandbox.state.requests.clear()
+    approved_by_two(flow, step.id)
+    assert flow.run(step.id).state == S.VERIFIED
+    assert states(store, step.id)["idle3@contoso.com"] == M.SKIPPED
+    assert "Onboarded to OAuth by the bot since the report" in store.bulk.mailboxes(step.id)[2].error
+    assert mailbox_value(sandbox, "idle3@contoso.com") is False  # left on: the app sends with it
+    assert {identity(r) for r in set_casmailbox_calls(sandbox)} == set(idle) - {"idle3@contoso.com"}

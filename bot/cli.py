@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None, *, env: dict[str, str] | None = None,
     out = stdout or sys.stdout
     args = _parser().parse_args(argv)
     name = args.command or "run"
-    if name not in SILENT_COMMANDS:
+    if name not in SILENT_COMMANDS and not (name == "probe" and args.auth != "xoauth2"):
+        # a password probe needs no logging (its records are INFO/DEBUG; `bot.probe.client` writes them only
+        # once `logging` is loaded); xoauth2 gets a token through MSAL, whose lines are kept quiet as elsewhere
         import logging
 
         logging.basicConfig(level=logging.WARNING, format=COMMAND_FORMAT)

@@ -41,7 +41,7 @@ HEAVY = ("pydantic", "yaml", "requests", "urllib3", "msal", "sqlalchemy", "slack
 #: Nor for a probe that succeeds: the reply catalogue (and the handler registry behind it), the test message's
 #: `email` package, the parallel pool, temporary files.
 PROBE_EXTRAS = ("bot.diagnosis.catalogue", "bot.diagnosis.rules", "handlers", "email", "bot.probe.pool",
-                "concurrent.futures", "tempfile")
+                "concurrent.futures", "tempfile", "logging")
 
 
 def run(argv: list[str], tmp_path: Path, **extra_env: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import ssl
+import sys
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.diagnosis.reply import parse_reply
@@ -27,7 +28,13 @@ from bot.probe.wire import (
     certificate_time,
 )
 
-log = logging.getLogger("bot.probe")
+
+def _log() -> Any:
+    """The probe's logger, or None when nothing could be listening: a process that never imported `logging`
+    (a one-off `python -m bot probe` with a password) has no handler, and the INFO and DEBUG records the probe
+    writes would go nowhere anyway (`logging.lastResort` takes WARNING and above). Keeps `logging` out of it."""
+    logging = sys.modules.get("logging")
+    return logging.getLogger("bot.probe") if logging is not None else None
 
 def probe(target: ProbeTarget, *, credential: Credential = None, clock: Clock = SYSTEM_CLOCK) -> ProbeResult:
     """Run one probe. Server misbehaviour of any kind comes back as a result with a cause, never raised.
@@ -78,13 +85,9 @@ class _Probe:
                 self._quit()
             self.conn.close()
         result = self._result(outcome, started_at, round((self.clock.monotonic() - start) * 1000, 1))
-        log.info(
-            "probe %s: %s in %s (%s)",
-            result.name or result.mailbox,
-            result.cause,
-            result.phase,
-            result.message,
-        )
+        if (log := _log()) is not None:
+            log.info("probe %s: %s in %s (%s)", result.name or result.mailbox, result.cause, result.phase,
+                     result.message)
         return result
 
     # --- phases -----------------------------------------------------------------------------------------

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import base64
-import logging
 import re
 import socket
 import ssl
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.clock import Clock
 
-log = logging.getLogger("bot.probe")
+
+def _log() -> Any:
+    """The probe's logger, or None when nothing could be listening: a process that never imported `logging`
+    (a one-off `python -m bot probe` with a password) has no handler, and the INFO and DEBUG records the probe
+    writes would go nowhere anyway (`logging.lastResort` takes WARNING and above). Keeps `logging` out of it."""
+    logging = sys.modules.get("logging")
+    return logging.getLogger("bot.probe") if logging is not None else None
 
 MAX_LINE = 4096
 """Longest reply line accepted, in bytes (RFC 5321 asks for 512; some servers send more)."""
@@ -78,7 +85,8 @@ class Transcript:
     def add(self, direction: str, line: str) -> None:
         line = self.redact(line)
         self.entries.append((direction, line))
-        log.debug("%s %s %s", self.label, direction, line)
+        if (log := _log()) is not None:
+            log.debug("%s %s %s", self.label, direction, line)
 
 
 class Connection:

@@ -482,11 +482,19 @@ class Workflow(Queries, Execution, BulkWork):
                             action: str, **fields: Any) -> bool:
         """`transition_step`, first claiming the step for this process when `claim` (an approval it runs next),
         so no replica's sweep runs or settles it in between. A step another live process has claimed (it is
-        approving or running it right now) is left to that process. A claim whose transition lost is not released
-        (another thread of this process may have won with it); it runs out by itself."""
-        if claim and not self.claims.stake(step_claim(step_id)):
+        approving or running it right now) is left to that process. The claim is renewed by this process until the
+        thread running the step holds it. A claim whose transition lost is not released (another thread of this
+        process may have won with it): it is no longer renewed and runs out by itself."""
+        name = step_claim(step_id)
+        if claim and not self.claims.stake(name):
             return False
-        return self.store.requests.transition_step(step_id, expected, new, actor, action, **fields)
+        moved = False
+        try:
+            moved = self.store.requests.transition_step(step_id, expected, new, actor, action, **fields)
+        finally:
+            if claim and not moved:
+                self.claims.unstake(name)
+        return moved
 
     def _already(self, step: RequestStep | None) -> Outcome:
         if step is None:

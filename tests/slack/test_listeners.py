@@ -484,6 +484,18 @@ def test_a_refused_decision_is_told_to_the_clicker_and_nothing_runs(app, service
     assert [r["text"] for r in services.replies] == ["Only the configured approvers can approve."]
 
 
+def test_an_approved_step_runs_even_when_the_clicker_cannot_be_told(services):
+    class Unreachable:
+        tells_all = True  # App Home: every outcome is told (views.publish)
+
+        def __call__(self, **reply: Any) -> None:
+            raise OSError("connection reset")  # what slack_sdk raises once its retries give up
+
+    with pytest.raises(OSError):
+        plan_actions.approve(services, 42, APPROVER, Unreachable())
+    assert services.workflow.calls == [("decide", 42, APPROVER, True), ("run", 42)]
+
+
 @pytest.mark.parametrize(("value", "user"), [
     ("abc", APPROVER), ("-1", APPROVER), ("9" * 19, APPROVER), ("", APPROVER), (42, APPROVER), ("42", ""),
     ("42", None),

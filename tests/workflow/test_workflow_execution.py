@@ -126,3 +126,22 @@ def test_a_real_failure_says_nothing_changed_and_a_changed_setting_is_not_overwr
     refused = flow.run(copier)
     assert refused.state == S.FAILED and "changed since the plan was made" in refused.error
     assert not set_casmailbox_calls(sandbox) and mailbox_value(sandbox, "copier@contoso.com") is True
+
+
+def test_an_approved_undo_waiting_for_the_pool_is_left_to_its_process_and_then_runs(make_workflow, sandbox, store,
+                                                                                    clock):
+    a, b = make_workflow(), make_workflow()
+    [step] = a.open_request("copier@contoso.com", REQUESTER, "C0OPS").steps
+    before = mailbox_value(sandbox, "copier@contoso.com")
+    assert a.decide(step.id, APPROVER, approve=True).run
+    assert a.run(step.id).state == StepState.VERIFIED
+    assert a.request_undo(step.id, REQUESTER).kind == "undo_requested"
+    assert a.decide(step.id, APPROVER, approve=True).run  # its run now waits (telling the clicker, the pool)
+    for _ in range(3):  # longer than a claim: a's heartbeat renews the approval's claim meanwhile
+        clock.advance(a.claims.ttl.total_seconds() / 2)
+        a.claims.renew()
+        assert b.recover() == [] and a.recover() == []
+        assert store.requests.get_step(step.id).state == StepState.REVERTING
+    assert a.run(step.id).state == StepState.REVERTED
+    assert mailbox_value(sandbox, "copier@contoso.com") == before
+    assert a.claims.renew() == 0  # nothing left to renew

@@ -71,7 +71,8 @@ class Runtime:
     sweep_seconds: float = 30.0
     #: counts of the last readiness report in this process (for /smtp-status), None until one ran
     last_readiness: dict[str, Any] | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)  # stopping: no new sweeps
+    _halt: threading.Event = field(default_factory=threading.Event)  # the sweeper's end: no more renewals either
     _busy: list[int] = field(default_factory=lambda: [0])
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -327,23 +328,32 @@ class Runtime:
             self._orphans.release()
 
     def _sweep(self) -> None:
+        """Renew this process's claims, expire stale approvals and settle orphans; once stopping, only renew."""
         period = min(self.sweep_seconds, self.workflow.claims.ttl.total_seconds() / 3)
-        while not self._stop.wait(period):
-            for work in (self.workflow.claims.renew, self.workflow.expire_due):
+        while not self._halt.wait(period):
+            stopping = self._stop.is_set()
+            for work in [self.workflow.claims.renew] + ([] if stopping else [self.workflow.expire_due]):
                 try:
                     work()
                 except Exception:
                     log.exception("sweep failed: %s", work.__name__)
-            if not self._orphans.locked():
-                self.submit(self.settle_orphans)
+            if not stopping and not self._orphans.locked():
+                try:
+                    self.submit(self.settle_orphans)
+                except RuntimeError:  # the pool shut down meanwhile: stop() has begun
+                    log.info("no sweep handed on: the bot is stopping")
 
     def stop(self) -> None:
+        """Stop taking work and wait for what runs; the claims of running work are renewed until it has finished."""
         self._stop.set()
         self.scheduler.stop()
         self.outbox.stop()
         self.diagnoses.stop(timeout=STOP_SECONDS)  # what is still queued is stored: the next start resumes it
         self.pool.shutdown(wait=True)
         self.workflow.close()
+        self._halt.set()  # nothing runs any more: the sweeper may stop renewing
+        for thread in self._threads:
+            thread.join(timeout=STOP_SECONDS)
         self.store.close()
 
 

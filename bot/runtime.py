@@ -293,8 +293,13 @@ class Runtime:
         """Settle what a crash left and diagnose the commands it left `diagnosing`, then deliver the outbox,
         expire stale approvals and (if targets are configured and `scheduler`) run the probe scheduler, all in
         the background. The sweep renews this process's claims and, as claims of dead processes run out,
-        settles and resumes their work (`settle_orphans`)."""
-        for step_id in self.workflow.recover():
+        settles and resumes their work (`settle_orphans`). A recovery that fails is logged; the sweep tries again."""
+        try:
+            orphans = self.workflow.recover()
+        except Exception:
+            log.exception("start-up recovery failed; the sweep tries again")
+            orphans = []
+        for step_id in orphans:
             self.workflow.submit(step_id)
         self.diagnoses.start()
         started = self.clock.now()  # a request stored before this start is in no queue of this process
@@ -321,9 +326,15 @@ class Runtime:
         if not self._orphans.acquire(blocking=False):
             return  # the previous round is still reading Microsoft back
         try:
-            for step_id in self.workflow.recover():
-                self.workflow.submit(step_id)
-            self.workflow.resume(stored_before=self.clock.now() - self.workflow.claims.ttl)
+            try:
+                for step_id in self.workflow.recover():
+                    self.workflow.submit(step_id)
+            except Exception:
+                log.exception("settling orphaned steps failed; resuming orphaned requests all the same")
+            try:
+                self.workflow.resume(stored_before=self.clock.now() - self.workflow.claims.ttl)
+            except Exception:
+                log.exception("resuming orphaned requests failed; the next sweep tries again")
         finally:
             self._orphans.release()
 

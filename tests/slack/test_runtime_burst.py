@@ -8,6 +8,7 @@ import pytest
 from slack_helpers import wait_until
 
 from bot.workflow.claims import Claims
+from bot.workflow.service import Workflow
 
 
 def test_work_handed_over_waits_until_nothing_new_arrives_for_the_window(start_bot):
@@ -79,3 +80,16 @@ def test_stopping_keeps_the_claims_of_running_work_renewed_until_it_has_finished
         finish.set()
         stopping.join(10)
     assert not stopping.is_alive()
+
+
+def test_a_start_up_recovery_that_fails_does_not_stop_the_bot_starting(start_bot, monkeypatch):
+    calls = []
+
+    def broken(self) -> list[int]:
+        calls.append("recover")
+        raise RuntimeError("a bug in recovery")
+
+    monkeypatch.setattr(Workflow, "recover", broken)
+    bot = start_bot(database={"claim_seconds": 0.3})
+    assert [t.is_alive() for t in bot.runtime._threads] == [True]  # the sweeper runs...
+    wait_until(lambda: len(calls) > 1, what="a sweep trying recovery again")  # ...and tries again

@@ -263,11 +263,25 @@ class Workflow(Queries, Execution, BulkWork):
         return self._planned(request, m365, diagnosis)
 
     def _planned(self, request: ChangeRequest, m365: M365, diagnosis: Diagnosis) -> RequestView:
-        """Store the plan of a diagnosed request (or close it with the diagnosis's error, raised)."""
-        request_id = request.id
+        """Store the plan of a diagnosed request (or close it with the diagnosis's error, raised).
+
+        Planning that fails unexpectedly closes the request too (raised): a sweep must not read Microsoft for it
+        again and again. Only a database that stopped answering leaves it `diagnosing`, for a sweep to resume.
+        """
         if diagnosis.error is not None:
             self._diagnosis_failed(request, diagnosis.error, diagnosis.to_dict())
             raise diagnosis.error
+        try:
+            return self._store_plan(request, m365, diagnosis)
+        except UNREACHABLE:
+            raise
+        except Exception as exc:
+            log.exception("planning request %s failed; it is closed", request.id)
+            self._diagnosis_failed(request, exc, diagnosis.to_dict())
+            raise
+
+    def _store_plan(self, request: ChangeRequest, m365: M365, diagnosis: Diagnosis) -> RequestView:
+        request_id = request.id
         plan = make_plan(diagnosis, include_org=bool(request.options.get("include_org")))
         steps = [{"handler_key": s.key, "title": s.title, "proposed": {
             "current": s.current, "proposed": s.proposed, "current_text": s.current_text,

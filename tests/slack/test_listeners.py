@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import urllib.error
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -455,6 +456,19 @@ def test_probe_acks_then_probes_the_target_and_answers(app, services):
     services.run_submitted()
     assert services.calls == [("probe_now", "printer")]
     assert "SMTP AUTH works" in services.replies[0]["text"]
+
+
+def test_a_channel_lookup_that_gets_no_answer_does_not_sink_the_batch(app, services):
+    def unanswered(channel: str) -> dict[str, Any]:
+        if channel == "C0OTHER":
+            raise urllib.error.URLError("connection reset")  # what slack_sdk raises once its retries give up
+        return {"ok": True, "channel": {"id": channel, "is_member": True}}
+    services.slack = SimpleNamespace(conversations_info=unanswered)
+    command(app, "/smtp-enable", "scanner@contoso.com")
+    command(app, "/smtp-enable", "copier@contoso.com", channel="C0OTHER", trigger="trigger-2")
+    services.run_submitted()
+    assert services.workflow.calls[-1] == ("diagnose_requests", "cr-1", "cr-2") and services.replies == []
+    assert services.calls == [("refresh", "cr-1"), ("refresh", "cr-2")]
 
 
 @pytest.mark.parametrize(("action_id", "expected"), [

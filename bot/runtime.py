@@ -77,6 +77,7 @@ class Runtime:
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
     _queued: set[str] = field(default_factory=set)
+    _refused: set[str] = field(default_factory=set)  # stored requests the full queue refused: in no queue at all
     _last_handed: float = float("-inf")
 
     def __post_init__(self) -> None:
@@ -95,9 +96,13 @@ class Runtime:
         with self._busy_lock:
             self._queued.add(request_id)
         position = self.diagnoses.offer((work, request_id, item))
-        if position is None:
-            with self._busy_lock:
+        with self._busy_lock:
+            if position is None:
+                self._refused.add(request_id)
                 self._queued.discard(request_id)
+            else:
+                self._refused.discard(request_id)
+        if position is None:
             log.warning("diagnosis queue full (%d waiting): request %s stays stored for later",
                         self.diagnoses.capacity, request_id)
         return position
@@ -118,14 +123,21 @@ class Runtime:
                 self._queued.difference_update(request_id for _, request_id, _ in batch)
 
     def _bring_back(self) -> None:
-        """After the queue refused requests and has emptied: queue the stored `diagnosing` ones not queued here.
+        """After the queue refused requests and has emptied: queue the stored `diagnosing` ones it refused, and
+        those stored more than a claim's lifetime ago (as the sweep), not queued here.
 
-        A request another worker still holds may be read twice; planning it is one conditional UPDATE, so it
-        is planned once either way.
+        A younger request may wait, unclaimed, in another replica's queue: it is left to that replica. One taken
+        twice anyway is planned once: planning is one conditional UPDATE.
         """
         with self._busy_lock:
+            refused = set(self._refused)
+        cutoff = self.clock.now() - self.workflow.claims.ttl
+        waiting = self.workflow.waiting_diagnosis()
+        old = self.workflow.waiting_diagnosis(stored_before=cutoff)
+        with self._busy_lock:
             queued = set(self._queued)
-        for request_id in self.workflow.waiting_diagnosis():
+            self._refused -= refused.difference(waiting)  # diagnosed meanwhile (a sweep): nothing to bring back
+        for request_id in dict.fromkeys(old + [r for r in waiting if r in refused]):
             if request_id not in queued and self.queue_diagnosis(_resume, request_id, request_id) is None:
                 return
     _orphans: threading.Lock = field(default_factory=threading.Lock)
@@ -302,8 +314,11 @@ class Runtime:
         for step_id in orphans:
             self.workflow.submit(step_id)
         self.diagnoses.start()
-        started = self.clock.now()  # a request stored before this start is in no queue of this process
-        self.submit(lambda: self.workflow.resume(stored_before=started))
+        # A request stored before this start is in no queue of this process; one younger than a claim's lifetime
+        # may still wait in another replica's: left to it (the sweep takes it once it is that old).
+        started = self.clock.now()
+        self.submit(lambda: self.workflow.resume(
+            stored_before=min(started, self.clock.now() - self.workflow.claims.ttl)))
         self.submit(self._warm_up)
         self.outbox.start()
         if scheduler and (self.cfg.probes.targets or self.cfg.alerts.readiness_weekly):

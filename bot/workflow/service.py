@@ -315,25 +315,27 @@ class Workflow(Queries, Execution, BulkWork):
         except Exception:
             log.exception("could not close request %s after its diagnosis failed; start-up will resume it", request.id)
 
-    def waiting_diagnosis(self) -> list[str]:
-        """The ids of requests stored but not yet diagnosed (`diagnosing`), oldest first."""
-        return self.store.requests.in_state(RequestState.DIAGNOSING)
+    def waiting_diagnosis(self, stored_before: datetime | None = None) -> list[str]:
+        """The ids of requests stored but not yet diagnosed (`diagnosing`), oldest first; with `stored_before`,
+        only those stored by then."""
+        return [r for r in self.store.requests.in_state(RequestState.DIAGNOSING)
+                if stored_before is None
+                or ((found := self.store.requests.get(r)) is not None and found.created_at <= stored_before)]
 
     def resume(self, request_ids: list[str] | None = None, *, stored_before: datetime | None = None) -> list[str]:
         """Start-up and sweep: diagnose requests left in `diagnosing` and redraw each card (plan or failure),
         `RESUME_BATCH` at a time with one bulk read each. Returns the ids resumed.
 
         By default every request in `diagnosing` stored before `stored_before` (when given): a younger one may
-        still wait, unclaimed, in a live process's queue — the start-up passes its own start, the sweep a claim's
-        lifetime ago. `request_ids`: those (the queue bringing back what it refused). Only a request no live
-        process holds is taken (`claims.take_over`): its process died, or lost the database. A request taken
-        twice (by a start-up while another replica's queue still holds it) is planned once: planning is a
-        conditional UPDATE.
+        still wait, unclaimed, in a live process's queue — the sweep, the start-up and the queue bringing back
+        requests pass a claim's lifetime ago (the start-up no later than its own start). `request_ids`: those
+        (the queue bringing back what it refused, or what is that old). Only a request no live process holds is
+        taken (`claims.take_over`): its process died, or lost the database. A request taken twice (by a replica
+        while another replica's queue still holds it, more than a claim's lifetime deep) is planned once:
+        planning is a conditional UPDATE.
         """
         if request_ids is None:
-            request_ids = [r for r in self.store.requests.in_state(RequestState.DIAGNOSING)
-                           if stored_before is None
-                           or ((found := self.store.requests.get(r)) is not None and found.created_at <= stored_before)]
+            request_ids = self.waiting_diagnosis(stored_before)
         resumed: list[str] = []
         for start in range(0, len(request_ids), RESUME_BATCH):
             with ExitStack() as held:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
+from workflow_helpers import REQUESTER
+
+from bot.runtime import Runtime
 from bot.workflow.claims import Claims
 
 TTL = timedelta(seconds=30)
@@ -99,3 +104,18 @@ def test_one_claim_that_cannot_be_renewed_does_not_stop_the_others_being_renewed
         clock.advance(TTL.total_seconds() / 2)
         with b.take_over("step:8") as eight, b.take_over("step:9") as nine:
             assert not eight and not nine
+
+
+def test_the_queue_brings_back_what_it_refused_and_what_is_a_claim_old_but_not_another_replicas_fresh_request(
+        make_workflow, clock):
+    a, b = make_workflow(), make_workflow()
+    old = a.receive("printer@contoso.com", REQUESTER, "C0OPS")  # its process died before diagnosing it
+    clock.advance(b.claims.ttl.total_seconds() + 1)
+    fresh = a.receive("scanner@contoso.com", REQUESTER, "C0OPS")  # acked by a, waiting in a's queue
+    refused = b.receive("copier@contoso.com", REQUESTER, "C0OPS")  # b's full queue refused it
+    queued: list[str] = []
+    runtime = SimpleNamespace(_busy_lock=threading.Lock(), _queued=set(), _refused={refused}, clock=clock,
+                              workflow=b, queue_diagnosis=lambda work, request_id, item: queued.append(request_id)
+                              or len(queued))
+    Runtime._bring_back(runtime)  # b's queue has emptied
+    assert queued == [old, refused] and fresh in b.waiting_diagnosis()  # a's fresh request is left to a

@@ -91,7 +91,7 @@ class Runtime:
         """Queue a stored request for a batched diagnosis: `work(runtime, items)` later gets a whole batch's items.
 
         Its position among the waiting (1 = next), or None when the queue is full: the request stays stored
-        in `diagnosing` and is diagnosed when the queue has room again (or at the next start).
+        in `diagnosing` and is diagnosed when the queue has room again (or by a sweep once a claim old).
         """
         with self._busy_lock:
             self._queued.add(request_id)
@@ -374,7 +374,7 @@ class Runtime:
         self._stop.set()
         self.scheduler.stop()
         self.outbox.stop()
-        self.diagnoses.stop(timeout=STOP_SECONDS)  # what is still queued is stored: the next start resumes it
+        self.diagnoses.stop(timeout=STOP_SECONDS)  # what is still queued is stored: a sweep resumes it
         self.pool.shutdown(wait=True)
         self.workflow.close()
         self._halt.set()  # nothing runs any more: the sweeper may stop renewing

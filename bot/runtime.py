@@ -71,11 +71,13 @@ class Runtime:
     sweep_seconds: float = 30.0
     #: counts of the last readiness report in this process (for /smtp-status), None until one ran
     last_readiness: dict[str, Any] | None = None
-    _stop: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)  # stopping: no new sweeps
+    _halt: threading.Event = field(default_factory=threading.Event)  # the sweeper's end: no more renewals either
     _busy: list[int] = field(default_factory=lambda: [0])
     _busy_lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
     _queued: set[str] = field(default_factory=set)
+    _refused: set[str] = field(default_factory=set)  # stored requests the full queue refused: in no queue at all
     _last_handed: float = float("-inf")
 
     def __post_init__(self) -> None:
@@ -89,14 +91,18 @@ class Runtime:
         """Queue a stored request for a batched diagnosis: `work(runtime, items)` later gets a whole batch's items.
 
         Its position among the waiting (1 = next), or None when the queue is full: the request stays stored
-        in `diagnosing` and is diagnosed when the queue has room again (or at the next start).
+        in `diagnosing` and is diagnosed when the queue has room again (or by a sweep once a claim old).
         """
         with self._busy_lock:
             self._queued.add(request_id)
         position = self.diagnoses.offer((work, request_id, item))
-        if position is None:
-            with self._busy_lock:
+        with self._busy_lock:
+            if position is None:
+                self._refused.add(request_id)
                 self._queued.discard(request_id)
+            else:
+                self._refused.discard(request_id)
+        if position is None:
             log.warning("diagnosis queue full (%d waiting): request %s stays stored for later",
                         self.diagnoses.capacity, request_id)
         return position
@@ -117,14 +123,21 @@ class Runtime:
                 self._queued.difference_update(request_id for _, request_id, _ in batch)
 
     def _bring_back(self) -> None:
-        """After the queue refused requests and has emptied: queue the stored `diagnosing` ones not queued here.
+        """After the queue refused requests and has emptied: queue the stored `diagnosing` ones it refused, and
+        those stored more than a claim's lifetime ago (as the sweep), not queued here.
 
-        A request another worker still holds may be read twice; planning it is one conditional UPDATE, so it
-        is planned once either way.
+        A younger request may wait, unclaimed, in another replica's queue: it is left to that replica. One taken
+        twice anyway is planned once: planning is one conditional UPDATE.
         """
         with self._busy_lock:
+            refused = set(self._refused)
+        cutoff = self.clock.now() - self.workflow.claims.ttl
+        waiting = self.workflow.waiting_diagnosis()
+        old = self.workflow.waiting_diagnosis(stored_before=cutoff)
+        with self._busy_lock:
             queued = set(self._queued)
-        for request_id in self.workflow.waiting_diagnosis():
+            self._refused -= refused.difference(waiting)  # diagnosed meanwhile (a sweep): nothing to bring back
+        for request_id in dict.fromkeys(old + [r for r in waiting if r in refused]):
             if request_id not in queued and self.queue_diagnosis(_resume, request_id, request_id) is None:
                 return
     _orphans: threading.Lock = field(default_factory=threading.Lock)
@@ -294,12 +307,20 @@ class Runtime:
         """Settle what a crash left and diagnose the commands it left `diagnosing`, then deliver the outbox,
         expire stale approvals and (if targets are configured and `scheduler`) run the probe scheduler, all in
         the background. The sweep renews this process's claims and, as claims of dead processes run out,
-        settles and resumes their work (`settle_orphans`)."""
-        for step_id in self.workflow.recover():
+        settles and resumes their work (`settle_orphans`). A recovery that fails is logged; the sweep tries again."""
+        try:
+            orphans = self.workflow.recover()
+        except Exception:
+            log.exception("start-up recovery failed; the sweep tries again")
+            orphans = []
+        for step_id in orphans:
             self.workflow.submit(step_id)
         self.diagnoses.start()
-        started = self.clock.now()  # a request stored before this start is in no queue of this process
-        self.submit(lambda: self.workflow.resume(stored_before=started))
+        # A request stored before this start is in no queue of this process; one younger than a claim's lifetime
+        # may still wait in another replica's: left to it (the sweep takes it once it is that old).
+        started = self.clock.now()
+        self.submit(lambda: self.workflow.resume(
+            stored_before=min(started, self.clock.now() - self.workflow.claims.ttl)))
         self.submit(self._warm_up)
         self.outbox.start()
         if scheduler and (self.cfg.probes.targets or self.cfg.alerts.readiness_weekly):
@@ -322,30 +343,45 @@ class Runtime:
         if not self._orphans.acquire(blocking=False):
             return  # the previous round is still reading Microsoft back
         try:
-            for step_id in self.workflow.recover():
-                self.workflow.submit(step_id)
-            self.workflow.resume(stored_before=self.clock.now() - self.workflow.claims.ttl)
+            try:
+                for step_id in self.workflow.recover():
+                    self.workflow.submit(step_id)
+            except Exception:
+                log.exception("settling orphaned steps failed; resuming orphaned requests all the same")
+            try:
+                self.workflow.resume(stored_before=self.clock.now() - self.workflow.claims.ttl)
+            except Exception:
+                log.exception("resuming orphaned requests failed; the next sweep tries again")
         finally:
             self._orphans.release()
 
     def _sweep(self) -> None:
+        """Renew this process's claims, expire stale approvals and settle orphans; once stopping, only renew."""
         period = min(self.sweep_seconds, self.workflow.claims.ttl.total_seconds() / 3)
-        while not self._stop.wait(period):
-            for work in (self.workflow.claims.renew, self.workflow.expire_due):
+        while not self._halt.wait(period):
+            stopping = self._stop.is_set()
+            for work in [self.workflow.claims.renew] + ([] if stopping else [self.workflow.expire_due]):
                 try:
                     work()
                 except Exception:
                     log.exception("sweep failed: %s", work.__name__)
-            if not self._orphans.locked():
-                self.submit(self.settle_orphans)
+            if not stopping and not self._orphans.locked():
+                try:
+                    self.submit(self.settle_orphans)
+                except RuntimeError:  # the pool shut down meanwhile: stop() has begun
+                    log.info("no sweep handed on: the bot is stopping")
 
     def stop(self) -> None:
+        """Stop taking work and wait for what runs; the claims of running work are renewed until it has finished."""
         self._stop.set()
         self.scheduler.stop()
         self.outbox.stop()
-        self.diagnoses.stop(timeout=STOP_SECONDS)  # what is still queued is stored: the next start resumes it
+        self.diagnoses.stop(timeout=STOP_SECONDS)  # what is still queued is stored: a sweep resumes it
         self.pool.shutdown(wait=True)
         self.workflow.close()
+        self._halt.set()  # nothing runs any more: the sweeper may stop renewing
+        for thread in self._threads:
+            thread.join(timeout=STOP_SECONDS)
         self.store.close()
 
 

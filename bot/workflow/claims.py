@@ -1,7 +1,8 @@
 """Which process works on a request or a step: a named lease per item, renewed while the process lives.
 
 A request being diagnosed (`request:{id}`) and a step being applied or undone (`step:{id}`) are claimed by this
-process's `owner`. `renew()` (the runtime's heartbeat) pushes the expiry of every claim still held; a process
+process's `owner`. `renew()` (the runtime's heartbeat) pushes the expiry of every claim still held or staked (an
+approval's claim on the step it hands on, until the thread running it holds it); a process
 that dies stops renewing, its claims run out after `ttl`, and only then may another replica's sweep resume or
 settle the item (`take_over`). So a live replica's work is never re-diagnosed or settled under it.
 """
@@ -45,11 +46,28 @@ class Claims:
         self.owner = owner or uuid.uuid4().hex
         self._busy: set[str] = set()  # names a thread of this process is taking or holds
         self._held: set[str] = set()  # names it holds (renewed)
+        self._staked: dict[str, int] = {}  # names staked for work handed on, not held yet (renewed), by stakes
         self._lock = threading.Lock()
 
     def stake(self, name: str) -> bool:
-        """Claim `name` for the work this process is about to hand on (no thread holds it yet)."""
-        return self.leases.acquire(name, self.owner, self.ttl)
+        """Claim `name` for the work this process is about to hand on (no thread holds it yet).
+
+        Renewed like a held claim until a thread of this process holds it (`hold`), or `unstake` says that work
+        will not come; so an approved step waiting for the pool is never settled under it as stopped.
+        """
+        if not self.leases.acquire(name, self.owner, self.ttl):
+            return False
+        with self._lock:
+            self._staked[name] = self._staked.get(name, 0) + 1
+        return True
+
+    def unstake(self, name: str) -> None:
+        """Stop renewing a stake whose work will not be handed on. Not released: another thread of this process
+        may have staked it too, for work it does hand on; the claim runs out by itself after `ttl`."""
+        with self._lock:
+            left = self._staked.pop(name, 0) - 1
+            if left > 0:
+                self._staked[name] = left
 
     @contextmanager
     def hold(self, name: str) -> Iterator[bool]:
@@ -85,6 +103,7 @@ class Claims:
             if mine:
                 with self._lock:
                     self._held.add(name)
+                    self._staked.pop(name, None)  # the work it was staked for is here: held from now on
             yield mine
         finally:
             with self._lock:
@@ -100,7 +119,23 @@ class Claims:
             log.warning("could not release claim %s; it runs out by itself", name, exc_info=True)
 
     def renew(self) -> int:
-        """Push the expiry of every claim a thread of this process holds; how many were renewed."""
+        """Push the expiry of every claim this process holds or has staked; how many were renewed.
+
+        Each claim is renewed on its own: one that fails is logged and the others still are. A stake that can no
+        longer be renewed (it ran out, another process took it) is forgotten.
+        """
         with self._lock:
-            names = sorted(self._held)
-        return sum(1 for name in names if self.leases.renew(name, self.owner, self.ttl))
+            names = sorted(self._held | self._staked.keys())
+        renewed = 0
+        for name in names:
+            try:
+                mine = self.leases.renew(name, self.owner, self.ttl)
+            except Exception:
+                log.warning("could not renew claim %s; renewing the others", name, exc_info=True)
+                continue
+            renewed += bool(mine)
+            if not mine:
+                with self._lock:
+                    if name not in self._held:
+                        self._staked.pop(name, None)
+        return renewed

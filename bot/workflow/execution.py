@@ -235,27 +235,37 @@ class Execution:
         step a live replica is applying or undoing is left to it. A step left `applying` or `applied` is
         read back: if the new value is there it is verified, otherwise it is failed with what the read
         showed (Retry goes through the gate again). A step left `reverting` is settled the same way against
-        its old value. A step that cannot be read stays as it is and is tried again at the next sweep. A bulk
-        step's mailboxes in flight are read back one by one and the step is returned to go on with the rest
-        (its approval covered them all).
+        its old value. A step that cannot be read (or whose recovery fails unexpectedly: logged) stays as it is
+        and is tried again at the next sweep; the other steps are still settled. A bulk step's mailboxes in
+        flight are read back one by one and the step is returned to go on with the rest (its approval covered
+        them all).
         """
         steps = self.store.requests
         resumed: list[int] = []
         for found in [s for state in SETTLED_STATES for s in steps.steps_in_state(state)]:
-            with log_context(step_id=found.id, request_id=found.request_id), \
-                    self.claims.take_over(step_claim(found.id)) as mine:
-                step = steps.get_step(found.id) if mine else None
-                request = steps.get(found.request_id) if step is not None else None
-                if step is None or request is None or step.state not in SETTLED_STATES:
-                    continue
-                if step.handler_key in BULK:
-                    if self._recover_bulk(step, request.id):
-                        resumed.append(step.id)
-                    continue
-                if self._recover_step(step, request):
-                    self._changed(request.id)
+            with log_context(step_id=found.id, request_id=found.request_id):
+                try:
+                    if self._recover_one(found):
+                        resumed.append(found.id)
+                except Exception:
+                    log.exception("recovery of step %s failed; it stays %s until the next sweep", found.id,
+                                  found.state)
         approved = [s.id for s in steps.steps_in_state(S.APPROVED) if self.claims.leases.holder(step_claim(s.id)) is None]
         return approved + resumed
+
+    def _recover_one(self, found: RequestStep) -> bool:
+        """Settle one step a crash left, if its claim ran out; whether it is a bulk step to go on with."""
+        steps = self.store.requests
+        with self.claims.take_over(step_claim(found.id)) as mine:
+            step = steps.get_step(found.id) if mine else None
+            request = steps.get(found.request_id) if step is not None else None
+            if step is None or request is None or step.state not in SETTLED_STATES:
+                return False
+            if step.handler_key in BULK:
+                return self._recover_bulk(step, request.id)
+            if self._recover_step(step, request):
+                self._changed(request.id)
+            return False
 
     def _recover_step(self, step: RequestStep, request: ChangeRequest) -> bool:
         wanted = step.before if step.state == S.REVERTING else (step.proposed or {}).get("proposed")

@@ -263,11 +263,25 @@ class Workflow(Queries, Execution, BulkWork):
         return self._planned(request, m365, diagnosis)
 
     def _planned(self, request: ChangeRequest, m365: M365, diagnosis: Diagnosis) -> RequestView:
-        """Store the plan of a diagnosed request (or close it with the diagnosis's error, raised)."""
-        request_id = request.id
+        """Store the plan of a diagnosed request (or close it with the diagnosis's error, raised).
+
+        Planning that fails unexpectedly closes the request too (raised): a sweep must not read Microsoft for it
+        again and again. Only a database that stopped answering leaves it `diagnosing`, for a sweep to resume.
+        """
         if diagnosis.error is not None:
             self._diagnosis_failed(request, diagnosis.error, diagnosis.to_dict())
             raise diagnosis.error
+        try:
+            return self._store_plan(request, m365, diagnosis)
+        except UNREACHABLE:
+            raise
+        except Exception as exc:
+            log.exception("planning request %s failed; it is closed", request.id)
+            self._diagnosis_failed(request, exc, diagnosis.to_dict())
+            raise
+
+    def _store_plan(self, request: ChangeRequest, m365: M365, diagnosis: Diagnosis) -> RequestView:
+        request_id = request.id
         plan = make_plan(diagnosis, include_org=bool(request.options.get("include_org")))
         steps = [{"handler_key": s.key, "title": s.title, "proposed": {
             "current": s.current, "proposed": s.proposed, "current_text": s.current_text,
@@ -301,25 +315,27 @@ class Workflow(Queries, Execution, BulkWork):
         except Exception:
             log.exception("could not close request %s after its diagnosis failed; start-up will resume it", request.id)
 
-    def waiting_diagnosis(self) -> list[str]:
-        """The ids of requests stored but not yet diagnosed (`diagnosing`), oldest first."""
-        return self.store.requests.in_state(RequestState.DIAGNOSING)
+    def waiting_diagnosis(self, stored_before: datetime | None = None) -> list[str]:
+        """The ids of requests stored but not yet diagnosed (`diagnosing`), oldest first; with `stored_before`,
+        only those stored by then."""
+        return [r for r in self.store.requests.in_state(RequestState.DIAGNOSING)
+                if stored_before is None
+                or ((found := self.store.requests.get(r)) is not None and found.created_at <= stored_before)]
 
     def resume(self, request_ids: list[str] | None = None, *, stored_before: datetime | None = None) -> list[str]:
         """Start-up and sweep: diagnose requests left in `diagnosing` and redraw each card (plan or failure),
         `RESUME_BATCH` at a time with one bulk read each. Returns the ids resumed.
 
         By default every request in `diagnosing` stored before `stored_before` (when given): a younger one may
-        still wait, unclaimed, in a live process's queue — the start-up passes its own start, the sweep a claim's
-        lifetime ago. `request_ids`: those (the queue bringing back what it refused). Only a request no live
-        process holds is taken (`claims.take_over`): its process died, or lost the database. A request taken
-        twice (by a start-up while another replica's queue still holds it) is planned once: planning is a
-        conditional UPDATE.
+        still wait, unclaimed, in a live process's queue — the sweep, the start-up and the queue bringing back
+        requests pass a claim's lifetime ago (the start-up no later than its own start). `request_ids`: those
+        (the queue bringing back what it refused, or what is that old). Only a request no live process holds is
+        taken (`claims.take_over`): its process died, or lost the database. A request taken twice (by a replica
+        while another replica's queue still holds it, more than a claim's lifetime deep) is planned once:
+        planning is a conditional UPDATE.
         """
         if request_ids is None:
-            request_ids = [r for r in self.store.requests.in_state(RequestState.DIAGNOSING)
-                           if stored_before is None
-                           or ((found := self.store.requests.get(r)) is not None and found.created_at <= stored_before)]
+            request_ids = self.waiting_diagnosis(stored_before)
         resumed: list[str] = []
         for start in range(0, len(request_ids), RESUME_BATCH):
             with ExitStack() as held:
@@ -482,11 +498,19 @@ class Workflow(Queries, Execution, BulkWork):
                             action: str, **fields: Any) -> bool:
         """`transition_step`, first claiming the step for this process when `claim` (an approval it runs next),
         so no replica's sweep runs or settles it in between. A step another live process has claimed (it is
-        approving or running it right now) is left to that process. A claim whose transition lost is not released
-        (another thread of this process may have won with it); it runs out by itself."""
-        if claim and not self.claims.stake(step_claim(step_id)):
+        approving or running it right now) is left to that process. The claim is renewed by this process until the
+        thread running the step holds it. A claim whose transition lost is not released (another thread of this
+        process may have won with it): it is no longer renewed and runs out by itself."""
+        name = step_claim(step_id)
+        if claim and not self.claims.stake(name):
             return False
-        return self.store.requests.transition_step(step_id, expected, new, actor, action, **fields)
+        moved = False
+        try:
+            moved = self.store.requests.transition_step(step_id, expected, new, actor, action, **fields)
+        finally:
+            if claim and not moved:
+                self.claims.unstake(name)
+        return moved
 
     def _already(self, step: RequestStep | None) -> Outcome:
         if step is None:

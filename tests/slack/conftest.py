@@ -23,11 +23,13 @@ from sandbox.slack_client import SlackSender
 
 
 def slack_config(sandbox: Sandbox, standin: SlackStandin, db_url: str, probes: dict[str, Any] | None = None,
-                 server: dict[str, Any] | None = None, **slack: Any) -> AppConfig:
+                 server: dict[str, Any] | None = None, database: dict[str, Any] | None = None,
+                 **slack: Any) -> AppConfig:
     settings = {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "api_url": standin.api_url,
                 "approvers": [APPROVER, "S0ADMINS"], "alert_channel": "C0ALERTS"} | slack
     return with_overrides(load_config(ROOT / "app.yaml", env={}),
-                          {"m365": sandbox.m365_settings(), "slack": settings, "database": {"url": db_url},
+                          {"m365": sandbox.m365_settings(), "slack": settings,
+                           "database": {"url": db_url} | (database or {}),
                            "probes": probes or {}, "server": server or {}})
 
 
@@ -83,9 +85,10 @@ def start_bot(sandbox: Sandbox, standin: SlackStandin, bot_db_url: str) -> Itera
     running: list[RunningBot] = []
 
     def start(clock: FakeClock | None = None, probes: dict[str, Any] | None = None,
-              server: dict[str, Any] | None = None, **slack: Any) -> RunningBot:
+              server: dict[str, Any] | None = None, database: dict[str, Any] | None = None,
+              **slack: Any) -> RunningBot:
         clock = clock or FakeClock()
-        cfg = slack_config(sandbox, standin, bot_db_url, probes, server, **slack)
+        cfg = slack_config(sandbox, standin, bot_db_url, probes, server, database, **slack)
         runtime = build_runtime(cfg, clock=clock)
         app = wsgi_app(create_bolt_app(runtime), runtime)
         server = make_server("127.0.0.1", 0, app, threaded=True)

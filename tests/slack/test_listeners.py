@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import urllib.error
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -457,6 +458,19 @@ def test_probe_acks_then_probes_the_target_and_answers(app, services):
     assert "SMTP AUTH works" in services.replies[0]["text"]
 
 
+def test_a_channel_lookup_that_gets_no_answer_does_not_sink_the_batch(app, services):
+    def unanswered(channel: str) -> dict[str, Any]:
+        if channel == "C0OTHER":
+            raise urllib.error.URLError("connection reset")  # what slack_sdk raises once its retries give up
+        return {"ok": True, "channel": {"id": channel, "is_member": True}}
+    services.slack = SimpleNamespace(conversations_info=unanswered)
+    command(app, "/smtp-enable", "scanner@contoso.com")
+    command(app, "/smtp-enable", "copier@contoso.com", channel="C0OTHER", trigger="trigger-2")
+    services.run_submitted()
+    assert services.workflow.calls[-1] == ("diagnose_requests", "cr-1", "cr-2") and services.replies == []
+    assert services.calls == [("refresh", "cr-1"), ("refresh", "cr-2")]
+
+
 @pytest.mark.parametrize(("action_id", "expected"), [
     (ids.ACTION_APPROVE, [("decide", 42, APPROVER, True), ("run", 42)]),
     (ids.ACTION_DENY, [("decide", 42, APPROVER, False), ("run", 42)]),
@@ -482,6 +496,18 @@ def test_a_refused_decision_is_told_to_the_clicker_and_nothing_runs(app, service
     services.run_submitted()
     assert services.workflow.calls == [("decide", 42, REQUESTER, True)]
     assert [r["text"] for r in services.replies] == ["Only the configured approvers can approve."]
+
+
+def test_an_approved_step_runs_even_when_the_clicker_cannot_be_told(services):
+    class Unreachable:
+        tells_all = True  # App Home: every outcome is told (views.publish)
+
+        def __call__(self, **reply: Any) -> None:
+            raise OSError("connection reset")  # what slack_sdk raises once its retries give up
+
+    with pytest.raises(OSError):
+        plan_actions.approve(services, 42, APPROVER, Unreachable())
+    assert services.workflow.calls == [("decide", 42, APPROVER, True), ("run", 42)]
 
 
 @pytest.mark.parametrize(("value", "user"), [

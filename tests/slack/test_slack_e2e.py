@@ -9,7 +9,10 @@ from datetime import timedelta
 from slack_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, sandbox_probes, top_level, wait_until
 
 from bot.clock import FakeClock
+from bot.config.sections import DatabaseConfig
 from bot.store import Store
+
+CLAIM_SECONDS = DatabaseConfig().claim_seconds  # app.yaml keeps the default
 
 
 def exchange_cmdlets(sandbox) -> list[str]:
@@ -215,12 +218,30 @@ def test_a_command_a_stop_left_diagnosing_is_planned_at_start_up_and_its_card_po
     store.requests.receive("scanner@contoso.com", REQUESTER, "C0OPS", timedelta(hours=1),
                            {"auth_mode": "basic", "include_org": False})
     store.close()
-    clock.advance(1)
+    clock.advance(CLAIM_SECONDS + 1)  # older than a claim: in no live replica's queue
     bot = start_bot(clock=clock)
     card = bot.wait_card(lambda blocks: "step_approve" in blocks, what="resumed plan card")
     assert "SMTP AUTH plan for scanner@contoso.com" in str(card.blocks)
     [request] = bot.runtime.store.requests.list()
     assert request.state == "planned" and request.requester == REQUESTER
+
+
+def test_a_command_stored_just_before_start_up_is_left_to_the_queue_that_may_hold_it_until_a_claim_old(
+        start_bot, bot_db_url, standin):
+    clock = FakeClock()
+    store = Store(bot_db_url, clock=clock)  # another replica acked it and queued it
+    store.migrate()
+    request_id = store.requests.receive("scanner@contoso.com", REQUESTER, "C0OPS", timedelta(hours=1),
+                                        {"auth_mode": "basic", "include_org": False})
+    store.close()
+    clock.advance(1)
+    bot = start_bot(clock=clock)
+    wait_until(bot.runtime.idle, what="start-up done")
+    assert bot.runtime.store.requests.get(request_id).state == "diagnosing" and standin.messages("C0OPS") == []
+    clock.advance(CLAIM_SECONDS)  # that replica never got to it (it died): the sweep takes it over
+    bot.runtime.settle_orphans()
+    card = bot.wait_card(lambda blocks: "step_approve" in blocks, what="resumed plan card")
+    assert "SMTP AUTH plan for scanner@contoso.com" in str(card.blocks)
 
 
 def test_a_command_refused_by_a_full_queue_is_stored_and_planned_once_there_is_room(start_bot, sandbox, standin):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
 from workflow_helpers import APPROVER, GROUP_MEMBER, REQUESTER, mailbox_value, set_casmailbox_calls
 
+import bot.workflow.execution as execution
+from bot.runtime import Runtime
 from bot.workflow.model import BOT_ACTOR, StepState
 
 S = StepState
@@ -126,3 +131,68 @@ def test_a_real_failure_says_nothing_changed_and_a_changed_setting_is_not_overwr
     refused = flow.run(copier)
     assert refused.state == S.FAILED and "changed since the plan was made" in refused.error
     assert not set_casmailbox_calls(sandbox) and mailbox_value(sandbox, "copier@contoso.com") is True
+
+
+def test_an_approved_undo_waiting_for_the_pool_is_left_to_its_process_and_then_runs(make_workflow, sandbox, store,
+                                                                                    clock):
+    a, b = make_workflow(), make_workflow()
+    [step] = a.open_request("copier@contoso.com", REQUESTER, "C0OPS").steps
+    before = mailbox_value(sandbox, "copier@contoso.com")
+    assert a.decide(step.id, APPROVER, approve=True).run
+    assert a.run(step.id).state == StepState.VERIFIED
+    assert a.request_undo(step.id, REQUESTER).kind == "undo_requested"
+    assert a.decide(step.id, APPROVER, approve=True).run  # its run now waits (telling the clicker, the pool)
+    for _ in range(3):  # longer than a claim: a's heartbeat renews the approval's claim meanwhile
+        clock.advance(a.claims.ttl.total_seconds() / 2)
+        a.claims.renew()
+        assert b.recover() == [] and a.recover() == []
+        assert store.requests.get_step(step.id).state == StepState.REVERTING
+    assert a.run(step.id).state == StepState.REVERTED
+    assert mailbox_value(sandbox, "copier@contoso.com") == before
+    assert a.claims.renew() == 0  # nothing left to renew
+
+
+def test_a_step_whose_recovery_fails_unexpectedly_stops_neither_the_other_steps_nor_the_orphaned_requests(
+        make_workflow, store, clock, monkeypatch):
+    a = make_workflow()
+    broken, fine = approved(a, "copier@contoso.com"), approved(a, "scanner@contoso.com")
+    for step_id in (broken, fine):  # the process died while applying both...
+        assert store.requests.transition_step(step_id, S.APPROVED, S.APPLYING, BOT_ACTOR, "step.applying")
+    orphan = a.receive("printer@contoso.com", REQUESTER, "C0OPS")  # ...and before diagnosing this one
+    clock.advance(a.claims.ttl.total_seconds() + 1)
+    real = execution.remediation
+
+    class Odd:  # reading the copier back meets an answer of a shape the handler does not expect
+        def __init__(self, handler):
+            self.handler = handler
+
+        def __getattr__(self, name):
+            return getattr(self.handler, name)
+
+        def verify(self, m365, change):
+            if change.target == "copier@contoso.com":
+                raise KeyError("unexpected answer shape")
+            return self.handler.verify(m365, change)
+
+    monkeypatch.setattr(execution, "remediation", lambda key: Odd(real(key)))
+    b = make_workflow()
+    Runtime.settle_orphans(SimpleNamespace(_orphans=threading.Lock(), workflow=b, clock=clock))  # b's sweep
+    assert store.requests.get_step(broken).state == S.APPLYING  # left for the next sweep
+    settled = store.requests.get_step(fine)
+    assert settled.state == S.FAILED and "stopped before" in settled.error
+    assert store.requests.get(orphan).state != "diagnosing"  # resumed all the same
+    assert store.leases.holder(f"step:{broken}") is None  # its claim was let go: the next sweep tries again
+
+
+def test_a_sweep_whose_step_recovery_cannot_run_still_resumes_the_orphaned_requests(make_workflow, store, clock):
+    a = make_workflow()
+    orphan = a.receive("printer@contoso.com", REQUESTER, "C0OPS")
+    clock.advance(a.claims.ttl.total_seconds() + 1)
+    b = make_workflow()
+
+    def broken() -> list[int]:
+        raise RuntimeError("a bug in recovery")
+
+    b.recover = broken
+    Runtime.settle_orphans(SimpleNamespace(_orphans=threading.Lock(), workflow=b, clock=clock))
+    assert store.requests.get(orphan).state != "diagnosing"

@@ -6,9 +6,11 @@ import json
 import threading
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from workflow_helpers import APPROVER, GROUP_MEMBER, OTHER, REQUESTER, mailbox_value, set_casmailbox_calls
 
-from bot.errors import NotAllowed, UserNotFound
+import bot.workflow.service as service
+from bot.errors import NotAllowed, StoreUnavailable, UserNotFound
 from bot.slack import ids
 from bot.slack.blocks import plan_card
 from bot.workflow.model import BOT_ACTOR, STEP_TRANSITIONS, OutcomeKind, StepState
@@ -352,6 +354,45 @@ def test_when_the_shared_read_fails_each_request_is_diagnosed_alone(make_workflo
     results = flow.diagnose_requests(received)
     assert [results[r].request.state for r in received] == ["planned", "planned"]
     assert _graph_batches(sandbox, "v1.0") == 3  # the shared one refused, then one per request
+
+
+def test_a_plan_that_fails_unexpectedly_closes_its_request_and_no_sweep_reads_it_again(make_workflow, store, clock,
+                                                                                       sandbox, monkeypatch):
+    real = service.make_plan
+
+    def buggy(diagnosis, **options):
+        if diagnosis.upn.startswith("scanner"):
+            raise TypeError("a bug in planning")
+        return real(diagnosis, **options)
+
+    monkeypatch.setattr(service, "make_plan", buggy)
+    flow = make_workflow()
+    broken, fine = (flow.receive(upn, REQUESTER, "C0OPS") for upn in ("scanner@contoso.com", "copier@contoso.com"))
+    results = flow.diagnose_requests([broken, fine])
+    assert isinstance(results[broken], TypeError) and results[fine].request.state == "planned"
+    closed = store.requests.get(broken)
+    assert closed.state == "closed" and closed.diagnosis["plan"]["error"] == service.UNEXPECTED
+    assert [r.action for r in store.requests.audit_rows(request_id=broken)][-1] == "request.diagnosis_failed"
+    clock.advance(flow.claims.ttl.total_seconds())
+    sandbox.state.requests.clear()
+    assert flow.resume(stored_before=clock.now() - flow.claims.ttl) == []  # the sweep: nothing left to resume
+    assert sandbox.state.requests.for_service("exchange") == []  # Microsoft is not read again
+
+
+def test_a_plan_the_database_could_not_store_keeps_its_request_for_a_sweep(make_workflow, store, monkeypatch):
+    flow = make_workflow()
+    request_id = flow.receive("scanner@contoso.com", REQUESTER, "C0OPS")
+    real = store.requests.plan
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("UPDATE change_requests", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(store.requests, "plan", unreachable)
+    result = flow.diagnose_requests([request_id])[request_id]
+    assert isinstance(result, StoreUnavailable)
+    monkeypatch.setattr(store.requests, "plan", real)
+    assert store.requests.get(request_id).state == "diagnosing"  # the sweep resumes it once the database is back
+    assert flow.resume() == [request_id] and store.requests.get(request_id).state == "planned"
 
 
 def test_a_redelivered_command_is_stored_once_in_one_write(make_workflow, store):

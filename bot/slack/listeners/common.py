@@ -52,6 +52,9 @@ def cannot_post(slack: Any, channel: str) -> str | None:
         info = slack.conversations_info(channel=channel)["channel"]
     except SlackApiError as exc:
         info = {"is_member": False} if exc.response.get("error") in NOT_THERE else {}
+    except Exception:  # no answer (a dropped connection once retries gave up): not a refusal
+        log.warning("could not look channel %s up; the request goes on", channel, exc_info=True)
+        return None
     if info.get("is_member") is False or info.get("is_archived"):
         return ("I cannot post the plan here: I am not in this conversation. Invite me with `/invite @bot` "
                 "(or run the command in a channel I am in), then run it again.")

@@ -36,9 +36,11 @@ def on_step(work: StepWork, services: SlackServices, ack: Ack, body: dict[str, A
 
 def decide(services: SlackServices, step_id: int, user: str, respond: Respond, *, approve: bool) -> None:
     outcome = services.workflow.decide(step_id, user, approve=approve)
-    tell(respond, outcome)
-    if outcome.run:
-        services.workflow.run(step_id)
+    try:
+        tell(respond, outcome)
+    finally:  # the approved step runs even when the clicker could not be told
+        if outcome.run:
+            services.workflow.run(step_id)
 
 
 def approve(services: SlackServices, step_id: int, user: str, respond: Respond) -> None:

@@ -32,6 +32,7 @@ from bot.slack.alert_delivery import AlertDelivery
 from bot.slack.blocks.mrkdwn import local_time
 from bot.slack.cards import Cards
 from bot.slack.directory import UserGroups
+from bot.slack.listeners.common import cannot_post
 from bot.slack.notices import Notices
 from bot.slack.outbox import Outbox
 from bot.store import Store
@@ -461,7 +462,8 @@ def build_runtime(cfg: AppConfig, *, clock: Clock = SYSTEM_CLOCK, m365: M365 | N
     workflow = Workflow(store, tenant, GatePolicy.from_config(cfg.slack), clock=clock, members=groups.members,
                         on_event=lambda event: counters[event](), bulk_batch=cfg.m365.bulk_batch_size,
                         bulk_concurrency=cfg.m365.bulk_concurrency, claims=Claims(store.leases, claim),
-                        show_time=local_time, used_since=_used_since)
+                        show_time=local_time, used_since=_used_since,
+                        undeliverable=lambda channel: cannot_post(slack, channel))
     app_tokens_lock, device_apps = threading.Lock(), {}
 
     def app_token(client_id: str, secret: str) -> str:

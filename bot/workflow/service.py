@@ -115,9 +115,13 @@ class Workflow(Queries, Execution, BulkWork):
         used_since: UsedSince | None = None,
         claims: Claims | None = None,
         show_time: Callable[[datetime], str] = utc_text,
+        undeliverable: Callable[[str], str | None] = lambda channel: None,
     ) -> None:
         self.store = store
         self.claims = claims or Claims(store.leases)
+        # Why a card cannot go to a channel (the bot is not in it), else None: asked for requests `resume` takes up,
+        # which no listener checked (a queue's refusal, a dead process's); the runtime passes the Slack check.
+        self.undeliverable = undeliverable
         self._m365 = m365
         self.policy = policy
         self.clock = clock
@@ -181,6 +185,25 @@ class Workflow(Queries, Execution, BulkWork):
                 log.warning("the database stopped answering while request %s was diagnosed", request_id,
                             exc_info=True)
                 raise StoreUnavailable(DB_DOWN_DIAGNOSING) from exc
+
+    def _deliverable(self, request_ids: list[str]) -> list[str]:
+        """Those of `request_ids` whose card can be posted; the others are closed with the reason
+        (`request.undeliverable`, shown if their card ever is), asking Slack once per channel."""
+        refusals: dict[str, str | None] = {}
+        going = []
+        for request_id in request_ids:
+            request = self.store.requests.get(request_id)
+            if request is None or request.state != RequestState.DIAGNOSING:
+                going.append(request_id)  # `_diagnose_held` reports it as it is
+                continue
+            if request.channel not in refusals:
+                refusals[request.channel] = self.undeliverable(request.channel)
+            if refusals[request.channel]:
+                self.withdraw(request_id, str(refusals[request.channel]))
+                log.warning("resumed request %s closed: its channel cannot take the card", request_id)
+            else:
+                going.append(request_id)
+        return going
 
     def diagnose_requests(self, request_ids: list[str]) -> dict[str, RequestView | Exception]:
         """Diagnose requests that arrived together with one bulk read of Microsoft (as `diagnose_request` each).
@@ -344,7 +367,7 @@ class Workflow(Queries, Execution, BulkWork):
                 if not mine:
                     continue
                 resumed += mine
-                for request_id, result in self._diagnose_held(mine).items():
+                for request_id, result in self._diagnose_held(self._deliverable(mine)).items():
                     if isinstance(result, Exception):  # stored on the request; its card says what happened
                         log.warning("resumed request %s could not be diagnosed: %s", request_id, result)
                     self._changed(request_id)

@@ -439,3 +439,25 @@ def test_who_denied_or_approved_an_undo_and_when_is_kept_on_the_step(make_workfl
     undone = store.requests.get_step(step.id)
     assert (undone.state, undone.undo_decided_by, undone.undo_decided_at) == ("reverted", APPROVER, clock.now())
     assert undone.approvals == (APPROVER,)
+
+
+def test_a_resumed_request_whose_channel_cannot_take_its_card_is_closed_unread(make_workflow, store, clock, sandbox):
+    """Requests `resume` takes up were never checked by a listener (a full queue's, a dead process's): one for a
+    conversation the bot is not in is closed with the reason, and Microsoft is not asked about it."""
+    stopped = make_workflow()
+    lost = stopped.receive("scanner@contoso.com", REQUESTER, "D0SOMEONE")
+    kept = stopped.receive("copier@contoso.com", REQUESTER, "C0OPS")
+    restarted = make_workflow()
+    asked: list[str] = []
+    restarted.undeliverable = lambda channel: asked.append(channel) or ("not in it" if channel == "D0SOMEONE" else None)
+    sandbox.state.requests.clear()
+    clock.advance(restarted.claims.ttl.total_seconds())
+
+    assert sorted(restarted.resume(stored_before=clock.now())) == sorted([lost, kept])
+
+    assert sorted(asked) == ["C0OPS", "D0SOMEONE"]  # once per channel
+    closed = store.requests.get(lost)
+    assert closed.state == "closed" and closed.diagnosis == {"plan": {"upn": "scanner@contoso.com",
+                                                                      "error": "not in it"}}  # never diagnosed
+    assert store.requests.get(kept).state == "planned"
+    assert [a.action for a in store.requests.audit_rows(request_id=lost)][-1] == "request.undeliverable"

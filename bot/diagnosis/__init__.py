@@ -6,12 +6,10 @@ that succeeds) does not load the catalogue and the handler registry behind it.
 
 from __future__ import annotations
 
-import importlib
+from bot.lazy import lazy_exports
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (a few ms of the CLI's start-up)
 if TYPE_CHECKING:
-    from typing import Any
-
     from bot.diagnosis.catalogue import CATALOGUE, CHECK_LABELS, STEP_LABELS, Cause, get_cause
     from bot.diagnosis.explanation import explain, format_explanation
     from bot.diagnosis.reply import Reply, parse_reply
@@ -44,10 +42,4 @@ __all__ = [
     "parse_reply",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES, globals())

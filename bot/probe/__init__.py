@@ -6,12 +6,10 @@ and not the pool (nor the test message's `email` package unless it sends one).
 
 from __future__ import annotations
 
-import importlib
+from bot.lazy import lazy_exports
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing (a few ms of the CLI's start-up)
 if TYPE_CHECKING:
-    from typing import Any
-
     from bot.probe.cli import add_probe_arguments, format_result, probe_main
     from bot.probe.client import probe
     from bot.probe.model import Credential, ProbeReply, ProbeResult, ProbeTarget
@@ -51,10 +49,4 @@ __all__ = [
     "probe_many",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES, globals())

@@ -59,29 +59,39 @@ def smtp_enable(services: SlackServices, ack: Ack, command: dict[str, Any], resp
     except InvalidInput as exc:
         ack(text=exc.describe())
         return
+    take_command(services, ack, command, respond, upn, diagnosing(upn), auth_mode=auth_mode,
+                 include_org=include_org)
+
+
+def take_command(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond, upn: str,
+                 started: str, **options: Any) -> None:
+    """Store a parsed command (a request in `diagnosing`, one write) before acking it, then queue its diagnosis.
+
+    The ack says `started`, or that the bot is busy (`queue`), or why nothing was stored. A redelivered command
+    (same trigger) is acked again but stored and diagnosed once.
+    """
     user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
-    try:  # a redelivered command (same trigger) is acked again but stored and diagnosed once
-        request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org,
-                                               trigger_id=str(command.get("trigger_id") or "") or None)
+    try:
+        request_id = services.workflow.receive(upn, user, channel,
+                                               trigger_id=str(command.get("trigger_id") or "") or None, **options)
     except BotError as exc:
         ack(text=exc.describe())
         return
     except Exception:
-        log.exception("could not store /smtp-enable %s", upn)
+        log.exception("could not store %s %s", command.get("command") or "a command", upn)
         ack(text=NOT_STORED)
         return
-    if request_id is None:
-        ack(text=diagnosing(upn))
-        return
-    ack(text=queue(services, upn, request_id, channel, respond))
+    busy = queue(services, upn, request_id, channel, respond) if request_id is not None else None
+    ack(text=busy or started)
 
 
 def diagnosing(upn: str) -> str:
     return f"Diagnosing SMTP AUTH for {upn}... the plan will appear in this channel."
 
 
-def queue(services: SlackServices, upn: str, request_id: str, channel: str, respond: Respond) -> str:
-    """Queue a stored request's diagnosis; what to tell the requester (busy and where it waits, when it must)."""
+def queue(services: SlackServices, upn: str, request_id: str, channel: str, respond: Respond) -> str | None:
+    """Queue a stored request's diagnosis; what to tell the requester when the bot is busy (where it waits), else
+    None."""
     position = services.queue_diagnosis(diagnose_batch, request_id, Waiting(request_id, channel, respond))
     if position is None:
         return (f"The bot is very busy: its queue is full. Your request for {upn} ({request_id}) is recorded and "
@@ -90,7 +100,7 @@ def queue(services: SlackServices, upn: str, request_id: str, channel: str, resp
     if position > services.busy_after:
         return (f"The bot is busy: your request for {upn} is queued (position {position}). "
                 "The plan will appear in this channel once it has been diagnosed.")
-    return diagnosing(upn)
+    return None
 
 
 def open_request(services: SlackServices, upn: str, user: str, channel: str, include_org: bool, auth_mode: str,
@@ -98,9 +108,8 @@ def open_request(services: SlackServices, upn: str, user: str, channel: str, inc
     """Store a request and queue its diagnosis (a button's work, on the pool); say so if the bot is busy.
     In `thread_ts` when given (an alert's Fix)."""
     try:
-        extra = {"app": app} if app is not None else {}
         request_id = services.workflow.receive(upn, user, channel, auth_mode=auth_mode, include_org=include_org,
-                                               thread_ts=thread_ts, **extra)
+                                               thread_ts=thread_ts, app=app)
     except BotError as exc:
         ephemeral(respond, exc.describe())
         return
@@ -110,9 +119,9 @@ def open_request(services: SlackServices, upn: str, user: str, channel: str, inc
         return
     if request_id is None:
         return
-    told = queue(services, upn, request_id, channel, respond)
-    if told != diagnosing(upn):
-        ephemeral(respond, told)
+    busy = queue(services, upn, request_id, channel, respond)
+    if busy:
+        ephemeral(respond, busy)
 
 
 def diagnose_batch(services: SlackServices, waiting: list[Waiting]) -> None:

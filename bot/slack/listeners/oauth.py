@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.errors import BotError, InvalidInput
+from bot.errors import InvalidInput
 from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack, Respond, mailbox_of, wants_help
-from bot.slack.listeners.enable import NOT_STORED, diagnosing, queue
+from bot.slack.listeners.enable import take_command
 from bot.slack.services import SlackServices
 from handlers.app_facts import normalize_app_id
 from handlers.facts import OAuthApp
@@ -46,7 +46,7 @@ def parse_oauth(text: str, targets: Sequence[Any] = ()) -> tuple[str, OAuthApp]:
 
 
 def smtp_oauth(services: SlackServices, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-    """Store the command (a request in `diagnosing`) before acking it, then diagnose it on the pool."""
+    """Parse the command, then store and queue it as /smtp-enable does (`take_command`)."""
     if wants_help(command.get("text")):
         ack(text=blocks.usage_text(ids.COMMAND_OAUTH))
         return
@@ -55,24 +55,8 @@ def smtp_oauth(services: SlackServices, ack: Ack, command: dict[str, Any], respo
     except InvalidInput as exc:
         ack(text=exc.describe())
         return
-    user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
-    try:  # a redelivered command (same trigger) is acked again but stored and diagnosed once
-        request_id = services.workflow.receive(upn, user, channel, app=app,
-                                               trigger_id=str(command.get("trigger_id") or "") or None)
-    except BotError as exc:
-        ack(text=exc.describe())
-        return
-    except Exception:
-        log.exception("could not store /smtp-oauth %s", upn)
-        ack(text=NOT_STORED)
-        return
-    checking = (f"Checking OAuth (XOAUTH2) onboarding of app {app.app_id} for {upn}... the plan will appear in "
-                "this channel.")
-    if request_id is None:
-        ack(text=checking)
-        return
-    told = queue(services, upn, request_id, channel, respond)  # busy or full: says so, as /smtp-enable does
-    ack(text=checking if told == diagnosing(upn) else told)
+    take_command(services, ack, command, respond, upn, f"Checking OAuth (XOAUTH2) onboarding of app {app.app_id} "
+                 f"for {upn}... the plan will appear in this channel.", app=app)
 
 
 def register(app: App, services: SlackServices) -> None:

@@ -7,6 +7,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 
+def utc_text(moment: datetime) -> str:
+    """A time as plain text in UTC, e.g. "2026-11-28 09:22 UTC" (Slack mrkdwn wraps it in a date token)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 class Clock:
     """Wall time and sleeping, behind one seam."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import utc_text
 from bot.readiness.model import Account, AccountClass, Usage, switch_text
 
 PATH_MOVE = "OAuth (XOAUTH2); else HVE, a relay connector or ACS"
@@ -91,4 +92,4 @@ def _seen(usage: Usage, days: int) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+    return utc_text(moment) if moment else "never"

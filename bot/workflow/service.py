@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bot.clock import SYSTEM_CLOCK, Clock
+from bot.clock import SYSTEM_CLOCK, Clock, utc_text
 from bot.errors import BotError, InvalidInput, NotAllowed, StoreUnavailable
 from bot.logs import log_context
 from bot.m365.tenant import M365
@@ -74,11 +74,6 @@ def _told(exc: Exception) -> Exception:
         log.warning("the database stopped answering while a request was diagnosed", exc_info=exc)
         return StoreUnavailable(DB_DOWN_DIAGNOSING)
     return exc
-
-
-def utc_text(moment: datetime) -> str:
-    """A time as plain text ("2026-11-28 09:22 UTC"): the default `show_time` of the workflow's messages."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _told_if_db_down(method: Callable[..., Any]) -> Callable[..., Any]:

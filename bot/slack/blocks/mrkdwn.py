@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.clock import utc_text
+
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MENTION = re.compile(r"(<@[UW][A-Z0-9]{1,30}>)")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
@@ -93,9 +95,7 @@ def local_time(moment: datetime | None) -> str:
     return f"<!date^{int(moment.timestamp())}^{DATE_FORMAT}|{utc(moment)}>"
 
 
-def utc(moment: datetime) -> str:
-    """A time as plain text: "2026-11-28 09:22 UTC"."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+utc = utc_text  # a time as plain text: "2026-11-28 09:22 UTC" (bot.clock's, shared with the workflow)
 
 
 def undated(text: str) -> str:

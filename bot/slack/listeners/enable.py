@@ -14,6 +14,7 @@ from bot.errors import BotError, InvalidInput
 from bot.slack import blocks, ids
 from bot.slack.listeners.common import Ack, Respond, cannot_post, clicked, ephemeral, mailbox_of, wants_help
 from bot.slack.services import SlackServices
+from bot.workflow.service import oauth_app_of
 from handlers.facts import OAuthApp
 
 log = logging.getLogger(__name__)
@@ -178,11 +179,9 @@ def diagnose_again(services: SlackServices, ack: Ack, body: dict[str, Any], resp
         log.warning("ignoring a Diagnose again click without a known request")
         return
     request = view.request
-    app_id = request.options.get("app_id")  # an /smtp-oauth request: the same app and route
-    app = OAuthApp(str(app_id), str(request.options.get("route") or "scoped")) if app_id else None
     services.submit(open_request, services, request.upn, parsed[0], request.channel,
                     bool(request.options.get("include_org")), str(request.options.get("auth_mode") or "basic"),
-                    respond, request.thread_ts, app)
+                    respond, request.thread_ts, oauth_app_of(request))  # an /smtp-oauth request: its app and route
 
 
 def register(app: App, services: SlackServices) -> None:

@@ -118,6 +118,10 @@ def test_a_notice_is_posted_once_after_a_slack_error_and_after_a_crash_mid_post(
         return [c.status for c in standin.calls("chat.postMessage") if c.args.get("thread_ts") == card.ts]
     wait_until(lambda: in_thread() == [503], what="a failed post")
     standin.faults.remove(outage.id)
+    # the outbox sets the retry from the clock once Slack has answered: advance past the backoff only after that
+    wait_until(lambda: any((item := bot.runtime.store.outbox.get(n)) is not None and item.kind == "notice"
+                           and item.attempts >= 1 and item.state == "pending" for n in range(1, 50)),
+               what="the failed post recorded for a retry")
     bot.clock.advance(2)  # the outbox's backoff
     told(standin, "C0OPS", card.ts, "was denied by you")
     assert in_thread() == [503, 200]
